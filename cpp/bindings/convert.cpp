@@ -1,0 +1,113 @@
+#include <pybind11/stl.h>
+
+#include "convert.h"
+
+#include "fastconv/error.h"
+
+namespace fastconv::py_convert {
+
+DType dtype_of(const py::dtype& dt) {
+  char kind = dt.kind();
+  size_t sz = dt.itemsize();
+  if (kind == 'f' && sz == 4) return DType::f32;
+  if (kind == 'f' && sz == 8) return DType::f64;
+  if (kind == 'f' && sz == 2) return DType::f16;
+  if (kind == 'i' && sz == 8) return DType::i64;
+  if (kind == 'i' && sz == 4) return DType::i32;
+  if (kind == 'u' && sz == 1) return DType::u8;
+  if (kind == 'b') return DType::boolean;
+  fail(ErrorKind::Type, "unsupported array dtype '", std::string(py::str(dt)),
+       "'; fastconv takes float32/float64/float16, int64/int32, uint8 or bool arrays");
+}
+
+py::dtype numpy_dtype(DType t) {
+  switch (t) {
+    case DType::f32: return py::dtype::of<float>();
+    case DType::f64: return py::dtype::of<double>();
+    case DType::i64: return py::dtype::of<int64_t>();
+    case DType::i32: return py::dtype::of<int32_t>();
+    case DType::u8: return py::dtype::of<uint8_t>();
+    case DType::boolean: return py::dtype("bool");
+    case DType::f16: return py::dtype("float16");
+    default: fail(ErrorKind::Type, "dtype ", dtype_name(t), " has no NumPy equivalent");
+  }
+}
+
+Tensor tensor_from_numpy(const py::array& a) {
+  DType t = dtype_of(a.dtype());
+  Shape shape(a.shape(), a.shape() + a.ndim()), strides(a.ndim());
+  const ssize_t item = a.itemsize();
+  for (ssize_t i = 0; i < a.ndim(); ++i) {
+    FC_CHECK(a.strides(i) % item == 0, Value, "array strides must be multiples of the item size, got ",
+             a.strides(i), " bytes for items of ", item, " bytes");
+    strides[size_t(i)] = a.strides(i) / item;
+  }
+  // The owner holds a reference to the array; releasing it needs the GIL, whichever thread drops the tensor.
+  auto* ref = new py::object(a);
+  std::shared_ptr<void> owner(ref, [](void* p) {
+    py::gil_scoped_acquire gil;
+    delete static_cast<py::object*>(p);
+  });
+  return Tensor::from_blob(const_cast<void*>(a.data()), shape, strides, t, Device{}, owner);
+}
+
+py::array numpy_from_tensor(const Tensor& t) {
+  FC_CHECK(t.device().is_cpu(), Value, "cannot view a ", t.device().str(),
+           " tensor as a NumPy array; copy it to the cpu first");
+  std::vector<ssize_t> shape(t.shape().begin(), t.shape().end()), strides;
+  for (int64_t s : t.strides()) strides.push_back(static_cast<ssize_t>(s * int64_t(dtype_size(t.dtype()))));
+  auto* keep = new Tensor(t);
+  py::capsule base(keep, [](void* p) { delete static_cast<Tensor*>(p); });
+  return py::array(numpy_dtype(t.dtype()), shape, strides, t.data_ptr(), base);
+}
+
+Tensor to_tensor(const py::handle& obj) {
+  if (py::isinstance<Tensor>(obj)) return obj.cast<Tensor>();
+  if (py::isinstance<py::array>(obj)) return tensor_from_numpy(py::reinterpret_borrow<py::array>(obj));
+  py::object np = py::module_::import("numpy");
+  return tensor_from_numpy(np.attr("asarray")(obj));
+}
+
+Attrs attrs_from_dict(const py::dict& d) {
+  Attrs a;
+  for (auto item : d) {
+    std::string k = py::str(item.first);
+    py::handle v = item.second;
+    if (v.is_none()) continue;  // None = argument not given
+    if (py::isinstance<py::bool_>(v)) {
+      a.set(k, v.cast<bool>());
+    } else if (py::isinstance<py::int_>(v)) {
+      a.set(k, v.cast<int64_t>());
+    } else if (py::isinstance<py::float_>(v)) {
+      a.set(k, v.cast<double>());
+    } else if (py::isinstance<py::str>(v)) {
+      a.set(k, v.cast<std::string>());
+    } else if (py::isinstance<py::tuple>(v) || py::isinstance<py::list>(v)) {
+      py::sequence s = py::reinterpret_borrow<py::sequence>(v);
+      bool all_int = true;
+      for (auto e : s) all_int = all_int && py::isinstance<py::int_>(e) && !py::isinstance<py::bool_>(e);
+      if (all_int)
+        a.set(k, s.cast<std::vector<int64_t>>());
+      else
+        a.set(k, s.cast<std::vector<double>>());
+    } else if (py::hasattr(v, "__index__")) {
+      a.set(k, v.attr("__index__")().cast<int64_t>());
+    } else if (py::hasattr(v, "__float__")) {
+      a.set(k, v.attr("__float__")().cast<double>());
+    } else {
+      fail(ErrorKind::Type, "argument '", k, "' has unsupported type ", std::string(py::str(v.get_type())));
+    }
+  }
+  return a;
+}
+
+py::object attr_to_py(const AttrValue& v) {
+  if (auto p = std::get_if<int64_t>(&v)) return py::int_(*p);
+  if (auto d = std::get_if<double>(&v)) return py::float_(*d);
+  if (auto b = std::get_if<bool>(&v)) return py::bool_(*b);
+  if (auto s = std::get_if<std::string>(&v)) return py::str(*s);
+  if (auto il = std::get_if<std::vector<int64_t>>(&v)) return py::tuple(py::cast(*il));
+  return py::tuple(py::cast(std::get<std::vector<double>>(v)));
+}
+
+}  // namespace fastconv::py_convert

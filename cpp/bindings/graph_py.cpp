@@ -1,0 +1,95 @@
+// Eager op calls, graphs and executables. Glue only: argument conversion, no decisions.
+#include <pybind11/stl.h>
+
+#include "convert.h"
+#include "fastconv/graph.h"
+#include "ops/op.h"
+
+namespace fastconv {
+namespace py = pybind11;
+using namespace py_convert;
+
+void bind_graph(py::module_& m) {
+  m.def("run_op",
+        [](const std::string& op, const py::sequence& inputs, const py::dict& attrs) {
+          std::vector<Tensor> in;
+          for (auto x : inputs) in.push_back(to_tensor(x));
+          Attrs a = attrs_from_dict(attrs);
+          std::vector<Tensor> out;
+          {
+            py::gil_scoped_release nogil;
+            out = run_op(op, in, a);
+          }
+          py::list res;
+          for (const Tensor& t : out) res.append(numpy_from_tensor(t));
+          return res;
+        },
+        py::arg("op"), py::arg("inputs"), py::arg("attrs") = py::dict(),
+        "Runs one op now on arrays; returns a list of NumPy arrays.");
+  m.def("op_names", [] { return Registry::global().names(); });
+
+  py::class_<Graph, std::shared_ptr<Graph>>(m, "Graph")
+      .def(py::init<>())
+      .def("input", [](Graph& g, const std::string& name, std::vector<int64_t> shape, const std::string& dtype) {
+             return g.input(name, {shape, dtype_from_name(dtype)});
+           }, py::arg("name"), py::arg("shape"), py::arg("dtype") = "float32")
+      .def("param", [](Graph& g, const std::string& name, py::handle data, bool requires_grad) {
+             return g.param(name, to_tensor(data), requires_grad);
+           }, py::arg("name"), py::arg("data"), py::arg("requires_grad") = true,
+           "A persistent value bound to `data` (no copy: updates are visible to the owner).")
+      .def("constant", [](Graph& g, py::handle data, const std::string& name) {
+             return g.constant(to_tensor(data).contiguous(), name);
+           }, py::arg("data"), py::arg("name") = "")
+      .def("add", [](Graph& g, const std::string& op, std::vector<ValueId> inputs, const py::dict& attrs,
+                     const std::string& scope) { return g.add(op, inputs, attrs_from_dict(attrs), scope); },
+           py::arg("op"), py::arg("inputs"), py::arg("attrs") = py::dict(), py::arg("scope") = "")
+      .def("shape", [](const Graph& g, ValueId v) { return py::tuple(py::cast(g.value(v).desc.shape)); })
+      .def("dtype", [](const Graph& g, ValueId v) { return std::string(dtype_name(g.value(v).desc.dtype)); })
+      .def("kind", [](const Graph& g, ValueId v) {
+        switch (g.value(v).kind) {
+          case ValueKind::Input: return "input";
+          case ValueKind::Param: return "param";
+          case ValueKind::Const: return "const";
+          default: return "computed";
+        }
+      })
+      .def("node", [](const Graph& g, int i) {
+        const Node& n = g.node(i);
+        py::dict attrs;
+        for (const auto& [k, v] : n.attrs.items()) attrs[py::str(k)] = attr_to_py(v);
+        return py::dict(py::arg("op") = n.op, py::arg("inputs") = n.inputs, py::arg("outputs") = n.outputs,
+                        py::arg("attrs") = attrs, py::arg("scope") = n.scope);
+      })
+      .def_property_readonly("num_nodes", &Graph::num_nodes)
+      .def_property_readonly("num_values", &Graph::num_values)
+      .def_readwrite("current_scope", &Graph::current_scope)
+      .def("dump", &Graph::dump)
+      .def("append_backward", [](Graph& g, ValueId loss, std::vector<ValueId> wrt) {
+             return append_backward(g, loss, wrt);
+           }, py::arg("loss"), py::arg("wrt"));
+
+  py::class_<Executable>(m, "Executable")
+      .def(py::init([](std::shared_ptr<Graph> g, std::vector<ValueId> outputs, const std::string& device,
+                       bool plan_memory) {
+             CompileOptions o;
+             o.device = Device::parse(device);
+             o.plan_memory = plan_memory;
+             return new Executable(std::move(g), std::move(outputs), o);
+           }),
+           py::arg("graph"), py::arg("outputs"), py::arg("device") = "cpu", py::arg("plan_memory") = true)
+      .def("set_input", [](Executable& e, ValueId id, py::handle x) { e.set_input(id, to_tensor(x)); })
+      .def("run", &Executable::run, py::call_guard<py::gil_scoped_release>())
+      .def("output", [](const Executable& e, ValueId id) { return numpy_from_tensor(e.output(id)); })
+      .def_property_readonly("peak_bytes", &Executable::peak_bytes)
+      .def_property_readonly("steps_run", &Executable::steps_run)
+      .def("schedule", &Executable::schedule_str)
+      .def("plan", [](const Executable& e) {
+        py::list out;
+        for (const PlannedBuffer& b : e.plan())
+          out.append(py::dict(py::arg("value") = b.value, py::arg("node") = b.node, py::arg("offset") = b.offset,
+                              py::arg("size") = b.size, py::arg("first") = b.first, py::arg("last") = b.last));
+        return out;
+      });
+}
+
+}  // namespace fastconv

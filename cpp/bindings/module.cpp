@@ -1,0 +1,63 @@
+// fastconv._C: the Python face of libfastconv.
+#include <pybind11/stl.h>
+
+#include "convert.h"
+#include "fastconv/cpu_features.h"
+#include "fastconv/cuda.h"
+#include "fastconv/error.h"
+#include "fastconv/parallel.h"
+
+namespace fastconv {
+void bind_tensor(pybind11::module_& m);
+void bind_graph(pybind11::module_& m);
+}  // namespace fastconv
+
+namespace py = pybind11;
+using namespace fastconv;
+
+PYBIND11_MODULE(_C, m) {
+  m.doc() = "fastconv native core";
+  m.attr("__version__") = FASTCONV_VERSION;
+
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const Error& e) {
+      switch (e.kind()) {
+        case ErrorKind::Value: PyErr_SetString(PyExc_ValueError, e.what()); return;
+        case ErrorKind::Type: PyErr_SetString(PyExc_TypeError, e.what()); return;
+        case ErrorKind::Index: PyErr_SetString(PyExc_IndexError, e.what()); return;
+        case ErrorKind::NotImplemented: PyErr_SetString(PyExc_NotImplementedError, e.what()); return;
+        case ErrorKind::Runtime: PyErr_SetString(PyExc_RuntimeError, e.what()); return;
+      }
+    }
+  });
+
+  m.def("cpu_features", [] {
+    const CpuFeatures& f = cpu_features();
+    py::dict d;
+    d["vendor"] = f.vendor;
+    d["brand"] = f.brand;
+    d["avx2"] = f.avx2;
+    d["fma"] = f.fma;
+    d["avx512f"] = f.avx512f;
+    d["avx512bw"] = f.avx512bw;
+    d["avx512vl"] = f.avx512vl;
+    d["avx512dq"] = f.avx512dq;
+    d["best_isa"] = isa_name(f.best);
+    d["isa"] = isa_name(active_isa());
+    return d;
+  });
+  m.def("get_isa", [] { return std::string(isa_name(active_isa())); });
+  m.def("set_isa", [](const std::string& name) { set_isa(parse_isa(name)); }, py::arg("isa"));
+  m.def("get_num_threads", &get_num_threads);
+  m.def("set_num_threads", &set_num_threads, py::arg("n"));
+
+  m.def("cuda_compiled", &cuda::compiled);
+  m.def("cuda_is_available", &cuda::is_available);
+  m.def("cuda_device_count", &cuda::device_count);
+  m.def("cuda_device_name", &cuda::device_name, py::arg("index") = 0);
+
+  bind_tensor(m);
+  bind_graph(m);
+}

@@ -1,0 +1,35 @@
+// Runtime CPU feature detection and the instruction-set level kernels are picked for.
+#pragma once
+#include <string>
+
+namespace fastconv {
+
+enum class Isa { scalar = 0, avx2 = 1, avx512 = 2 };
+
+struct CpuFeatures {
+  std::string vendor, brand;
+  bool sse42 = false, avx = false, avx2 = false, fma = false, f16c = false;
+  bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false;
+  bool os_avx = false, os_avx512 = false;  // the OS saves the wide registers (XGETBV)
+  Isa best = Isa::scalar;                  // highest level both CPU and OS support
+};
+
+const CpuFeatures& cpu_features();
+const char* isa_name(Isa isa);
+Isa parse_isa(const std::string& name);  // throws ValueError for an unknown name
+
+// The level kernels use. Starts at FASTCONV_ISA when set (error if the CPU lacks it), else the best found.
+Isa active_isa();
+void set_isa(Isa isa);  // throws when the CPU cannot run `isa`
+
+// Picks one of three implementations of a kernel for the active level.
+template <class F>
+F pick_isa(F scalar, F avx2, F avx512) {
+  switch (active_isa()) {
+    case Isa::avx512: return avx512 ? avx512 : (avx2 ? avx2 : scalar);
+    case Isa::avx2: return avx2 ? avx2 : scalar;
+    default: return scalar;
+  }
+}
+
+}  // namespace fastconv

@@ -1,0 +1,19 @@
+// The CUDA runtime as the rest of the engine sees it. Without CUDA support compiled in (or without a driver),
+// is_available() is false and the memory functions throw a RuntimeError saying so.
+#pragma once
+#include <cstddef>
+#include <string>
+
+namespace fastconv::cuda {
+
+bool compiled();      // CUDA sources were built into this library
+bool is_available();  // compiled, a driver is loaded and at least one device is visible
+int device_count();
+std::string device_name(int index);
+void* malloc(size_t nbytes, int device);
+void free(void* p);
+enum class Copy { HostToDevice, DeviceToHost, DeviceToDevice };
+void memcpy(void* dst, const void* src, size_t nbytes, Copy kind);
+void memset_zero(void* p, size_t nbytes);
+
+}  // namespace fastconv::cuda

@@ -1,0 +1,117 @@
+// The static graph: values with static shapes, nodes = ops with attributes. Built by the Python tracer or by C++
+// code; compiled (autodiff, dead-code removal, memory plan, kernel choice) into an Executable whose run() is a
+// flat loop over prepared kernels.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fastconv/attrs.h"
+#include "fastconv/tensor.h"
+
+namespace fastconv {
+
+using ValueId = int32_t;
+constexpr ValueId kNoValue = -1;
+
+struct TensorDesc {
+  Shape shape;
+  DType dtype = DType::f32;
+  bool operator==(const TensorDesc& o) const { return shape == o.shape && dtype == o.dtype; }
+  size_t nbytes() const { return static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype); }
+};
+std::string desc_str(const TensorDesc& d);  // "float32[8, 3, 32, 32]"
+
+enum class ValueKind { Input, Param, Const, Computed };
+
+struct Value {
+  TensorDesc desc;
+  ValueKind kind = ValueKind::Computed;
+  std::string name;
+  int producer = -1;    // node index for Computed values
+  int out_index = 0;
+  Tensor data;          // Param/Const: the storage it lives in (shared with the owner, e.g. a NumPy array)
+  bool requires_grad = false;
+};
+
+struct Node {
+  std::string op;
+  Attrs attrs;
+  std::vector<ValueId> inputs, outputs;
+  std::string scope;  // layer name from the tracer, used in errors and dumps
+};
+
+class Graph {
+ public:
+  ValueId input(const std::string& name, const TensorDesc& desc);
+  ValueId param(const std::string& name, const Tensor& data, bool requires_grad = true);
+  ValueId constant(const Tensor& data, const std::string& name = "");
+  // Adds a node, running the op's shape rule now; errors name the scope (layer) and op.
+  std::vector<ValueId> add(const std::string& op, const std::vector<ValueId>& inputs, const Attrs& attrs = {},
+                           const std::string& scope = "");
+  ValueId add1(const std::string& op, const std::vector<ValueId>& inputs, const Attrs& attrs = {},
+               const std::string& scope = "");
+
+  const Value& value(ValueId id) const;
+  Value& value(ValueId id);
+  const Node& node(int i) const { return nodes_.at(static_cast<size_t>(i)); }
+  int num_nodes() const { return static_cast<int>(nodes_.size()); }
+  int num_values() const { return static_cast<int>(values_.size()); }
+  std::string dump() const;
+
+  // The scope given to nodes that add() creates without one (backward rules inherit their forward node's).
+  std::string current_scope;
+
+ private:
+  ValueId new_value(Value v);
+  std::vector<Value> values_;
+  std::vector<Node> nodes_;
+};
+
+// Appends the backward pass of `loss` (a scalar) to g and returns d loss / d wrt[i] for each i
+// (a zeros constant where wrt[i] does not influence loss). `seed` is d(out)/d(loss); default 1.
+std::vector<ValueId> append_backward(Graph& g, ValueId loss, const std::vector<ValueId>& wrt,
+                                     ValueId seed = kNoValue);
+
+struct CompileOptions {
+  Device device;
+  bool plan_memory = true;  // false: every value gets its own buffer (debugging)
+};
+
+struct PlannedBuffer {
+  ValueId value;       // kNoValue for kernel scratch
+  int node;            // scratch: the node that uses it
+  size_t offset, size;
+  int first, last;     // schedule positions where it is live
+};
+
+class Executable {
+ public:
+  Executable(std::shared_ptr<Graph> graph, std::vector<ValueId> outputs, CompileOptions opts = {});
+  ~Executable();
+  // Inputs are borrowed (no copy) for the next run(); the tensor must match the input's declared desc.
+  void set_input(ValueId id, const Tensor& t);
+  void run();
+  Tensor output(ValueId id) const;       // a copy, safe to keep across runs
+  Tensor output_view(ValueId id) const;  // a view into the arena, valid until the next run()
+  size_t peak_bytes() const { return peak_bytes_; }
+  const std::vector<PlannedBuffer>& plan() const { return plan_; }
+  const Graph& graph() const { return *graph_; }
+  std::string schedule_str() const;
+  uint64_t steps_run() const { return step_; }
+
+ private:
+  struct Step;
+  std::shared_ptr<Graph> graph_;
+  std::vector<ValueId> outputs_;
+  CompileOptions opts_;
+  std::vector<Step> steps_;
+  std::vector<PlannedBuffer> plan_;
+  std::vector<Tensor> views_;  // per value: where it lives (arena view, param/const storage, bound input)
+  std::shared_ptr<Storage> arena_;
+  size_t peak_bytes_ = 0;
+  uint64_t step_ = 0;
+};
+
+}  // namespace fastconv

@@ -1,0 +1,88 @@
+// Tensor: a strided view over reference-counted storage. Kernels see raw pointers; this is what the API passes.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "fastconv/dtype.h"
+
+namespace fastconv {
+
+using Shape = std::vector<int64_t>;
+std::string shape_str(const Shape& s);  // "[8, 4, 3, 3]"
+int64_t shape_numel(const Shape& s);
+Shape contiguous_strides(const Shape& s);  // in elements
+
+// 64-byte-aligned CPU memory (one cache line; an AVX-512 register).
+void* aligned_alloc64(size_t nbytes);
+void aligned_free64(void* p);
+
+class Storage {
+ public:
+  using Deleter = std::function<void(void*)>;
+  // Takes ownership through `deleter` (called once with `data`); an empty deleter means borrowed memory.
+  Storage(void* data, size_t nbytes, Device device, Deleter deleter);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  static std::shared_ptr<Storage> allocate(size_t nbytes, Device device);
+  void* data() const { return data_; }
+  size_t nbytes() const { return nbytes_; }
+  Device device() const { return device_; }
+
+ private:
+  void* data_;
+  size_t nbytes_;
+  Device device_;
+  Deleter deleter_;
+};
+
+class Tensor {
+ public:
+  Tensor() = default;  // undefined tensor
+  Tensor(std::shared_ptr<Storage> storage, int64_t offset_bytes, Shape shape, Shape strides, DType dtype);
+
+  static Tensor empty(const Shape& shape, DType dtype = DType::f32, Device device = {});
+  static Tensor zeros(const Shape& shape, DType dtype = DType::f32, Device device = {});
+  static Tensor full(const Shape& shape, float value, Device device = {});
+  // Wraps memory someone else owns; `owner` keeps it alive (e.g. a NumPy array) and is released with the tensor.
+  static Tensor from_blob(void* data, const Shape& shape, const Shape& strides, DType dtype, Device device,
+                          std::shared_ptr<void> owner);
+
+  bool defined() const { return storage_ != nullptr; }
+  const Shape& shape() const { return shape_; }
+  const Shape& strides() const { return strides_; }
+  int64_t dim() const { return static_cast<int64_t>(shape_.size()); }
+  int64_t size(int64_t d) const;  // negative d counts from the end
+  int64_t numel() const { return shape_numel(shape_); }
+  size_t nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype_); }
+  DType dtype() const { return dtype_; }
+  Device device() const;
+  bool is_contiguous() const;
+  const std::shared_ptr<Storage>& storage() const { return storage_; }
+
+  void* data_ptr() const;
+  template <class T>
+  T* data() const { return static_cast<T*>(data_ptr()); }
+
+  Tensor contiguous() const;  // itself when already contiguous
+  Tensor clone() const;       // always a new contiguous copy
+  Tensor reshape(const Shape& shape) const;  // a view; one dim may be -1; needs a contiguous tensor
+  Tensor to(DType dtype) const;              // conversion between f32/f64/i64/i32/u8/bool
+  Tensor& fill_(float value);
+  void copy_from(const Tensor& src);  // same shape; any strides; dtype converted
+
+ private:
+  std::shared_ptr<Storage> storage_;
+  int64_t offset_ = 0;  // bytes
+  Shape shape_, strides_;
+  DType dtype_ = DType::f32;
+};
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t);  // "Tensor(shape=[2, 3], dtype=float32, device=cpu)"
+
+}  // namespace fastconv

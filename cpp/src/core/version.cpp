@@ -1,0 +1,5 @@
+#include "fastconv/fastconv.h"
+
+namespace fastconv {
+const char* version() { return FASTCONV_VERSION; }
+}  // namespace fastconv

@@ -1,0 +1,19 @@
+// The one SGEMM every matrix-shaped kernel calls. Row-major.
+//   C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C
+// op(A) = A (stored M x K, row stride lda) or, with trans_a, A^T (A stored K x M, row stride lda); same for B.
+// beta == 0 means C is write-only (its old contents, even NaN, are ignored).
+#pragma once
+#include <cstdint>
+
+namespace fastconv::cpu {
+
+void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+           const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+
+// `batch` independent GEMMs with fixed element strides between consecutive A, B and C matrices
+// (Winograd transform-domain products, grouped convolution).
+void sgemm_batched(int64_t batch, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                   const float* A, int64_t lda, int64_t stride_a, const float* B, int64_t ldb, int64_t stride_b,
+                   float beta, float* C, int64_t ldc, int64_t stride_c);
+
+}  // namespace fastconv::cpu

@@ -1,0 +1,189 @@
+#include <algorithm>
+#include <cstring>
+#include <sstream>
+
+#include "fastconv/cuda.h"
+#include "fastconv/graph.h"
+#include "graph/plan.h"
+#include "ops/op.h"
+
+namespace fastconv {
+
+struct Executable::Step {
+  int node;
+  Prepared prepared;
+  std::vector<Tensor> in, out;
+  size_t ws_offset = 0;
+};
+
+Executable::~Executable() = default;
+
+Executable::Executable(std::shared_ptr<Graph> graph, std::vector<ValueId> outputs, CompileOptions opts)
+    : graph_(std::move(graph)), outputs_(std::move(outputs)), opts_(opts) {
+  Graph& g = *graph_;
+  const Registry& reg = Registry::global();
+  const int nv = g.num_values(), nn = g.num_nodes();
+
+  // Dead-code removal: keep what the outputs need, plus nodes with side effects and what they need.
+  std::vector<char> live_v(size_t(nv), 0), live_n(size_t(nn), 0);
+  for (ValueId o : outputs_) {
+    g.value(o);  // validates the id
+    live_v[size_t(o)] = 1;
+  }
+  for (int i = nn - 1; i >= 0; --i) {
+    const Node& n = g.node(i);
+    bool keep = reg.get(n.op).side_effects;
+    for (ValueId o : n.outputs) keep = keep || live_v[size_t(o)];
+    if (!keep) continue;
+    live_n[size_t(i)] = 1;
+    for (ValueId v : n.inputs) live_v[size_t(v)] = 1;
+  }
+
+  // Schedule = live nodes in graph order (the graph is built in topological order).
+  std::vector<int> pos_of(size_t(nn), -1);
+  for (int i = 0; i < nn; ++i)
+    if (live_n[size_t(i)]) {
+      pos_of[size_t(i)] = static_cast<int>(steps_.size());
+      Step s;
+      s.node = i;
+      steps_.push_back(std::move(s));
+    }
+  const int end = static_cast<int>(steps_.size());
+
+  // Liveness of computed values; kernel scratch lives only during its step.
+  std::vector<int> first(size_t(nv), -1), last(size_t(nv), -1);
+  for (const Step& s : steps_) {
+    const Node& n = g.node(s.node);
+    int p = pos_of[size_t(s.node)];
+    for (ValueId o : n.outputs) first[size_t(o)] = last[size_t(o)] = p;
+    for (ValueId v : n.inputs) last[size_t(v)] = std::max(last[size_t(v)], p);
+  }
+  for (ValueId o : outputs_) last[size_t(o)] = end;
+
+  std::vector<Interval> iv;
+  for (int v = 0; v < nv; ++v) {
+    const Value& val = g.value(v);
+    if (val.kind != ValueKind::Computed || first[size_t(v)] < 0) continue;
+    iv.push_back({val.desc.nbytes(), first[size_t(v)], last[size_t(v)]});
+    plan_.push_back({v, val.producer, 0, val.desc.nbytes(), first[size_t(v)], last[size_t(v)]});
+  }
+  for (Step& s : steps_) {
+    const Node& n = g.node(s.node);
+    std::vector<TensorDesc> in, out;
+    for (ValueId v : n.inputs) in.push_back(g.value(v).desc);
+    for (ValueId v : n.outputs) out.push_back(g.value(v).desc);
+    const OpDef& def = reg.get(n.op);
+    try {
+      s.prepared = def.prepare(OpCall{n.op, n.attrs, in}, out, opts_.device);
+    } catch (const Error& e) {
+      if (n.scope.empty()) throw;
+      throw Error(e.kind(), "in layer '" + n.scope + "': " + e.what());
+    }
+    if (s.prepared.workspace_bytes) {
+      int p = pos_of[size_t(s.node)];
+      iv.push_back({s.prepared.workspace_bytes, p, p});
+      plan_.push_back({kNoValue, s.node, 0, s.prepared.workspace_bytes, p, p});
+    }
+  }
+
+  if (opts_.plan_memory) {
+    std::vector<size_t> off = plan_offsets(iv, &peak_bytes_);
+    for (size_t i = 0; i < iv.size(); ++i) plan_[i].offset = off[i];
+  } else {
+    size_t cursor = 0;
+    for (size_t i = 0; i < iv.size(); ++i) {
+      plan_[i].offset = cursor;
+      cursor += (iv[i].size + 63) / 64 * 64;
+    }
+    peak_bytes_ = cursor;
+  }
+  arena_ = Storage::allocate(peak_bytes_, opts_.device);
+
+  views_.resize(size_t(nv));
+  for (int v = 0; v < nv; ++v) {
+    const Value& val = g.value(v);
+    if (val.kind == ValueKind::Param || val.kind == ValueKind::Const) {
+      FC_CHECK(val.data.device() == opts_.device, Value, "value '", val.name, "' lives on ", val.data.device().str(),
+               " but the graph is compiled for ", opts_.device.str());
+      views_[size_t(v)] = val.data;
+    }
+  }
+  for (const PlannedBuffer& b : plan_) {
+    if (b.value == kNoValue) continue;
+    const TensorDesc& d = g.value(b.value).desc;
+    views_[size_t(b.value)] = Tensor(arena_, int64_t(b.offset), d.shape, contiguous_strides(d.shape), d.dtype);
+  }
+  for (const PlannedBuffer& b : plan_)
+    if (b.value == kNoValue) steps_[size_t(pos_of[size_t(b.node)])].ws_offset = b.offset;
+  for (Step& s : steps_) {
+    const Node& n = g.node(s.node);
+    for (ValueId v : n.outputs) s.out.push_back(views_[size_t(v)]);
+  }
+}
+
+void Executable::set_input(ValueId id, const Tensor& t) {
+  const Value& v = graph_->value(id);
+  FC_CHECK(v.kind == ValueKind::Input, Value, "set_input: value %", id, " is not a graph input");
+  FC_CHECK(t.defined() && t.shape() == v.desc.shape && t.dtype() == v.desc.dtype, Value, "set_input: input '",
+           v.name, "' was compiled for ", desc_str(v.desc), " but got ",
+           t.defined() ? desc_str({t.shape(), t.dtype()}) : std::string("an undefined tensor"));
+  FC_CHECK(t.device() == opts_.device, Value, "set_input: input '", v.name, "' is on ", t.device().str(),
+           " but the graph runs on ", opts_.device.str());
+  views_[size_t(id)] = t.contiguous();
+}
+
+void Executable::run() {
+  const Graph& g = *graph_;
+  RunContext ctx;
+  ctx.step = step_;
+  for (Step& s : steps_) {
+    const Node& n = g.node(s.node);
+    s.in.clear();
+    for (ValueId v : n.inputs) {
+      const Tensor& t = views_[size_t(v)];
+      FC_CHECK(t.defined(), Value, "run: input '", g.value(v).name, "' (%", v, ") was not set; call set_input first");
+      s.in.push_back(t);
+    }
+    ctx.workspace = s.prepared.workspace_bytes ? static_cast<char*>(arena_->data()) + s.ws_offset : nullptr;
+    ctx.workspace_bytes = s.prepared.workspace_bytes;
+    s.prepared.run(s.in, s.out, ctx);
+  }
+  ++step_;
+}
+
+Tensor Executable::output_view(ValueId id) const {
+  FC_CHECK(std::find(outputs_.begin(), outputs_.end(), id) != outputs_.end(), Value, "output: value %", id,
+           " is not an output of this executable");
+  return views_[size_t(id)];
+}
+
+Tensor Executable::output(ValueId id) const {
+  Tensor v = output_view(id);
+  if (v.device().is_cpu()) return v.clone();
+  Tensor out = Tensor::empty(v.shape(), v.dtype(), v.device());
+  cuda::memcpy(out.data_ptr(), v.data_ptr(), v.nbytes(), cuda::Copy::DeviceToDevice);
+  return out;
+}
+
+std::string Executable::schedule_str() const {
+  std::ostringstream os;
+  os << "schedule: " << steps_.size() << " steps, arena " << peak_bytes_ << " bytes on " << opts_.device.str()
+     << "\n";
+  int i = 0;
+  for (const Step& s : steps_) {
+    const Node& n = graph_->node(s.node);
+    os << "  [" << i++ << "] " << n.op;
+    if (!s.prepared.algo.empty()) os << " <" << s.prepared.algo << ">";
+    os << " (";
+    for (size_t k = 0; k < n.inputs.size(); ++k) os << (k ? ", " : "") << "%" << n.inputs[k];
+    os << ") -> ";
+    for (size_t k = 0; k < n.outputs.size(); ++k)
+      os << (k ? ", " : "") << "%" << n.outputs[k] << ":" << desc_str(graph_->value(n.outputs[k]).desc);
+    if (s.prepared.workspace_bytes) os << "  scratch " << s.prepared.workspace_bytes << "B";
+    if (!n.scope.empty()) os << "  # " << n.scope;
+    os << "\n";
+  }
+  return os.str();
+}
+
+}  // namespace fastconv

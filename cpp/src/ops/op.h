@@ -1,0 +1,80 @@
+// The op contract. One op = a name, a shape rule (validates, throws user-facing errors), a prepare step that
+// picks a kernel for the device and shapes (once, at compile time), and a backward rule that *emits graph
+// nodes*. Families register their ops in registry.cpp, one line each.
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "fastconv/attrs.h"
+#include "fastconv/error.h"
+#include "fastconv/graph.h"
+#include "fastconv/tensor.h"
+
+namespace fastconv {
+
+struct OpCall {
+  const std::string& op;
+  const Attrs& attrs;
+  const std::vector<TensorDesc>& in;
+  AttrReader attr() const { return AttrReader(op, attrs); }
+};
+
+struct RunContext {
+  uint64_t step = 0;        // how many times the executable ran before; seeds per-step randomness (dropout)
+  void* workspace = nullptr;
+  size_t workspace_bytes = 0;
+};
+
+using KernelFn = std::function<void(const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&)>;
+
+struct Prepared {
+  KernelFn run;
+  size_t workspace_bytes = 0;
+  std::string algo;  // shown in schedule dumps: "im2col_gemm", "winograd_f4x3__avx512", ...
+};
+
+struct BackwardCall {
+  Graph& g;
+  const Node& node;                     // the forward node (copy; the graph may grow while the rule runs)
+  std::vector<ValueId> grad_out;        // one per output; kNoValue where no gradient flows
+  std::vector<bool> needs_grad;         // one per input
+  AttrReader attr() const { return AttrReader(node.op, node.attrs); }
+  ValueId in(size_t i) const { return node.inputs.at(i); }
+  ValueId out(size_t i) const { return node.outputs.at(i); }
+  // By value: rules add nodes, and adding may move the value table under a reference.
+  TensorDesc desc(ValueId v) const { return g.value(v).desc; }
+};
+
+struct OpDef {
+  std::string name;
+  int min_inputs = 1, max_inputs = 1;  // max_inputs = -1: variadic
+  std::function<std::vector<TensorDesc>(const OpCall&)> infer;
+  std::function<Prepared(const OpCall&, const std::vector<TensorDesc>& out, Device)> prepare;
+  // Returns one gradient value per input (kNoValue for none). Null: the op is not differentiable.
+  std::function<std::vector<ValueId>(BackwardCall&)> backward;
+  bool side_effects = false;  // writes state (running stats, optimizer updates): never removed as dead code
+  int inplace_input = -1;     // output 0 may reuse this input's buffer when the input dies at this node
+};
+
+class Registry {
+ public:
+  static Registry& global();
+  void add(OpDef def);
+  const OpDef& get(const std::string& name) const;  // throws ValueError listing close names
+  bool has(const std::string& name) const;
+  std::vector<std::string> names() const;
+
+ private:
+  std::vector<OpDef> ops_;
+};
+
+// Shape-rule helpers shared by families.
+void expect_inputs(const OpCall& c, size_t n);
+void expect_dtype(const OpCall& c, size_t i, DType t, const char* arg);
+void expect_rank(const OpCall& c, size_t i, int64_t rank, const char* arg, const char* layout);
+
+// Runs one op immediately on concrete tensors (eager mode); outputs are freshly allocated.
+std::vector<Tensor> run_op(const std::string& op, const std::vector<Tensor>& inputs, const Attrs& attrs);
+
+}  // namespace fastconv

@@ -1,0 +1,83 @@
+// sum / mean over all or some dimensions, torch semantics (dim=None reduces everything to a 0-d tensor).
+#include <algorithm>
+#include <limits>
+
+#include "ops/common.h"
+
+namespace fastconv {
+namespace {
+
+// The input shape with reduced axes set to 1 (keepdim layout) and the output shape.
+void reduced_shapes(const OpCall& c, Shape* keep, Shape* out) {
+  const Shape& s = c.in[0].shape;
+  const int64_t rank = static_cast<int64_t>(s.size());
+  AttrReader a = c.attr();
+  std::vector<char> red(s.size(), 0);
+  if (a.has("dim")) {
+    for (int64_t d : a.get_int_list("dim")) {
+      int64_t ax = normalize_axis(c.op, d, rank);
+      FC_CHECK(!red[size_t(ax)], Value, c.op, ": dim ", d, " appears more than once");
+      red[size_t(ax)] = 1;
+    }
+  } else {
+    std::fill(red.begin(), red.end(), 1);
+  }
+  bool keepdim = a.get_bool("keepdim", false);
+  keep->clear();
+  out->clear();
+  for (size_t i = 0; i < s.size(); ++i) {
+    keep->push_back(red[i] ? 1 : s[i]);
+    if (!red[i] || keepdim) out->push_back(red[i] ? 1 : s[i]);
+  }
+}
+
+std::vector<TensorDesc> infer_reduce(const OpCall& c) {
+  expect_inputs(c, 1);
+  expect_dtype(c, 0, DType::f32, "input");
+  Shape keep, out;
+  reduced_shapes(c, &keep, &out);
+  return {{out, DType::f32}};
+}
+
+Prepared prepare_reduce(const OpCall& c, const std::vector<TensorDesc>&, Device d, bool mean) {
+  require_cpu(c.op, d);
+  Shape keep, out;
+  reduced_shapes(c, &keep, &out);
+  ref::ReduceParams p = reduce_params(c.in[0].shape, keep);
+  int64_t count = shape_numel(keep) ? shape_numel(c.in[0].shape) / shape_numel(keep) : 0;
+  float scale = mean ? (count ? 1.f / float(count) : std::numeric_limits<float>::quiet_NaN()) : 1.f;
+  return {[p, scale](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
+            float* y = fptr_mut(out[0]);
+            ref::sum_to(p, fptr(in[0]), y, out[0].numel());
+            if (scale != 1.f)
+              for (int64_t i = 0, n = out[0].numel(); i < n; ++i) y[i] *= scale;
+          },
+          0, "ref"};
+}
+
+std::vector<ValueId> backward_reduce(BackwardCall& b, bool mean) {
+  Shape keep, out;
+  const Shape in_shape = b.desc(b.in(0)).shape;
+  std::vector<TensorDesc> in{b.desc(b.in(0))};
+  reduced_shapes(OpCall{b.node.op, b.node.attrs, in}, &keep, &out);
+  ValueId g = b.g.add1("reshape", {b.grad_out[0]}, {{"shape", keep}});
+  g = b.g.add1("broadcast_to", {g}, {{"shape", in_shape}});
+  if (mean) {
+    int64_t count = shape_numel(in_shape) / std::max<int64_t>(1, shape_numel(keep));
+    g = b.g.add1("scale", {g}, {{"alpha", 1.0 / double(std::max<int64_t>(1, count))}});
+  }
+  return {g};
+}
+
+}  // namespace
+
+void register_reduce_ops(Registry& r) {
+  r.add({"sum", 1, 1, infer_reduce,
+         [](const OpCall& c, const std::vector<TensorDesc>& o, Device d) { return prepare_reduce(c, o, d, false); },
+         [](BackwardCall& b) { return backward_reduce(b, false); }, false, -1});
+  r.add({"mean", 1, 1, infer_reduce,
+         [](const OpCall& c, const std::vector<TensorDesc>& o, Device d) { return prepare_reduce(c, o, d, true); },
+         [](BackwardCall& b) { return backward_reduce(b, true); }, false, -1});
+}
+
+}  // namespace fastconv

@@ -1,0 +1,104 @@
+// Every op family, listed explicitly: one line each. Adding a family = a file in ops/ plus one line here.
+#include <algorithm>
+#include <mutex>
+
+#include "ops/op.h"
+
+namespace fastconv {
+
+void register_eltwise_ops(Registry& r);
+void register_activation_ops(Registry& r);
+void register_reduce_ops(Registry& r);
+void register_shape_ops(Registry& r);
+
+namespace {
+void register_all(Registry& r) {
+  register_eltwise_ops(r);     // add, sub, mul, div, neg, scale, sum_to, fill_like
+  register_activation_ops(r);  // relu, ...
+  register_reduce_ops(r);      // sum, mean
+  register_shape_ops(r);       // reshape
+}
+}  // namespace
+
+Registry& Registry::global() {
+  static Registry* r = [] {
+    auto* reg = new Registry();
+    register_all(*reg);
+    return reg;
+  }();
+  return *r;
+}
+
+void Registry::add(OpDef def) {
+  FC_CHECK(!has(def.name), Runtime, "op '", def.name, "' is registered twice");
+  ops_.push_back(std::move(def));
+}
+
+bool Registry::has(const std::string& name) const {
+  return std::any_of(ops_.begin(), ops_.end(), [&](const OpDef& d) { return d.name == name; });
+}
+
+const OpDef& Registry::get(const std::string& name) const {
+  for (const OpDef& d : ops_)
+    if (d.name == name) return d;
+  std::string close;
+  for (const OpDef& d : ops_)
+    if (d.name.find(name) != std::string::npos || name.find(d.name) != std::string::npos)
+      close += (close.empty() ? "" : ", ") + d.name;
+  fail(ErrorKind::Value, "unknown op '", name, "'", close.empty() ? "" : "; did you mean one of: ", close);
+}
+
+std::vector<std::string> Registry::names() const {
+  std::vector<std::string> n;
+  for (const OpDef& d : ops_) n.push_back(d.name);
+  std::sort(n.begin(), n.end());
+  return n;
+}
+
+void expect_inputs(const OpCall& c, size_t n) {
+  FC_CHECK(c.in.size() == n, Value, c.op, ": expected ", n, " inputs, got ", c.in.size());
+}
+
+void expect_dtype(const OpCall& c, size_t i, DType t, const char* arg) {
+  FC_CHECK(c.in.at(i).dtype == t, Type, c.op, ": argument '", arg, "' must have dtype ", dtype_name(t), ", got ",
+           dtype_name(c.in[i].dtype));
+}
+
+void expect_rank(const OpCall& c, size_t i, int64_t rank, const char* arg, const char* layout) {
+  FC_CHECK(int64_t(c.in.at(i).shape.size()) == rank, Value, c.op, ": argument '", arg, "' must be ", rank, "-D (",
+           layout, "), got shape ", shape_str(c.in[i].shape));
+}
+
+std::vector<Tensor> run_op(const std::string& op, const std::vector<Tensor>& inputs, const Attrs& attrs) {
+  const OpDef& def = Registry::global().get(op);
+  std::vector<TensorDesc> in;
+  Device dev = inputs.empty() ? Device{} : inputs[0].device();
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& t = inputs[i];
+    FC_CHECK(t.defined(), Value, op, ": input ", i, " is undefined");
+    FC_CHECK(t.device() == dev, Value, op, ": all inputs must be on one device; input 0 is on ", dev.str(),
+             " but input ", i, " is on ", t.device().str());
+    in.push_back({t.shape(), t.dtype()});
+  }
+  OpCall call{op, attrs, in};
+  FC_CHECK(int(in.size()) >= def.min_inputs && (def.max_inputs < 0 || int(in.size()) <= def.max_inputs), Value, op,
+           ": got ", in.size(), " inputs, expected ",
+           def.min_inputs == def.max_inputs ? std::to_string(def.min_inputs)
+                                            : std::to_string(def.min_inputs) + " to " + std::to_string(def.max_inputs));
+  std::vector<TensorDesc> out = def.infer(call);
+  Prepared p = def.prepare(call, out, dev);
+  std::vector<Tensor> cin, cout;
+  for (const Tensor& t : inputs) cin.push_back(t.contiguous());
+  for (const TensorDesc& d : out) cout.push_back(Tensor::empty(d.shape, d.dtype, dev));
+  Tensor ws;
+  RunContext ctx;
+  if (p.workspace_bytes) {
+    ws = Tensor::empty({int64_t(p.workspace_bytes)}, DType::u8, dev);
+    ctx.workspace = ws.data_ptr();
+    ctx.workspace_bytes = p.workspace_bytes;
+  }
+  p.run(cin, cout, ctx);
+  return cout;
+}
+
+}  // namespace fastconv

@@ -1,0 +1,63 @@
+"""fastconv: a CNN engine with its own AVX-512/AVX2 and CUDA kernels, a static-graph compiler and a thin Python API.
+
+    import fastconv as fc
+    import fastconv.functional as F
+    y = F.relu(np.random.randn(2, 3).astype(np.float32))        # NumPy in, NumPy out (eager)
+    value, grad = fc.value_and_grad(lambda x: F.relu(x).sum())(x) # traced, compiled, run in C++
+"""
+from __future__ import annotations
+
+import os as _os
+
+from . import _C
+from ._C import Tensor, from_dlpack, from_numpy
+from . import cuda
+from ._trace import Symbol, value_and_grad, trace, manual_seed
+from . import functional
+from .functional import cat
+
+__version__ = _C.__version__
+
+__all__ = ["Tensor", "from_dlpack", "from_numpy", "tensor", "cuda", "functional", "value_and_grad", "trace",
+           "cpu_features", "set_num_threads", "get_num_threads", "set_isa", "get_isa", "get_cmake_dir",
+           "manual_seed", "Symbol", "cat"]
+
+
+def tensor(data) -> Tensor:
+    """A fastconv Tensor sharing memory with `data` (a NumPy array or anything np.asarray accepts; DLPack producers
+    such as torch tensors go through fastconv.from_dlpack)."""
+    import numpy as np
+
+    if hasattr(data, "__dlpack__") and not isinstance(data, np.ndarray):
+        return from_dlpack(data)
+    return from_numpy(np.asarray(data))
+
+
+def cpu_features() -> dict:
+    """What the CPU supports (AVX2, FMA, AVX-512 subsets), the best kernel level found and the one in use."""
+    return _C.cpu_features()
+
+
+def get_isa() -> str:
+    """The instruction-set level CPU kernels are picked for: 'avx512', 'avx2' or 'scalar'."""
+    return _C.get_isa()
+
+
+def set_isa(isa: str) -> None:
+    """Forces a kernel level ('avx512', 'avx2', 'scalar') for code compiled after this call; FASTCONV_ISA does the
+    same from the environment. Raises ValueError if the CPU cannot run it."""
+    _C.set_isa(isa)
+
+
+def set_num_threads(n: int) -> None:
+    """Threads used by CPU kernels (default: FASTCONV_NUM_THREADS, else OMP_NUM_THREADS, else all cores)."""
+    _C.set_num_threads(int(n))
+
+
+def get_num_threads() -> int:
+    return _C.get_num_threads()
+
+
+def get_cmake_dir() -> str:
+    """The folder holding fastconvConfig.cmake, for `cmake -Dfastconv_DIR=$(python -c ...)` in C++ projects."""
+    return _os.path.join(_os.path.dirname(__file__), "lib", "cmake", "fastconv")

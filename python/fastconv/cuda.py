@@ -1,0 +1,22 @@
+"""CUDA device queries. fastconv imports and runs on machines without a GPU or driver; then is_available() is False."""
+from __future__ import annotations
+
+from . import _C
+
+
+def is_compiled() -> bool:
+    """True when this build contains the CUDA kernels (nvcc was found at build time)."""
+    return _C.cuda_compiled()
+
+
+def is_available() -> bool:
+    """True when CUDA kernels are built in, a driver is loaded and a GPU is visible."""
+    return _C.cuda_is_available()
+
+
+def device_count() -> int:
+    return _C.cuda_device_count()
+
+
+def get_device_name(index: int = 0) -> str:
+    return _C.cuda_device_name(index)

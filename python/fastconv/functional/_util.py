@@ -1,0 +1,51 @@
+"""Argument handling shared by the functional wrappers: dtype policy and clear errors."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._trace import Symbol, op
+
+__all__ = ["op", "as_float", "as_index", "Symbol", "is_symbol"]
+
+
+def is_symbol(x: Any) -> bool:
+    return isinstance(x, Symbol)
+
+
+def _to_numpy(x: Any, opname: str, arg: str) -> np.ndarray:
+    if isinstance(x, np.ndarray):
+        return x
+    if hasattr(x, "detach") and hasattr(x, "numpy"):  # a torch tensor: DLPack/NumPy view without copy on cpu
+        return x.detach().cpu().numpy()
+    try:
+        return np.asarray(x)
+    except Exception as e:  # pragma: no cover - the message is what matters
+        raise TypeError(f"{opname}: argument '{arg}' must be an array, got {type(x).__name__}") from e
+
+
+def as_float(x: Any, opname: str, arg: str = "input"):
+    """float32 array (or Symbol). Other floating dtypes are converted; integer, bool and object arrays are rejected,
+    as PyTorch rejects them, rather than silently reinterpreted."""
+    if isinstance(x, Symbol):
+        if x.dtype != "float32":
+            raise TypeError(f"{opname}: argument '{arg}' must be float32, got {x.dtype}")
+        return x
+    a = _to_numpy(x, opname, arg)
+    if a.dtype.kind != "f":
+        raise TypeError(f"{opname}: argument '{arg}' must be a floating-point array (float32 is computed), "
+                        f"got dtype {a.dtype}")
+    return a if a.dtype == np.float32 else a.astype(np.float32)
+
+
+def as_index(x: Any, opname: str, arg: str = "target"):
+    """int64 array (or Symbol) of indices: class labels, pooling indices."""
+    if isinstance(x, Symbol):
+        if x.dtype != "int64":
+            raise TypeError(f"{opname}: argument '{arg}' must be int64, got {x.dtype}")
+        return x
+    a = _to_numpy(x, opname, arg)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"{opname}: argument '{arg}' must be an integer array (class indices), got dtype {a.dtype}")
+    return a if a.dtype == np.int64 else a.astype(np.int64)

@@ -1,0 +1,32 @@
+"""Shared test helpers: the PyTorch float64 reference and error measures."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")  # the reference implementation ([test] extra)
+torch.set_num_threads(1)
+
+
+def rel_err(out, ref) -> float:
+    """‖out − ref‖ / ‖ref‖ in float64 (absolute error when ref is all zeros)."""
+    out = np.asarray(out, dtype=np.float64)
+    ref = np.asarray(ref.detach().numpy() if hasattr(ref, "detach") else ref, dtype=np.float64)
+    assert out.shape == ref.shape, f"shape {out.shape} != reference {ref.shape}"
+    denom = np.linalg.norm(ref)
+    num = np.linalg.norm(out - ref)
+    return float(num / denom) if denom > 0 else float(num)
+
+
+def t64(a, requires_grad: bool = False):
+    """A float64 torch tensor copy of a NumPy array (the reference computes in float64)."""
+    return torch.tensor(np.asarray(a, dtype=np.float64), requires_grad=requires_grad)
+
+
+def randn(*shape, seed: int = 0, scale: float = 1.0) -> np.ndarray:
+    return (np.random.default_rng(seed).standard_normal(shape) * scale).astype(np.float32)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
