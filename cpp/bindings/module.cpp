@@ -2,6 +2,7 @@
 #include <pybind11/stl.h>
 
 #include "convert.h"
+#include "cpu/gemm/gemm.h"
 #include "fastconv/cpu_features.h"
 #include "fastconv/cuda.h"
 #include "fastconv/error.h"
@@ -57,6 +58,22 @@ PYBIND11_MODULE(_C, m) {
   m.def("cuda_is_available", &cuda::is_available);
   m.def("cuda_device_count", &cuda::device_count);
   m.def("cuda_device_name", &cuda::device_name, py::arg("index") = 0);
+
+  // Benchmark/test entry to the SGEMM: C = A @ B for 2-D float32 C-contiguous arrays.
+  m.def("sgemm", [](py::array_t<float, py::array::c_style | py::array::forcecast> a,
+                    py::array_t<float, py::array::c_style | py::array::forcecast> b) {
+    FC_CHECK(a.ndim() == 2 && b.ndim() == 2 && a.shape(1) == b.shape(0), Value, "sgemm: expected A [M,K] and B [K,N]",
+             " with matching K");
+    const int64_t M = a.shape(0), K = a.shape(1), N = b.shape(1);
+    py::array_t<float> c({M, N});
+    const float *pa = a.data(), *pb = b.data();
+    float* pc = c.mutable_data();
+    {
+      py::gil_scoped_release nogil;
+      cpu::sgemm(false, false, M, N, K, 1.f, pa, K, pb, N, 0.f, pc, N);
+    }
+    return c;
+  }, py::arg("a"), py::arg("b"));
 
   bind_tensor(m);
   bind_graph(m);

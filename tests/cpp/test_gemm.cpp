@@ -1,0 +1,176 @@
+// cpu::sgemm / sgemm_batched against the double-accumulating reference, at every ISA level the CPU has, with one
+// and two threads.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "cpu/gemm/gemm.h"
+#include "cpu/ref/gemm_ref.h"
+#include "fastconv/cpu_features.h"
+#include "fastconv/parallel.h"
+
+namespace fastconv {
+namespace {
+
+constexpr float kSentinel = -12345.f;
+
+std::vector<float> random_vec(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.f, 1.f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+struct Case {
+  int64_t M, N, K;
+  bool ta = false, tb = false;
+  float alpha = 1.f, beta = 0.f;
+  int64_t pad = 0;  // extra elements on every leading dimension
+};
+
+std::string describe(const Case& c) {
+  return std::to_string(c.M) + "x" + std::to_string(c.N) + "x" + std::to_string(c.K) + " ta=" +
+         std::to_string(c.ta) + " tb=" + std::to_string(c.tb) + " alpha=" + std::to_string(c.alpha) +
+         " beta=" + std::to_string(c.beta) + " pad=" + std::to_string(c.pad);
+}
+
+// Runs one case and checks the relative Frobenius error, that beta == 0 ignores NaN in C and that padding
+// columns of C (between N and ldc) are never written.
+void check(const Case& c, uint32_t seed = 1) {
+  SCOPED_TRACE(describe(c));
+  const int64_t a_rows = c.ta ? c.K : c.M, a_cols = c.ta ? c.M : c.K;
+  const int64_t b_rows = c.tb ? c.N : c.K, b_cols = c.tb ? c.K : c.N;
+  const int64_t lda = a_cols + c.pad, ldb = b_cols + c.pad, ldc = c.N + c.pad;
+  auto A = random_vec(size_t(std::max<int64_t>(1, a_rows * lda)), seed);
+  auto B = random_vec(size_t(std::max<int64_t>(1, b_rows * ldb)), seed + 1);
+  auto C0 = random_vec(size_t(std::max<int64_t>(1, c.M * ldc)), seed + 2);
+  for (int64_t i = 0; i < c.M; ++i)
+    for (int64_t j = c.N; j < ldc; ++j) C0[i * ldc + j] = kSentinel;
+  if (c.beta == 0.f)
+    for (int64_t i = 0; i < c.M; ++i)
+      for (int64_t j = 0; j < c.N; ++j) C0[i * ldc + j] = std::numeric_limits<float>::quiet_NaN();
+  auto C = C0, R = C0;
+  cpu::sgemm(c.ta, c.tb, c.M, c.N, c.K, c.alpha, A.data(), lda, B.data(), ldb, c.beta, C.data(), ldc);
+  ref::sgemm(c.ta, c.tb, c.M, c.N, c.K, c.alpha, A.data(), lda, B.data(), ldb, c.beta, R.data(), ldc);
+  double err = 0, norm = 0;
+  for (int64_t i = 0; i < c.M; ++i) {
+    for (int64_t j = 0; j < c.N; ++j) {
+      const double d = double(C[i * ldc + j]) - R[i * ldc + j];
+      ASSERT_FALSE(std::isnan(C[i * ldc + j])) << "at " << i << "," << j;
+      err += d * d;
+      norm += double(R[i * ldc + j]) * R[i * ldc + j];
+    }
+    for (int64_t j = c.N; j < ldc; ++j) ASSERT_EQ(C[i * ldc + j], kSentinel) << "padding written at " << i << "," << j;
+  }
+  if (norm == 0)
+    EXPECT_EQ(err, 0);
+  else
+    EXPECT_LE(std::sqrt(err / norm), 1e-5);
+}
+
+class GemmTest : public ::testing::TestWithParam<std::tuple<Isa, int>> {
+ protected:
+  void SetUp() override {
+    const Isa isa = std::get<0>(GetParam());
+    if (int(isa) > int(cpu_features().best)) GTEST_SKIP() << "CPU lacks " << isa_name(isa);
+    saved_isa_ = active_isa();
+    saved_threads_ = get_num_threads();
+    set_isa(isa);
+    set_num_threads(std::get<1>(GetParam()));
+  }
+  void TearDown() override {
+    if (saved_threads_ == 0) return;  // skipped
+    set_isa(saved_isa_);
+    set_num_threads(saved_threads_);
+  }
+  Isa saved_isa_ = Isa::scalar;
+  int saved_threads_ = 0;
+};
+
+TEST_P(GemmTest, TinyAndOddShapes) {
+  const int64_t sizes[][3] = {{1, 1, 1},  {1, 1, 7},   {2, 3, 4},    {7, 5, 3},    {5, 7, 1},    {12, 32, 16},
+                              {13, 33, 17}, {11, 31, 15}, {6, 16, 8},  {25, 65, 129}, {1, 100, 50}, {100, 1, 50},
+                              {37, 47, 300}, {24, 17, 513}};
+  for (auto& s : sizes)
+    for (int t = 0; t < 4; ++t) check({s[0], s[1], s[2], bool(t & 1), bool(t & 2)});
+}
+
+TEST_P(GemmTest, AlphaBeta) {
+  const float ab[][2] = {{1.f, 0.f}, {2.5f, 0.f}, {1.f, 1.f}, {-0.5f, 0.75f}, {0.f, 0.5f}, {0.f, 0.f}, {1.f, -2.f}};
+  for (auto& v : ab)
+    for (int t = 0; t < 4; ++t) check({29, 45, 67, bool(t & 1), bool(t & 2), v[0], v[1]});
+}
+
+TEST_P(GemmTest, ZeroK) {
+  check({9, 13, 0, false, false, 1.f, 0.f});    // C = 0 (NaN ignored)
+  check({9, 13, 0, false, false, 1.f, 0.5f});   // C = 0.5 C
+  check({9, 13, 0, true, true, 2.f, 1.f, 3});   // C unchanged
+  check({0, 13, 5});                            // empty: nothing to do
+  check({9, 0, 5});
+}
+
+TEST_P(GemmTest, LeadingDimensions) {
+  for (int t = 0; t < 4; ++t) {
+    check({19, 37, 23, bool(t & 1), bool(t & 2), 1.f, 0.f, 5});
+    check({64, 70, 300, bool(t & 1), bool(t & 2), 0.5f, 1.f, 17});
+  }
+}
+
+// Several KC/MC/NC blocks, both grid splits and the K-split path for a tiny C.
+TEST_P(GemmTest, Large) {
+  for (int t = 0; t < 4; ++t) check({300, 500, 700, bool(t & 1), bool(t & 2), 1.f, 0.f});
+  check({300, 500, 700, false, false, 0.5f, -1.f, 3});
+  check({1000, 40, 300});
+  check({40, 1000, 300, true, false});
+  check({5, 7, 5000, false, true, 1.f, 0.5f});
+  check({3, 20, 20000});
+}
+
+TEST_P(GemmTest, Batched) {
+  struct B {
+    int64_t batch, M, N, K;
+    bool ta, tb;
+    float alpha, beta;
+  };
+  const B cases[] = {{1, 7, 9, 11, false, false, 1.f, 0.f},   {5, 16, 16, 16, false, true, 1.f, 1.f},
+                     {3, 33, 20, 70, true, false, 2.f, 0.f},  {16, 4, 36, 64, true, true, 1.f, 0.5f},
+                     {2, 200, 150, 90, false, false, 1.f, 0.f}, {4, 8, 8, 0, false, false, 1.f, 0.5f}};
+  for (const B& c : cases) {
+    SCOPED_TRACE(std::to_string(c.batch) + " x " + describe({c.M, c.N, c.K, c.ta, c.tb, c.alpha, c.beta}));
+    const int64_t lda = (c.ta ? c.M : c.K) + 2, ldb = (c.tb ? c.K : c.N) + 1, ldc = c.N + 3;
+    const int64_t sa = (c.ta ? c.K : c.M) * lda + 5, sb = (c.tb ? c.N : c.K) * ldb + 7, sc = c.M * ldc + 4;
+    auto A = random_vec(size_t(sa * c.batch + 1), 11), Bm = random_vec(size_t(sb * c.batch + 1), 12);
+    auto C = random_vec(size_t(sc * c.batch + 1), 13);
+    auto R = C;
+    cpu::sgemm_batched(c.batch, c.ta, c.tb, c.M, c.N, c.K, c.alpha, A.data(), lda, sa, Bm.data(), ldb, sb, c.beta,
+                       C.data(), ldc, sc);
+    for (int64_t i = 0; i < c.batch; ++i)
+      ref::sgemm(c.ta, c.tb, c.M, c.N, c.K, c.alpha, A.data() + i * sa, lda, Bm.data() + i * sb, ldb, c.beta,
+                 R.data() + i * sc, ldc);
+    double err = 0, norm = 0;
+    for (size_t i = 0; i < C.size(); ++i) {
+      err += (double(C[i]) - R[i]) * (double(C[i]) - R[i]);
+      norm += double(R[i]) * R[i];
+    }
+    EXPECT_LE(std::sqrt(err / norm), 1e-5);
+  }
+}
+
+std::string param_name(const ::testing::TestParamInfo<std::tuple<Isa, int>>& info) {
+  return std::string(isa_name(std::get<0>(info.param))) + "_" + std::to_string(std::get<1>(info.param)) + "threads";
+}
+
+INSTANTIATE_TEST_SUITE_P(Isa, GemmTest,
+                         ::testing::Combine(::testing::Values(Isa::scalar, Isa::avx2, Isa::avx512),
+                                            ::testing::Values(1, 2)),
+                         param_name);
+
+}  // namespace
+}  // namespace fastconv
