@@ -10,13 +10,27 @@ void register_eltwise_ops(Registry& r);
 void register_activation_ops(Registry& r);
 void register_reduce_ops(Registry& r);
 void register_shape_ops(Registry& r);
+void register_conv_ops(Registry& r);
+void register_pool_ops(Registry& r);
+void register_upsample_ops(Registry& r);
+void register_norm_ops(Registry& r);
+void register_dropout_ops(Registry& r);
+void register_linear_ops(Registry& r);
+void register_loss_ops(Registry& r);
 
 namespace {
 void register_all(Registry& r) {
   register_eltwise_ops(r);     // add, sub, mul, div, neg, scale, sum_to, fill_like
   register_activation_ops(r);  // relu, ...
   register_reduce_ops(r);      // sum, mean
-  register_shape_ops(r);       // reshape
+  register_shape_ops(r);       // reshape, flatten, cat
+  register_conv_ops(r);        // conv1d/2d/3d, conv_transpose1d/2d/3d, correlate2d/convolve2d
+  register_pool_ops(r);        // max/avg/min/adaptive pooling, max_unpool
+  register_upsample_ops(r);    // interpolate: nearest, bilinear, bed_of_nails
+  register_norm_ops(r);        // batch_norm, group_norm, layer_norm, local_response_norm
+  register_dropout_ops(r);     // dropout, dropout2d
+  register_linear_ops(r);      // linear
+  register_loss_ops(r);        // cross_entropy, nll, mse, bce, triplet margin, cosine similarity
 }
 }  // namespace
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ._util import as_float, op
 
-__all__ = ["add", "sub", "mul", "div", "sum", "mean", "reshape"]
+__all__ = ["add", "sub", "mul", "div", "sum", "mean"]
 
 
 def add(input, other):
@@ -29,6 +29,3 @@ def sum(input, dim=None, keepdim: bool = False):  # noqa: A001 - torch's name
 def mean(input, dim=None, keepdim: bool = False):
     return op("mean", [as_float(input, "mean")], dict(dim=dim, keepdim=keepdim))
 
-
-def reshape(input, shape):
-    return op("reshape", [input], dict(shape=tuple(int(s) for s in shape)))

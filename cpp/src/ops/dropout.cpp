@@ -1,0 +1,8 @@
+// The dropout op family (being filled in; see docs/kernels.md).
+#include "ops/common.h"
+
+namespace fastconv {
+
+void register_dropout_ops(Registry&) {}
+
+}  // namespace fastconv

@@ -1,0 +1,8 @@
+// The linear op family (being filled in; see docs/kernels.md).
+#include "ops/common.h"
+
+namespace fastconv {
+
+void register_linear_ops(Registry&) {}
+
+}  // namespace fastconv
