@@ -138,3 +138,12 @@ def test_env_var_bad_value_is_reported():
 
 def test_cmake_dir_points_inside_package():
     assert fc.get_cmake_dir().endswith(os.path.join("lib", "cmake", "fastconv"))
+
+
+@pytest.mark.skipif(os.environ.get("FASTCONV_EXPECT_CUDA") != "1",
+                    reason="set by .ci/run when nvcc is on PATH at build time")
+def test_cuda_sources_compiled_in_when_nvcc_was_present():
+    assert fc.cuda.is_compiled()
+    # No driver on CI machines: the same build must import and report no device instead of failing.
+    if not os.path.exists("/dev/nvidiactl"):
+        assert fc.cuda.is_available() is False and fc.cuda.device_count() == 0

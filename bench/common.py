@@ -1,0 +1,67 @@
+"""Benchmark helpers: warm-up then the median of repeats, the machine description, and a result table.
+
+fastconv and PyTorch are always measured in the same process, alternating, with the same thread count.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import time
+from typing import Callable
+
+
+def median_time(fn: Callable[[], object], repeats: int = 10, warmup: int = 2, min_time: float = 0.0) -> float:
+    """Median wall time of fn() in seconds over `repeats` runs after `warmup` runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    t_start = time.perf_counter()
+    while len(times) < repeats or time.perf_counter() - t_start < min_time:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def machine() -> dict:
+    info = {"python": platform.python_version(), "cores": os.cpu_count()}
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name:"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+    except OSError:
+        info["cpu"] = platform.processor()
+    try:
+        import fastconv
+
+        info["fastconv_isa"] = fastconv.get_isa()
+        info["fastconv_threads"] = fastconv.get_num_threads()
+        info["gpu"] = fastconv.cuda.get_device_name(0) if fastconv.cuda.is_available() else None
+    except Exception:  # the description must never stop a benchmark
+        pass
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+    except ImportError:
+        pass
+    return info
+
+
+def table(rows: list[dict], cols: list[str]) -> str:
+    """A Markdown table of rows (dicts) with the given columns."""
+    fmt = lambda v: f"{v:.3g}" if isinstance(v, float) else str(v)  # noqa: E731
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(fmt(r.get(c, "")) for c in cols) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def save_json(path: str | None, payload: dict) -> None:
+    if path:
+        with open(path, "w") as f:
+            json.dump(payload, f, indent=2)
