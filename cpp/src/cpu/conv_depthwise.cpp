@@ -22,6 +22,16 @@ inline float row_dot(const float* a, const float* b, int64_t n, int64_t sb) {
   return s;
 }
 
+inline void row_taps(float* y, const float* const* rows, const float* const* wrows, int64_t nrows,
+                     const int64_t* offs, int64_t ntaps, int64_t n) {
+  for (int64_t r = 0; r < nrows; ++r)
+    for (int64_t t = 0; t < ntaps; ++t) {
+      const float a = wrows[r][t];
+      const float* x = rows[r] + offs[t];
+      for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+    }
+}
+
 #include "cpu/conv_depthwise_planes.h"
 
 // Planes per task: enough work (~32K multiply-adds) to amortise scheduling.

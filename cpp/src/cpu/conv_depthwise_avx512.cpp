@@ -46,6 +46,36 @@ inline float row_dot(const float* a, const float* b, int64_t n, int64_t sb) {
   return _mm512_reduce_add_ps(acc);
 }
 
+// NC accumulators of 16 columns each stay in registers across every tap: one load and one FMA per tap and vector.
+template <int NC>
+inline void taps_block(float* y, const float* const* rows, const float* const* wrows, int64_t nrows,
+                       const int64_t* offs, int64_t ntaps, int64_t i, int64_t n) {
+  __mmask16 m[NC];
+  __m512 acc[NC];
+  for (int c = 0; c < NC; ++c) {
+    const int64_t left = n - i - 16 * c;
+    m[c] = left >= 16 ? __mmask16(0xFFFF) : tail_mask(left);
+    acc[c] = _mm512_maskz_loadu_ps(m[c], y + i + 16 * c);
+  }
+  for (int64_t r = 0; r < nrows; ++r)
+    for (int64_t t = 0; t < ntaps; ++t) {
+      const __m512 a = _mm512_set1_ps(wrows[r][t]);
+      const float* x = rows[r] + offs[t] + i;
+      for (int c = 0; c < NC; ++c) acc[c] = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(m[c], x + 16 * c), acc[c]);
+    }
+  for (int c = 0; c < NC; ++c) _mm512_mask_storeu_ps(y + i + 16 * c, m[c], acc[c]);
+}
+
+inline void row_taps(float* y, const float* const* rows, const float* const* wrows, int64_t nrows,
+                     const int64_t* offs, int64_t ntaps, int64_t n) {
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) taps_block<4>(y, rows, wrows, nrows, offs, ntaps, i, n);
+  const int64_t left = n - i;
+  if (left > 32) taps_block<3>(y, rows, wrows, nrows, offs, ntaps, i, n);
+  else if (left > 16) taps_block<2>(y, rows, wrows, nrows, offs, ntaps, i, n);
+  else if (left > 0) taps_block<1>(y, rows, wrows, nrows, offs, ntaps, i, n);
+}
+
 #include "cpu/conv_depthwise_planes.h"
 
 }  // namespace
