@@ -41,7 +41,7 @@ def check_conv(nd, x, w, b, kw, algo=None, tol=1e-4):
     ref = tfn(tx, tw, tb, **tkw)
     g = randn(*ref.shape, seed=7)
     (ref * t64(g)).sum().backward()
-    with forced_algo(algo) if algo else contextlib.nullcontext():
+    with forced_algo(algo) if algo is not None else contextlib.nullcontext():
         y = fn(x, w, b, **kw)
         assert rel_err(y, ref) <= tol
         if b is None:
@@ -130,7 +130,7 @@ def test_default_rules_and_wide_rows(algo):
              "im2col_gemm": (randn(8, 3, 3, 5, seed=2), dict(padding=(1, 2), groups=2)),
              "ref": (randn(4, 6, 2, 2, seed=2), dict(stride=2))}
     w, kw = cases[algo]
-    sched = check_conv(2, x, w, randn(w.shape[0], seed=4), kw, algo if algo == "ref" else None)
+    sched = check_conv(2, x, w, randn(w.shape[0], seed=4), kw, algo if algo == "ref" else "")  # "": the rules
     assert f"<{algo}" in sched  # the rules pick the specialised algorithms without being forced
 
 
