@@ -52,13 +52,14 @@ def _pair(name, arg, value, positive=False):
     return int(v[0]), int(v[1])
 
 
-def _range(name, arg, value, center, lo_bound=None, hi_bound=None):
-    """torchvision's convention: a number v means [center - v, center + v]; a pair means itself."""
+def _range(name, arg, value, center, lo_bound=None, hi_bound=None, clamp=False):
+    """torchvision's convention: a number v means [center - v, center + v] (its low end raised to lo_bound when
+    clamp, as brightness 1.5 means factors [0, 2.5]); a pair means itself."""
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         if value < 0:
             raise ValueError(f"{name}: argument '{arg}' must be non-negative, got {value!r}")
         r = (center - float(value), center + float(value))
-        if lo_bound is not None:
+        if clamp:
             r = (max(r[0], lo_bound), r[1])
     elif isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(e, numbers.Real) for e in value):
         r = (float(value[0]), float(value[1]))
@@ -97,6 +98,7 @@ class Transform:
     targets that were given. Subclasses implement ``_apply(x, boxes, masks, rng) -> (x, boxes, masks)``."""
 
     floating = False  # whether x must already be floating point
+    rng = None  # deterministic transforms have none
 
     def __init__(self, seed=None):
         self.rng = np.random.default_rng(seed)
@@ -424,7 +426,8 @@ class RandomAffine(Transform):
         self.interpolation = interpolation
         self.fill = fill
 
-    def _params(self, rng, n, h, w):
+    def get_params(self, rng, n, h, w):
+        """The per-sample (angle in degrees, tx, ty in pixels, scale) a call with this ``rng`` draws first."""
         angle = rng.uniform(*self.degrees, n)
         tx, ty = np.zeros(n), np.zeros(n)
         if self.translate is not None:
@@ -435,7 +438,7 @@ class RandomAffine(Transform):
 
     def _apply(self, x, boxes, masks, rng):
         n, _, h, w = x.shape
-        angle, tx, ty, s = self._params(rng, n, h, w)
+        angle, tx, ty, s = self.get_params(rng, n, h, w)
         a = np.deg2rad(angle)
         cos, sin = np.cos(a)[:, None, None], np.sin(a)[:, None, None]
         cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
@@ -535,9 +538,9 @@ class ColorJitter(Transform):
 
     def __init__(self, brightness=0, contrast=0, saturation=0, hue=0, seed=None):
         super().__init__(seed)
-        self.brightness = _range("ColorJitter", "brightness", brightness, 1.0, lo_bound=0.0)
-        self.contrast = _range("ColorJitter", "contrast", contrast, 1.0, lo_bound=0.0)
-        self.saturation = _range("ColorJitter", "saturation", saturation, 1.0, lo_bound=0.0)
+        self.brightness = _range("ColorJitter", "brightness", brightness, 1.0, lo_bound=0.0, clamp=True)
+        self.contrast = _range("ColorJitter", "contrast", contrast, 1.0, lo_bound=0.0, clamp=True)
+        self.saturation = _range("ColorJitter", "saturation", saturation, 1.0, lo_bound=0.0, clamp=True)
         self.hue = _range("ColorJitter", "hue", hue, 0.0, lo_bound=-0.5, hi_bound=0.5)
 
     def _apply(self, x, boxes, masks, rng):
