@@ -129,6 +129,11 @@ def test_shapes_determinism_and_options():
     g = make_shapes(10, image_size=8, seed=0, channels=1, kinds=("square",))
     assert g.images.shape == (10, 1, 8, 8) and np.all(g.labels == 0)
     assert make_shapes(0).images.shape == (0, 3, 32, 32)
+    clean = make_shapes(20, image_size=16, seed=7, p_empty=0.3)  # noise is drawn last: same scenes
+    np.testing.assert_array_equal(clean.masks, a.masks)
+    assert 0 <= a.images.min() and a.images.max() <= 1 and 0.03 < np.std(a.images - clean.images) < 0.06
+    tiny = make_shapes(50, image_size=4, seed=0, size_range=(0.9, 0.9))  # the largest shapes still fit
+    assert np.all((tiny.boxes >= 0) & (tiny.boxes <= 1)) and np.all((tiny.masks > 0).any(axis=(1, 2)))
 
 
 def test_shapes_errors():
@@ -140,6 +145,8 @@ def test_shapes_errors():
         make_shapes(3, p_empty=1.5)
     with pytest.raises(ValueError, match="'n'"):
         make_shapes(-1)
+    with pytest.raises(ValueError, match="size_range"):
+        make_shapes(3, size_range=(0.5, 0.2))
 
 
 # --------------------------------------------------------------------------------------------------- MNIST (IDX)
@@ -339,6 +346,19 @@ def test_image_folder(tmp_path):
     tr = torch.nn.functional.interpolate(torch.tensor(ref, dtype=torch.float64), size=(10, 4), mode="bilinear",
                                          align_corners=False).numpy()
     np.testing.assert_allclose(r, tr, atol=1e-6)
+
+
+def test_image_folder_jpeg_and_rgba(tmp_path):
+    Image = pytest.importorskip("PIL.Image")
+    (tmp_path / "b").mkdir()
+    a = np.random.default_rng(1).integers(0, 256, (6, 6, 3), dtype=np.uint8)
+    Image.fromarray(a).save(tmp_path / "b" / "p.JPG", quality=90)
+    Image.fromarray(np.dstack([a, np.full((6, 6), 7, np.uint8)])).save(tmp_path / "b" / "q.png")
+    x = ImageFolder(tmp_path, channels=4).images
+    with Image.open(tmp_path / "b" / "p.JPG") as im:
+        decoded = np.asarray(im.convert("RGBA"))  # Pillow's own decoding is the reference for lossy JPEG
+    np.testing.assert_array_equal(x[0], decoded.transpose(2, 0, 1) / np.float32(255))
+    np.testing.assert_array_equal(x[1, 3], np.full((6, 6), 7 / np.float32(255)))
 
 
 def test_image_folder_errors(tmp_path):

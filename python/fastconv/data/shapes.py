@@ -48,7 +48,10 @@ def make_shapes(n, image_size=32, seed=0, kinds=SHAPE_KINDS, channels=3, noise=0
         raise ValueError(f"make_shapes: argument 'noise' must be a non-negative number, got {noise!r}")
     if not isinstance(p_empty, numbers.Real) or not 0 <= p_empty <= 1:
         raise ValueError(f"make_shapes: argument 'p_empty' must be a probability in [0, 1], got {p_empty!r}")
-    lo, hi = (float(v) for v in size_range)
+    try:
+        lo, hi = (float(v) for v in size_range)
+    except (TypeError, ValueError):
+        lo = hi = -1.0
     if not 0 < lo <= hi <= 0.9:
         raise ValueError(f"make_shapes: argument 'size_range' must satisfy 0 < min <= max <= 0.9, got {size_range!r}")
 
@@ -56,7 +59,8 @@ def make_shapes(n, image_size=32, seed=0, kinds=SHAPE_KINDS, channels=3, noise=0
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, len(kinds), n)
     geom = np.array([SHAPE_KINDS.index(k) for k in kinds])[labels]
-    r = np.maximum(rng.uniform(lo, hi, n) * s / 2, 1.0)  # half-width in pixels
+    # half-width in pixels; at most (s-1)/2 so that some pixel-centre position fits the shape
+    r = np.clip(rng.uniform(lo, hi, n) * s / 2, 1.0, (s - 1) / 2)
     # centres on pixel centres k + 0.5 with the whole shape inside [0, s]
     kmin = np.ceil(r - 0.5)
     kmax = np.floor(s - r - 0.5)
