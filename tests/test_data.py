@@ -339,13 +339,27 @@ def test_image_folder(tmp_path):
     np.testing.assert_array_equal(x, ref)
     # greyscale: Pillow's own L conversion is the reference
     g = ImageFolder(tmp_path, channels=1).images
-    np.testing.assert_array_equal(g[0, 0], np.asarray(Image.fromarray(expect[("ant", 0)]).convert("L")) / np.float32(255))
+    lum = np.asarray(Image.fromarray(expect[("ant", 0)]).convert("L"))
+    np.testing.assert_array_equal(g[0, 0], lum / np.float32(255))
     # resizing: same sampling as torch's bilinear interpolate
     torch = pytest.importorskip("torch")
     r = ImageFolder(tmp_path, image_size=(10, 4)).images
     tr = torch.nn.functional.interpolate(torch.tensor(ref, dtype=torch.float64), size=(10, 4), mode="bilinear",
                                          align_corners=False).numpy()
     np.testing.assert_allclose(r, tr, atol=1e-6)
+
+
+def test_optional_dependencies_missing(monkeypatch, tmp_path):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)  # makes the import fail
+    with pytest.raises(ImportError, match="pip install scikit-learn"):
+        load_digits()
+    monkeypatch.setitem(sys.modules, "PIL", None)
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "a.png").write_bytes(b"")
+    with pytest.raises(ImportError, match="pip install pillow"):
+        ImageFolder(tmp_path).images
 
 
 def test_image_folder_jpeg_and_rgba(tmp_path):

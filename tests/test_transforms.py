@@ -180,7 +180,8 @@ def torch_affine_reference(x, angle, tx, ty, s):
 
 
 @pytest.mark.parametrize("kw", [dict(degrees=40), dict(degrees=(10, 80), scale=(0.7, 1.4)),
-                                dict(degrees=15, translate=(0.2, 0.1), scale=(0.9, 1.1)), dict(degrees=0, scale=(2, 3))])
+                                dict(degrees=15, translate=(0.2, 0.1), scale=(0.9, 1.1)),
+                                dict(degrees=0, scale=(2, 3))])
 def test_affine_vs_grid_sample(kw):
     x = rand(8, 2, 11, 11, seed=1)
     t = T.RandomAffine(**kw, seed=7)

@@ -38,7 +38,8 @@ class DataLoader:
         self.arrays = _arrays(x) + (_arrays(y) if y is not None else ())
         for i, a in enumerate(self.arrays):
             if a.ndim == 0:
-                raise ValueError(f"DataLoader: array {i} is a scalar; every array needs a leading sample axis")
+                raise ValueError(f"DataLoader: array {i} is a scalar; every array needs a leading sample axis (x and y "
+                                 f"are arrays or tuples/lists of arrays: wrap a list of values in np.asarray)")
         n = len(self.arrays[0])
         for i, a in enumerate(self.arrays):
             if len(a) != n:

@@ -110,8 +110,8 @@ def load_mnist(root, split="train", as_float=True):
     train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each
     optionally gzipped. Returns images (N, 1, 28, 28) float32 in [0, 1] (uint8 with as_float=False) and int64
     labels."""
-    return _load("load_mnist", root, split, as_float, "MNIST", "MNIST", "https://ossci-datasets.s3.amazonaws.com/mnist/ "
-                 "(mirror of http://yann.lecun.com/exdb/mnist/)")
+    return _load("load_mnist", root, split, as_float, "MNIST", "MNIST",
+                 "https://ossci-datasets.s3.amazonaws.com/mnist/ (mirror of http://yann.lecun.com/exdb/mnist/)")
 
 
 def load_fashion_mnist(root, split="train", as_float=True):
