@@ -285,6 +285,18 @@ def test_load_cifar100(tmp_path):
         load_cifar100(tmp_path, "test", label_mode="medium")
 
 
+def test_cifar_numpy1_pickle(tmp_path):
+    """The real files were pickled by NumPy 1.x, whose arrays name numpy.core.multiarray._reconstruct."""
+    imgs = np.random.default_rng(2).integers(0, 256, (2, 3072), dtype=np.uint8)
+    raw = pickle.dumps({b"data": imgs, b"labels": [3, 9]}, protocol=2)
+    raw = raw.replace(b"numpy._core.multiarray\n", b"numpy.core.multiarray\n")
+    assert b"numpy.core.multiarray\n_reconstruct" in raw
+    (tmp_path / "b").write_bytes(raw)
+    x, y = read_cifar_batch(tmp_path / "b")
+    np.testing.assert_array_equal(x.reshape(2, 3072), imgs)
+    np.testing.assert_array_equal(y, [3, 9])
+
+
 def test_cifar_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"data_batch_1.*cifar-10-python\.tar\.gz"):
         load_cifar10(tmp_path)
