@@ -329,7 +329,7 @@ class RandomCrop(Transform):
         hp, wp = h + t + b, w + l + r
         if self.size[0] > hp or self.size[1] > wp:
             raise ValueError(f"RandomCrop: crop size {self.size} is larger than the padded image ({hp}, {wp})")
-        if self.padding_mode == "reflect" and max(t, b) >= h or self.padding_mode == "reflect" and max(l, r) >= w:
+        if self.padding_mode == "reflect" and (max(t, b) >= h or max(l, r) >= w):
             raise ValueError(f"RandomCrop: reflect padding {self.padding} must be smaller than the image ({h}, {w})")
         rows0 = rng.integers(0, hp - self.size[0] + 1, n)
         cols0 = rng.integers(0, wp - self.size[1] + 1, n)
