@@ -169,8 +169,7 @@ SHAPES = [((2, 3, 32, 37), dict(kernel_size=2, stride=2)), ((1, 4, 35, 71), dict
 @pytest.mark.parametrize("shape,kw", SHAPES)
 def test_pool2d_every_kernel_path(algo, isa, shape, kw, monkeypatch):
     best = isa_or_skip(isa)
-    if algo == "ref":
-        monkeypatch.setenv("FASTCONV_POOL_ALGO", "ref")
+    monkeypatch.setenv("FASTCONV_POOL_ALGO", algo)
     x = data(shape, 7, ties=True)
     x[0, 0, 3, 5] = np.nan
     xg = data(shape, 8, ties=False)
@@ -342,6 +341,32 @@ def test_max_unpool2d_errors():
 def test_bad_input_errors(call, kind, msg):
     with pytest.raises(kind, match=msg):
         call()
+
+
+@pytest.mark.parametrize("algo,isa", PATHS)
+def test_schedule_names_the_chosen_kernel(algo, isa, monkeypatch):
+    best = isa_or_skip(isa)
+    monkeypatch.setenv("FASTCONV_POOL_ALGO", algo)
+    kw = dict(kernel_size=3, stride=2, padding=1)
+    g = fc._C.Graph()
+    x = g.input("x", [1, 2, 8, 40], "float32")
+    y = g.add("max_pool2d", [x], kw, "")
+    a = g.add("avg_pool2d", [x], kw, "")
+    b = g.add("avg_pool2d_backward", [a[0]], dict(kw, input_shape=[1, 2, 8, 40]), "")
+    try:
+        fc.set_isa(isa)
+        sched = fc._C.Executable(g, [y[0], b[0]]).schedule()
+    finally:
+        fc.set_isa(best)
+    fast = algo == "fast" and isa != "scalar"
+    for name in ("max_pool2d", "avg_pool2d", "avg_pool2d_backward"):
+        assert (f"<{name}__{isa}>" if fast else f"{name} <ref>") in sched
+
+
+def test_unknown_pool_algo_is_rejected(monkeypatch):
+    monkeypatch.setenv("FASTCONV_POOL_ALGO", "fastest")
+    with pytest.raises(ValueError, match="FASTCONV_POOL_ALGO must be 'ref' or 'fast', got 'fastest'"):
+        F.max_pool2d(randn(1, 1, 4, 4), 2)
 
 
 def test_pool_traced_graph_and_unbatched_input():

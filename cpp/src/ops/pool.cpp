@@ -104,9 +104,13 @@ PoolCfg pool_cfg(const std::string& op, const Attrs& attrs, const Shape& in, int
   return c;
 }
 
+// FASTCONV_POOL_ALGO=ref forces the reference kernels (tests use it so no path hides behind another).
 bool force_ref() {
   const char* e = std::getenv("FASTCONV_POOL_ALGO");
-  return e && std::string(e) == "ref";
+  const std::string v = e ? e : "";
+  FC_CHECK(v.empty() || v == "ref" || v == "fast", Value, "FASTCONV_POOL_ALGO must be 'ref' or 'fast', got '", v,
+           "'");
+  return v == "ref";
 }
 
 // Splits planes across the pool in chunks of roughly 64K output elements.
