@@ -1,4 +1,6 @@
 """interpolate / upsample against PyTorch float64 (forward and gradients), bed_of_nails against NumPy, errors."""
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -91,9 +93,16 @@ def up_cfg(draw):
 
 
 @settings(max_examples=120, deadline=None)
-@given(up_cfg())
-def test_interpolate_matches_torch(cfg):
-    shape, kw, seed = cfg
+@given(up_cfg(), st.sampled_from(["ref", "tables"]))
+def test_interpolate_matches_torch(cfg, algo):
+    os.environ["FASTCONV_UPSAMPLE_ALGO"] = algo  # each kernel path on its own
+    try:
+        check_interpolate(*cfg)
+    finally:
+        del os.environ["FASTCONV_UPSAMPLE_ALGO"]
+
+
+def check_interpolate(shape, kw, seed):
     x = randn(*shape, seed=seed)
     if kw["mode"] == "bed_of_nails":
         insz = shape[2:]
@@ -137,6 +146,12 @@ def test_aliases_and_area_mode():
 
 
 # ------------------------------------------------------------------------------------------------ errors
+
+def test_unknown_upsample_algo_is_rejected(monkeypatch):
+    monkeypatch.setenv("FASTCONV_UPSAMPLE_ALGO", "fast")
+    with pytest.raises(ValueError, match="FASTCONV_UPSAMPLE_ALGO must be 'ref' or 'tables', got 'fast'"):
+        F.interpolate(randn(1, 1, 2, 2), scale_factor=2)
+
 
 X4 = np.zeros((1, 1, 4, 4), np.float32)
 

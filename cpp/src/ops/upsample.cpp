@@ -5,7 +5,11 @@
 #include <cmath>
 #include <sstream>
 
+#include <cstdlib>
+#include <memory>
+
 #include "cpu/ref/upsample_ref.h"
+#include "cpu/upsample.h"
 #include "fastconv/parallel.h"
 #include "ops/common.h"
 
@@ -127,19 +131,39 @@ const char* mode_name(const ref::UpsampleParams& p) {
   }
 }
 
-template <class K>
-Prepared make_run(const UpCfg& cfg, K kernel, const std::string& algo) {
-  const ref::UpsampleParams p = cfg.p;
+// FASTCONV_UPSAMPLE_ALGO=ref forces the reference kernels; the default is the table-driven one.
+bool use_ref() {
+  const char* e = std::getenv("FASTCONV_UPSAMPLE_ALGO");
+  const std::string v = e ? e : "";
+  FC_CHECK(v.empty() || v == "ref" || v == "tables", Value, "FASTCONV_UPSAMPLE_ALGO must be 'ref' or 'tables', got '",
+           v, "'");
+  return v == "ref";
+}
+
+Prepared make_run(const UpCfg& cfg, bool backward) {
   const int64_t planes = cfg.planes;
-  const int64_t per_plane = p.in_h * p.in_w + p.out_h * p.out_w;
-  return {[p, planes, per_plane, kernel](const std::vector<Tensor>& in, const std::vector<Tensor>& out,
-                                         const RunContext&) {
+  const int64_t per_plane = cfg.p.in_h * cfg.p.in_w + cfg.p.out_h * cfg.p.out_w;
+  const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, per_plane));
+  std::string algo = std::string("upsample_") + mode_name(cfg.p) + (backward ? "_backward" : "");
+  if (use_ref()) {
+    const ref::UpsampleParams p = cfg.p;
+    auto k = backward ? ref::upsample_backward : ref::upsample;
+    return {[p, planes, grain, k](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
+              const float* x = fptr(in[0]);
+              float* y = fptr_mut(out[0]);
+              parallel_for(planes, grain, [&](int64_t b, int64_t e) { k(p, x, y, b, e); });
+            },
+            0, algo + "__ref"};
+  }
+  // The index/weight tables are built once here, at prepare (compile) time, and shared by every run.
+  auto t = std::make_shared<const cpu::UpsampleTables>(cpu::make_upsample_tables(cfg.p));
+  auto k = backward ? cpu::upsample_tables_backward : cpu::upsample_tables;
+  return {[t, planes, grain, k](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
             const float* x = fptr(in[0]);
             float* y = fptr_mut(out[0]);
-            parallel_for(planes, std::max<int64_t>(1, 65536 / std::max<int64_t>(1, per_plane)),
-                         [&](int64_t b, int64_t e) { kernel(p, x, y, b, e); });
+            parallel_for(planes, grain, [&](int64_t b, int64_t e) { k(*t, x, y, b, e); });
           },
-          0, algo};
+          0, algo + "__tables"};
 }
 
 }  // namespace
@@ -153,7 +177,7 @@ void register_upsample_ops(Registry& r) {
          [](const OpCall& c, const std::vector<TensorDesc>&, Device d) -> Prepared {
            require_cpu(c.op, d);
            UpCfg cfg = upsample_cfg(c.op, c.attrs, c.in[0].shape);
-           return make_run(cfg, ref::upsample, std::string("upsample_") + mode_name(cfg.p) + "__ref");
+           return make_run(cfg, false);
          },
          [](BackwardCall& b) -> std::vector<ValueId> {
            if (b.grad_out[0] == kNoValue || !b.needs_grad[0]) return {kNoValue};
@@ -175,7 +199,7 @@ void register_upsample_ops(Registry& r) {
          [](const OpCall& c, const std::vector<TensorDesc>&, Device d) -> Prepared {
            require_cpu(c.op, d);
            UpCfg cfg = upsample_cfg(c.op, c.attrs, c.attr().get_int_list("input_shape"));
-           return make_run(cfg, ref::upsample_backward, std::string("upsample_") + mode_name(cfg.p) + "_backward__ref");
+           return make_run(cfg, true);
          },
          nullptr, false, -1});
 }
