@@ -435,6 +435,7 @@ ref::TripletParams triplet_params(const OpCall& c, size_t first) {
   q.N = s.size() == 2 ? s[0] : 1;
   q.D = s.back();
   q.margin = float(c.attr().get_float("margin", 1.0));
+  FC_CHECK(q.margin > 0, Value, c.op, ": argument 'margin' must be greater than 0, got ", q.margin);
   q.p = float(c.attr().get_float("p", 2.0));
   FC_CHECK(q.p > 0 && std::isfinite(q.p), Value, c.op, ": argument 'p' must be a positive finite norm degree, got ",
            q.p);
