@@ -20,15 +20,21 @@ double weight_total(const float* w, int64_t C) {
 // The factor d(total)/d(loss_i) for a reduced loss: 1 for sum, 1/denominator for mean.
 double reduce_scale(Reduction r, double denom) { return r == Reduction::mean ? 1.0 / denom : 1.0; }
 
-void finish(Reduction r, const double* loss, int64_t n, double denom, float* out) {
-  if (r == Reduction::none) {
-    for (int64_t i = 0; i < n; ++i) out[i] = float(loss[i]);
-    return;
+// Per-position losses go straight to `out` (reduction none) or into one double sum written at the end.
+struct Reducer {
+  Reduction r;
+  float* out;
+  double total = 0;
+  void put(int64_t i, double l) {
+    if (r == Reduction::none)
+      out[i] = float(l);
+    else
+      total += l;
   }
-  double s = 0;
-  for (int64_t i = 0; i < n; ++i) s += loss[i];
-  out[0] = float(r == Reduction::mean ? s / denom : s);  // 0/0 = NaN for an empty mean, as in torch
-}
+  void finish(double denom) {  // 0/0 = NaN for an empty mean, as in torch
+    if (r != Reduction::none) out[0] = float(r == Reduction::mean ? total / denom : total);
+  }
+};
 
 }  // namespace
 
@@ -47,7 +53,7 @@ void cross_entropy(const CrossEntropyParams& p, const float* x, const int64_t* t
                    const float* w, float* out, float* lse_out) {
   const int64_t C = p.C, S = p.S, P = p.N * p.S;
   const double eps = p.label_smoothing;
-  double* loss = new double[size_t(std::max<int64_t>(P, 1))];
+  Reducer red{p.reduction, out};
   for (int64_t i = 0; i < P; ++i) {
     const int64_t n = i / S, s = i % S;
     auto X = [&](int64_t c) { return double(x[(n * C + c) * S + s]); };
@@ -62,19 +68,18 @@ void cross_entropy(const CrossEntropyParams& p, const float* x, const int64_t* t
     if (tprob) {
       double nll = 0;
       for (int64_t c = 0; c < C; ++c) nll += class_weight(w, c) * double(tprob[(n * C + c) * S + s]) * (lse - X(c));
-      loss[i] = (1 - eps) * nll + eps / double(C) * smooth;
+      red.put(i, (1 - eps) * nll + eps / double(C) * smooth);
     } else {
       const int64_t y = tidx[i];
       if (y == p.ignore_index)
-        loss[i] = 0;
+        red.put(i, 0);
       else if (y < 0 || y >= C)
-        loss[i] = kNaN;
+        red.put(i, kNaN);
       else
-        loss[i] = (1 - eps) * class_weight(w, y) * (lse - X(y)) + eps / double(C) * smooth;
+        red.put(i, (1 - eps) * class_weight(w, y) * (lse - X(y)) + eps / double(C) * smooth);
     }
   }
-  finish(p.reduction, loss, P, cross_entropy_weight_sum(p, tidx, w), out);
-  delete[] loss;
+  red.finish(cross_entropy_weight_sum(p, tidx, w));
 }
 
 void cross_entropy_backward(const CrossEntropyParams& p, const float* g, const float* x, const int64_t* tidx,
@@ -129,18 +134,17 @@ void cross_entropy_target_backward(const CrossEntropyParams& p, const float* g, 
 
 void nll_loss(const CrossEntropyParams& p, const float* x, const int64_t* tidx, const float* w, float* out) {
   const int64_t C = p.C, S = p.S, P = p.N * p.S;
-  double* loss = new double[size_t(std::max<int64_t>(P, 1))];
+  Reducer red{p.reduction, out};
   for (int64_t i = 0; i < P; ++i) {
     const int64_t y = tidx[i], n = i / S, s = i % S;
     if (y == p.ignore_index)
-      loss[i] = 0;
+      red.put(i, 0);
     else if (y < 0 || y >= C)
-      loss[i] = kNaN;
+      red.put(i, kNaN);
     else
-      loss[i] = -class_weight(w, y) * double(x[(n * C + y) * S + s]);
+      red.put(i, -class_weight(w, y) * double(x[(n * C + y) * S + s]));
   }
-  finish(p.reduction, loss, P, cross_entropy_weight_sum(p, tidx, w), out);
-  delete[] loss;
+  red.finish(cross_entropy_weight_sum(p, tidx, w));
 }
 
 void nll_loss_backward(const CrossEntropyParams& p, const float* g, const int64_t* tidx, const float* w, float* dx) {
@@ -240,15 +244,14 @@ void pdist_grad(const TripletParams& q, const float* u, const float* v, double d
 }  // namespace
 
 void triplet_margin_loss(const TripletParams& q, const float* a, const float* pos, const float* neg, float* out) {
-  double* loss = new double[size_t(std::max<int64_t>(q.N, 1))];
+  Reducer red{q.reduction, out};
   for (int64_t i = 0; i < q.N; ++i) {
     const float *ai = a + i * q.D, *pi = pos + i * q.D, *ni = neg + i * q.D;
     double dap = pdist(q, ai, pi), dan = pdist(q, ai, ni);
     if (q.swap) dan = std::min(dan, pdist(q, pi, ni));
-    loss[i] = std::max(q.margin + dap - dan, 0.0);
+    red.put(i, std::max(q.margin + dap - dan, 0.0));
   }
-  finish(q.reduction, loss, q.N, double(q.N), out);
-  delete[] loss;
+  red.finish(double(q.N));
 }
 
 void triplet_margin_loss_backward(const TripletParams& q, const float* g, const float* a, const float* pos,
