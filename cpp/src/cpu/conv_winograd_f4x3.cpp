@@ -70,14 +70,19 @@ struct Plan {
   size_t bytes() const { return size_t(u_floats + xb_floats + slots * slot_floats) * sizeof(float); }
 };
 
-// Tiles per block: V and M of one block (36 * block * (Cp + Kp) floats) should sit in about half the L2 so the
-// GEMM reads V back from cache; but U_e is re-packed by the GEMM once per block, which argues for large blocks
-// when Cin * Cout dominates. A multiple of 12 fills the AVX-512 micro-kernel's rows (and the AVX2 one's 6).
+// Tiles per block. Two costs pull in opposite directions:
+//  - V and M of one block (36 * block * (Cp + Kp) floats) should stay in L2 between the transform that writes
+//    them and the GEMM that reads them, which favours small blocks when channels are few;
+//  - the GEMM re-packs every U_e (Cin x Cout) once per block, which costs as much as a 48-tile block's compute
+//    once U_e no longer fits in L1/L2 (measured: 512 channels, 48-tile blocks ran at half the speed of 196-tile
+//    ones), so blocks grow to ~200 tiles when Cin * Cout is large, and V/M streaming from L3 is then the smaller
+//    cost (it scales with Cin + Cout, the products with Cin * Cout).
+// A multiple of 12 fills the AVX-512 micro-kernel's rows (and the AVX2 one's 6).
 int64_t block_tiles(const Geometry& g, int64_t tiles) {
   if (const char* v = std::getenv("FC_WINO_TILES")) return std::clamp<int64_t>(std::atoll(v), 1, tiles);
   const int64_t per_tile = kPoints * (g.Cp + g.Kp) * int64_t(sizeof(float));
-  const int64_t budget = int64_t(1) << 20;
-  int64_t b = std::clamp<int64_t>(budget / per_tile / 12 * 12, 48, 480);
+  int64_t b = std::clamp<int64_t>((int64_t(1) << 20) / per_tile / 12 * 12, 48, 480);
+  if (g.Cin * g.Cout * int64_t(sizeof(float)) > (int64_t(128) << 10)) b = std::max<int64_t>(b, 192);
   if (b >= tiles) return tiles;
   // Even blocks, so the last one is not a sliver.
   return round_up(cdiv(tiles, cdiv(tiles, b)), 12);
@@ -120,9 +125,8 @@ void run(const Geometry& g, const float* x, const float* w, bool transposed, con
   float* xb = U + P.u_floats;
   float* slots = xb + P.xb_floats;
 
-  // Chunks of input channels big enough to amortise the fork, small enough to share out.
-  const int64_t ci_grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, g.Cout));
-  parallel_for(g.Cin, ci_grain, [&](int64_t b, int64_t e) {
+  // Ranges of input channels: each task then writes whole rows of the 36 planes (sequential streams).
+  parallel_for(g.Cin, std::max<int64_t>(1, 4096 / g.Cout), [&](int64_t b, int64_t e) {
     const FilterArgs a{w, U, g.Cin, g.Cout, b, e, transposed};
     K.filter(&a);
   });
@@ -141,7 +145,8 @@ void run(const Geometry& g, const float* x, const float* w, bool transposed, con
                   g.Kp, sm);
   };
   const int threads = get_num_threads();
-  if (threads > 1 && P.nblocks >= threads) {
+  // Whole blocks per thread only when they share out evenly enough; otherwise parallelise inside each phase.
+  if (threads > 1 && (P.nblocks >= 2 * threads || P.nblocks % threads == 0)) {
     std::atomic<int64_t> next{0};
     parallel_for(P.slots, 1, [&](int64_t sb, int64_t se) {
       for (int64_t s = sb; s < se; ++s) {
