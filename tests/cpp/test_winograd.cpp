@@ -122,14 +122,18 @@ void report(const char* what, const WinogradParams& p, Isa isa, int threads, dou
 // Workspace and output start as NaN so a kernel that reads scratch it never wrote, or skips an output, fails.
 std::vector<float> nan_vec(size_t n) { return std::vector<float>(std::max<size_t>(n, 1), std::nanf("")); }
 
-void check_forward(const WinogradParams& p, bool with_bias, double tol = 1e-4) {
-  SCOPED_TRACE(describe(p) + (with_bias ? " bias" : ""));
-  const auto x = random_vec(p.N * p.C * p.H * p.W, 11), w = random_vec(p.K * p.C * 9, 12);
+// nonneg: inputs in [0, 1) like post-ReLU activations, whose non-zero mean is the harder case for the transforms.
+void check_forward(const WinogradParams& p, bool with_bias, bool nonneg = false, double tol = 1e-4) {
+  SCOPED_TRACE(describe(p) + (with_bias ? " bias" : "") + (nonneg ? " nonneg" : ""));
+  auto x = random_vec(p.N * p.C * p.H * p.W, 11);
+  const auto w = random_vec(p.K * p.C * 9, 12);
+  if (nonneg)
+    for (auto& v : x) v = 0.5f * (v + 1.f);
   const auto b = random_vec(p.K, 13);
   const auto ref = ref_forward(p, x, w, with_bias ? b.data() : nullptr);
   Restore restore;
   for (Isa isa : isas())
-    for (int threads : {1, 2}) {
+    for (int threads : {1, 2, 3}) {
       SCOPED_TRACE(std::string(isa_name(isa)) + " threads=" + std::to_string(threads));
       set_isa(isa);
       set_num_threads(threads);
@@ -151,7 +155,7 @@ void check_backward(const WinogradParams& p, double tol = 1e-4) {
   const auto ref = ref_backward_data(p, dy, w);
   Restore restore;
   for (Isa isa : isas())
-    for (int threads : {1, 2}) {
+    for (int threads : {1, 2, 3}) {
       SCOPED_TRACE(std::string(isa_name(isa)) + " threads=" + std::to_string(threads));
       set_isa(isa);
       set_num_threads(threads);
@@ -184,6 +188,11 @@ TEST(Winograd, ForwardRectangularPadding) {
   check_forward(p, true);
   p = {1, 6, 9, 10, 5, 2, 0, 11, 8};
   check_forward(p, false);
+}
+
+TEST(Winograd, ForwardNonNegativeInputs) {
+  check_forward(make(1, 64, 20, 20, 32, 1), false, true);
+  check_forward(make(1, 512, 7, 7, 64, 1), true, true);
 }
 
 TEST(Winograd, ForwardNetworkShapes) {

@@ -145,8 +145,14 @@ void run(const Geometry& g, const float* x, const float* w, bool transposed, con
                   g.Kp, sm);
   };
   const int threads = get_num_threads();
-  // Whole blocks per thread only when they share out evenly enough; otherwise parallelise inside each phase.
-  if (threads > 1 && (P.nblocks >= 2 * threads || P.nblocks % threads == 0)) {
+  // Whole blocks per thread only when they share out evenly enough, and when sgemm_batched, called inside the
+  // parallel region, takes its one-product-per-thread path (gemm.cpp: batch >= 2 * threads, or >= threads for
+  // products under 16M multiply-adds); otherwise it would cut every product into regions that re-pack the same
+  // panels. Else parallelise inside each phase.
+  const bool balanced = P.nblocks >= 2 * threads || P.nblocks % threads == 0;
+  const bool whole_products =
+      kPoints >= 2 * threads || (kPoints >= threads && P.block * g.Cin * g.Cout < (int64_t(16) << 20));
+  if (threads > 1 && balanced && whole_products) {
     std::atomic<int64_t> next{0};
     parallel_for(P.slots, 1, [&](int64_t sb, int64_t se) {
       for (int64_t s = sb; s < se; ++s) {
