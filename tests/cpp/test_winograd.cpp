@@ -228,5 +228,20 @@ TEST(Winograd, EmptyBatchDoesNothing) {
   cpu::winograd_f4x3_backward_data(p, nullptr, nullptr, nullptr, nullptr);
 }
 
+// No input channels: the output is the bias (or zero); no output channels: nothing is written.
+TEST(Winograd, DegenerateChannels) {
+  const WinogradParams p = make(2, 0, 5, 6, 3, 1);
+  const auto b = random_vec(3, 5);
+  auto ws = nan_vec(cpu::winograd_f4x3_workspace_bytes(p) / sizeof(float) + 16);
+  auto y = nan_vec(size_t(2 * 3 * 5 * 6));
+  cpu::winograd_f4x3_forward(p, nullptr, nullptr, b.data(), y.data(), ws.data());
+  for (size_t i = 0; i < y.size(); ++i) ASSERT_EQ(y[i], b[i / 30 % 3]);
+  // backward-data of a conv with K = 0: dx = 0
+  const WinogradParams q = make(2, 3, 5, 6, 0, 1);
+  auto dx = nan_vec(size_t(2 * 3 * 5 * 6));
+  cpu::winograd_f4x3_backward_data(q, nullptr, nullptr, dx.data(), ws.data());
+  for (float v : dx) ASSERT_EQ(v, 0.f);
+}
+
 }  // namespace
 }  // namespace fastconv

@@ -79,7 +79,9 @@ struct Plan {
 //    cost (it scales with Cin + Cout, the products with Cin * Cout).
 // A multiple of 12 fills the AVX-512 micro-kernel's rows (and the AVX2 one's 6).
 int64_t block_tiles(const Geometry& g, int64_t tiles) {
-  if (const char* v = std::getenv("FC_WINO_TILES")) return std::clamp<int64_t>(std::atoll(v), 1, tiles);
+  // Tuning knob, read once so a plan's workspace size cannot change under it.
+  static const int64_t forced = std::getenv("FC_WINO_TILES") ? std::atoll(std::getenv("FC_WINO_TILES")) : 0;
+  if (forced > 0) return std::min(forced, tiles);
   const int64_t per_tile = kPoints * (g.Cp + g.Kp) * int64_t(sizeof(float));
   int64_t b = std::clamp<int64_t>((int64_t(1) << 20) / per_tile / 12 * 12, 48, 480);
   if (g.Cin * g.Cout * int64_t(sizeof(float)) > (int64_t(128) << 10)) b = std::max<int64_t>(b, 192);
