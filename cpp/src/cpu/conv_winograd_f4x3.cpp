@@ -8,9 +8,9 @@
 //      so that tiles at the border need no special cases and every tile load is 16 contiguous channels.
 //   3. per block of tiles: input transform -> V[36][tiles][Cp], 36 GEMMs M_e = V_e * U_e through
 //      sgemm_batched, output transform (+ bias) straight into NCHW y.
-// The block is sized so V and M stay cache-resident between the transform and the GEMM that reads them. With at
-// least as many blocks as threads each thread runs whole blocks in its own workspace slot (no synchronisation);
-// with fewer (small images, many channels) the blocks run one after the other and each phase is parallel inside.
+// Few channels: small blocks whose V and M stay in L2, each thread running whole blocks in its own workspace slot
+// (no synchronisation). Many channels: large blocks run one after the other, each phase parallel inside, so the
+// GEMMs re-pack U rarely. Details and measurements at make_plan.
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
@@ -66,36 +66,36 @@ Geometry make_geometry(int64_t N, int64_t Cin, int64_t Cout, int64_t H, int64_t 
 struct Plan {
   Geometry g;
   int64_t tiles, block, nblocks, slots;
+  bool per_thread;  // whole blocks per thread, one workspace slot each (see make_plan)
   int64_t u_floats, xb_floats, slot_floats;  // each a multiple of 16 floats, so every buffer stays 64-byte aligned
   size_t bytes() const { return size_t(u_floats + xb_floats + slots * slot_floats) * sizeof(float); }
 };
 
-// Tiles per block. Two costs pull in opposite directions:
+// Blocking. Two costs pull in opposite directions:
 //  - V and M of one block (36 * block * (Cp + Kp) floats) should stay in L2 between the transform that writes
-//    them and the GEMM that reads them, which favours small blocks when channels are few;
-//  - the GEMM re-packs every U_e (Cin x Cout) once per block, which costs as much as a 48-tile block's compute
-//    once U_e no longer fits in L1/L2 (measured: 512 channels, 48-tile blocks ran at half the speed of 196-tile
-//    ones), so blocks grow to ~200 tiles when Cin * Cout is large, and V/M streaming from L3 is then the smaller
-//    cost (it scales with Cin + Cout, the products with Cin * Cout).
-// A multiple of 12 fills the AVX-512 micro-kernel's rows (and the AVX2 one's 6).
-int64_t block_tiles(const Geometry& g, int64_t tiles) {
+//    them and the GEMM that reads them, which favours small blocks;
+//  - the GEMM re-packs every U_e (Cin x Cout) once per block, which costs about as much as a 48-tile block's
+//    products once U_e outgrows L1/L2.
+// Measured on one core (N = 8): 64 channels ran best with ~48-tile blocks (V, M in L2, U_e is 16 KiB); from 128
+// channels up, blocks of ~400 tiles beat 48-tile ones by 1.1x (128) to 1.6x (512), V/M streaming from L3 being
+// the smaller cost (it scales with Cin + Cout, the products with Cin * Cout). So:
+//  - small U_e: L2-sized blocks, several per thread, each thread running whole blocks in its own slot;
+//  - large U_e: blocks of up to 480 tiles (the GEMM's row block), run one after the other, every phase parallel
+//    inside (the GEMMs over the 36 elements), and a single slot, since these blocks are tens of MiB.
+// Block sizes are multiples of 12, which fill the AVX-512 micro-kernel's rows (and the AVX2 one's 6).
+Plan make_plan(const Geometry& g) {
+  Plan p{g, g.N * g.TH * g.TW, 0, 0, 0, false, 0, 0, 0};
+  if (p.tiles <= 0 || g.Cin <= 0 || g.Cout <= 0) return p;
+  p.per_thread = g.Cin * g.Cout * int64_t(sizeof(float)) < (int64_t(64) << 10);
+  const int64_t per_tile = kPoints * (g.Cp + g.Kp) * int64_t(sizeof(float));
+  int64_t b = p.per_thread ? std::clamp<int64_t>((int64_t(1) << 20) / per_tile / 12 * 12, 48, 480) : 480;
   // Tuning knob, read once so a plan's workspace size cannot change under it.
   static const int64_t forced = std::getenv("FC_WINO_TILES") ? std::atoll(std::getenv("FC_WINO_TILES")) : 0;
-  if (forced > 0) return std::min(forced, tiles);
-  const int64_t per_tile = kPoints * (g.Cp + g.Kp) * int64_t(sizeof(float));
-  int64_t b = std::clamp<int64_t>((int64_t(1) << 20) / per_tile / 12 * 12, 48, 480);
-  if (g.Cin * g.Cout * int64_t(sizeof(float)) > (int64_t(128) << 10)) b = std::max<int64_t>(b, 192);
-  if (b >= tiles) return tiles;
+  if (forced > 0) b = forced;
   // Even blocks, so the last one is not a sliver.
-  return round_up(cdiv(tiles, cdiv(tiles, b)), 12);
-}
-
-Plan make_plan(const Geometry& g) {
-  Plan p{g, g.N * g.TH * g.TW, 0, 0, 0, 0, 0, 0};
-  if (p.tiles <= 0 || g.Cin <= 0 || g.Cout <= 0) return p;
-  p.block = std::min(p.tiles, block_tiles(g, p.tiles));
+  p.block = b >= p.tiles ? p.tiles : std::min(p.tiles, round_up(cdiv(p.tiles, cdiv(p.tiles, b)), 12));
   p.nblocks = cdiv(p.tiles, p.block);
-  p.slots = std::min(p.nblocks, max_slots());
+  p.slots = p.per_thread ? std::min(p.nblocks, max_slots()) : 1;
   p.u_floats = round_up(kPoints * g.Cin * g.Cout, 16);
   p.xb_floats = g.N * g.CB * g.Hp * g.Wp * kLanes;
   p.slot_floats = kPoints * p.block * (g.Cp + g.Kp);
@@ -154,7 +154,7 @@ void run(const Geometry& g, const float* x, const float* w, bool transposed, con
   const bool balanced = P.nblocks >= 2 * threads || P.nblocks % threads == 0;
   const bool whole_products =
       kPoints >= 2 * threads || (kPoints >= threads && P.block * g.Cin * g.Cout < (int64_t(16) << 20));
-  if (threads > 1 && balanced && whole_products) {
+  if (P.per_thread && threads > 1 && balanced && whole_products) {
     std::atomic<int64_t> next{0};
     parallel_for(P.slots, 1, [&](int64_t sb, int64_t se) {
       for (int64_t s = sb; s < se; ++s) {
