@@ -2,7 +2,7 @@
 // Standalone, not part of the library. Build from the worktree root after /work/wt/devbuild.sh:
 //   g++ -O2 -std=c++17 -Icpp/include -Icpp/src bench/bench_winograd.cpp -Lpython/fastconv/lib -lfastconv \
 //       -Wl,-rpath,$PWD/python/fastconv/lib -o /tmp/bench_winograd
-//   /tmp/bench_winograd [batch=8] [repeats=15]        (FASTCONV_NUM_THREADS / FASTCONV_ISA as usual)
+//   /tmp/bench_winograd [batch=8] [repeats=15] [layer-name filter]   (FASTCONV_NUM_THREADS / FASTCONV_ISA as usual)
 // Prints median wall time over the repeats (after two warm-up calls) and GFLOP/s counted as a direct
 // convolution (2*N*K*C*9*out_h*out_w), so both columns are comparable.
 #include <algorithm>
@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -71,6 +72,7 @@ void* aligned(size_t bytes) { return std::aligned_alloc(64, (std::max<size_t>(by
 int main(int argc, char** argv) {
   const int64_t N = argc > 1 ? std::atoll(argv[1]) : 8;
   const int repeats = argc > 2 ? std::atoi(argv[2]) : 15;
+  const char* filter = argc > 3 ? argv[3] : "";
   const Shape shapes[] = {{"resnet conv2 64x56x56", 64, 64, 56, 56},   {"resnet conv3 128x28x28", 128, 128, 28, 28},
                           {"resnet conv4 256x14x14", 256, 256, 14, 14}, {"resnet conv5 512x7x7", 512, 512, 7, 7},
                           {"vgg conv3 256x56x56", 256, 256, 56, 56},    {"vgg conv4 512x28x28", 512, 512, 28, 28},
@@ -82,6 +84,7 @@ int main(int argc, char** argv) {
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(-1.f, 1.f);
   for (const Shape& s : shapes) {
+    if (!std::strstr(s.name, filter)) continue;
     const int64_t pad = 1, oh = s.H, ow = s.W;
     std::vector<float> x(N * s.C * s.H * s.W), w(s.K * s.C * 9), bias(s.K), y1(N * s.K * oh * ow), y2(y1.size());
     for (auto& v : x) v = dist(rng);
