@@ -79,8 +79,8 @@ int main(int argc, char** argv) {
                           {"first-ish 32->64 112x112", 32, 64, 112, 112}};
   std::printf("batch %lld, %d threads, isa %s, median of %d\n", (long long)N, get_num_threads(),
               isa_name(active_isa()), repeats);
-  std::printf("%-26s %12s %10s %12s %10s %8s %10s\n", "layer", "im2col ms", "GFLOP/s", "winograd ms", "GFLOP/s",
-              "speedup", "rel diff");
+  std::printf("%-26s %12s %10s %12s %10s %8s %10s %9s\n", "layer", "im2col ms", "GFLOP/s", "winograd ms", "GFLOP/s",
+              "speedup", "rel diff", "ws MiB");
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(-1.f, 1.f);
   for (const Shape& s : shapes) {
@@ -108,8 +108,8 @@ int main(int argc, char** argv) {
     double num = 0, den = 0;
     for (size_t i = 0; i < y1.size(); ++i) num += double(y1[i] - y2[i]) * (y1[i] - y2[i]), den += double(y1[i]) * y1[i];
     const double gflop = 2.0 * N * s.K * s.C * 9 * oh * ow * 1e-9;
-    std::printf("%-26s %12.2f %10.1f %12.2f %10.1f %7.2fx %10.2e\n", s.name, tb, gflop / tb * 1e3, tw,
-                gflop / tw * 1e3, tb / tw, std::sqrt(num / den));
+    std::printf("%-26s %12.2f %10.1f %12.2f %10.1f %7.2fx %10.2e %9.1f\n", s.name, tb, gflop / tb * 1e3, tw,
+                gflop / tw * 1e3, tb / tw, std::sqrt(num / den), cpu::winograd_f4x3_workspace_bytes(p) / 1048576.0);
     std::free(ws);
   }
   return 0;
