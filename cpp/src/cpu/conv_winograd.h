@@ -17,8 +17,9 @@ struct WinogradParams {
   int64_t N, C, H, W, K, pad_h, pad_w, out_h, out_w;
 };
 
-// Scratch for one forward or backward-data call (the two need the same amount); 64-byte alignment is enough.
-// Depends only on the params and the machine's hardware thread count, never on set_num_threads.
+// Scratch for one forward or backward-data call (one size serves both); it must be 64-byte aligned (aligned vector
+// loads and stores; the planner's workspace is). Depends only on the params and the machine's hardware thread
+// count (never on set_num_threads), plus the FC_WINO_TILES tuning knob read once per process.
 size_t winograd_f4x3_workspace_bytes(const WinogradParams& p);
 
 // y = conv2d(x, w, stride 1, padding (pad_h, pad_w)) (+ bias[K] if non-null). Weights are transformed on every call.
@@ -26,7 +27,7 @@ void winograd_f4x3_forward(const WinogradParams& p, const float* x, const float*
                            void* workspace);
 
 // dx[N, C, H, W] = conv_transpose2d(dy[N, K, out_h, out_w], w, padding (pad_h, pad_w)): the gradient of
-// forward's x, computed as a Winograd convolution of dy with the 180-degree-rotated, channel-transposed weights
+// forward's x for the same params (the exact adjoint, whatever out_h/out_w), computed as a Winograd convolution of dy with the 180-degree-rotated, channel-transposed weights
 // and padding 2 - pad.
 void winograd_f4x3_backward_data(const WinogradParams& p, const float* dy, const float* w, float* dx,
                                  void* workspace);
