@@ -144,6 +144,43 @@ def test_unbatched_input_and_conv1d_int_stride():
 
 
 @st.composite
+def winograd_case(draw):
+    n = draw(st.sampled_from([0, 1, 2, 3]))
+    c, k = draw(st.integers(1, 20)), draw(st.integers(1, 20))
+    h, w = draw(st.integers(1, 13)), draw(st.integers(1, 13))
+    pad = draw(st.sampled_from([0, 1, 2, (1, 0), (0, 2), "same"]))
+    ph, pw = (1, 1) if pad == "same" else (pad, pad) if isinstance(pad, int) else pad
+    assume(h + 2 * ph >= 3 and w + 2 * pw >= 3)
+    seed = draw(st.integers(0, 100))
+    b = randn(k, seed=seed + 2) if draw(st.booleans()) else None
+    return 2, randn(n, c, h, w, seed=seed), randn(k, c, 3, 3, seed=seed + 1), b, dict(padding=pad)
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=winograd_case(), isa=st.sampled_from(["scalar", "avx2", "avx512"]))
+def test_conv_winograd_f4x3_forward_and_grads_every_isa(case, isa):
+    order = ["scalar", "avx2", "avx512"]
+    best = fc.cpu_features()["best_isa"]
+    assume(order.index(isa) <= order.index(best))
+    nd, x, w, b, kw = case
+    try:
+        fc.set_isa(isa)
+        sched = check_conv(nd, x, w, b, kw, "winograd_f4x3")
+    finally:
+        fc.set_isa(best)
+    assert "<winograd_f4x3>" in sched  # forward and backward-data; the weight gradient stays im2col_gemm
+
+
+def test_winograd_chosen_by_default_for_vgg_layers_and_conv_transpose():
+    x, w = randn(2, 16, 20, 20, seed=1), randn(24, 16, 3, 3, seed=2)
+    assert "conv2d <winograd_f4x3>" in check_conv(2, x, w, randn(24, seed=3), dict(padding=1), "")
+    xt, wt = randn(2, 8, 9, 11, seed=4), randn(8, 5, 3, 3, seed=5)
+    with forced_algo("winograd_f4x3"):
+        y = F.conv_transpose2d(xt, wt, padding=1)
+    assert rel_err(y, TF.conv_transpose2d(t64(xt), t64(wt), padding=1)) <= 1e-4
+
+
+@st.composite
 def transpose_case(draw):
     nd = draw(st.sampled_from([1, 2, 2, 3]))
     groups = draw(st.sampled_from([1, 2]))

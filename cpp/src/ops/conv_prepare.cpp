@@ -1,7 +1,8 @@
 // Algorithm choice and kernel glue for every convolution pass. Rules, in order:
 //   gemm_1x1          1x1 kernel, stride 1, no padding: a GEMM straight on NCHW, no column matrix
 //   depthwise_direct  groups == C_in > 1 and C_out a multiple of it: direct vectorised plane kernels
-//   winograd_f4x3     3x3, stride 1, dilation 1, groups 1, 2-D (forward): NOT WIRED YET, see below
+//   winograd_f4x3     3x3, stride 1, dilation 1, groups 1, 2-D; forward and backward-data (weights keep
+//                     im2col_gemm); not when a few tiles meet many channels (transformed weights dominate)
 //   im2col_gemm       everything else (grouped convs loop over groups)
 // FASTCONV_CONV_ALGO=ref|im2col_gemm|gemm_1x1|depthwise_direct|winograd_f4x3 forces one where it applies (tests);
 // where it does not (a 3x3 conv with gemm_1x1 forced), the rules decide.
@@ -10,6 +11,7 @@
 #include <cstring>
 
 #include "cpu/conv_depthwise.h"
+#include "cpu/conv_winograd.h"
 #include "cpu/ref/conv_ref.h"
 #include "ops/common.h"
 #include "ops/conv_common.h"
@@ -36,12 +38,19 @@ bool is_winograd_shape(const ConvParams& p) {
          p.dil[1] == 1 && p.dil[2] == 1 && p.groups == 1;
 }
 
-// ---- WINOGRAD F(4x4,3x3) HOOK -------------------------------------------------------------------------------
-// The Winograd kernels live in cpu/conv_winograd_*.cpp behind cpu/conv_winograd.h (written separately). To wire
-// them in: set kWinogradAvailable = true, include "cpu/conv_winograd.h", and fill the `Algo::winograd_f4x3` case
-// in prepare_pass (workspace from the Winograd header, forward pass only; backward passes keep im2col_gemm).
-constexpr bool kWinogradAvailable = false;
-// -----------------------------------------------------------------------------------------------------------------
+cpu::WinogradParams winograd_params(const ConvParams& p) {
+  return {p.N, p.C, p.in[1], p.in[2], p.K, p.pad[1], p.pad[2], p.out[1], p.out[2]};
+}
+
+// The transforms pay off only with enough channels to amortise them: a handful of channels (single-channel image
+// filtering) stays on im2col_gemm, which is also exact on small-integer data. With few output tiles and many
+// channels the 36 transformed C x K weight matrices cost more than they save (ResNet's 512-channel 7x7 layers
+// measured level with im2col+GEMM).
+bool winograd_pays(const ConvParams& p) {
+  if (p.C < 4 || p.K < 4) return false;
+  const int64_t tiles = p.N * ((p.out[1] + 3) / 4) * ((p.out[2] + 3) / 4);
+  return !(tiles < 64 && p.C * p.K >= 256 * 256);
+}
 
 Algo parse_forced() {
   const char* v = std::getenv("FASTCONV_CONV_ALGO");
@@ -76,7 +85,7 @@ bool algo_applies(Algo a, const ConvParams& p, ConvPass pass) {
     case Algo::im2col_gemm: return true;
     case Algo::gemm_1x1: return is_1x1(p);
     case Algo::depthwise_direct: return is_depthwise(p);
-    case Algo::winograd_f4x3: return kWinogradAvailable && pass == ConvPass::forward && is_winograd_shape(p);
+    case Algo::winograd_f4x3: return pass != ConvPass::backward_weight && is_winograd_shape(p);
   }
   return false;
 }
@@ -88,7 +97,7 @@ Algo choose_algo(const ConvParams& p, ConvPass pass) {
   }
   if (algo_applies(Algo::gemm_1x1, p, pass)) return Algo::gemm_1x1;
   if (algo_applies(Algo::depthwise_direct, p, pass)) return Algo::depthwise_direct;
-  if (algo_applies(Algo::winograd_f4x3, p, pass)) return Algo::winograd_f4x3;
+  if (algo_applies(Algo::winograd_f4x3, p, pass) && winograd_pays(p)) return Algo::winograd_f4x3;
   return Algo::im2col_gemm;
 }
 
@@ -119,7 +128,7 @@ Prepared prepare_pass(const std::string& op, ConvPass pass, const ConvParams& p,
       name += std::string("__") + isa;
       break;
     }
-    case Algo::winograd_f4x3:  // unreachable until the Winograd kernels are wired in (kWinogradAvailable)
+    case Algo::winograd_f4x3: algo_bytes = cpu::winograd_f4x3_workspace_bytes(winograd_params(p)); break;
     case Algo::ref: break;
   }
   auto run = [p, pass, algo, has_bias, flip_kernel, flip_input, flip_bytes, slots, dk, wfloats](
@@ -142,6 +151,7 @@ Prepared prepare_pass(const std::string& op, ConvPass pass, const ConvParams& p,
           case Algo::im2col_gemm: cpu::conv_im2col_gemm_forward(p, a, w, bias, y, ws, slots); return;
           case Algo::gemm_1x1: cpu::conv_gemm_1x1_forward(p, a, w, bias, y, ws, slots); return;
           case Algo::depthwise_direct: cpu::conv_depthwise_forward(dk, p, a, w, bias, y); return;
+          case Algo::winograd_f4x3: cpu::winograd_f4x3_forward(winograd_params(p), a, w, bias, y, ws); return;
           default: ref::conv_forward(p, a, w, bias, y); return;
         }
       case ConvPass::backward_data:
@@ -149,6 +159,7 @@ Prepared prepare_pass(const std::string& op, ConvPass pass, const ConvParams& p,
           case Algo::im2col_gemm: cpu::conv_im2col_gemm_backward_data(p, a, w, y, ws, slots); break;
           case Algo::gemm_1x1: cpu::conv_gemm_1x1_backward_data(p, a, w, y, ws, slots); break;
           case Algo::depthwise_direct: cpu::conv_depthwise_backward_data(dk, p, a, w, y); break;
+          case Algo::winograd_f4x3: cpu::winograd_f4x3_backward_data(winograd_params(p), a, w, y, ws); break;
           default: ref::conv_backward_data(p, a, w, y); break;
         }
         if (bias) cpu::conv_add_bias(p.N, p.C, in_vol(p), bias, y);
