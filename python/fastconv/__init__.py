@@ -15,12 +15,14 @@ from . import cuda
 from ._trace import Symbol, value_and_grad, trace, manual_seed
 from . import functional
 from .functional import cat
+from . import nn, optim
+from .compile import compile, Compiled
 
 __version__ = _C.__version__
 
 __all__ = ["Tensor", "from_dlpack", "from_numpy", "tensor", "cuda", "functional", "value_and_grad", "trace",
            "cpu_features", "set_num_threads", "get_num_threads", "set_isa", "get_isa", "get_cmake_dir",
-           "manual_seed", "Symbol", "cat"]
+           "manual_seed", "Symbol", "cat", "nn", "optim", "compile", "Compiled"]
 
 
 def tensor(data) -> Tensor:
