@@ -11,23 +11,31 @@ from .module import Module, Parameter
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "GroupNorm", "LayerNorm", "LocalResponseNorm"]
 
 
+def _affine_params(m: Module, affine: bool, bias: bool, shape: tuple) -> None:
+    if affine:
+        m.weight = Parameter(np.ones(shape, np.float32))
+        if bias:
+            m.bias = Parameter(np.zeros(shape, np.float32))
+        else:
+            m.register_parameter("bias", None)
+    else:
+        m.register_parameter("weight", None)
+        m.register_parameter("bias", None)
+
+
 class _BatchNorm(Module):
     _ranks: tuple = ()
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
-                 track_running_stats: bool = True, device=None, dtype=None) -> None:
+                 track_running_stats: bool = True, device=None, dtype=None, *, bias: bool = True) -> None:
         super().__init__()
         self.num_features = int(num_features)
+        self.use_bias = bias
         self.eps = eps
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = Parameter(np.ones((num_features,), np.float32))
-            self.bias = Parameter(np.zeros((num_features,), np.float32))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_params(self, affine, bias, (num_features,))
         if track_running_stats:
             self.register_buffer("running_mean", np.zeros((num_features,), np.float32))
             self.register_buffer("running_var", np.ones((num_features,), np.float32))
@@ -47,11 +55,12 @@ class _BatchNorm(Module):
         self.reset_running_stats()
         if self.affine:
             init.ones_(self._parameters["weight"])
-            init.zeros_(self._parameters["bias"])
+            if self._parameters.get("bias") is not None:
+                init.zeros_(self._parameters["bias"])
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"track_running_stats={self.track_running_stats}")
+                f"bias={self.use_bias and self.affine}, track_running_stats={self.track_running_stats}")
 
     def forward(self, input):
         name = type(self).__name__
@@ -94,21 +103,17 @@ class BatchNorm3d(_BatchNorm):
 
 class GroupNorm(Module):
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, device=None,
-                 dtype=None) -> None:
+                 dtype=None, *, bias: bool = True) -> None:
         super().__init__()
         if num_channels % num_groups != 0:
             raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
                              f"({num_groups})")
         self.num_groups, self.num_channels, self.eps, self.affine = int(num_groups), int(num_channels), eps, affine
-        if affine:
-            self.weight = Parameter(np.ones((num_channels,), np.float32))
-            self.bias = Parameter(np.zeros((num_channels,), np.float32))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        self.use_bias = bias
+        _affine_params(self, affine, bias, (num_channels,))
 
     def extra_repr(self) -> str:
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, bias={self.use_bias and self.affine}"
 
     def forward(self, input):
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
