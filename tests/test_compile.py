@@ -176,6 +176,9 @@ def test_peak_bytes_known_before_running_and_equals_arena():
             if a["first"] <= b["last"] and b["first"] <= a["last"]:
                 assert a["offset"] + a["size"] <= b["offset"] or b["offset"] + b["size"] <= a["offset"]
     assert "adam" not in net.schedule() and "sgd_update" in net.schedule()
+    rep = net.memory_report()
+    assert rep["peak_bytes"] == peak and rep["naive_bytes"] > peak and rep["inplace"] > 0
+    assert "[in-place on %" in net.schedule()
 
 
 def test_cache_per_input_shape_and_modes():

@@ -18,7 +18,7 @@ from ._trace import Symbol, TraceContext
 from .nn.module import Module, binder_for
 from .nn.norm import _BatchNorm
 
-__all__ = ["compile", "Compiled", "resolve_loss"]
+__all__ = ["compile", "Compiled", "resolve_loss", "memory_report"]
 
 _LOSSES = {
     "cross_entropy": (lambda out, y: F.cross_entropy(out, y), "int64"),
@@ -299,6 +299,13 @@ class Compiled:
         """The flat schedule: one line per kernel with its algorithm, value shapes and layer."""
         return self._main().exe.schedule()
 
+    def memory_report(self) -> dict:
+        """Planned arena vs one-buffer-per-value, for memory benchmarks (e.g. ResNet-18 against PyTorch's peak)."""
+        exe = self._main().exe
+        return dict(peak_bytes=int(exe.peak_bytes), naive_bytes=int(exe.naive_bytes), buffers=len(exe.plan()),
+                    inplace=int(exe.inplace_count), views=int(exe.alias_count),
+                    saving=1.0 - exe.peak_bytes / max(1, exe.naive_bytes))
+
     def graph_dump(self) -> str:
         return self._main().ctx.graph.dump()
 
@@ -306,6 +313,12 @@ class Compiled:
         return (f"Compiled({type(self.model).__name__}, input_shape={self.input_shape}, loss={self.loss!r}, "
                 f"optimizer={type(self.optimizer).__name__ if self.optimizer else None}, "
                 f"programs={len(self._cache)})")
+
+
+def memory_report(model: Module, input_shape: Sequence[int], loss=None, optimizer=None, **kwargs) -> dict:
+    """Compiles `model` (a train step when loss and optimizer are given) and reports its arena size next to the
+    unplanned total: {peak_bytes, naive_bytes, buffers, inplace, views, saving}."""
+    return Compiled(model, input_shape, loss=loss, optimizer=optimizer, **kwargs).memory_report()
 
 
 def compile(model: Module, input_shape: Sequence[int], loss=None, optimizer=None, device: str = "cpu",

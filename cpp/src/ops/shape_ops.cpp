@@ -41,7 +41,7 @@ void register_shape_ops(Registry& r) {
          [](BackwardCall& b) -> std::vector<ValueId> {
            return {b.g.add1("reshape", {b.grad_out[0]}, {{"shape", b.desc(b.in(0)).shape}})};
          },
-         false, 0});
+         false, 0, /*view*/ true});
 }
 
 }  // namespace fastconv
