@@ -1,8 +1,430 @@
-// The conv op family (being filled in; see docs/kernels.md).
+// The convolution family: conv1d/2d/3d, conv_transpose1d/2d/3d (torch.nn.functional semantics), correlate2d and
+// convolve2d (scipy.signal semantics), and the backward ops their rules emit:
+//   conv{1,2,3}d_backward_data    (dy, w)  -> dx   attrs: stride, padding (leading pad), dilation, groups, input_size
+//   conv{1,2,3}d_backward_weight  (dy, x)  -> dw   attrs: ..., kernel_size
+//   conv{1,2,3}d_backward_bias    (dy)     -> db
+// Every shape becomes one cpu::ConvParams (1-D and 2-D as 3-D with unit leading axes); conv_prepare.cpp picks the
+// algorithm. conv_transpose is the data gradient of convolution, so its forward runs the backward-data kernels and
+// its backward is a convolution plus a weight-gradient op.
+#include <sstream>
+
 #include "ops/common.h"
+#include "ops/conv_common.h"
 
 namespace fastconv {
+namespace {
 
-void register_conv_ops(Registry&) {}
+using cpu::ConvParams;
+using cpu::ConvPass;
+using cpu::group_in;
+using cpu::in_vol;
+using cpu::k_vol;
+using Ints = std::vector<int64_t>;
+
+int op_rank(const std::string& op) {
+  for (char ch : op)
+    if (ch >= '1' && ch <= '3') return ch - '0';
+  return 2;  // correlate2d / convolve2d
+}
+
+int axis(int nd, int i) { return 3 - nd + i; }  // spatial dim i of an nd-D conv -> ConvParams axis
+
+std::string tup(const Ints& v) {
+  std::ostringstream os;
+  os << "(";
+  for (size_t i = 0; i < v.size(); ++i) os << (i ? ", " : "") << v[i];
+  os << (v.size() == 1 ? ",)" : ")");
+  return os.str();
+}
+
+const char* input_layout(int nd) { return nd == 1 ? "N, C, L" : nd == 2 ? "N, C, H, W" : "N, C, D, H, W"; }
+const char* weight_layout(int nd, bool transpose) {
+  if (transpose) return nd == 1 ? "C_in, C_out/groups, kL" : nd == 2 ? "C_in, C_out/groups, kH, kW"
+                                                                     : "C_in, C_out/groups, kD, kH, kW";
+  return nd == 1 ? "C_out, C_in/groups, kL" : nd == 2 ? "C_out, C_in/groups, kH, kW" : "C_out, C_in/groups, kD, kH, kW";
+}
+
+Ints spatial(const Shape& s) { return Ints(s.begin() + 2, s.end()); }
+
+void check_rank(const OpCall& c, size_t i, int nd, const char* arg, const char* layout) {
+  FC_CHECK(int64_t(c.in.at(i).shape.size()) == nd + 2, Value, c.op, ": argument '", arg, "' must be ", nd + 2,
+           "-D (", layout, "), got ", c.in[i].shape.size(), "-D shape ", shape_str(c.in[i].shape));
+}
+
+// stride, dilation, groups: positive.
+void read_common(const OpCall& c, int nd, ConvParams& p, Ints* stride, Ints* dil) {
+  AttrReader a = c.attr();
+  *stride = a.get_ints("stride", size_t(nd), 1);
+  *dil = a.get_ints("dilation", size_t(nd), 1);
+  p.groups = a.get_int("groups", 1);
+  for (int i = 0; i < nd; ++i) {
+    FC_CHECK((*stride)[size_t(i)] > 0, Value, c.op, ": argument 'stride' must be positive, got ", tup(*stride));
+    FC_CHECK((*dil)[size_t(i)] > 0, Value, c.op, ": argument 'dilation' must be positive, got ", tup(*dil));
+    p.stride[axis(nd, i)] = (*stride)[size_t(i)];
+    p.dil[axis(nd, i)] = (*dil)[size_t(i)];
+  }
+  FC_CHECK(p.groups > 0, Value, c.op, ": argument 'groups' must be positive, got ", p.groups);
+}
+
+void check_bias(const OpCall& c, size_t i, int64_t channels) {
+  if (c.in.size() <= i) return;
+  expect_dtype(c, i, DType::f32, "bias");
+  FC_CHECK(c.in[i].shape == Shape{channels}, Value, c.op, ": argument 'bias' must have shape [", channels,
+           "] (one value per output channel), got ", shape_str(c.in[i].shape));
+}
+
+// The forward convolution conv{1,2,3}d(input, weight, bias, stride, padding, dilation, groups).
+// `out_size` (internal, from conv_transpose's backward rule) fixes the output size for integer padding.
+ConvParams conv_geometry(const OpCall& c) {
+  const int nd = op_rank(c.op);
+  FC_CHECK(c.in.size() == 2 || c.in.size() == 3, Value, c.op, ": expected inputs (input, weight[, bias]), got ",
+           c.in.size());
+  expect_dtype(c, 0, DType::f32, "input");
+  expect_dtype(c, 1, DType::f32, "weight");
+  const Shape &xs = c.in[0].shape, &ws = c.in[1].shape;
+  FC_CHECK(int64_t(xs.size()) == nd + 2, Value, c.op, ": argument 'input' must be ", nd + 2, "-D (",
+           input_layout(nd), ") or ", nd + 1, "-D unbatched, got ", xs.size(), "-D shape ", shape_str(xs));
+  check_rank(c, 1, nd, "weight", weight_layout(nd, false));
+  ConvParams p;
+  Ints stride, dil;
+  read_common(c, nd, p, &stride, &dil);
+  p.N = xs[0], p.C = xs[1], p.K = ws[0];
+  FC_CHECK(p.C % p.groups == 0, Value, c.op, ": argument 'groups'=", p.groups, " must divide the input channels ",
+           p.C);
+  FC_CHECK(p.K % p.groups == 0, Value, c.op, ": argument 'groups'=", p.groups,
+           " must divide the output channels (weight.shape[0]) ", p.K);
+  if (p.C != ws[1] * p.groups) {
+    if (p.groups == 1)
+      fail(ErrorKind::Value, c.op, ": input has ", p.C, " channels but weight expects ", ws[1], " (weight shape ",
+           shape_str(ws), ")");
+    fail(ErrorKind::Value, c.op, ": input has ", p.C, " channels but weight expects ", ws[1] * p.groups,
+         " (groups=", p.groups, " x weight.shape[1]=", ws[1], "; weight shape ", shape_str(ws), ")");
+  }
+  check_bias(c, 2, p.K);
+
+  std::string mode;
+  Ints pads(static_cast<size_t>(nd), 0);
+  if (const AttrValue* v = c.attrs.find("padding"); v && std::holds_alternative<std::string>(*v)) {
+    mode = std::get<std::string>(*v);
+    FC_CHECK(mode == "valid" || mode == "same" || mode == "full", Value, c.op,
+             ": argument 'padding' must be an int, a tuple of ", nd, " ints, 'valid', 'same' or 'full', got '", mode,
+             "'");
+    if (mode == "same")
+      for (int64_t s : stride)
+        FC_CHECK(s == 1, Value, c.op, ": padding='same' is not supported for strided convolutions (stride=",
+                 tup(stride), "); use an explicit padding");
+  } else {
+    pads = c.attr().get_ints("padding", size_t(nd), 0);
+    for (int64_t q : pads)
+      FC_CHECK(q >= 0, Value, c.op, ": argument 'padding' must be non-negative, got ", tup(pads));
+  }
+  Ints ksz = spatial(ws), in = spatial(xs), padded(static_cast<size_t>(nd)), eff(static_cast<size_t>(nd));
+  bool fits = true;
+  for (int i = 0; i < nd; ++i) {
+    const size_t u = size_t(i);
+    const int ax = axis(nd, i);
+    const int64_t e = dil[u] * (ksz[u] - 1) + 1;
+    FC_CHECK(ksz[u] > 0, Value, c.op, ": weight has an empty kernel, shape ", shape_str(ws));
+    int64_t front = pads[u], total = 2 * pads[u];
+    if (mode == "same") total = e - 1, front = total / 2;  // torch: the odd extra pad goes after
+    if (mode == "full") front = e - 1, total = 2 * (e - 1);
+    p.in[ax] = in[u], p.k[ax] = ksz[u], p.pad[ax] = front;
+    padded[u] = in[u] + total, eff[u] = e;
+    fits = fits && padded[u] >= e;
+    p.out[ax] = padded[u] >= e ? (padded[u] - e) / stride[u] + 1 : 0;
+  }
+  FC_CHECK(fits, Value, c.op, ": kernel size ", tup(ksz), " (dilated ", tup(eff), ") is larger than the padded input ",
+           tup(padded), " (input ", tup(in), ")");
+  if (c.attrs.has("out_size")) {
+    Ints o = c.attr().get_ints("out_size", size_t(nd));
+    for (int i = 0; i < nd; ++i) p.out[axis(nd, i)] = o[size_t(i)];
+  }
+  return p;
+}
+
+// conv_transpose{1,2,3}d(input, weight, bias, stride, padding, output_padding, groups, dilation), returned as the
+// convolution whose data gradient it is (C = output channels, K = input channels, in = the transposed output).
+ConvParams transpose_geometry(const OpCall& c) {
+  const int nd = op_rank(c.op);
+  FC_CHECK(c.in.size() == 2 || c.in.size() == 3, Value, c.op, ": expected inputs (input, weight[, bias]), got ",
+           c.in.size());
+  expect_dtype(c, 0, DType::f32, "input");
+  expect_dtype(c, 1, DType::f32, "weight");
+  const Shape &xs = c.in[0].shape, &ws = c.in[1].shape;
+  FC_CHECK(int64_t(xs.size()) == nd + 2, Value, c.op, ": argument 'input' must be ", nd + 2, "-D (",
+           input_layout(nd), ") or ", nd + 1, "-D unbatched, got ", xs.size(), "-D shape ", shape_str(xs));
+  check_rank(c, 1, nd, "weight", weight_layout(nd, true));
+  ConvParams p;
+  Ints stride, dil;
+  read_common(c, nd, p, &stride, &dil);
+  p.N = xs[0], p.K = xs[1], p.C = ws[1] * p.groups;
+  FC_CHECK(p.K % p.groups == 0, Value, c.op, ": argument 'groups'=", p.groups, " must divide the input channels ",
+           p.K);
+  FC_CHECK(p.K == ws[0], Value, c.op, ": input has ", p.K, " channels but weight expects ", ws[0],
+           " (weight shape ", shape_str(ws), "; transposed-convolution weights are [", weight_layout(nd, true), "])");
+  check_bias(c, 2, p.C);
+  AttrReader a = c.attr();
+  Ints pads = a.get_ints("padding", size_t(nd), 0), opad = a.get_ints("output_padding", size_t(nd), 0);
+  Ints ksz = spatial(ws), in = spatial(xs), out(static_cast<size_t>(nd));
+  for (int i = 0; i < nd; ++i) {
+    const size_t u = size_t(i);
+    FC_CHECK(pads[u] >= 0, Value, c.op, ": argument 'padding' must be non-negative, got ", tup(pads));
+    FC_CHECK(opad[u] >= 0 && (opad[u] < stride[u] || opad[u] < dil[u]), Value, c.op, ": argument 'output_padding' ",
+             tup(opad), " must be non-negative and smaller than either stride ", tup(stride), " or dilation ",
+             tup(dil));
+    out[u] = (in[u] - 1) * stride[u] - 2 * pads[u] + dil[u] * (ksz[u] - 1) + opad[u] + 1;
+  }
+  for (int i = 0; i < nd; ++i) {
+    const int ax = axis(nd, i);
+    FC_CHECK(out[size_t(i)] > 0, Value, c.op, ": the output size ", tup(out), " would not be positive (input ",
+             tup(in), ", kernel ", tup(ksz), ", padding ", tup(pads), ")");
+    p.in[ax] = out[size_t(i)], p.out[ax] = in[size_t(i)], p.k[ax] = ksz[size_t(i)], p.pad[ax] = pads[size_t(i)];
+  }
+  return p;
+}
+
+// The backward ops carry resolved geometry: leading pads, and the size of the side they produce.
+ConvParams backward_geometry(const OpCall& c, ConvPass pass) {
+  const int nd = op_rank(c.op);
+  expect_inputs(c, 2);
+  expect_dtype(c, 0, DType::f32, "grad_output");
+  expect_dtype(c, 1, DType::f32, pass == ConvPass::backward_data ? "weight" : "input");
+  check_rank(c, 0, nd, "grad_output", input_layout(nd));
+  check_rank(c, 1, nd, pass == ConvPass::backward_data ? "weight" : "input",
+             pass == ConvPass::backward_data ? weight_layout(nd, false) : input_layout(nd));
+  ConvParams p;
+  Ints stride, dil;
+  read_common(c, nd, p, &stride, &dil);
+  AttrReader a = c.attr();
+  Ints pads = a.get_ints("padding", size_t(nd), 0);
+  const Shape &g = c.in[0].shape, &o = c.in[1].shape;
+  p.N = g[0], p.K = g[1];
+  Ints in, ksz;
+  if (pass == ConvPass::backward_data) {
+    FC_CHECK(o[0] == p.K, Value, c.op, ": grad_output has ", p.K, " channels but weight has ", o[0]);
+    p.C = o[1] * p.groups;
+    in = a.get_ints("input_size", size_t(nd)), ksz = spatial(o);
+  } else {
+    FC_CHECK(o[0] == p.N, Value, c.op, ": grad_output has batch ", p.N, " but input has ", o[0]);
+    p.C = o[1];
+    in = spatial(o), ksz = a.get_ints("kernel_size", size_t(nd));
+  }
+  FC_CHECK(p.C % p.groups == 0 && p.K % p.groups == 0, Value, c.op, ": argument 'groups'=", p.groups,
+           " must divide the channels ", p.C, " and ", p.K);
+  for (int i = 0; i < nd; ++i) {
+    const size_t u = size_t(i);
+    const int ax = axis(nd, i);
+    FC_CHECK(in[u] >= 0 && ksz[u] > 0 && pads[u] >= 0, Value, c.op, ": invalid geometry (input ", tup(in),
+             ", kernel ", tup(ksz), ", padding ", tup(pads), ")");
+    p.in[ax] = in[u], p.k[ax] = ksz[u], p.pad[ax] = pads[u], p.out[ax] = g[u + 2];
+  }
+  return p;
+}
+
+Shape nchw(int64_t n, int64_t c, const ConvParams& p, int nd, bool out_side) {
+  Shape s{n, c};
+  for (int i = 0; i < nd; ++i) s.push_back(out_side ? p.out[axis(nd, i)] : p.in[axis(nd, i)]);
+  return s;
+}
+
+Attrs pass_attrs(const ConvParams& p, int nd) {
+  Ints s, pad, d;
+  for (int i = 0; i < nd; ++i) {
+    s.push_back(p.stride[axis(nd, i)]);
+    pad.push_back(p.pad[axis(nd, i)]);
+    d.push_back(p.dil[axis(nd, i)]);
+  }
+  return Attrs{{"stride", s}, {"padding", pad}, {"dilation", d}, {"groups", p.groups}};
+}
+
+Ints sizes(const int64_t* v, int nd) { return Ints(v + 3 - nd, v + 3); }
+
+std::string rank_op(const char* base, int nd, const char* suffix) {
+  return std::string(base) + std::to_string(nd) + "d" + suffix;
+}
+
+// ---- correlate2d / convolve2d: single-channel 2-D arrays, scipy.signal semantics ------------------------------
+ConvParams signal_geometry(const OpCall& c) {
+  expect_inputs(c, 2);
+  expect_dtype(c, 0, DType::f32, "in1");
+  expect_dtype(c, 1, DType::f32, "in2");
+  for (size_t i = 0; i < 2; ++i)
+    FC_CHECK(c.in[i].shape.size() == 2, Value, c.op, ": argument '", i ? "in2" : "in1", "' must be 2-D (H, W), got ",
+             c.in[i].shape.size(), "-D shape ", shape_str(c.in[i].shape));
+  const std::string mode = c.attr().get_str("mode", "full");
+  FC_CHECK(mode == "valid" || mode == "same" || mode == "full", Value, c.op,
+           ": argument 'mode' must be 'valid', 'same' or 'full', got '", mode, "'");
+  const Shape &x = c.in[0].shape, &k = c.in[1].shape;
+  ConvParams p;
+  p.N = p.C = p.K = 1;
+  for (int i = 0; i < 2; ++i) {
+    const int ax = axis(2, i);
+    FC_CHECK(k[size_t(i)] > 0 && x[size_t(i)] > 0, Value, c.op, ": arguments must be non-empty, got shapes ",
+             shape_str(x), " and ", shape_str(k));
+    p.in[ax] = x[size_t(i)], p.k[ax] = k[size_t(i)];
+    if (mode == "valid") {
+      FC_CHECK(x[size_t(i)] >= k[size_t(i)], Value, c.op, ": mode='valid' needs in2 ", shape_str(k),
+               " to fit inside in1 ", shape_str(x));
+      p.pad[ax] = 0, p.out[ax] = x[size_t(i)] - k[size_t(i)] + 1;
+    } else if (mode == "full") {
+      p.pad[ax] = k[size_t(i)] - 1, p.out[ax] = x[size_t(i)] + k[size_t(i)] - 1;
+    } else {  // 'same': centred on the 'full' output as scipy does; the flipped kernel of convolve2d shifts it
+      p.pad[ax] = c.op == "convolve2d" ? k[size_t(i)] / 2 : (k[size_t(i)] - 1) / 2;
+      p.out[ax] = x[size_t(i)];
+    }
+  }
+  return p;
+}
+
+std::vector<ValueId> signal_backward(BackwardCall& b) {
+  std::vector<ValueId> grads(2, kNoValue);
+  if (b.grad_out[0] == kNoValue) return grads;
+  std::vector<TensorDesc> in{b.desc(b.in(0)), b.desc(b.in(1))};
+  const ConvParams p = signal_geometry(OpCall{b.node.op, b.node.attrs, in});
+  const bool flip = b.node.op == "convolve2d";
+  const Shape xs = in[0].shape, ks = in[1].shape;
+  auto as4 = [&](ValueId v, const Shape& s) { return b.g.add1("reshape", {v}, {{"shape", Ints{1, 1, s[0], s[1]}}}); };
+  ValueId g4 = as4(b.grad_out[0], b.desc(b.grad_out[0]).shape);
+  Attrs a = pass_attrs(p, 2);
+  a.set("flip", true && flip);
+  if (b.needs_grad[0]) {
+    Attrs ad = a;
+    ad.set("input_size", Ints(xs.begin(), xs.end()));
+    ValueId dx = b.g.add1("conv2d_backward_data", {g4, as4(b.in(1), ks)}, ad);
+    grads[0] = b.g.add1("reshape", {dx}, {{"shape", Ints(xs.begin(), xs.end())}});
+  }
+  if (b.needs_grad[1]) {
+    Attrs aw = a;
+    aw.set("kernel_size", Ints(ks.begin(), ks.end()));
+    ValueId dk = b.g.add1("conv2d_backward_weight", {g4, as4(b.in(0), xs)}, aw);
+    grads[1] = b.g.add1("reshape", {dk}, {{"shape", Ints(ks.begin(), ks.end())}});
+  }
+  return grads;
+}
+
+// ---- backward rules ------------------------------------------------------------------------------------------
+std::vector<TensorDesc> in_descs(BackwardCall& b) {
+  std::vector<TensorDesc> in;
+  for (ValueId v : b.node.inputs) in.push_back(b.desc(v));
+  return in;
+}
+
+std::vector<ValueId> conv_backward(BackwardCall& b) {
+  std::vector<ValueId> grads(b.node.inputs.size(), kNoValue);
+  if (b.grad_out[0] == kNoValue) return grads;
+  const int nd = op_rank(b.node.op);
+  const std::vector<TensorDesc> in = in_descs(b);
+  const ConvParams p = conv_geometry(OpCall{b.node.op, b.node.attrs, in});
+  const ValueId gy = b.grad_out[0];
+  if (b.needs_grad[0]) {
+    Attrs a = pass_attrs(p, nd);
+    a.set("input_size", sizes(p.in, nd));
+    grads[0] = b.g.add1(rank_op("conv", nd, "_backward_data"), {gy, b.in(1)}, a);
+  }
+  if (b.needs_grad[1]) {
+    Attrs a = pass_attrs(p, nd);
+    a.set("kernel_size", sizes(p.k, nd));
+    grads[1] = b.g.add1(rank_op("conv", nd, "_backward_weight"), {gy, b.in(0)}, a);
+  }
+  if (in.size() > 2 && b.needs_grad[2]) grads[2] = b.g.add1(rank_op("conv", nd, "_backward_bias"), {gy});
+  return grads;
+}
+
+std::vector<ValueId> transpose_backward(BackwardCall& b) {
+  std::vector<ValueId> grads(b.node.inputs.size(), kNoValue);
+  if (b.grad_out[0] == kNoValue) return grads;
+  const int nd = op_rank(b.node.op);
+  const std::vector<TensorDesc> in = in_descs(b);
+  const ConvParams p = transpose_geometry(OpCall{b.node.op, b.node.attrs, in});
+  const ValueId gy = b.grad_out[0];
+  if (b.needs_grad[0]) {  // the transposed conv's input gradient is the plain convolution of its output gradient
+    Attrs a = pass_attrs(p, nd);
+    a.set("out_size", sizes(p.out, nd));
+    grads[0] = b.g.add1(rank_op("conv", nd, ""), {gy, b.in(1)}, a);
+  }
+  if (b.needs_grad[1]) {  // roles swap: the transposed input plays the conv's output gradient
+    Attrs a = pass_attrs(p, nd);
+    a.set("kernel_size", sizes(p.k, nd));
+    grads[1] = b.g.add1(rank_op("conv", nd, "_backward_weight"), {b.in(0), gy}, a);
+  }
+  if (in.size() > 2 && b.needs_grad[2]) grads[2] = b.g.add1(rank_op("conv", nd, "_backward_bias"), {gy});
+  return grads;
+}
+
+}  // namespace
+
+void register_conv_ops(Registry& r) {
+  for (int nd = 1; nd <= 3; ++nd) {
+    r.add({rank_op("conv", nd, ""), 2, 3,
+           [nd](const OpCall& c) -> std::vector<TensorDesc> {
+             const ConvParams p = conv_geometry(c);
+             return {{nchw(p.N, p.K, p, nd, true), DType::f32}};
+           },
+           [](const OpCall& c, const std::vector<TensorDesc>&, Device d) {
+             return conv::prepare_pass(c.op, ConvPass::forward, conv_geometry(c), c.in.size() > 2, d);
+           },
+           conv_backward, false, -1});
+    r.add({rank_op("conv_transpose", nd, ""), 2, 3,
+           [nd](const OpCall& c) -> std::vector<TensorDesc> {
+             const ConvParams p = transpose_geometry(c);
+             return {{nchw(p.N, p.C, p, nd, false), DType::f32}};
+           },
+           [](const OpCall& c, const std::vector<TensorDesc>&, Device d) {
+             return conv::prepare_pass(c.op, ConvPass::backward_data, transpose_geometry(c), c.in.size() > 2, d);
+           },
+           transpose_backward, false, -1});
+    r.add({rank_op("conv", nd, "_backward_data"), 2, 2,
+           [nd](const OpCall& c) -> std::vector<TensorDesc> {
+             const ConvParams p = backward_geometry(c, ConvPass::backward_data);
+             return {{nchw(p.N, p.C, p, nd, false), DType::f32}};
+           },
+           [](const OpCall& c, const std::vector<TensorDesc>&, Device d) {
+             return conv::prepare_pass(c.op, ConvPass::backward_data, backward_geometry(c, ConvPass::backward_data),
+                                       false, d, c.attr().get_bool("flip", false));
+           },
+           nullptr, false, -1});
+    r.add({rank_op("conv", nd, "_backward_weight"), 2, 2,
+           [nd](const OpCall& c) -> std::vector<TensorDesc> {
+             const ConvParams p = backward_geometry(c, ConvPass::backward_weight);
+             Shape s{p.K, group_in(p)};
+             for (int i = 0; i < nd; ++i) s.push_back(p.k[axis(nd, i)]);
+             return {{s, DType::f32}};
+           },
+           [](const OpCall& c, const std::vector<TensorDesc>&, Device d) {
+             return conv::prepare_pass(c.op, ConvPass::backward_weight,
+                                       backward_geometry(c, ConvPass::backward_weight), false, d,
+                                       c.attr().get_bool("flip", false));
+           },
+           nullptr, false, -1});
+    r.add({rank_op("conv", nd, "_backward_bias"), 1, 1,
+           [nd](const OpCall& c) -> std::vector<TensorDesc> {
+             expect_dtype(c, 0, DType::f32, "grad_output");
+             check_rank(c, 0, nd, "grad_output", input_layout(nd));
+             return {{Shape{c.in[0].shape[1]}, DType::f32}};
+           },
+           [nd](const OpCall& c, const std::vector<TensorDesc>&, Device d) -> Prepared {
+             require_cpu(c.op, d);
+             ConvParams p;
+             p.N = c.in[0].shape[0], p.K = p.C = c.in[0].shape[1];
+             for (int i = 0; i < nd; ++i) p.out[axis(nd, i)] = c.in[0].shape[size_t(i) + 2];
+             return {[p](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
+                       cpu::conv_backward_bias(p, fptr(in[0]), fptr_mut(out[0]));
+                     },
+                     0, "reduce"};
+           },
+           nullptr, false, -1});
+  }
+  for (const char* name : {"correlate2d", "convolve2d"}) {
+    r.add({name, 2, 2,
+           [](const OpCall& c) -> std::vector<TensorDesc> {
+             const ConvParams p = signal_geometry(c);
+             return {{Shape{p.out[1], p.out[2]}, DType::f32}};
+           },
+           [](const OpCall& c, const std::vector<TensorDesc>&, Device d) {
+             return conv::prepare_pass(c.op, ConvPass::forward, signal_geometry(c), false, d, c.op == "convolve2d");
+           },
+           signal_backward, false, -1});
+  }
+}
 
 }  // namespace fastconv

@@ -1,0 +1,50 @@
+// Convolution through the one SGEMM (cpu/gemm/gemm.h): im2col/col2im for the general case ("im2col_gemm") and
+// direct GEMMs on NCHW for 1x1 stride-1 unpadded convolutions ("gemm_1x1"), forward and both backward passes.
+//
+// Batch parallelism: with `slots` > 1, that many images are processed side by side, each slot with its own
+// scratch and a single-threaded GEMM (nested parallel_for runs serially); with slots == 1 the images run one after
+// another through the threaded GEMM. conv_gemm_slots() picks the count once, at prepare time.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "cpu/conv_params.h"
+
+namespace fastconv::cpu {
+
+enum class ConvPass { forward, backward_data, backward_weight };
+
+// Slots for a pass whose per-slot scratch is `floats_per_slot` floats (the whole scratch stays under a cap).
+int64_t conv_gemm_slots(const ConvParams& p, int64_t floats_per_slot);
+
+// Scratch for one pass, in bytes, given the slot count.
+size_t conv_im2col_gemm_workspace(const ConvParams& p, ConvPass pass, int64_t slots);
+size_t conv_gemm_1x1_workspace(const ConvParams& p, ConvPass pass, int64_t slots);
+// Per-slot scratch in floats (for choosing slots).
+int64_t conv_im2col_gemm_slot_floats(const ConvParams& p, ConvPass pass);
+int64_t conv_gemm_1x1_slot_floats(const ConvParams& p, ConvPass pass);
+
+void conv_im2col_gemm_forward(const ConvParams& p, const float* x, const float* w, const float* bias, float* y,
+                              float* ws, int64_t slots);
+void conv_im2col_gemm_backward_data(const ConvParams& p, const float* dy, const float* w, float* dx, float* ws,
+                                    int64_t slots);
+void conv_im2col_gemm_backward_weight(const ConvParams& p, const float* dy, const float* x, float* dw, float* ws,
+                                      int64_t slots);
+
+void conv_gemm_1x1_forward(const ConvParams& p, const float* x, const float* w, const float* bias, float* y,
+                           float* ws, int64_t slots);
+void conv_gemm_1x1_backward_data(const ConvParams& p, const float* dy, const float* w, float* dx, float* ws,
+                                 int64_t slots);
+void conv_gemm_1x1_backward_weight(const ConvParams& p, const float* dy, const float* x, float* dw, float* ws,
+                                   int64_t slots);
+
+// One image's `Cg` channels -> columns [Cg*k_vol, out_vol]; col2im adds columns back into (zeroed) channels.
+void conv_im2col(const ConvParams& p, const float* x, float* col);
+void conv_col2im(const ConvParams& p, const float* col, float* x);
+
+// db[K] = sum of dy over batch and positions (every algorithm), parallel over channels.
+void conv_backward_bias(const ConvParams& p, const float* dy, float* db);
+// y[n,k,:] += bias[k] for y of shape [N, K, spatial] (the transposed convolution's bias).
+void conv_add_bias(int64_t N, int64_t K, int64_t spatial, const float* bias, float* y);
+
+}  // namespace fastconv::cpu

@@ -1,0 +1,70 @@
+// im2col / col2im for N-d convolutions (1-D and 2-D are 3-D with unit leading axes). Row (c, kd, kh, kw) of the
+// column matrix holds, for every output position, the input value that kernel tap multiplies (0 in the padding).
+// The valid output range along W is computed once per row so the inner loop is a plain copy (memcpy at stride 1).
+#include <algorithm>
+#include <cstring>
+
+#include "cpu/conv_gemm.h"
+#include "fastconv/parallel.h"
+
+namespace fastconv::cpu {
+namespace {
+
+// Rows are independent: split them across threads when the caller is not already parallel over images.
+template <bool kAdd>
+void im2col_rows(const ConvParams& p, const float* xin, float* colbuf, const float* colin, float* xout) {
+  const int64_t kv = k_vol(p), ov = out_vol(p), iv = in_vol(p);
+  const int64_t rows = group_in(p) * kv;
+  // col2im rows of the same channel write the same input plane: split by channel there.
+  const int64_t units = kAdd ? group_in(p) : rows;
+  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 14) / std::max<int64_t>(1, kAdd ? kv * ov : ov));
+  parallel_for(units, grain, [&](int64_t b, int64_t e) {
+    const int64_t r0 = kAdd ? b * kv : b, r1 = kAdd ? e * kv : e;
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t c = r / kv, t = r % kv;
+      const int64_t kd = t / (p.k[1] * p.k[2]), kh = t / p.k[2] % p.k[1], kw = t % p.k[2];
+      const int64_t offw = kw * p.dil[2] - p.pad[2], sw = p.stride[2];
+      int64_t lo, hi;
+      conv_valid_range(offw, sw, p.in[2], p.out[2], &lo, &hi);
+      for (int64_t od = 0; od < p.out[0]; ++od) {
+        const int64_t id = od * p.stride[0] - p.pad[0] + kd * p.dil[0];
+        for (int64_t oh = 0; oh < p.out[1]; ++oh) {
+          const int64_t ih = oh * p.stride[1] - p.pad[1] + kh * p.dil[1];
+          const int64_t o = r * ov + (od * p.out[1] + oh) * p.out[2];
+          const bool inside = id >= 0 && id < p.in[0] && ih >= 0 && ih < p.in[1];
+          const int64_t xo = c * iv + (id * p.in[1] + ih) * p.in[2] + offw;
+          if (kAdd) {
+            if (!inside) continue;
+            const float* src = colin + o;
+            float* dst = xout + xo;
+            if (sw == 1)
+              for (int64_t ow = lo; ow < hi; ++ow) dst[ow] += src[ow];
+            else
+              for (int64_t ow = lo; ow < hi; ++ow) dst[ow * sw] += src[ow];
+          } else {
+            float* dst = colbuf + o;
+            if (!inside) {
+              std::memset(dst, 0, sizeof(float) * size_t(p.out[2]));
+              continue;
+            }
+            const float* src = xin + xo;
+            std::memset(dst, 0, sizeof(float) * size_t(lo));
+            if (sw == 1)
+              std::memcpy(dst + lo, src + lo, sizeof(float) * size_t(hi - lo));
+            else
+              for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * sw];
+            std::memset(dst + hi, 0, sizeof(float) * size_t(p.out[2] - hi));
+          }
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void conv_im2col(const ConvParams& p, const float* x, float* col) { im2col_rows<false>(p, x, col, nullptr, nullptr); }
+
+void conv_col2im(const ConvParams& p, const float* col, float* x) { im2col_rows<true>(p, nullptr, nullptr, col, x); }
+
+}  // namespace fastconv::cpu

@@ -1,0 +1,171 @@
+// Algorithm choice and kernel glue for every convolution pass. Rules, in order:
+//   gemm_1x1          1x1 kernel, stride 1, no padding: a GEMM straight on NCHW, no column matrix
+//   depthwise_direct  groups == C_in > 1 and C_out a multiple of it: direct vectorised plane kernels
+//   winograd_f4x3     3x3, stride 1, dilation 1, groups 1, 2-D (forward): NOT WIRED YET, see below
+//   im2col_gemm       everything else (grouped convs loop over groups)
+// FASTCONV_CONV_ALGO=ref|im2col_gemm|gemm_1x1|depthwise_direct|winograd_f4x3 forces one where it applies (tests);
+// where it does not (a 3x3 conv with gemm_1x1 forced), the rules decide.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "cpu/conv_depthwise.h"
+#include "cpu/ref/conv_ref.h"
+#include "ops/common.h"
+#include "ops/conv_common.h"
+
+namespace fastconv::conv {
+namespace {
+
+using cpu::ConvParams;
+using cpu::ConvPass;
+using cpu::group_in;
+using cpu::in_vol;
+using cpu::k_vol;
+
+bool is_1x1(const ConvParams& p) {
+  for (int i = 0; i < 3; ++i)
+    if (p.k[i] != 1 || p.stride[i] != 1 || p.pad[i] != 0 || p.in[i] != p.out[i]) return false;
+  return true;
+}
+
+bool is_depthwise(const ConvParams& p) { return p.groups > 1 && p.groups == p.C && p.K % p.C == 0; }
+
+bool is_winograd_shape(const ConvParams& p) {
+  return p.in[0] == 1 && p.k[0] == 1 && p.k[1] == 3 && p.k[2] == 3 && p.stride[1] == 1 && p.stride[2] == 1 &&
+         p.dil[1] == 1 && p.dil[2] == 1 && p.groups == 1;
+}
+
+// ---- WINOGRAD F(4x4,3x3) HOOK -------------------------------------------------------------------------------
+// The Winograd kernels live in cpu/conv_winograd_*.cpp behind cpu/conv_winograd.h (written separately). To wire
+// them in: set kWinogradAvailable = true, include "cpu/conv_winograd.h", and fill the `Algo::winograd_f4x3` case
+// in prepare_pass (workspace from the Winograd header, forward pass only; backward passes keep im2col_gemm).
+constexpr bool kWinogradAvailable = false;
+// -----------------------------------------------------------------------------------------------------------------
+
+Algo parse_forced() {
+  const char* v = std::getenv("FASTCONV_CONV_ALGO");
+  if (!v || !*v) return Algo::ref;  // caller checks has_forced()
+  for (Algo a : {Algo::ref, Algo::im2col_gemm, Algo::gemm_1x1, Algo::depthwise_direct, Algo::winograd_f4x3})
+    if (std::strcmp(v, algo_name(a)) == 0) return a;
+  fail(ErrorKind::Value, "FASTCONV_CONV_ALGO='", v,
+       "' is not a convolution algorithm (expected ref, im2col_gemm, gemm_1x1, depthwise_direct or winograd_f4x3)");
+}
+
+bool has_forced() {
+  const char* v = std::getenv("FASTCONV_CONV_ALGO");
+  return v && *v;
+}
+
+}  // namespace
+
+const char* algo_name(Algo a) {
+  switch (a) {
+    case Algo::ref: return "ref";
+    case Algo::im2col_gemm: return "im2col_gemm";
+    case Algo::gemm_1x1: return "gemm_1x1";
+    case Algo::depthwise_direct: return "depthwise_direct";
+    case Algo::winograd_f4x3: return "winograd_f4x3";
+  }
+  return "?";
+}
+
+bool algo_applies(Algo a, const ConvParams& p, ConvPass pass) {
+  switch (a) {
+    case Algo::ref:
+    case Algo::im2col_gemm: return true;
+    case Algo::gemm_1x1: return is_1x1(p);
+    case Algo::depthwise_direct: return is_depthwise(p);
+    case Algo::winograd_f4x3: return kWinogradAvailable && pass == ConvPass::forward && is_winograd_shape(p);
+  }
+  return false;
+}
+
+Algo choose_algo(const ConvParams& p, ConvPass pass) {
+  if (has_forced()) {
+    Algo f = parse_forced();
+    if (algo_applies(f, p, pass)) return f;
+  }
+  if (algo_applies(Algo::gemm_1x1, p, pass)) return Algo::gemm_1x1;
+  if (algo_applies(Algo::depthwise_direct, p, pass)) return Algo::depthwise_direct;
+  if (algo_applies(Algo::winograd_f4x3, p, pass)) return Algo::winograd_f4x3;
+  return Algo::im2col_gemm;
+}
+
+Prepared prepare_pass(const std::string& op, ConvPass pass, const ConvParams& p, bool has_bias, Device d,
+                      bool flip_kernel) {
+  require_cpu(op, d);
+  const Algo algo = choose_algo(p, pass);
+  std::string name = algo_name(algo);
+  // Scratch layout: [flipped kernel, padded to 64 bytes][algorithm scratch].
+  const int64_t wfloats = p.K * group_in(p) * k_vol(p);
+  const bool flip_input = flip_kernel && pass != ConvPass::backward_weight;
+  const size_t flip_bytes = flip_input ? (size_t(wfloats) * sizeof(float) + 63) / 64 * 64 : 0;
+  size_t algo_bytes = 0;
+  int64_t slots = 1;
+  cpu::DepthwiseKernels dk{};
+  switch (algo) {
+    case Algo::im2col_gemm:
+      slots = cpu::conv_gemm_slots(p, cpu::conv_im2col_gemm_slot_floats(p, pass));
+      algo_bytes = cpu::conv_im2col_gemm_workspace(p, pass, slots);
+      break;
+    case Algo::gemm_1x1:
+      slots = cpu::conv_gemm_slots(p, cpu::conv_gemm_1x1_slot_floats(p, pass));
+      algo_bytes = cpu::conv_gemm_1x1_workspace(p, pass, slots);
+      break;
+    case Algo::depthwise_direct: {
+      const char* isa = "";
+      dk = cpu::depthwise_kernels(&isa);
+      name += std::string("__") + isa;
+      break;
+    }
+    case Algo::winograd_f4x3:  // unreachable until the Winograd kernels are wired in (kWinogradAvailable)
+    case Algo::ref: break;
+  }
+  auto run = [p, pass, algo, has_bias, flip_kernel, flip_input, flip_bytes, slots, dk, wfloats](
+                 const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext& ctx) {
+    const float* a = fptr(in[0]);
+    const float* w = fptr(in[1]);
+    const float* bias = has_bias ? fptr(in[2]) : nullptr;
+    float* y = fptr_mut(out[0]);
+    char* wsb = static_cast<char*>(ctx.workspace);
+    const int64_t kv = k_vol(p);
+    if (flip_input) {  // reverse every kernel's taps: true convolution as correlation
+      float* wf = reinterpret_cast<float*>(wsb);
+      for (int64_t i = 0; i < wfloats; ++i) wf[i] = w[(i / kv) * kv + (kv - 1 - i % kv)];
+      w = wf;
+    }
+    float* ws = reinterpret_cast<float*>(wsb + flip_bytes);
+    switch (pass) {
+      case ConvPass::forward:
+        switch (algo) {
+          case Algo::im2col_gemm: cpu::conv_im2col_gemm_forward(p, a, w, bias, y, ws, slots); return;
+          case Algo::gemm_1x1: cpu::conv_gemm_1x1_forward(p, a, w, bias, y, ws, slots); return;
+          case Algo::depthwise_direct: cpu::conv_depthwise_forward(dk, p, a, w, bias, y); return;
+          default: ref::conv_forward(p, a, w, bias, y); return;
+        }
+      case ConvPass::backward_data:
+        switch (algo) {
+          case Algo::im2col_gemm: cpu::conv_im2col_gemm_backward_data(p, a, w, y, ws, slots); break;
+          case Algo::gemm_1x1: cpu::conv_gemm_1x1_backward_data(p, a, w, y, ws, slots); break;
+          case Algo::depthwise_direct: cpu::conv_depthwise_backward_data(dk, p, a, w, y); break;
+          default: ref::conv_backward_data(p, a, w, y); break;
+        }
+        if (bias) cpu::conv_add_bias(p.N, p.C, in_vol(p), bias, y);
+        return;
+      case ConvPass::backward_weight:
+        switch (algo) {
+          case Algo::im2col_gemm: cpu::conv_im2col_gemm_backward_weight(p, a, w, y, ws, slots); break;
+          case Algo::gemm_1x1: cpu::conv_gemm_1x1_backward_weight(p, a, w, y, ws, slots); break;
+          case Algo::depthwise_direct: cpu::conv_depthwise_backward_weight(dk, p, a, w, y); break;
+          default: ref::conv_backward_weight(p, a, w, y); break;
+        }
+        if (flip_kernel)  // the gradient of the reversed kernel, reversed back
+          for (int64_t k0 = 0; k0 < wfloats; k0 += kv) std::reverse(y + k0, y + k0 + kv);
+        return;
+    }
+  };
+  return {run, flip_bytes + algo_bytes, name};
+}
+
+}  // namespace fastconv::conv
