@@ -18,12 +18,13 @@ from .functional import cat
 from . import nn, optim
 from .compile import compile, Compiled
 from .summary import summary
+from .training import fit, evaluate, predict, History
 
 __version__ = _C.__version__
 
 __all__ = ["Tensor", "from_dlpack", "from_numpy", "tensor", "cuda", "functional", "value_and_grad", "trace",
            "cpu_features", "set_num_threads", "get_num_threads", "set_isa", "get_isa", "get_cmake_dir",
-           "manual_seed", "Symbol", "cat", "nn", "optim", "compile", "Compiled", "summary"]
+           "manual_seed", "Symbol", "cat", "nn", "optim", "compile", "Compiled", "summary", "fit", "evaluate", "predict", "History"]
 
 
 def tensor(data) -> Tensor:

@@ -139,13 +139,14 @@ class Compiled:
         saved = [(m, m.training) for m in model.modules()]
         if kind != "forward":
             model.train(kind == "train")
+        has_loss = kind in ("train", "evalloss")
         try:
             with TraceContext() as ctx:
                 binder = binder_for(ctx, model)
                 x = ctx.input("x", x_shape, "float32")
                 out = model(x)
                 flat = _flatten(out)
-                if kind != "train":
+                if not has_loss:
                     exe = _C.Executable(ctx.graph, [s.id for s in flat], self.device, self.plan_memory)
                     return _Program(ctx, exe, x.id, None, flat, None, out)
                 y = ctx.input("y", y_shape, y_dtype)
@@ -156,6 +157,9 @@ class Compiled:
                 if not isinstance(loss, Symbol) or loss.size != 1:
                     raise ValueError(f"compile: the loss must return a one-element traced value, got "
                                      f"{getattr(loss, 'shape', type(loss).__name__)}")
+                if kind == "evalloss":
+                    exe = _C.Executable(g, [loss.id] + [s.id for s in flat], self.device, self.plan_memory)
+                    return _Program(ctx, exe, x.id, y.id, flat, loss.id, out)
                 in_opt = {id(p) for grp in self.optimizer.param_groups for p in grp["params"]}
                 train = [(name, arr, sym) for name, arr, sym in binder.bound.values()
                          if isinstance(getattr(arr, "requires_grad", None), bool) and arr.requires_grad
@@ -243,6 +247,20 @@ class Compiled:
         self._count_bn_batches(train_step=True)
         self.last_output = self._outputs(prog)
         return float(prog.exe.output(prog.loss_id).reshape(-1)[0])
+
+    def eval_step(self, x, y) -> tuple[float, Any]:
+        """The loss and outputs on (x, y) in eval mode (nothing is updated)."""
+        if self.loss_fn is None:
+            raise ValueError("eval_step: compile the model with loss=... to evaluate a loss")
+        x = self._x(x)
+        y, ydt = self._target(y, x.shape)
+        if len(y) != len(x):
+            raise ValueError(f"eval_step: x has {len(x)} samples but y has {len(y)}")
+        prog = self._program("evalloss", x.shape, y.shape, ydt)
+        prog.exe.set_input(prog.x_id, x)
+        prog.exe.set_input(prog.y_id, y)
+        prog.exe.run()
+        return float(prog.exe.output(prog.loss_id).reshape(-1)[0]), self._outputs(prog)
 
     def _count_bn_batches(self, train_step: bool) -> None:
         for m in self.model.modules():
