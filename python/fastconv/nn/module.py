@@ -120,6 +120,12 @@ class Module:
 
     training: bool
 
+    def __new__(cls, *args, **kwargs):
+        obj = super().__new__(cls)
+        # Constructor arguments, so fastconv.save can describe the architecture and fastconv.load rebuild it.
+        object.__setattr__(obj, "_fc_init_args", (args, kwargs))
+        return obj
+
     def __init__(self) -> None:
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_parameters", OrderedDict())
