@@ -1,8 +1,532 @@
-// The pool op family (being filled in; see docs/kernels.md).
+// Pooling: max/min/avg pooling (1-D, 2-D, 3-D), adaptive avg/max pooling, global average pooling, max unpooling.
+// Max pooling always produces int64 indices (flat, per input plane, as PyTorch) as its second output; its
+// backward scatters the gradient through them, so the forward input need not stay alive.
+#include <algorithm>
+#include <cstdlib>
+#include <sstream>
+
+#include "cpu/pool.h"
+#include "fastconv/cpu_features.h"
+#include "fastconv/parallel.h"
 #include "ops/common.h"
 
 namespace fastconv {
+namespace {
 
-void register_pool_ops(Registry&) {}
+std::string join_x(const int64_t* v, int n) {
+  std::ostringstream os;
+  for (int i = 0; i < n; ++i) os << (i ? "x" : "") << v[i];
+  return os.str();
+}
+std::string tuple_str(const std::vector<int64_t>& v) {
+  std::ostringstream os;
+  os << "(";
+  for (size_t i = 0; i < v.size(); ++i) os << (i ? ", " : "") << v[i];
+  os << ")";
+  return os.str();
+}
+
+// Rank check shared by every pooling op: nd spatial dims, optionally one channel dim and one batch dim in front.
+void expect_pool_rank(const std::string& op, const Shape& s, int nd) {
+  const size_t r = s.size();
+  FC_CHECK(r == size_t(nd + 1) || r == size_t(nd + 2), Value, op, ": expected ", nd + 1, "-D or ", nd + 2,
+           "-D input (unbatched or batched), got ", r, "-D input of shape ", shape_str(s));
+  for (size_t i = (r == size_t(nd + 2) ? 1 : 0); i < r; ++i)
+    FC_CHECK(s[i] > 0, Value, op, ": input of shape ", shape_str(s),
+             " has an empty non-batch dimension (only the batch dimension may be 0)");
+}
+
+// ---------------------------------------------------------------- fixed-window pooling (max, min, avg)
+
+struct PoolCfg {
+  ref::PoolParams p;
+  Shape out_shape;
+  int64_t planes = 0;
+};
+
+// Parses and validates the attributes of a fixed-window pooling call on input shape `in`.
+PoolCfg pool_cfg(const std::string& op, const Attrs& attrs, const Shape& in, int nd, bool is_max) {
+  expect_pool_rank(op, in, nd);
+  AttrReader a(op, attrs);
+  auto k = a.get_ints("kernel_size", size_t(nd));
+  auto s = a.has("stride") ? a.get_ints("stride", size_t(nd)) : k;
+  if (s.empty()) s = k;  // torch: stride=[] means "same as kernel_size"
+  auto p = a.get_ints("padding", size_t(nd), 0);
+  auto d = is_max ? a.get_ints("dilation", size_t(nd), 1) : std::vector<int64_t>(size_t(nd), 1);
+  const bool ceil_mode = a.get_bool("ceil_mode", false);
+  for (int i = 0; i < nd; ++i) {
+    FC_CHECK(k[i] > 0, Value, op, ": argument 'kernel_size' must be positive, got ", tuple_str(k));
+    FC_CHECK(s[i] > 0, Value, op, ": argument 'stride' must be positive, got ", tuple_str(s));
+    FC_CHECK(p[i] >= 0, Value, op, ": argument 'padding' must be non-negative, got ", tuple_str(p));
+    FC_CHECK(d[i] > 0, Value, op, ": argument 'dilation' must be positive, got ", tuple_str(d));
+    // PyTorch bounds padding by the undilated kernel: pad <= kernel_size / 2.
+    FC_CHECK(p[i] <= k[i] / 2, Value, op, ": pad should be at most half of kernel size, but got padding=",
+             tuple_str(p), " and kernel_size=", tuple_str(k));
+  }
+  PoolCfg c;
+  const size_t lead = in.size() - size_t(nd);
+  const int off = 3 - nd;
+  c.planes = 1;
+  for (size_t i = 0; i < lead; ++i) c.planes *= in[i];
+  int64_t insz[3], outsz[3];
+  for (int i = 0; i < nd; ++i) {
+    const int64_t n = in[lead + size_t(i)];
+    int64_t num = n + 2 * p[i] - d[i] * (k[i] - 1) - 1 + (ceil_mode ? s[i] - 1 : 0);
+    int64_t o = (num >= 0 ? num / s[i] : -((-num + s[i] - 1) / s[i])) + 1;  // floor division
+    // ceil_mode: the last window must start inside the input or the left padding.
+    if (ceil_mode && o > 0 && (o - 1) * s[i] >= n + p[i]) --o;
+    insz[i] = n;
+    outsz[i] = o;
+    c.p.in[off + i] = n;
+    c.p.out[off + i] = o;
+    c.p.k[off + i] = k[i];
+    c.p.s[off + i] = s[i];
+    c.p.p[off + i] = p[i];
+    c.p.d[off + i] = d[i];
+  }
+  for (int i = 0; i < nd; ++i)
+    FC_CHECK(outsz[i] > 0, Value, op, ": output size would be ", join_x(outsz, nd), " for input ", join_x(insz, nd),
+             " with kernel ", tuple_str(k), " (stride ", tuple_str(s), ", padding ", tuple_str(p),
+             is_max ? ", dilation " + tuple_str(d) : std::string(), ceil_mode ? ", ceil_mode" : "",
+             "); the kernel is larger than the padded input");
+  if (!is_max && nd == 3)  // PyTorch's avg_pool3d (only) also requires the unpadded input to hold the kernel
+    for (int i = 0; i < nd; ++i)
+      FC_CHECK(insz[i] >= k[i], Value, op, ": input ", join_x(insz, nd), " is smaller than kernel_size ", tuple_str(k));
+  if (!is_max) {
+    c.p.count_include_pad = a.get_bool("count_include_pad", true);
+    if (a.has("divisor_override")) {
+      c.p.divisor_override = a.get_int("divisor_override");
+      FC_CHECK(c.p.divisor_override != 0, Value, op, ": argument 'divisor_override' must be non-zero, got 0");
+    }
+  }
+  c.out_shape.assign(in.begin(), in.begin() + std::ptrdiff_t(lead));
+  for (int i = 0; i < nd; ++i) c.out_shape.push_back(outsz[i]);
+  return c;
+}
+
+// FASTCONV_POOL_ALGO=ref forces the reference kernels (tests use it so no path hides behind another).
+bool force_ref() {
+  const char* e = std::getenv("FASTCONV_POOL_ALGO");
+  const std::string v = e ? e : "";
+  FC_CHECK(v.empty() || v == "ref" || v == "fast", Value, "FASTCONV_POOL_ALGO must be 'ref' or 'fast', got '", v,
+           "'");
+  return v == "ref";
+}
+
+// Splits planes across the pool in chunks of roughly 64K output elements.
+template <class F>
+void over_planes(int64_t planes, int64_t per_plane, const F& f) {
+  parallel_for(planes, std::max<int64_t>(1, 65536 / std::max<int64_t>(1, per_plane)), f);
+}
+
+Shape input_shape_attr(const OpCall& c) { return c.attr().get_int_list("input_shape"); }
+
+void register_fixed_pool(Registry& r, const std::string& name, int nd, bool is_max, bool is_min) {
+  if (is_max) {
+    r.add({name, 1, 1,
+           [nd](const OpCall& c) -> std::vector<TensorDesc> {
+             expect_dtype(c, 0, DType::f32, "input");
+             PoolCfg cfg = pool_cfg(c.op, c.attrs, c.in[0].shape, nd, true);
+             return {{cfg.out_shape, DType::f32}, {cfg.out_shape, DType::i64}};
+           },
+           [nd, is_min](const OpCall& c, const std::vector<TensorDesc>&, Device dev) -> Prepared {
+             require_cpu(c.op, dev);
+             PoolCfg cfg = pool_cfg(c.op, c.attrs, c.in[0].shape, nd, true);
+             cpu::MaxPoolKernel k = ref::max_pool;
+             std::string algo = "ref";
+             if (nd == 2 && !force_ref() && cpu::pool2d_fast_ok(cfg.p)) {
+               k = pick_isa<cpu::MaxPoolKernel>(ref::max_pool, cpu::max_pool2d__avx2, cpu::max_pool2d__avx512);
+               if (k != ref::max_pool) algo = std::string("max_pool2d__") + isa_name(active_isa());
+             }
+             ref::PoolParams p = cfg.p;
+             const int64_t planes = cfg.planes;
+             return {[k, p, planes, is_min](const std::vector<Tensor>& in, const std::vector<Tensor>& out,
+                                            const RunContext&) {
+                       const float* x = fptr(in[0]);
+                       float* y = fptr_mut(out[0]);
+                       int64_t* idx = out[1].data<int64_t>();
+                       over_planes(planes, p.out[0] * p.out[1] * p.out[2] * p.k[0] * p.k[1] * p.k[2],
+                                   [&](int64_t b, int64_t e) { k(p, x, y, idx, is_min, b, e); });
+                     },
+                     0, algo};
+           },
+           [](BackwardCall& b) -> std::vector<ValueId> {
+             if (b.grad_out[0] == kNoValue || !b.needs_grad[0]) return {kNoValue};
+             return {b.g.add1(b.node.op + "_backward", {b.grad_out[0], b.out(1)},
+                              {{"input_shape", b.desc(b.in(0)).shape}})};
+           },
+           false, -1});
+  } else {
+    r.add({name, 1, 1,
+           [nd](const OpCall& c) -> std::vector<TensorDesc> {
+             expect_dtype(c, 0, DType::f32, "input");
+             return {{pool_cfg(c.op, c.attrs, c.in[0].shape, nd, false).out_shape, DType::f32}};
+           },
+           [nd](const OpCall& c, const std::vector<TensorDesc>&, Device dev) -> Prepared {
+             require_cpu(c.op, dev);
+             PoolCfg cfg = pool_cfg(c.op, c.attrs, c.in[0].shape, nd, false);
+             cpu::AvgPoolKernel k = ref::avg_pool;
+             std::string algo = "ref";
+             if (nd == 2 && !force_ref() && cpu::pool2d_fast_ok(cfg.p)) {
+               k = pick_isa<cpu::AvgPoolKernel>(ref::avg_pool, cpu::avg_pool2d__avx2, cpu::avg_pool2d__avx512);
+               if (k != ref::avg_pool) algo = std::string("avg_pool2d__") + isa_name(active_isa());
+             }
+             ref::PoolParams p = cfg.p;
+             const int64_t planes = cfg.planes;
+             return {[k, p, planes](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
+                       const float* x = fptr(in[0]);
+                       float* y = fptr_mut(out[0]);
+                       over_planes(planes, p.out[0] * p.out[1] * p.out[2] * p.k[0] * p.k[1] * p.k[2],
+                                   [&](int64_t b, int64_t e) { k(p, x, y, b, e); });
+                     },
+                     0, algo};
+           },
+           [](BackwardCall& b) -> std::vector<ValueId> {
+             if (b.grad_out[0] == kNoValue || !b.needs_grad[0]) return {kNoValue};
+             Attrs a = b.node.attrs;
+             a.set("input_shape", b.desc(b.in(0)).shape);
+             return {b.g.add1(b.node.op + "_backward", {b.grad_out[0]}, a)};
+           },
+           false, -1});
+    // avg_poolNd_backward(grad_out; forward attributes + input_shape) -> grad_input
+    r.add({name + "_backward", 1, 1,
+           [nd](const OpCall& c) -> std::vector<TensorDesc> {
+             expect_dtype(c, 0, DType::f32, "grad_output");
+             Shape in = input_shape_attr(c);
+             PoolCfg cfg = pool_cfg(c.op, c.attrs, in, nd, false);
+             FC_CHECK(c.in[0].shape == cfg.out_shape, Value, c.op, ": grad_output has shape ",
+                      shape_str(c.in[0].shape), " but the forward output has shape ", shape_str(cfg.out_shape));
+             return {{in, DType::f32}};
+           },
+           [nd](const OpCall& c, const std::vector<TensorDesc>&, Device dev) -> Prepared {
+             require_cpu(c.op, dev);
+             PoolCfg cfg = pool_cfg(c.op, c.attrs, input_shape_attr(c), nd, false);
+             cpu::AvgPoolKernel k = ref::avg_pool_backward;
+             std::string algo = "ref";
+             if (nd == 2 && !force_ref() && cpu::pool2d_fast_ok(cfg.p)) {
+               k = pick_isa<cpu::AvgPoolKernel>(ref::avg_pool_backward, cpu::avg_pool2d_backward__avx2,
+                                                cpu::avg_pool2d_backward__avx512);
+               if (k != ref::avg_pool_backward) algo = std::string("avg_pool2d_backward__") + isa_name(active_isa());
+             }
+             ref::PoolParams p = cfg.p;
+             const int64_t planes = cfg.planes;
+             return {[k, p, planes](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
+                       const float* g = fptr(in[0]);
+                       float* gx = fptr_mut(out[0]);
+                       over_planes(planes, p.in[0] * p.in[1] * p.in[2] + p.out[0] * p.out[1] * p.out[2],
+                                   [&](int64_t b, int64_t e) { k(p, g, gx, b, e); });
+                     },
+                     0, algo};
+           },
+           nullptr, false, -1});
+  }
+}
+
+// ---------------------------------------------------------------- index scatter (max pool backward, unpool)
+
+// Leading (plane) dims of `s` when its last nd dims are spatial: checked equal between two shapes.
+void expect_same_planes(const std::string& op, const Shape& a, const char* an, const Shape& b, const char* bn, int nd) {
+  bool ok = a.size() == b.size() && a.size() >= size_t(nd);
+  for (size_t i = 0; ok && i + size_t(nd) < a.size(); ++i) ok = a[i] == b[i];
+  FC_CHECK(ok, Value, op, ": ", an, " has shape ", shape_str(a), " but ", bn, " has shape ", shape_str(b),
+           " (expected the same rank and the same leading dimensions before the last ", nd, ")");
+}
+int64_t spatial_numel(const Shape& s, int nd) {
+  int64_t n = 1;
+  for (size_t i = s.size() - size_t(nd); i < s.size(); ++i) n *= s[i];
+  return n;
+}
+
+// <max pool>_backward(grad_out, indices; input_shape) -> grad_input: grad scattered (summed) to the argmax.
+void register_index_backward(Registry& r, const std::string& name, int nd) {
+  r.add({name, 2, 2,
+         [nd](const OpCall& c) -> std::vector<TensorDesc> {
+           expect_dtype(c, 0, DType::f32, "grad_output");
+           expect_dtype(c, 1, DType::i64, "indices");
+           FC_CHECK(c.in[0].shape == c.in[1].shape, Value, c.op, ": grad_output has shape ", shape_str(c.in[0].shape),
+                    " but indices have shape ", shape_str(c.in[1].shape));
+           Shape in = input_shape_attr(c);
+           expect_pool_rank(c.op, in, nd);
+           expect_same_planes(c.op, c.in[0].shape, "grad_output", in, "input_shape", nd);
+           return {{in, DType::f32}};
+         },
+         [nd](const OpCall& c, const std::vector<TensorDesc>& o, Device dev) -> Prepared {
+           require_cpu(c.op, dev);
+           const int64_t src = spatial_numel(c.in[0].shape, nd), dst = spatial_numel(o[0].shape, nd);
+           const int64_t planes = dst ? shape_numel(o[0].shape) / dst : 0;
+           return {[src, dst, planes](const std::vector<Tensor>& in, const std::vector<Tensor>& out,
+                                      const RunContext&) {
+                     const float* g = fptr(in[0]);
+                     const int64_t* idx = in[1].data<const int64_t>();
+                     float* gx = fptr_mut(out[0]);
+                     over_planes(planes, src + dst,
+                                 [&](int64_t b, int64_t e) { ref::index_scatter(src, dst, g, idx, gx, true, b, e); });
+                   },
+                   0, "index_scatter_add"};
+         },
+         nullptr, false, -1});
+}
+
+// ---------------------------------------------------------------- adaptive and global pooling
+
+ref::AdaptiveParams adaptive_cfg(const OpCall& c, const Shape& in, Shape* out_shape) {
+  expect_pool_rank(c.op, in, 2);
+  auto os = c.attr().get_ints("output_size", 2);
+  const size_t lead = in.size() - 2;
+  ref::AdaptiveParams p;
+  p.in_h = in[lead];
+  p.in_w = in[lead + 1];
+  for (int i = 0; i < 2; ++i) {
+    if (os[size_t(i)] == -1) os[size_t(i)] = in[lead + size_t(i)];  // None: keep the input size
+    FC_CHECK(os[size_t(i)] > 0, Value, c.op, ": argument 'output_size' must contain positive sizes (or None), got ",
+             tuple_str(c.attr().get_ints("output_size", 2)));
+  }
+  p.out_h = os[0];
+  p.out_w = os[1];
+  out_shape->assign(in.begin(), in.begin() + std::ptrdiff_t(lead));
+  out_shape->push_back(p.out_h);
+  out_shape->push_back(p.out_w);
+  return p;
+}
+
+void register_adaptive(Registry& r) {
+  r.add({"adaptive_avg_pool2d", 1, 1,
+         [](const OpCall& c) -> std::vector<TensorDesc> {
+           expect_dtype(c, 0, DType::f32, "input");
+           Shape os;
+           adaptive_cfg(c, c.in[0].shape, &os);
+           return {{os, DType::f32}};
+         },
+         [](const OpCall& c, const std::vector<TensorDesc>&, Device dev) -> Prepared {
+           require_cpu(c.op, dev);
+           Shape os;
+           ref::AdaptiveParams p = adaptive_cfg(c, c.in[0].shape, &os);
+           const int64_t planes = shape_numel(os) / (p.out_h * p.out_w);
+           return {[p, planes](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
+                     const float* x = fptr(in[0]);
+                     float* y = fptr_mut(out[0]);
+                     over_planes(planes, p.in_h * p.in_w,
+                                 [&](int64_t b, int64_t e) { ref::adaptive_avg_pool2d(p, x, y, b, e); });
+                   },
+                   0, "ref"};
+         },
+         [](BackwardCall& b) -> std::vector<ValueId> {
+           if (b.grad_out[0] == kNoValue || !b.needs_grad[0]) return {kNoValue};
+           Attrs a = b.node.attrs;
+           a.set("input_shape", b.desc(b.in(0)).shape);
+           return {b.g.add1("adaptive_avg_pool2d_backward", {b.grad_out[0]}, a)};
+         },
+         false, -1});
+  r.add({"adaptive_avg_pool2d_backward", 1, 1,
+         [](const OpCall& c) -> std::vector<TensorDesc> {
+           expect_dtype(c, 0, DType::f32, "grad_output");
+           Shape in = input_shape_attr(c), os;
+           adaptive_cfg(c, in, &os);
+           FC_CHECK(c.in[0].shape == os, Value, c.op, ": grad_output has shape ", shape_str(c.in[0].shape),
+                    " but the forward output has shape ", shape_str(os));
+           return {{in, DType::f32}};
+         },
+         [](const OpCall& c, const std::vector<TensorDesc>&, Device dev) -> Prepared {
+           require_cpu(c.op, dev);
+           Shape os;
+           ref::AdaptiveParams p = adaptive_cfg(c, input_shape_attr(c), &os);
+           const int64_t planes = shape_numel(os) / (p.out_h * p.out_w);
+           return {[p, planes](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
+                     const float* g = fptr(in[0]);
+                     float* gx = fptr_mut(out[0]);
+                     over_planes(planes, p.in_h * p.in_w,
+                                 [&](int64_t b, int64_t e) { ref::adaptive_avg_pool2d_backward(p, g, gx, b, e); });
+                   },
+                   0, "ref"};
+         },
+         nullptr, false, -1});
+  r.add({"adaptive_max_pool2d", 1, 1,
+         [](const OpCall& c) -> std::vector<TensorDesc> {
+           expect_dtype(c, 0, DType::f32, "input");
+           Shape os;
+           adaptive_cfg(c, c.in[0].shape, &os);
+           return {{os, DType::f32}, {os, DType::i64}};
+         },
+         [](const OpCall& c, const std::vector<TensorDesc>&, Device dev) -> Prepared {
+           require_cpu(c.op, dev);
+           Shape os;
+           ref::AdaptiveParams p = adaptive_cfg(c, c.in[0].shape, &os);
+           const int64_t planes = shape_numel(os) / (p.out_h * p.out_w);
+           return {[p, planes](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
+                     const float* x = fptr(in[0]);
+                     float* y = fptr_mut(out[0]);
+                     int64_t* idx = out[1].data<int64_t>();
+                     over_planes(planes, p.in_h * p.in_w,
+                                 [&](int64_t b, int64_t e) { ref::adaptive_max_pool2d(p, x, y, idx, b, e); });
+                   },
+                   0, "ref"};
+         },
+         [](BackwardCall& b) -> std::vector<ValueId> {
+           if (b.grad_out[0] == kNoValue || !b.needs_grad[0]) return {kNoValue};
+           return {b.g.add1("adaptive_max_pool2d_backward", {b.grad_out[0], b.out(1)},
+                            {{"input_shape", b.desc(b.in(0)).shape}})};
+         },
+         false, -1});
+  register_index_backward(r, "adaptive_max_pool2d_backward", 2);
+
+  // Keras GlobalAveragePooling2D: [N, C, H, W] -> [N, C] (adaptive_avg_pool2d(x, 1) keeps [N, C, 1, 1]).
+  auto global_in = [](const OpCall& c, const Shape& s) {
+    FC_CHECK(s.size() == 4, Value, c.op, ": expected a 4-D input [N, C, H, W], got ", s.size(), "-D input of shape ",
+             shape_str(s));
+    FC_CHECK(s[2] > 0 && s[3] > 0, Value, c.op, ": input of shape ", shape_str(s), " has an empty spatial dimension");
+  };
+  r.add({"global_avg_pool2d", 1, 1,
+         [global_in](const OpCall& c) -> std::vector<TensorDesc> {
+           expect_dtype(c, 0, DType::f32, "input");
+           global_in(c, c.in[0].shape);
+           return {{{c.in[0].shape[0], c.in[0].shape[1]}, DType::f32}};
+         },
+         [](const OpCall& c, const std::vector<TensorDesc>&, Device dev) -> Prepared {
+           require_cpu(c.op, dev);
+           const int64_t hw = c.in[0].shape[2] * c.in[0].shape[3], planes = c.in[0].shape[0] * c.in[0].shape[1];
+           return {[hw, planes](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
+                     const float* x = fptr(in[0]);
+                     float* y = fptr_mut(out[0]);
+                     over_planes(planes, hw, [&](int64_t b, int64_t e) {
+                       for (int64_t pl = b; pl < e; ++pl) {
+                         double s = 0;
+                         for (int64_t i = 0; i < hw; ++i) s += x[pl * hw + i];
+                         y[pl] = float(s / double(hw));
+                       }
+                     });
+                   },
+                   0, "ref"};
+         },
+         [](BackwardCall& b) -> std::vector<ValueId> {
+           if (b.grad_out[0] == kNoValue || !b.needs_grad[0]) return {kNoValue};
+           return {b.g.add1("global_avg_pool2d_backward", {b.grad_out[0]}, {{"input_shape", b.desc(b.in(0)).shape}})};
+         },
+         false, -1});
+  r.add({"global_avg_pool2d_backward", 1, 1,
+         [global_in](const OpCall& c) -> std::vector<TensorDesc> {
+           expect_dtype(c, 0, DType::f32, "grad_output");
+           Shape in = input_shape_attr(c);
+           global_in(c, in);
+           FC_CHECK(c.in[0].shape == Shape({in[0], in[1]}), Value, c.op, ": grad_output has shape ",
+                    shape_str(c.in[0].shape), " but the forward output has shape ", shape_str({in[0], in[1]}));
+           return {{in, DType::f32}};
+         },
+         [](const OpCall& c, const std::vector<TensorDesc>& o, Device dev) -> Prepared {
+           require_cpu(c.op, dev);
+           const int64_t hw = o[0].shape[2] * o[0].shape[3], planes = o[0].shape[0] * o[0].shape[1];
+           return {[hw, planes](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
+                     const float* g = fptr(in[0]);
+                     float* gx = fptr_mut(out[0]);
+                     over_planes(planes, hw, [&](int64_t b, int64_t e) {
+                       for (int64_t pl = b; pl < e; ++pl) std::fill(gx + pl * hw, gx + (pl + 1) * hw, g[pl] / float(hw));
+                     });
+                   },
+                   0, "ref"};
+         },
+         nullptr, false, -1});
+}
+
+// ---------------------------------------------------------------- max_unpool2d
+
+Shape unpool_out_shape(const OpCall& c) {
+  const Shape& in = c.in[0].shape;
+  expect_pool_rank(c.op, in, 2);
+  AttrReader a = c.attr();
+  auto k = a.get_ints("kernel_size", 2);
+  auto s = a.has("stride") ? a.get_ints("stride", 2) : k;
+  auto p = a.get_ints("padding", 2, 0);
+  for (int i = 0; i < 2; ++i) {
+    FC_CHECK(k[size_t(i)] > 0, Value, c.op, ": argument 'kernel_size' must be positive, got ", tuple_str(k));
+    FC_CHECK(s[size_t(i)] > 0, Value, c.op, ": argument 'stride' must be positive, got ", tuple_str(s));
+    FC_CHECK(p[size_t(i)] >= 0, Value, c.op, ": argument 'padding' must be non-negative, got ", tuple_str(p));
+  }
+  const size_t lead = in.size() - 2;
+  std::vector<int64_t> dflt(2);
+  for (size_t i = 0; i < 2; ++i) dflt[i] = (in[lead + i] - 1) * s[i] + k[i] - 2 * p[i];
+  std::vector<int64_t> os = dflt;
+  if (a.has("output_size")) {
+    os = a.get_int_list("output_size");
+    if (os.size() == 4) os.erase(os.begin(), os.begin() + 2);
+    FC_CHECK(os.size() == 2, Value, c.op, ": argument 'output_size' should have 2 or 4 elements, got ", tuple_str(os));
+    for (size_t i = 0; i < 2; ++i)
+      FC_CHECK(dflt[i] - s[i] < os[i] && os[i] < dflt[i] + s[i], Value, c.op, ": invalid output_size ", tuple_str(os),
+               " (dim ", i, " must be between ", dflt[i] - s[i], " and ", dflt[i] + s[i], ", exclusive)");
+  }
+  for (size_t i = 0; i < 2; ++i)
+    FC_CHECK(os[i] > 0, Value, c.op, ": output size would be ", os[0], "x", os[1], " for input ", in[lead], "x",
+             in[lead + 1], " with kernel ", tuple_str(k), " (stride ", tuple_str(s), ", padding ", tuple_str(p), ")");
+  Shape out(in.begin(), in.begin() + std::ptrdiff_t(lead));
+  out.push_back(os[0]);
+  out.push_back(os[1]);
+  return out;
+}
+
+void register_unpool(Registry& r) {
+  r.add({"max_unpool2d", 2, 2,
+         [](const OpCall& c) -> std::vector<TensorDesc> {
+           expect_dtype(c, 0, DType::f32, "input");
+           expect_dtype(c, 1, DType::i64, "indices");
+           FC_CHECK(c.in[0].shape == c.in[1].shape, Value, c.op, ": input has shape ", shape_str(c.in[0].shape),
+                    " but indices have shape ", shape_str(c.in[1].shape), " (expected the same)");
+           return {{unpool_out_shape(c), DType::f32}};
+         },
+         [](const OpCall& c, const std::vector<TensorDesc>& o, Device dev) -> Prepared {
+           require_cpu(c.op, dev);
+           const int64_t src = spatial_numel(c.in[0].shape, 2), dst = spatial_numel(o[0].shape, 2);
+           const int64_t planes = shape_numel(o[0].shape) / dst;
+           return {[src, dst, planes](const std::vector<Tensor>& in, const std::vector<Tensor>& out,
+                                      const RunContext&) {
+                     const float* x = fptr(in[0]);
+                     const int64_t* idx = in[1].data<const int64_t>();
+                     float* y = fptr_mut(out[0]);
+                     over_planes(planes, src + dst,
+                                 [&](int64_t b, int64_t e) { ref::index_scatter(src, dst, x, idx, y, false, b, e); });
+                   },
+                   0, "index_scatter"};
+         },
+         [](BackwardCall& b) -> std::vector<ValueId> {
+           if (b.grad_out[0] == kNoValue || !b.needs_grad[0]) return {kNoValue, kNoValue};
+           return {b.g.add1("max_unpool2d_backward", {b.grad_out[0], b.in(1)}), kNoValue};
+         },
+         false, -1});
+  // max_unpool2d_backward(grad_out, indices) -> grad_input[i] = grad_out[plane, indices[i]]
+  r.add({"max_unpool2d_backward", 2, 2,
+         [](const OpCall& c) -> std::vector<TensorDesc> {
+           expect_dtype(c, 0, DType::f32, "grad_output");
+           expect_dtype(c, 1, DType::i64, "indices");
+           expect_pool_rank(c.op, c.in[1].shape, 2);
+           expect_same_planes(c.op, c.in[0].shape, "grad_output", c.in[1].shape, "indices", 2);
+           return {{c.in[1].shape, DType::f32}};
+         },
+         [](const OpCall& c, const std::vector<TensorDesc>& o, Device dev) -> Prepared {
+           require_cpu(c.op, dev);
+           const int64_t src = spatial_numel(c.in[0].shape, 2), ip = spatial_numel(o[0].shape, 2);
+           const int64_t planes = shape_numel(o[0].shape) / ip;
+           return {[src, ip, planes](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
+                     const float* g = fptr(in[0]);
+                     const int64_t* idx = in[1].data<const int64_t>();
+                     float* gx = fptr_mut(out[0]);
+                     over_planes(planes, src + ip,
+                                 [&](int64_t b, int64_t e) { ref::index_gather(ip, src, g, idx, gx, b, e); });
+                   },
+                   0, "index_gather"};
+         },
+         nullptr, false, -1});
+}
+
+}  // namespace
+
+void register_pool_ops(Registry& r) {
+  for (int nd = 1; nd <= 3; ++nd) {
+    const std::string sfx = std::to_string(nd) + "d";
+    register_fixed_pool(r, "max_pool" + sfx, nd, true, false);
+    register_index_backward(r, "max_pool" + sfx + "_backward", nd);
+    register_fixed_pool(r, "avg_pool" + sfx, nd, false, false);
+  }
+  register_fixed_pool(r, "min_pool2d", 2, true, true);
+  register_index_backward(r, "min_pool2d_backward", 2);
+  register_adaptive(r);
+  register_unpool(r);
+}
 
 }  // namespace fastconv

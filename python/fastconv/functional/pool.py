@@ -1,6 +1,122 @@
-"""The pool op family (torch.nn.functional names)."""
+"""Pooling (torch.nn.functional names and arguments).
+
+Max pooling always computes int64 indices (flat positions in each input plane, as PyTorch) as a second output: the
+backward pass scatters gradients through them. They are returned only with ``return_indices=True``.
+
+fastconv extensions: ``min_pool2d`` (minimum over windows, same arguments as ``max_pool2d``; equal to
+``-max_pool2d(-x)`` including the indices) and ``global_avg_pool2d`` ([N, C, H, W] -> [N, C], Keras'
+GlobalAveragePooling2D; ``adaptive_avg_pool2d(x, 1)`` keeps the [N, C, 1, 1] shape).
+"""
 from __future__ import annotations
 
-from ._util import as_float, as_index, op  # noqa: F401
+import numpy as np
 
-__all__: list[str] = []
+from ._util import as_float, as_index, is_symbol, op
+
+__all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "min_pool2d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
+           "adaptive_avg_pool2d", "adaptive_max_pool2d", "global_avg_pool2d", "max_unpool2d"]
+
+
+def _ints(v):
+    """An int, or a tuple/list of ints (PyTorch accepts both); None passes through (= not given)."""
+    if v is None or isinstance(v, (int, np.integer)):
+        return v
+    return tuple(v)
+
+
+def _max_pool(name, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    if stride is not None and not isinstance(stride, (int, np.integer)) and len(stride) == 0:
+        stride = None  # torch: an empty stride means "same as kernel_size"
+    out, idx = op(name, [as_float(input, name)],
+                  dict(kernel_size=_ints(kernel_size), stride=_ints(stride), padding=_ints(padding),
+                       dilation=_ints(dilation), ceil_mode=bool(ceil_mode)), multi=True)
+    return (out, idx) if return_indices else out
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    return _max_pool("max_pool1d", input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    return _max_pool("max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    return _max_pool("max_pool3d", input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def min_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Minimum over each window (fastconv extension). Same as ``-max_pool2d(-input)``; ties pick the first minimum in
+    scan order and NaN wins, as in max pooling."""
+    return _max_pool("min_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def _avg_pool(name, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override=None):
+    if stride is not None and not isinstance(stride, (int, np.integer)) and len(stride) == 0:
+        stride = None
+    return op(name, [as_float(input, name)],
+              dict(kernel_size=_ints(kernel_size), stride=_ints(stride), padding=_ints(padding),
+                   ceil_mode=bool(ceil_mode), count_include_pad=bool(count_include_pad),
+                   divisor_override=divisor_override))
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    return _avg_pool("avg_pool1d", input, kernel_size, stride, padding, ceil_mode, count_include_pad)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    return _avg_pool("avg_pool2d", input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)
+
+
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    return _avg_pool("avg_pool3d", input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)
+
+
+def _output_size(name, output_size):
+    """int or (h, w) with None entries meaning "keep the input size" (encoded as -1 for C++)."""
+    sizes = (output_size,) if output_size is None or isinstance(output_size, (int, np.integer)) else output_size
+    if output_size is None or any(s is not None and int(s) <= 0 for s in sizes):
+        raise ValueError(f"{name}: argument 'output_size' must contain positive sizes (or None), got {output_size}")
+    if isinstance(output_size, (int, np.integer)):
+        return int(output_size)
+    return tuple(-1 if s is None else int(s) for s in output_size)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    name = "adaptive_avg_pool2d"
+    return op(name, [as_float(input, name)], dict(output_size=_output_size(name, output_size)))
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    name = "adaptive_max_pool2d"
+    out, idx = op(name, [as_float(input, name)], dict(output_size=_output_size(name, output_size)), multi=True)
+    return (out, idx) if return_indices else out
+
+
+def global_avg_pool2d(input):
+    """Mean over H and W: [N, C, H, W] -> [N, C] (Keras GlobalAveragePooling2D; fastconv extension)."""
+    return op("global_avg_pool2d", [as_float(input, "global_avg_pool2d")])
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    name = "max_unpool2d"
+    x = as_float(input, name)
+    idx = as_index(indices, name, "indices")
+    if output_size is not None and not isinstance(output_size, (int, np.integer)):
+        output_size = tuple(int(s) for s in output_size)
+    out = op(name, [x, idx], dict(kernel_size=_ints(kernel_size), stride=_ints(stride), padding=_ints(padding),
+                                  output_size=output_size))
+    if not is_symbol(idx) and not is_symbol(out) and idx.size:
+        # Kernels never fail on data, so an eager call checks the saved indices here (a traced graph skips
+        # out-of-range ones).
+        plane = out.shape[-1] * out.shape[-2]
+        lo, hi = int(idx.min()), int(idx.max())
+        if lo < 0 or hi >= plane:
+            bad = lo if lo < 0 else hi
+            raise IndexError(f"{name}: index {bad} in 'indices' is out of range for an output plane of "
+                             f"{out.shape[-2]}x{out.shape[-1]} = {plane} elements")
+    return out

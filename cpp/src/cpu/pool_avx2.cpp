@@ -1,0 +1,197 @@
+// 2-D max/min/avg pooling with AVX2: 8 output columns per vector; the same scheme as pool_avx512.cpp (stride-2
+// columns come from two loads and a shuffle+permute deinterleave; border columns and tails go scalar).
+#include <immintrin.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "cpu/pool.h"
+
+namespace fastconv::cpu {
+namespace {
+
+struct Geo {
+  int64_t H, W, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw;
+  int64_t ow_lo, ow_hi;  // output columns whose window is fully inside [0, W)
+};
+
+Geo geometry(const ref::PoolParams& p) {
+  Geo g{p.in[1], p.in[2], p.out[1], p.out[2], p.k[1], p.k[2], p.s[1], p.s[2], p.p[1], p.p[2], p.d[1], p.d[2], 0, 0};
+  g.ow_lo = (g.pw + g.sw - 1) / g.sw;
+  const int64_t num = g.W - 1 - (g.kw - 1) * g.dw + g.pw;
+  g.ow_hi = num >= 0 ? num / g.sw + 1 : 0;
+  if (g.ow_hi > g.OW) g.ow_hi = g.OW;
+  if (g.ow_lo > g.ow_hi) g.ow_lo = g.ow_hi;
+  return g;
+}
+
+inline void span(int64_t o, int64_t s, int64_t pad, int64_t k, int64_t d, int64_t n, int64_t* lo, int64_t* hi) {
+  int64_t start = o * s - pad;
+  int64_t end = start + (k - 1) * d + 1;
+  *hi = end < n ? end : n;
+  while (start < 0) start += d;
+  *lo = start;
+}
+
+inline void max_point(const Geo& g, const float* xp, int64_t oh, int64_t ow, bool min, float* y, int64_t* idx) {
+  int64_t h0, h1, w0, w1;
+  span(oh, g.sh, g.ph, g.kh, g.dh, g.H, &h0, &h1);
+  span(ow, g.sw, g.pw, g.kw, g.dw, g.W, &w0, &w1);
+  float best = -INFINITY;
+  int64_t bi = h0 * g.W + w0;
+  for (int64_t ih = h0; ih < h1; ih += g.dh)
+    for (int64_t iw = w0; iw < w1; iw += g.dw) {
+      const float v = min ? -xp[ih * g.W + iw] : xp[ih * g.W + iw];
+      if (v > best || std::isnan(v)) {
+        best = v;
+        bi = ih * g.W + iw;
+      }
+    }
+  *y = min ? -best : best;
+  *idx = bi;
+}
+
+// 8 taps at columns col + j*sw (sw is 1 or 2); never reads past col + 7*sw.
+inline __m256 load_taps(const float* row, int64_t col, int64_t sw) {
+  if (sw == 1) return _mm256_loadu_ps(row + col);
+  const __m256 a = _mm256_loadu_ps(row + col);
+  const __m256 b = _mm256_maskload_ps(row + col + 8, _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0));
+  const __m256 t = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));  // a0 a2 b0 b2 | a4 a6 b4 b6
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+template <bool kMin>
+void max_row_vec(const Geo& g, const float* xp, int64_t h0, int64_t h1, int64_t ow, float* y, int64_t* idx) {
+  const __m256i lane = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(int32_t(g.sw)));
+  const int64_t c0 = ow * g.sw - g.pw;
+  __m256 best = _mm256_set1_ps(kMin ? INFINITY : -INFINITY);
+  __m256i bi = _mm256_add_epi32(lane, _mm256_set1_epi32(int32_t(h0 * g.W + c0)));
+  for (int64_t ih = h0; ih < h1; ih += g.dh) {
+    const float* row = xp + ih * g.W;
+    for (int64_t kw = 0; kw < g.kw; ++kw) {
+      const int64_t col = c0 + kw * g.dw;
+      const __m256 v = load_taps(row, col, g.sw);
+      const __m256 m = _mm256_or_ps(_mm256_cmp_ps(v, best, kMin ? _CMP_LT_OQ : _CMP_GT_OQ),
+                                    _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+      best = _mm256_blendv_ps(best, v, m);
+      const __m256i cand = _mm256_add_epi32(lane, _mm256_set1_epi32(int32_t(ih * g.W + col)));
+      bi = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(bi), _mm256_castsi256_ps(cand), m));
+    }
+  }
+  _mm256_storeu_ps(y, best);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(idx), _mm256_cvtepi32_epi64(_mm256_castsi256_si128(bi)));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(idx + 4), _mm256_cvtepi32_epi64(_mm256_extracti128_si256(bi, 1)));
+}
+
+inline float avg_point(const ref::PoolParams& p, const Geo& g, const float* xp, int64_t oh, int64_t ow) {
+  int64_t h0 = oh * g.sh - g.ph, w0 = ow * g.sw - g.pw;
+  int64_t h1 = h0 + g.kh < g.H ? h0 + g.kh : g.H, w1 = w0 + g.kw < g.W ? w0 + g.kw : g.W;
+  if (h0 < 0) h0 = 0;
+  if (w0 < 0) w0 = 0;
+  float s = 0.f;
+  for (int64_t ih = h0; ih < h1; ++ih)
+    for (int64_t iw = w0; iw < w1; ++iw) s += xp[ih * g.W + iw];
+  return s / float(ref::avg_pool_divisor(p, 0, oh, ow));
+}
+
+}  // namespace
+
+void max_pool2d__avx2(const ref::PoolParams& p, const float* x, float* y, int64_t* idx, bool min, int64_t p0,
+                      int64_t p1) {
+  const Geo g = geometry(p);
+  for (int64_t pl = p0; pl < p1; ++pl) {
+    const float* xp = x + pl * g.H * g.W;
+    float* yp = y + pl * g.OH * g.OW;
+    int64_t* ip = idx + pl * g.OH * g.OW;
+    for (int64_t oh = 0; oh < g.OH; ++oh) {
+      int64_t h0, h1;
+      span(oh, g.sh, g.ph, g.kh, g.dh, g.H, &h0, &h1);
+      float* yr = yp + oh * g.OW;
+      int64_t* ir = ip + oh * g.OW;
+      int64_t ow = 0;
+      for (; ow < g.ow_lo; ++ow) max_point(g, xp, oh, ow, min, yr + ow, ir + ow);
+      for (; ow + 8 <= g.ow_hi; ow += 8) {
+        if (min) max_row_vec<true>(g, xp, h0, h1, ow, yr + ow, ir + ow);
+        else max_row_vec<false>(g, xp, h0, h1, ow, yr + ow, ir + ow);
+      }
+      for (; ow < g.OW; ++ow) max_point(g, xp, oh, ow, min, yr + ow, ir + ow);
+    }
+  }
+}
+
+void avg_pool2d__avx2(const ref::PoolParams& p, const float* x, float* y, int64_t p0, int64_t p1) {
+  const Geo g = geometry(p);
+  for (int64_t pl = p0; pl < p1; ++pl) {
+    const float* xp = x + pl * g.H * g.W;
+    float* yp = y + pl * g.OH * g.OW;
+    for (int64_t oh = 0; oh < g.OH; ++oh) {
+      int64_t h0 = oh * g.sh - g.ph, h1 = h0 + g.kh < g.H ? h0 + g.kh : g.H;
+      if (h0 < 0) h0 = 0;
+      float* yr = yp + oh * g.OW;
+      int64_t ow = 0;
+      for (; ow < g.ow_lo; ++ow) yr[ow] = avg_point(p, g, xp, oh, ow);
+      if (ow + 8 <= g.ow_hi) {
+        const __m256 inv = _mm256_set1_ps(1.f / float(ref::avg_pool_divisor(p, 0, oh, ow)));
+        for (; ow + 8 <= g.ow_hi; ow += 8) {
+          __m256 s = _mm256_setzero_ps();
+          const int64_t c0 = ow * g.sw - g.pw;
+          for (int64_t ih = h0; ih < h1; ++ih)
+            for (int64_t kw = 0; kw < g.kw; ++kw) s = _mm256_add_ps(s, load_taps(xp + ih * g.W, c0 + kw, g.sw));
+          _mm256_storeu_ps(yr + ow, _mm256_mul_ps(s, inv));
+        }
+      }
+      for (; ow < g.OW; ++ow) yr[ow] = avg_point(p, g, xp, oh, ow);
+    }
+  }
+}
+
+void avg_pool2d_backward__avx2(const ref::PoolParams& p, const float* gy, float* gx, int64_t p0, int64_t p1) {
+  const Geo g = geometry(p);
+  const __m256i m7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
+  const __m256 zero = _mm256_setzero_ps();
+  for (int64_t pl = p0; pl < p1; ++pl) {
+    float* gp = gx + pl * g.H * g.W;
+    const float* gr0 = gy + pl * g.OH * g.OW;
+    std::memset(gp, 0, sizeof(float) * size_t(g.H * g.W));
+    for (int64_t oh = 0; oh < g.OH; ++oh) {
+      int64_t h0 = oh * g.sh - g.ph, h1 = h0 + g.kh < g.H ? h0 + g.kh : g.H;
+      if (h0 < 0) h0 = 0;
+      const float* gr = gr0 + oh * g.OW;
+      auto point = [&](int64_t ow) {
+        int64_t w0 = ow * g.sw - g.pw, w1 = w0 + g.kw < g.W ? w0 + g.kw : g.W;
+        if (w0 < 0) w0 = 0;
+        const float v = gr[ow] / float(ref::avg_pool_divisor(p, 0, oh, ow));
+        for (int64_t ih = h0; ih < h1; ++ih)
+          for (int64_t iw = w0; iw < w1; ++iw) gp[ih * g.W + iw] += v;
+      };
+      int64_t ow = 0;
+      for (; ow < g.ow_lo; ++ow) point(ow);
+      if (ow + 8 <= g.ow_hi) {
+        const __m256 inv = _mm256_set1_ps(1.f / float(ref::avg_pool_divisor(p, 0, oh, ow)));
+        for (; ow + 8 <= g.ow_hi; ow += 8) {
+          const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(gr + ow), inv);
+          // Interleave with zeros (v0 0 v1 0 ...) so stride-2 columns take two contiguous adds.
+          const __m256 lo = _mm256_permute2f128_ps(_mm256_unpacklo_ps(v, zero), _mm256_unpackhi_ps(v, zero), 0x20);
+          const __m256 hi = _mm256_permute2f128_ps(_mm256_unpacklo_ps(v, zero), _mm256_unpackhi_ps(v, zero), 0x31);
+          const int64_t c0 = ow * g.sw - g.pw;
+          for (int64_t ih = h0; ih < h1; ++ih) {
+            float* row = gp + ih * g.W;
+            for (int64_t kw = 0; kw < g.kw; ++kw) {
+              float* dst = row + c0 + kw;
+              if (g.sw == 1) {
+                _mm256_storeu_ps(dst, _mm256_add_ps(_mm256_loadu_ps(dst), v));
+              } else {
+                _mm256_storeu_ps(dst, _mm256_add_ps(_mm256_loadu_ps(dst), lo));
+                _mm256_maskstore_ps(dst + 8, m7, _mm256_add_ps(_mm256_maskload_ps(dst + 8, m7), hi));
+              }
+            }
+          }
+        }
+      }
+      for (; ow < g.OW; ++ow) point(ow);
+    }
+  }
+}
+
+}  // namespace fastconv::cpu

@@ -1,0 +1,205 @@
+// 2-D max/min/avg pooling with AVX-512: 16 output columns per vector. Horizontal stride 2 deinterleaves two
+// contiguous loads with one permute, so a 2x2/s2 or 3x3/s2 window costs 2 loads per tap row instead of a gather.
+// Only columns whose whole window lies inside the row are vectorised; the border columns and the tail take the
+// scalar path, which follows the reference kernel step for step (same scan order, ties, NaN).
+// GCC 12 warns (falsely) about the undefined upper half inside _mm512_castsi512_si256/_mm512_cvtepi32_epi64.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "cpu/pool.h"
+
+namespace fastconv::cpu {
+namespace {
+
+struct Geo {
+  int64_t H, W, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw;
+  int64_t ow_lo, ow_hi;  // output columns whose window is fully inside [0, W)
+};
+
+Geo geometry(const ref::PoolParams& p) {
+  Geo g{p.in[1], p.in[2], p.out[1], p.out[2], p.k[1], p.k[2], p.s[1], p.s[2], p.p[1], p.p[2], p.d[1], p.d[2], 0, 0};
+  g.ow_lo = (g.pw + g.sw - 1) / g.sw;
+  const int64_t num = g.W - 1 - (g.kw - 1) * g.dw + g.pw;
+  g.ow_hi = num >= 0 ? num / g.sw + 1 : 0;
+  if (g.ow_hi > g.OW) g.ow_hi = g.OW;
+  if (g.ow_lo > g.ow_hi) g.ow_lo = g.ow_hi;
+  return g;
+}
+
+// First in-bounds tap and end of a dilated window (as the reference).
+inline void span(int64_t o, int64_t s, int64_t pad, int64_t k, int64_t d, int64_t n, int64_t* lo, int64_t* hi) {
+  int64_t start = o * s - pad;
+  int64_t end = start + (k - 1) * d + 1;
+  *hi = end < n ? end : n;
+  while (start < 0) start += d;
+  *lo = start;
+}
+
+inline void max_point(const Geo& g, const float* xp, int64_t oh, int64_t ow, bool min, float* y, int64_t* idx) {
+  int64_t h0, h1, w0, w1;
+  span(oh, g.sh, g.ph, g.kh, g.dh, g.H, &h0, &h1);
+  span(ow, g.sw, g.pw, g.kw, g.dw, g.W, &w0, &w1);
+  float best = -INFINITY;
+  int64_t bi = h0 * g.W + w0;
+  for (int64_t ih = h0; ih < h1; ih += g.dh)
+    for (int64_t iw = w0; iw < w1; iw += g.dw) {
+      const float v = min ? -xp[ih * g.W + iw] : xp[ih * g.W + iw];
+      if (v > best || std::isnan(v)) {
+        best = v;
+        bi = ih * g.W + iw;
+      }
+    }
+  *y = min ? -best : best;
+  *idx = bi;
+}
+
+// 16 taps at columns col + j*sw of one row (sw is 1 or 2); never reads past col + 15*sw.
+inline __m512 load_taps(const float* row, int64_t col, int64_t sw, __m512i even) {
+  if (sw == 1) return _mm512_loadu_ps(row + col);
+  const __m512 a = _mm512_loadu_ps(row + col);
+  const __m512 b = _mm512_maskz_loadu_ps(0x7FFF, row + col + 16);
+  return _mm512_permutex2var_ps(a, even, b);
+}
+
+template <bool kMin>
+void max_row_vec(const Geo& g, const float* xp, int64_t h0, int64_t h1, int64_t ow, float* y, int64_t* idx) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i lane = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                          _mm512_set1_epi32(int32_t(g.sw)));
+  const int64_t c0 = ow * g.sw - g.pw;
+  __m512 best = _mm512_set1_ps(kMin ? INFINITY : -INFINITY);
+  __m512i bi = _mm512_add_epi32(lane, _mm512_set1_epi32(int32_t(h0 * g.W + c0)));
+  for (int64_t ih = h0; ih < h1; ih += g.dh) {
+    const float* row = xp + ih * g.W;
+    for (int64_t kw = 0; kw < g.kw; ++kw) {
+      const int64_t col = c0 + kw * g.dw;
+      const __m512 v = load_taps(row, col, g.sw, even);
+      // min pooling: "-v > -best" is "v < best"; NaN always takes the slot (the last NaN wins, as in PyTorch).
+      const __mmask16 m = _mm512_cmp_ps_mask(v, best, kMin ? _CMP_LT_OQ : _CMP_GT_OQ) |
+                          _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+      best = _mm512_mask_mov_ps(best, m, v);
+      bi = _mm512_mask_mov_epi32(bi, m, _mm512_add_epi32(lane, _mm512_set1_epi32(int32_t(ih * g.W + col))));
+    }
+  }
+  _mm512_storeu_ps(y, best);
+  _mm512_storeu_si512(idx, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(bi)));
+  _mm512_storeu_si512(idx + 8, _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(bi, 1)));
+}
+
+inline float avg_point(const ref::PoolParams& p, const Geo& g, const float* xp, int64_t oh, int64_t ow) {
+  int64_t h0 = oh * g.sh - g.ph, w0 = ow * g.sw - g.pw;
+  int64_t h1 = h0 + g.kh < g.H ? h0 + g.kh : g.H, w1 = w0 + g.kw < g.W ? w0 + g.kw : g.W;
+  if (h0 < 0) h0 = 0;
+  if (w0 < 0) w0 = 0;
+  float s = 0.f;
+  for (int64_t ih = h0; ih < h1; ++ih)
+    for (int64_t iw = w0; iw < w1; ++iw) s += xp[ih * g.W + iw];
+  return s / float(ref::avg_pool_divisor(p, 0, oh, ow));
+}
+
+}  // namespace
+
+void max_pool2d__avx512(const ref::PoolParams& p, const float* x, float* y, int64_t* idx, bool min, int64_t p0,
+                        int64_t p1) {
+  const Geo g = geometry(p);
+  for (int64_t pl = p0; pl < p1; ++pl) {
+    const float* xp = x + pl * g.H * g.W;
+    float* yp = y + pl * g.OH * g.OW;
+    int64_t* ip = idx + pl * g.OH * g.OW;
+    for (int64_t oh = 0; oh < g.OH; ++oh) {
+      int64_t h0, h1;
+      span(oh, g.sh, g.ph, g.kh, g.dh, g.H, &h0, &h1);
+      float* yr = yp + oh * g.OW;
+      int64_t* ir = ip + oh * g.OW;
+      int64_t ow = 0;
+      for (; ow < g.ow_lo; ++ow) max_point(g, xp, oh, ow, min, yr + ow, ir + ow);
+      for (; ow + 16 <= g.ow_hi; ow += 16) {
+        if (min) max_row_vec<true>(g, xp, h0, h1, ow, yr + ow, ir + ow);
+        else max_row_vec<false>(g, xp, h0, h1, ow, yr + ow, ir + ow);
+      }
+      for (; ow < g.OW; ++ow) max_point(g, xp, oh, ow, min, yr + ow, ir + ow);
+    }
+  }
+}
+
+void avg_pool2d__avx512(const ref::PoolParams& p, const float* x, float* y, int64_t p0, int64_t p1) {
+  const Geo g = geometry(p);
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  for (int64_t pl = p0; pl < p1; ++pl) {
+    const float* xp = x + pl * g.H * g.W;
+    float* yp = y + pl * g.OH * g.OW;
+    for (int64_t oh = 0; oh < g.OH; ++oh) {
+      int64_t h0 = oh * g.sh - g.ph, h1 = h0 + g.kh < g.H ? h0 + g.kh : g.H;
+      if (h0 < 0) h0 = 0;
+      float* yr = yp + oh * g.OW;
+      int64_t ow = 0;
+      for (; ow < g.ow_lo; ++ow) yr[ow] = avg_point(p, g, xp, oh, ow);
+      if (ow + 16 <= g.ow_hi) {
+        // Interior columns share one divisor per row: their window is never clipped horizontally.
+        const __m512 inv = _mm512_set1_ps(1.f / float(ref::avg_pool_divisor(p, 0, oh, ow)));
+        for (; ow + 16 <= g.ow_hi; ow += 16) {
+          __m512 s = _mm512_setzero_ps();
+          const int64_t c0 = ow * g.sw - g.pw;
+          for (int64_t ih = h0; ih < h1; ++ih)
+            for (int64_t kw = 0; kw < g.kw; ++kw) s = _mm512_add_ps(s, load_taps(xp + ih * g.W, c0 + kw, g.sw, even));
+          _mm512_storeu_ps(yr + ow, _mm512_mul_ps(s, inv));
+        }
+      }
+      for (; ow < g.OW; ++ow) yr[ow] = avg_point(p, g, xp, oh, ow);
+    }
+  }
+}
+
+void avg_pool2d_backward__avx512(const ref::PoolParams& p, const float* gy, float* gx, int64_t p0, int64_t p1) {
+  const Geo g = geometry(p);
+  // Spreading 16 gradients to columns col + 2j: interleave them with zeros and add two contiguous vectors.
+  const __m512i lo_idx = _mm512_setr_epi32(0, 16, 1, 16, 2, 16, 3, 16, 4, 16, 5, 16, 6, 16, 7, 16);
+  const __m512i hi_idx = _mm512_setr_epi32(8, 16, 9, 16, 10, 16, 11, 16, 12, 16, 13, 16, 14, 16, 15, 16);
+  const __m512 zero = _mm512_setzero_ps();
+  for (int64_t pl = p0; pl < p1; ++pl) {
+    float* gp = gx + pl * g.H * g.W;
+    const float* gr0 = gy + pl * g.OH * g.OW;
+    std::memset(gp, 0, sizeof(float) * size_t(g.H * g.W));
+    for (int64_t oh = 0; oh < g.OH; ++oh) {
+      int64_t h0 = oh * g.sh - g.ph, h1 = h0 + g.kh < g.H ? h0 + g.kh : g.H;
+      if (h0 < 0) h0 = 0;
+      const float* gr = gr0 + oh * g.OW;
+      auto point = [&](int64_t ow) {
+        int64_t w0 = ow * g.sw - g.pw, w1 = w0 + g.kw < g.W ? w0 + g.kw : g.W;
+        if (w0 < 0) w0 = 0;
+        const float v = gr[ow] / float(ref::avg_pool_divisor(p, 0, oh, ow));
+        for (int64_t ih = h0; ih < h1; ++ih)
+          for (int64_t iw = w0; iw < w1; ++iw) gp[ih * g.W + iw] += v;
+      };
+      int64_t ow = 0;
+      for (; ow < g.ow_lo; ++ow) point(ow);
+      if (ow + 16 <= g.ow_hi) {
+        const __m512 inv = _mm512_set1_ps(1.f / float(ref::avg_pool_divisor(p, 0, oh, ow)));
+        for (; ow + 16 <= g.ow_hi; ow += 16) {
+          const __m512 v = _mm512_mul_ps(_mm512_loadu_ps(gr + ow), inv);
+          const int64_t c0 = ow * g.sw - g.pw;
+          for (int64_t ih = h0; ih < h1; ++ih) {
+            float* row = gp + ih * g.W;
+            for (int64_t kw = 0; kw < g.kw; ++kw) {
+              float* dst = row + c0 + kw;
+              if (g.sw == 1) {
+                _mm512_storeu_ps(dst, _mm512_add_ps(_mm512_loadu_ps(dst), v));
+              } else {
+                _mm512_storeu_ps(dst, _mm512_add_ps(_mm512_loadu_ps(dst), _mm512_permutex2var_ps(v, lo_idx, zero)));
+                const __m512 hi = _mm512_maskz_loadu_ps(0x7FFF, dst + 16);
+                _mm512_mask_storeu_ps(dst + 16, 0x7FFF, _mm512_add_ps(hi, _mm512_permutex2var_ps(v, hi_idx, zero)));
+              }
+            }
+          }
+        }
+      }
+      for (; ow < g.OW; ++ow) point(ow);
+    }
+  }
+}
+
+}  // namespace fastconv::cpu
