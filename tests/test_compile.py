@@ -257,3 +257,15 @@ def test_loss_strings():
     t = torch.tensor(np.maximum(x, 0), dtype=torch.float64)
     lbl = np.array([0, 2, 1, 1])
     assert np.isclose(net.train_step(x, lbl), TF.cross_entropy(t, torch.tensor(lbl)).item(), rtol=1e-5)
+
+
+def test_replacing_or_freezing_parameters_recompiles():
+    m = Affine()
+    net = fc.compile(m, (2, 8), loss=mse, optimizer=fc.optim.SGD(m.parameters(), lr=0.5), target_shape=(2, 8))
+    x = np.ones((2, 8), np.float32)
+    m.b = nn.Parameter(np.full(8, 5.0))  # a new object: the old graph's binding is stale
+    assert np.allclose(net.predict(x)[0], (x * m.w + 5.0) * m.w)
+    m.w.requires_grad = False
+    w0 = m.w.copy()
+    net.train_step(x, x)
+    assert np.array_equal(m.w, w0)

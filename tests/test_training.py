@@ -139,3 +139,13 @@ def test_small_cnn_learns_digits():
     assert top3 >= acc
     pred = fc.predict(model, xte).argmax(1)
     assert np.isclose((pred == yte).mean(), acc)
+
+
+def test_repeated_fit_continues_with_the_same_optimizer_state():
+    x, y = regression_data()
+    m = Affine()
+    fc.fit(m, x, y, loss=mse, metrics=[], verbose=0, seed=0)
+    (c,) = m._fc_compiled.values()
+    step = c.optimizer._step
+    fc.fit(m, x, y, loss=mse, metrics=[], verbose=0, seed=0)
+    assert list(m._fc_compiled.values()) == [c] and c.optimizer._step == 2 * step

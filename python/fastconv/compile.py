@@ -125,7 +125,9 @@ class Compiled:
         return tuple(m.training for m in self.model.modules())
 
     def _program(self, kind: str, x_shape, y_shape=None, y_dtype=None) -> _Program:
-        grad_key = tuple(bool(getattr(p, "requires_grad", False)) for p in self.model.parameters())
+        # Replacing a parameter or buffer object (not just its values) or freezing one needs a new graph.
+        grad_key = tuple((id(p), bool(getattr(p, "requires_grad", False))) for p in self.model.parameters()) + \
+            tuple(id(b) for b in self.model.buffers())
         opt_key = self.optimizer.signature() if (kind == "train" and self.optimizer is not None) else None
         key = (kind, tuple(x_shape), tuple(y_shape or ()), y_dtype, grad_key, opt_key,
                self._modes_key() if kind == "forward" else None)

@@ -169,17 +169,18 @@ def _make_optimizer(optimizer, model: Module):
 
 def _compiled(model, x_shape, loss, optimizer) -> Compiled:
     if isinstance(model, Compiled):
-        if model.optimizer is None and optimizer is not None:
+        if model.optimizer is None:
             model.optimizer = _make_optimizer(optimizer, model.model)
         return model
     if not isinstance(model, Module):
         raise TypeError(f"fit: model must be a fastconv.nn.Module or a Compiled model, got {type(model).__name__}")
-    opt = _make_optimizer(optimizer, model)
-    key = (id(opt), loss if isinstance(loss, str) else id(loss))
+    # Repeated fit calls continue with the same compiled step and optimizer state (as Keras does after compile).
+    okey = optimizer.lower() if isinstance(optimizer, str) else ("adam" if optimizer is None else id(optimizer))
+    key = (okey, loss if isinstance(loss, str) else id(loss))
     cache = model.__dict__.setdefault("_fc_compiled", {})
     c = cache.get(key)
     if c is None:
-        c = cache[key] = Compiled(model, x_shape, loss=loss, optimizer=opt)
+        c = cache[key] = Compiled(model, x_shape, loss=loss, optimizer=_make_optimizer(optimizer, model))
     return c
 
 
@@ -275,8 +276,10 @@ def evaluate(model, x, y, batch_size: int = 32, loss="cross_entropy", metrics: S
         c = model
     else:
         cache = model.__dict__.setdefault("_fc_compiled", {})
-        c = next((v for v in cache.values() if v.loss == loss), None) or \
-            Compiled(model, (min(batch_size, len(x)),) + x.shape[1:], loss=loss)
+        c = next((v for v in cache.values() if v.loss is loss or v.loss == loss), None)
+        if c is None:
+            c = cache[("eval", loss if isinstance(loss, str) else id(loss))] = \
+                Compiled(model, (min(batch_size, len(x)),) + x.shape[1:], loss=loss)
     t0 = time.perf_counter()
     logs = _eval_arrays(c, x, y, batch_size, _resolve_metrics(metrics))
     if verbose:
