@@ -1,6 +1,11 @@
 // Activations. relu is the worked example of the op contract: shape rule, ISA-dispatched kernels with a
 // reference fallback, and a backward rule that emits a dedicated relu_backward node reading the saved output.
+// The parameterised point-wise activations share one kernel entry per ISA (ref::ActParams says which), each with
+// a `<name>_backward` op; softmax / log_softmax reduce along `dim`.
+#include <algorithm>
+
 #include "cpu/activation.h"
+#include "cpu/ref/activation_ref.h"
 #include "fastconv/cpu_features.h"
 #include "fastconv/parallel.h"
 #include "ops/common.h"
@@ -40,6 +45,154 @@ Prepared prepare_relu_backward(const OpCall& c, const std::vector<TensorDesc>&, 
           0, std::string("relu_backward__") + isa_name(active_isa())};
 }
 
+// ---- parameterised point-wise activations ----------------------------------------------------------------------
+
+constexpr int64_t kChunk = 1 << 14;  // transcendental kernels: smaller chunks still amortise the task cost
+
+std::string base_name(const std::string& op) {
+  const std::string suffix = "_backward";
+  return op.size() > suffix.size() && op.compare(op.size() - suffix.size(), suffix.size(), suffix) == 0
+             ? op.substr(0, op.size() - suffix.size())
+             : op;
+}
+
+// Attributes -> kernel params; this is where the activations' arguments are validated.
+ref::ActParams act_params(const OpCall& c) {
+  const std::string name = base_name(c.op);
+  AttrReader a = c.attr();
+  ref::ActParams p;
+  if (name == "leaky_relu") {
+    p.kind = ref::ActKind::leaky_relu;
+    p.a = float(a.get_float("negative_slope", 0.01));
+  } else if (name == "elu") {
+    p.kind = ref::ActKind::elu;
+    p.a = float(a.get_float("alpha", 1.0));
+  } else if (name == "sigmoid") {
+    p.kind = ref::ActKind::sigmoid;
+  } else if (name == "tanh") {
+    p.kind = ref::ActKind::tanh;
+  } else if (name == "threshold") {
+    p.kind = ref::ActKind::threshold;
+    p.a = float(a.get_float("threshold"));
+    p.b = float(a.get_float("value"));
+  } else if (name == "hardtanh" || name == "relu6") {
+    p.kind = ref::ActKind::hardtanh;
+    p.a = name == "relu6" ? 0.f : float(a.get_float("min_val", -1.0));
+    p.b = name == "relu6" ? 6.f : float(a.get_float("max_val", 1.0));
+    FC_CHECK(p.a <= p.b, Value, c.op, ": min_val cannot be greater than max_val (got min_val=", p.a,
+             ", max_val=", p.b, ")");
+  } else if (name == "gelu") {
+    std::string ap = a.get_str("approximate", "none");
+    FC_CHECK(ap == "none" || ap == "tanh", Value, c.op, ": argument 'approximate' must be 'none' or 'tanh', got '",
+             ap, "'");
+    p.kind = ap == "tanh" ? ref::ActKind::gelu_tanh : ref::ActKind::gelu;
+  } else if (name == "softplus") {
+    p.kind = ref::ActKind::softplus;
+    p.a = float(a.get_float("beta", 1.0));
+    p.b = float(a.get_float("threshold", 20.0));
+    FC_CHECK(p.a != 0.f, Value, c.op, ": argument 'beta' must be non-zero, got 0");
+  } else {
+    fail(ErrorKind::Runtime, c.op, ": not a point-wise activation");
+  }
+  return p;
+}
+
+std::vector<TensorDesc> infer_act(const OpCall& c) {
+  act_params(c);
+  return infer_same(c);
+}
+
+// Vectorised kinds take the active ISA's kernel; gelu/softplus use the reference (std::erf / log1p), still
+// split over threads.
+Prepared prepare_act(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
+  require_cpu(c.op, d);
+  ref::ActParams p = act_params(c);
+  const bool vec = cpu::act_is_vectorised(p.kind);
+  cpu::ActKernel k = vec ? pick_isa<cpu::ActKernel>(ref::activation, cpu::activation__avx2, cpu::activation__avx512)
+                         : ref::activation;
+  return {[k, p](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
+            const float* x = fptr(in[0]);
+            float* y = fptr_mut(out[0]);
+            const int64_t n = out[0].numel();
+            parallel_for((n + kChunk - 1) / kChunk, 1, [&](int64_t b, int64_t e) {
+              k(p, x + b * kChunk, y + b * kChunk, std::min(n, e * kChunk) - b * kChunk);
+            });
+          },
+          0, base_name(c.op) + "__" + (vec ? isa_name(active_isa()) : "ref")};
+}
+
+Prepared prepare_act_backward(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
+  require_cpu(c.op, d);
+  ref::ActParams p = act_params(c);
+  const bool vec = cpu::act_is_vectorised(p.kind);
+  cpu::ActBackwardKernel k = vec ? pick_isa<cpu::ActBackwardKernel>(ref::activation_backward,
+                                                                    cpu::activation_backward__avx2,
+                                                                    cpu::activation_backward__avx512)
+                                 : ref::activation_backward;
+  return {[k, p](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
+            const float *g = fptr(in[0]), *s = fptr(in[1]);
+            float* dx = fptr_mut(out[0]);
+            const int64_t n = out[0].numel();
+            parallel_for((n + kChunk - 1) / kChunk, 1, [&](int64_t b, int64_t e) {
+              const int64_t lo = b * kChunk;
+              k(p, g + lo, s + lo, dx + lo, std::min(n, e * kChunk) - lo);
+            });
+          },
+          0, c.op + "__" + (vec ? isa_name(active_isa()) : "ref")};
+}
+
+std::vector<ValueId> backward_act(BackwardCall& b) {
+  std::vector<TensorDesc> in{b.desc(b.in(0))};
+  ref::ActParams p = act_params(OpCall{b.node.op, b.node.attrs, in});
+  ValueId saved = ref::act_backward_uses_output(p.kind) ? b.out(0) : b.in(0);
+  return {b.g.add1(b.node.op + "_backward", {b.grad_out[0], saved}, b.node.attrs)};
+}
+
+// ---- softmax / log_softmax ------------------------------------------------------------------------------------
+
+ref::SoftmaxParams softmax_params(const OpCall& c) {
+  const Shape& s = c.in[0].shape;
+  const int64_t rank = int64_t(s.size());
+  // A 0-d input behaves as a 1-element vector (torch accepts dim 0 or -1 there).
+  const int64_t dim = normalize_axis(c.op, c.attr().get_int("dim"), std::max<int64_t>(rank, 1));
+  ref::SoftmaxParams p;
+  p.log = base_name(c.op) == "log_softmax";
+  for (int64_t i = 0; i < rank; ++i) (i < dim ? p.outer : i == dim ? p.dim : p.inner) *= s[size_t(i)];
+  return p;
+}
+
+std::vector<TensorDesc> infer_softmax(const OpCall& c) {
+  expect_dtype(c, 0, DType::f32, "input");
+  softmax_params(c);
+  return infer_same(c);
+}
+
+template <bool Backward>
+Prepared prepare_softmax(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
+  require_cpu(c.op, d);
+  ref::SoftmaxParams p = softmax_params(c);
+  const int64_t grain = std::max<int64_t>(1, kChunk / std::max<int64_t>(1, p.dim * p.inner));
+  const std::string algo = c.op + "__" + isa_name(active_isa());
+  if constexpr (Backward) {
+    auto k = pick_isa<cpu::SoftmaxBackwardKernel>(ref::softmax_backward, cpu::softmax_backward__avx2,
+                                                  cpu::softmax_backward__avx512);
+    return {[k, p, grain](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
+              const float *g = fptr(in[0]), *y = fptr(in[1]);
+              float* dx = fptr_mut(out[0]);
+              parallel_for(p.outer, grain, [&](int64_t b, int64_t e) { k(p, g, y, dx, b, e); });
+            },
+            0, algo};
+  } else {
+    auto k = pick_isa<cpu::SoftmaxKernel>(ref::softmax, cpu::softmax__avx2, cpu::softmax__avx512);
+    return {[k, p, grain](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
+              const float* x = fptr(in[0]);
+              float* y = fptr_mut(out[0]);
+              parallel_for(p.outer, grain, [&](int64_t b, int64_t e) { k(p, x, y, b, e); });
+            },
+            0, algo};
+  }
+}
+
 }  // namespace
 
 void register_activation_ops(Registry& r) {
@@ -49,6 +202,22 @@ void register_activation_ops(Registry& r) {
          },
          false, 0});
   r.add({"relu_backward", 2, 2, infer_same, prepare_relu_backward, nullptr, false, 0});
+
+  for (const char* name :
+       {"leaky_relu", "elu", "sigmoid", "tanh", "threshold", "hardtanh", "relu6", "gelu", "softplus"}) {
+    r.add({name, 1, 1, infer_act, prepare_act, backward_act, false, 0});
+    r.add({std::string(name) + "_backward", 2, 2, infer_act, prepare_act_backward, nullptr, false, 0});
+  }
+
+  for (const char* name : {"softmax", "log_softmax"}) {
+    const std::string bwd = std::string(name) + "_backward";
+    r.add({name, 1, 1, infer_softmax, prepare_softmax<false>,
+           [bwd](BackwardCall& b) -> std::vector<ValueId> {
+             return {b.g.add1(bwd, {b.grad_out[0], b.out(0)}, b.node.attrs)};
+           },
+           false, 0});
+    r.add({bwd, 2, 2, infer_softmax, prepare_softmax<true>, nullptr, false, 0});
+  }
 }
 
 }  // namespace fastconv

@@ -1,8 +1,108 @@
-// The dropout op family (being filled in; see docs/kernels.md).
+// The dropout op family: dropout (element-wise) and dropout2d (whole channels of [N, C, *]). Randomness comes
+// from the `seed` attribute and ctx.step through a counter-based hash (cpu/ref/dropout_ref.h): the same seed and
+// step give the same mask on any thread count, and every run of a compiled graph draws a fresh mask. The mask
+// (uint8, one entry per element or per channel) is an output that the backward reads.
+// Eval mode is the identity and is handled by the Python wrapper (no node is recorded).
+// FASTCONV_DROPOUT_ALGO=ref forces the single-threaded reference kernel.
+#include <cstdlib>
+
+#include "cpu/dropout.h"
+#include "cpu/ref/dropout_ref.h"
 #include "ops/common.h"
 
 namespace fastconv {
+namespace {
 
-void register_dropout_ops(Registry&) {}
+bool use_ref(const std::string& op) {
+  const char* e = std::getenv("FASTCONV_DROPOUT_ALGO");
+  const std::string v = e ? e : "";
+  FC_CHECK(v.empty() || v == "ref" || v == "parallel", Value, op,
+           ": FASTCONV_DROPOUT_ALGO must be 'ref' or 'parallel', got '", v, "'");
+  return v == "ref";
+}
+
+bool channelwise(const std::string& op) { return op.rfind("dropout2d", 0) == 0; }
+
+// The mask shape for x: x itself, or [N, C] for dropout2d.
+Shape mask_shape(const OpCall& c, const Shape& x) {
+  if (!channelwise(c.op)) return x;
+  FC_CHECK(x.size() >= 2, Value, c.op, ": expected an input with at least 2 dimensions ([N, C, *]), got shape ",
+           shape_str(x));
+  return {x[0], x[1]};
+}
+
+ref::DropoutParams params(const OpCall& c, const Shape& x) {
+  AttrReader a = c.attr();
+  ref::DropoutParams p;
+  const double prob = a.get_float("p", 0.5);
+  FC_CHECK(prob >= 0.0 && prob <= 1.0, Value, c.op, ": dropout probability has to be between 0 and 1, but got ", prob);
+  p.p = float(prob);
+  p.seed = uint64_t(a.get_int("seed"));
+  p.entries = shape_numel(mask_shape(c, x));
+  p.inner = p.entries ? shape_numel(x) / p.entries : 1;
+  return p;
+}
+
+std::vector<TensorDesc> infer_dropout(const OpCall& c) {
+  expect_inputs(c, 1);
+  expect_dtype(c, 0, DType::f32, "input");
+  params(c, c.in[0].shape);
+  return {c.in[0], {mask_shape(c, c.in[0].shape), DType::u8}};
+}
+
+Prepared prepare_dropout(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
+  require_cpu(c.op, d);
+  const ref::DropoutParams base = params(c, c.in[0].shape);
+  const bool r = use_ref(c.op);
+  return {[base, r](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext& ctx) {
+            ref::DropoutParams p = base;
+            p.step = ctx.step;
+            const float* x = fptr(in[0]);
+            float* y = fptr_mut(out[0]);
+            uint8_t* m = out[1].data<uint8_t>();
+            if (r) return ref::dropout(p, x, y, m, 0, p.entries);
+            cpu::dropout__parallel(p, x, y, m);
+          },
+          0, r ? "ref" : "dropout__parallel"};
+}
+
+// inputs: grad, mask
+std::vector<TensorDesc> infer_dropout_backward(const OpCall& c) {
+  expect_inputs(c, 2);
+  expect_dtype(c, 0, DType::f32, "grad");
+  expect_dtype(c, 1, DType::u8, "mask");
+  FC_CHECK(c.in[1].shape == mask_shape(c, c.in[0].shape), Value, c.op, ": mask shape ", shape_str(c.in[1].shape),
+           " does not match grad shape ", shape_str(c.in[0].shape));
+  params(c, c.in[0].shape);
+  return {c.in[0]};
+}
+
+Prepared prepare_dropout_backward(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
+  require_cpu(c.op, d);
+  const ref::DropoutParams p = params(c, c.in[0].shape);
+  const bool r = use_ref(c.op);
+  return {[p, r](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
+            const float* g = fptr(in[0]);
+            const uint8_t* m = in[1].data<const uint8_t>();
+            float* dx = fptr_mut(out[0]);
+            if (r) return ref::dropout_backward(p, g, m, dx, 0, p.entries);
+            cpu::dropout_backward__parallel(p, g, m, dx);
+          },
+          0, r ? "ref" : "dropout_backward__parallel"};
+}
+
+}  // namespace
+
+void register_dropout_ops(Registry& r) {
+  for (const char* name : {"dropout", "dropout2d"}) {
+    const std::string bwd = std::string(name) + "_backward";
+    r.add({name, 1, 1, infer_dropout, prepare_dropout,
+           [bwd](BackwardCall& b) -> std::vector<ValueId> {
+             return {b.g.add1(bwd, {b.grad_out[0], b.out(1)}, b.node.attrs)};
+           },
+           false, 0});
+    r.add({bwd, 2, 2, infer_dropout_backward, prepare_dropout_backward, nullptr, false, 0});
+  }
+}
 
 }  // namespace fastconv

@@ -1,6 +1,41 @@
-"""The dropout op family (torch.nn.functional names)."""
+"""The dropout op family (torch.nn.functional names and arguments, plus a keyword-only `seed`).
+
+Masks come from a counter-based hash of (seed, step, index): with `seed=None` a seed is drawn from fastconv's
+global stream (fastconv.manual_seed makes eager calls reproducible); inside a compiled graph the seed is fixed at
+trace time and the executable's step counter gives every run a fresh mask.
+"""
 from __future__ import annotations
 
-from ._util import as_float, as_index, op  # noqa: F401
+import numpy as np
 
-__all__: list[str] = []
+from .._trace import next_seed
+from ._util import as_float, is_symbol, op
+
+__all__ = ["dropout", "dropout2d"]
+
+
+def _dropout(name: str, input, p, training: bool, inplace: bool, seed):
+    p = float(p)
+    if not 0.0 <= p <= 1.0:  # also rejects NaN
+        raise ValueError(f"{name}: dropout probability has to be between 0 and 1, but got {p}")
+    x = as_float(input, name)
+    if not training:
+        return x  # the identity, as torch (no copy)
+    seed = next_seed() if seed is None else int(seed)
+    y = op(name, [x], dict(p=p, seed=seed & 0x7FFFFFFFFFFFFFFF), multi=True)[0]
+    if inplace and isinstance(input, np.ndarray) and input.dtype == np.float32 and input.flags.writeable \
+            and not is_symbol(y):
+        np.copyto(input, y)
+        return input
+    return y
+
+
+def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False, *, seed=None):
+    """Zeroes each element with probability p and scales the kept ones by 1/(1-p) (p=1: all zeros)."""
+    return _dropout("dropout", input, p, training, inplace, seed)
+
+
+def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = False, *, seed=None):
+    """Zeroes whole channels of [N, C, *] with probability p (one draw per (n, c)), scaling kept ones by 1/(1-p).
+    As torch, a 3-D input is read as (N, C, L) and a 2-D one as (N, C) (element-wise)."""
+    return _dropout("dropout2d", input, p, training, inplace, seed)
