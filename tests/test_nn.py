@@ -276,8 +276,9 @@ def test_layer_forward_and_grads_match_torch(name, args, kw, shape, ops):
     theirs.load_state_dict({k: torch.tensor(np.asarray(v, np.float64)) if v.dtype.kind == "f" else torch.tensor(v)
                             for k, v in ours.state_dict().items()})
     x = np.random.default_rng(5).standard_normal(shape).astype(np.float32)
-    w = np.random.default_rng(6).standard_normal(np.asarray(theirs(torch.tensor(x, dtype=torch.float64))
-                                                            .detach()).shape).astype(np.float32)
+    out_shape = tuple(theirs.eval()(torch.tensor(x, dtype=torch.float64)).shape)  # eval: stats untouched
+    theirs.train()
+    w = np.random.default_rng(6).standard_normal(out_shape).astype(np.float32)
     for p in theirs.parameters():
         p.grad = None
     loss_fn = lambda out, y: (out * y).sum()  # noqa: E731 - a fixed random projection makes every output count
@@ -297,3 +298,34 @@ def test_layer_forward_and_grads_match_torch(name, args, kw, shape, ops):
     ours.eval()
     theirs.eval()
     assert rel_err(ours(x), theirs(xt)) <= 1e-4
+
+
+def test_dropout_layers_in_compiled_steps():
+    needs("dropout", "dropout2d")
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(np.ones((1, 4, 1, 1)))
+            self.drop = nn.Dropout(0.5)
+            self.drop2 = nn.Dropout2d(0.25)
+
+        def forward(self, x):
+            return self.drop2(self.drop(x * self.w))
+
+    m = Net()
+    x = np.ones((64, 4, 6, 6), np.float32)
+    net = fc.compile(m, x.shape, loss=lambda o, y: (o * y).mean(), optimizer=fc.optim.SGD(m.parameters(), lr=0.0),
+                     target_shape=x.shape)
+    outs = []
+    for _ in range(2):
+        net.train_step(x, x)
+        outs.append(net.last_output)
+    a, b = outs
+    assert not np.array_equal(a, b)  # a new mask each step
+    assert set(np.unique(a)) <= {0.0, np.float32(1 / (0.5 * 0.75))}
+    assert abs((a != 0).mean() - 0.5 * 0.75) < 0.03
+    chan = a.reshape(64, 4, -1)
+    assert np.all((chan == 0).all(-1) | (chan != 0).any(-1))
+    m.eval()
+    assert np.array_equal(net.predict(x), x) and np.array_equal(m(x), x)
