@@ -112,3 +112,9 @@ def test_symbol_arithmetic_with_scalars_and_arrays():
     assert rel_err(v, ref) <= 1e-6 and rel_err(g, tx.grad) <= 1e-6
     with pytest.raises(TypeError, match="Python bool"):
         fc.value_and_grad(lambda x: x.sum() if x else x.sum())(x)
+
+
+def test_value_and_grad_on_0d_input():
+    x = np.array(1.5, dtype=np.float32)
+    v, g = fc.value_and_grad(lambda x: F.relu(x * x).sum())(x)
+    assert g.shape == () and float(v) == 2.25 and float(g) == 3.0

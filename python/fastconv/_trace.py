@@ -196,7 +196,9 @@ def _input_dtype(a: np.ndarray) -> str:
 
 
 def _convert_input(a: np.ndarray, dtype: str) -> np.ndarray:
-    return np.ascontiguousarray(a, dtype={"float32": np.float32, "int64": np.int64, "bool": np.bool_}[dtype])
+    # ascontiguousarray promotes 0-d arrays to 1-d; keep the shape the graph was traced with.
+    out = np.ascontiguousarray(a, dtype={"float32": np.float32, "int64": np.int64, "bool": np.bool_}[dtype])
+    return out.reshape(np.shape(a))
 
 
 class Traced:

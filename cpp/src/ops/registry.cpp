@@ -22,7 +22,7 @@ void register_optim_ops(Registry& r);
 namespace {
 void register_all(Registry& r) {
   register_eltwise_ops(r);     // add, sub, mul, div, neg, scale, sum_to, fill_like
-  register_activation_ops(r);  // relu, ...
+  register_activation_ops(r);  // relu, leaky_relu, elu, sigmoid, tanh, threshold, hardtanh, relu6, gelu, softplus, softmax, log_softmax, identity
   register_reduce_ops(r);      // sum, mean
   register_shape_ops(r);       // reshape, flatten, cat
   register_conv_ops(r);        // conv1d/2d/3d, conv_transpose1d/2d/3d, correlate2d/convolve2d

@@ -1,15 +1,35 @@
-"""Shape ops: reshape, flatten, cat."""
+"""Shape ops: reshape, flatten, cat (torch names and arguments)."""
 from __future__ import annotations
 
-from ._util import op
+import numpy as np
 
-__all__ = ["reshape", "cat"]
+from ._util import Symbol, as_float, op
+
+__all__ = ["reshape", "flatten", "cat"]
+
+
+def _as_tensor(x, opname: str, arg: str):
+    """Symbols pass through; floating arrays become float32 and integer arrays int64 (shape ops keep the kind)."""
+    if isinstance(x, Symbol):
+        return x
+    a = np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x)
+    if a.dtype.kind in "iu":
+        return a.astype(np.int64, copy=False)
+    return as_float(a, opname, arg)
 
 
 def reshape(input, shape):
     return op("reshape", [input], dict(shape=tuple(int(s) for s in shape)))
 
 
+def flatten(input, start_dim: int = 0, end_dim: int = -1):
+    """torch.flatten: merges dims start_dim..end_dim (nn.Flatten passes start_dim=1)."""
+    return op("flatten", [_as_tensor(input, "flatten", "input")], dict(start_dim=int(start_dim), end_dim=int(end_dim)))
+
+
 def cat(tensors, dim: int = 0):
     """Concatenates along `dim` (torch.cat)."""
-    return op("cat", list(tensors), dict(dim=dim))
+    if isinstance(tensors, (np.ndarray, Symbol)):
+        raise TypeError("cat: argument 'tensors' must be a sequence of tensors, got a single "
+                        f"{type(tensors).__name__}")
+    return op("cat", [_as_tensor(t, "cat", f"tensors[{i}]") for i, t in enumerate(tensors)], dict(dim=int(dim)))
