@@ -24,7 +24,7 @@ def needs(*ops):
 # Each builder makes the same network from either framework's namespace (M = fastconv.nn or torch.nn).
 def vgg(M, Fn, cat):
     return M.Sequential(
-        M.Conv2d(3, 8, 3, padding=1), M.BatchNorm2d(8), M.ReLU(),
+        M.Conv2d(3, 8, 3, padding=1, bias=False), M.BatchNorm2d(8), M.ReLU(),
         M.Conv2d(8, 8, 3, padding=1), M.ReLU(), M.MaxPool2d(2),
         M.Conv2d(8, 16, 3, padding=1), M.ReLU(), M.MaxPool2d(2),
         M.Flatten(), M.Linear(16 * 2 * 2, 12), M.ReLU(), M.Linear(12, 5))
@@ -131,7 +131,8 @@ def test_train_steps_match_torch(name, build, shape, ops):
     r = np.random.default_rng(2)
     for _ in range(3):
         x = r.standard_normal(shape).astype(np.float32)
-        out_shape = theirs(torch.tensor(x)).shape
+        out_shape = theirs.eval()(torch.tensor(x)).shape  # eval: running stats untouched
+        theirs.train()
         y = r.integers(0, out_shape[1], size=(shape[0],) + tuple(out_shape[2:]))
         loss = net.train_step(x, y)
         topt.zero_grad()

@@ -114,9 +114,9 @@ class Compiled:
     def _default_target(self, x_shape) -> tuple:
         if self.target_shape is not None:
             return (x_shape[0],) + tuple(self.target_shape[1:]), self.target_dtype or "float32"
-        if self.target_dtype == "int64":
-            return (x_shape[0],), "int64"
         shapes = self._program("eval", x_shape).out_shapes
+        if self.target_dtype == "int64":  # class indices: the output shape without the class dimension
+            return ((x_shape[0],) + tuple(shapes[0][2:]) if len(shapes) == 1 else (x_shape[0],)), "int64"
         if len(shapes) == 1:
             return shapes[0], self.target_dtype or "float32"
         return None, None
