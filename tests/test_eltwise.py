@@ -118,3 +118,9 @@ def test_value_and_grad_on_0d_input():
     x = np.array(1.5, dtype=np.float32)
     v, g = fc.value_and_grad(lambda x: F.relu(x * x).sum())(x)
     assert g.shape == () and float(v) == 2.25 and float(g) == 3.0
+
+
+def test_0d_constant_in_traced_graph():
+    c = np.array(2.0, dtype=np.float32)
+    v, g = fc.value_and_grad(lambda x: (x * c).sum())(np.ones(3, np.float32))
+    assert float(v) == 6.0 and list(g) == [2.0, 2.0, 2.0]

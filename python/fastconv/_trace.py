@@ -148,7 +148,7 @@ def _as_graph_value(ctx: TraceContext, x) -> int:
     arr = np.asarray(x)
     if arr.dtype.kind == "f" and arr.dtype != np.float32:
         arr = arr.astype(np.float32)
-    return ctx.constant(np.ascontiguousarray(arr)).id
+    return ctx.constant(np.asarray(arr, order="C")).id  # asarray keeps 0-d arrays 0-d
 
 
 def op(name: str, inputs: Sequence[Any], attrs: dict | None = None, *, multi: bool = False, scope: str = ""):

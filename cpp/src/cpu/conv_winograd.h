@@ -1,0 +1,107 @@
+// Winograd F(4x4, 3x3) convolution (stride 1, dilation 1, groups 1) for the CPU.
+//
+// The public part is the POD interface the conv op calls (algorithm `winograd_f4x3`). The `winograd` namespace
+// below it is the contract between the driver (conv_winograd_f4x3.cpp) and the per-ISA transform kernels: POD
+// argument structs and plain function declarations only, so nothing compiled with -mavx512f leaks into baseline
+// code through this header (docs/kernels.md).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace fastconv::cpu {
+
+// x: [N, C, H, W], w: [K, C, 3, 3], y: [N, K, out_h, out_w], all contiguous float32.
+// Any padding (including 0 or larger than 2) is allowed; out_h/out_w are the output size the caller wants
+// (normally H + 2*pad_h - 2), each >= 1 unless N == 0.
+struct WinogradParams {
+  int64_t N, C, H, W, K, pad_h, pad_w, out_h, out_w;
+};
+
+// Scratch for one forward or backward-data call (one size serves both); it must be 64-byte aligned (aligned vector
+// loads and stores; the planner's workspace is). Depends only on the params and the machine's hardware thread
+// count (never on set_num_threads), plus the FC_WINO_TILES tuning knob read once per process.
+size_t winograd_f4x3_workspace_bytes(const WinogradParams& p);
+
+// y = conv2d(x, w, stride 1, padding (pad_h, pad_w)) (+ bias[K] if non-null). Weights are transformed on every call.
+void winograd_f4x3_forward(const WinogradParams& p, const float* x, const float* w, const float* bias, float* y,
+                           void* workspace);
+
+// dx[N, C, H, W] = conv_transpose2d(dy[N, K, out_h, out_w], w, padding (pad_h, pad_w)): the gradient of
+// forward's x for the same params (the exact adjoint, whatever out_h/out_w), computed as a Winograd convolution of dy with the 180-degree-rotated, channel-transposed weights
+// and padding 2 - pad.
+void winograd_f4x3_backward_data(const WinogradParams& p, const float* dy, const float* w, float* dx,
+                                 void* workspace);
+
+namespace winograd {
+
+constexpr int kAlpha = 6;             // input tile edge (m + r - 1)
+constexpr int kTile = 4;              // output tile edge m
+constexpr int kPoints = 36;           // transform-domain elements per tile; one GEMM each
+constexpr int kLanes = 16;            // channels per block in every internal layout, whatever the ISA width
+
+// One convolution as the kernels see it (backward-data is a forward convolution with Cin = K, Cout = C).
+// Internal layouts (channel blocks of kLanes, zero-filled past the real channel count):
+//   xb: [N][CB][Hp][Wp][16]  input with its padding applied: xb row r, column s = x[r - pad_h][s - pad_w] or 0
+//   U:  [36][Cin][Cout]      transformed filters, the B operand of the GEMMs
+//   V:  [36][tiles][Cp]      transformed input for one block of tiles, the A operand (row stride Cp)
+//   M:  [36][tiles][Kp]      transform-domain products, row stride Kp (lanes past Cout hold garbage)
+// Tile t (global) covers output rows 4*th.. and columns 4*tw.. of image n, t = (n*TH + th)*TW + tw.
+struct Geometry {
+  int64_t N, Cin, Cout, H, W, pad_h, pad_w, out_h, out_w;
+  int64_t TH, TW, Hp, Wp, CB, Cp, KB, Kp;
+};
+
+// U[:, ci0:ci1, :]. w is [Cout][Cin][3][3], or with `transposed` (backward-data) [Cin][Cout][3][3] read rotated
+// by 180 degrees.
+struct FilterArgs {
+  const float* w;
+  float* U;
+  int64_t Cin, Cout, ci0, ci1;
+  bool transposed;
+};
+
+// One (image, channel block) plane of xb from NCHW x.
+struct PackArgs {
+  const float* x;  // first channel of the block in image n
+  float* xb;       // its Hp x Wp x 16 plane
+  int64_t channels;  // valid channels in this block (<= 16); the rest are zero-filled
+  int64_t H, W, Hp, Wp, pad_h, pad_w;
+};
+
+// V rows for tiles [t0, t1) (global indices) of the block starting at tile `base`, channel blocks [cb0, cb1).
+struct InputArgs {
+  const Geometry* g;
+  const float* xb;
+  float* V;
+  int64_t base, t0, t1, cb0, cb1, stride_e;  // stride_e: floats between consecutive transform-domain elements
+};
+
+// y for tiles [t0, t1) of the block starting at `base`, output-channel blocks [kb0, kb1), plus bias if non-null.
+struct OutputArgs {
+  const Geometry* g;
+  const float* M;
+  const float* bias;
+  float* y;
+  int64_t base, t0, t1, kb0, kb1, stride_e;
+};
+
+using FilterFn = void (*)(const FilterArgs*);
+using PackFn = void (*)(const PackArgs*);
+using InputFn = void (*)(const InputArgs*);
+using OutputFn = void (*)(const OutputArgs*);
+
+void filter_transform__scalar(const FilterArgs*);
+void pack_input__scalar(const PackArgs*);
+void input_transform__scalar(const InputArgs*);
+void output_transform__scalar(const OutputArgs*);
+void filter_transform__avx2(const FilterArgs*);
+void pack_input__avx2(const PackArgs*);
+void input_transform__avx2(const InputArgs*);
+void output_transform__avx2(const OutputArgs*);
+void filter_transform__avx512(const FilterArgs*);
+void pack_input__avx512(const PackArgs*);
+void input_transform__avx512(const InputArgs*);
+void output_transform__avx512(const OutputArgs*);
+
+}  // namespace winograd
+}  // namespace fastconv::cpu

@@ -1,0 +1,215 @@
+// Winograd F(4x4, 3x3) driver: every 4x4 output tile is computed from a 6x6 input tile as
+//   Y = A^T [ sum_c (G g_kc G^T) .* (B^T d_c B) ] A,
+// so the channel sum becomes 36 independent GEMMs in the transform domain, 2.25 multiplies per output instead of 9.
+//
+// Flow of one call:
+//   1. filter transform  w -> U[36][Cin][Cout]                              (parallel over input channels)
+//   2. pack the input into 16-channel blocks with the padding applied (xb)  (parallel over image x block)
+//      so that tiles at the border need no special cases and every tile load is 16 contiguous channels.
+//   3. per block of tiles: input transform -> V[36][tiles][Cp], 36 GEMMs M_e = V_e * U_e through
+//      sgemm_batched, output transform (+ bias) straight into NCHW y.
+// Few channels: small blocks whose V and M stay in L2, each thread running whole blocks in its own workspace slot
+// (no synchronisation). Many channels: large blocks run one after the other, each phase parallel inside, so the
+// GEMMs re-pack U rarely. Details and measurements at make_plan.
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+#include "cpu/conv_winograd.h"
+#include "cpu/gemm/gemm.h"
+#include "fastconv/cpu_features.h"
+#include "fastconv/parallel.h"
+
+namespace fastconv::cpu {
+namespace {
+
+using namespace winograd;
+
+struct Kernels {
+  FilterFn filter;
+  PackFn pack;
+  InputFn input;
+  OutputFn output;
+};
+const Kernels kScalarK{filter_transform__scalar, pack_input__scalar, input_transform__scalar,
+                       output_transform__scalar};
+const Kernels kAvx2K{filter_transform__avx2, pack_input__avx2, input_transform__avx2, output_transform__avx2};
+const Kernels kAvx512K{filter_transform__avx512, pack_input__avx512, input_transform__avx512,
+                       output_transform__avx512};
+
+int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t round_up(int64_t a, int64_t b) { return cdiv(a, b) * b; }
+
+// Workspace slots are sized for the machine, not for set_num_threads, so the size asked for at plan time still
+// fits if the thread count changes before the run; more threads than slots just leaves some idle.
+int64_t max_slots() {
+  static const int64_t n = std::clamp<int64_t>(std::thread::hardware_concurrency(), 1, 256);
+  return n;
+}
+
+Geometry make_geometry(int64_t N, int64_t Cin, int64_t Cout, int64_t H, int64_t W, int64_t pad_h, int64_t pad_w,
+                       int64_t out_h, int64_t out_w) {
+  Geometry g{N, Cin, Cout, H, W, pad_h, pad_w, out_h, out_w, 0, 0, 0, 0, 0, 0, 0, 0};
+  g.TH = cdiv(out_h, kTile);
+  g.TW = cdiv(out_w, kTile);
+  g.Hp = kTile * g.TH + 2;
+  g.Wp = kTile * g.TW + 2;
+  g.CB = cdiv(Cin, kLanes);
+  g.Cp = g.CB * kLanes;
+  g.KB = cdiv(Cout, kLanes);
+  g.Kp = g.KB * kLanes;
+  return g;
+}
+
+struct Plan {
+  Geometry g;
+  int64_t tiles, block, nblocks, slots;
+  bool per_thread;  // whole blocks per thread, one workspace slot each (see make_plan)
+  int64_t u_floats, xb_floats, slot_floats;  // each a multiple of 16 floats, so every buffer stays 64-byte aligned
+  size_t bytes() const { return size_t(u_floats + xb_floats + slots * slot_floats) * sizeof(float); }
+};
+
+// Blocking. Two costs pull in opposite directions:
+//  - V and M of one block (36 * block * (Cp + Kp) floats) should stay in L2 between the transform that writes
+//    them and the GEMM that reads them, which favours small blocks;
+//  - the GEMM re-packs every U_e (Cin x Cout) once per block, which costs about as much as a 48-tile block's
+//    products once U_e outgrows L1/L2.
+// Measured on one core (N = 8): 64 channels ran best with ~48-tile blocks (V, M in L2, U_e is 16 KiB); from 128
+// channels up, blocks of ~400 tiles beat 48-tile ones by 1.1x (128) to 1.6x (512), V/M streaming from L3 being
+// the smaller cost (it scales with Cin + Cout, the products with Cin * Cout). So:
+//  - small U_e: L2-sized blocks, several per thread, each thread running whole blocks in its own slot;
+//  - large U_e: blocks of up to 480 tiles (the GEMM's row block), run one after the other, every phase parallel
+//    inside (the GEMMs over the 36 elements), and a single slot, since these blocks are tens of MiB.
+// Block sizes are multiples of 12, which fill the AVX-512 micro-kernel's rows (and the AVX2 one's 6).
+Plan make_plan(const Geometry& g) {
+  Plan p{g, g.N * g.TH * g.TW, 0, 0, 0, false, 0, 0, 0};
+  if (p.tiles <= 0 || g.Cin <= 0 || g.Cout <= 0) return p;
+  p.per_thread = g.Cin * g.Cout * int64_t(sizeof(float)) < (int64_t(64) << 10);
+  const int64_t per_tile = kPoints * (g.Cp + g.Kp) * int64_t(sizeof(float));
+  int64_t b = p.per_thread ? std::clamp<int64_t>((int64_t(1) << 20) / per_tile / 12 * 12, 48, 480) : 480;
+  // Tuning knob, read once so a plan's workspace size cannot change under it.
+  static const int64_t forced = std::getenv("FC_WINO_TILES") ? std::atoll(std::getenv("FC_WINO_TILES")) : 0;
+  if (forced > 0) b = forced;
+  // Even blocks, so the last one is not a sliver.
+  p.block = b >= p.tiles ? p.tiles : std::min(p.tiles, round_up(cdiv(p.tiles, cdiv(p.tiles, b)), 12));
+  p.nblocks = cdiv(p.tiles, p.block);
+  p.slots = p.per_thread ? std::min(p.nblocks, max_slots()) : 1;
+  p.u_floats = round_up(kPoints * g.Cin * g.Cout, 16);
+  p.xb_floats = g.N * g.CB * g.Hp * g.Wp * kLanes;
+  p.slot_floats = kPoints * p.block * (g.Cp + g.Kp);
+  return p;
+}
+
+Geometry forward_geometry(const WinogradParams& p) {
+  return make_geometry(p.N, p.C, p.K, p.H, p.W, p.pad_h, p.pad_w, p.out_h, p.out_w);
+}
+// conv_transpose with padding p == conv with the flipped kernel and padding 2 - p (stride 1).
+Geometry backward_geometry(const WinogradParams& p) {
+  return make_geometry(p.N, p.K, p.C, p.out_h, p.out_w, 2 - p.pad_h, 2 - p.pad_w, p.H, p.W);
+}
+
+void fill_bias(const Geometry& g, const float* bias, float* y) {
+  const int64_t plane = g.out_h * g.out_w;
+  parallel_for(g.N * g.Cout, 16, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) std::fill(y + i * plane, y + (i + 1) * plane, bias ? bias[i % g.Cout] : 0.f);
+  });
+}
+
+void run(const Geometry& g, const float* x, const float* w, bool transposed, const float* bias, float* y,
+         void* workspace) {
+  if (g.N <= 0 || g.Cout <= 0 || g.out_h <= 0 || g.out_w <= 0) return;
+  if (g.Cin <= 0) return fill_bias(g, bias, y);
+  const Plan P = make_plan(g);
+  const Kernels K = *pick_isa(&kScalarK, &kAvx2K, &kAvx512K);
+  float* U = static_cast<float*>(workspace);
+  float* xb = U + P.u_floats;
+  float* slots = xb + P.xb_floats;
+
+  // Ranges of input channels: each task then writes whole rows of the 36 planes (sequential streams).
+  parallel_for(g.Cin, std::max<int64_t>(1, 4096 / g.Cout), [&](int64_t b, int64_t e) {
+    const FilterArgs a{w, U, g.Cin, g.Cout, b, e, transposed};
+    K.filter(&a);
+  });
+  parallel_for(g.N * g.CB, 1, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const int64_t n = i / g.CB, cb = i % g.CB;
+      const PackArgs a{x + (n * g.Cin + cb * kLanes) * g.H * g.W, xb + i * g.Hp * g.Wp * kLanes,
+                       std::min<int64_t>(kLanes, g.Cin - cb * kLanes), g.H, g.W, g.Hp, g.Wp, g.pad_h, g.pad_w};
+      K.pack(&a);
+    }
+  });
+
+  const int64_t sv = P.block * g.Cp, sm = P.block * g.Kp;  // per-element strides of V and M
+  auto gemm = [&](float* V, float* M, int64_t nt) {
+    sgemm_batched(kPoints, false, false, nt, g.Cout, g.Cin, 1.f, V, g.Cp, sv, U, g.Cout, g.Cin * g.Cout, 0.f, M,
+                  g.Kp, sm);
+  };
+  const int threads = get_num_threads();
+  // Whole blocks per thread only when they share out evenly enough, and when sgemm_batched, called inside the
+  // parallel region, takes its one-product-per-thread path (gemm.cpp: batch >= 2 * threads, or >= threads for
+  // products under 16M multiply-adds); otherwise it would cut every product into regions that re-pack the same
+  // panels. Else parallelise inside each phase.
+  const bool balanced = P.nblocks >= 2 * threads || P.nblocks % threads == 0;
+  const bool whole_products =
+      kPoints >= 2 * threads || (kPoints >= threads && P.block * g.Cin * g.Cout < (int64_t(16) << 20));
+  if (P.per_thread && threads > 1 && balanced && whole_products) {
+    std::atomic<int64_t> next{0};
+    parallel_for(P.slots, 1, [&](int64_t sb, int64_t se) {
+      for (int64_t s = sb; s < se; ++s) {
+        float* V = slots + s * P.slot_floats;
+        float* M = V + kPoints * sv;
+        for (int64_t blk; (blk = next.fetch_add(1, std::memory_order_relaxed)) < P.nblocks;) {
+          const int64_t t0 = blk * P.block, t1 = std::min(P.tiles, t0 + P.block);
+          const InputArgs ia{&g, xb, V, t0, t0, t1, 0, g.CB, sv};
+          K.input(&ia);
+          gemm(V, M, t1 - t0);
+          const OutputArgs oa{&g, M, bias, y, t0, t0, t1, 0, g.KB, sm};
+          K.output(&oa);
+        }
+      }
+    });
+    return;
+  }
+  float* V = slots;
+  float* M = V + kPoints * sv;
+  for (int64_t t0 = 0; t0 < P.tiles; t0 += P.block) {
+    const int64_t t1 = std::min(P.tiles, t0 + P.block), nt = t1 - t0;
+    parallel_for(nt * g.CB, 8, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e;) {  // runs of whole channel-block ranges within one tile
+        const int64_t t = i / g.CB, cb0 = i % g.CB, cb1 = std::min(g.CB, cb0 + (e - i));
+        const InputArgs ia{&g, xb, V, t0, t0 + t, t0 + t + 1, cb0, cb1, sv};
+        K.input(&ia);
+        i += cb1 - cb0;
+      }
+    });
+    gemm(V, M, nt);
+    parallel_for(nt * g.KB, 8, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e;) {
+        const int64_t t = i / g.KB, kb0 = i % g.KB, kb1 = std::min(g.KB, kb0 + (e - i));
+        const OutputArgs oa{&g, M, bias, y, t0, t0 + t, t0 + t + 1, kb0, kb1, sm};
+        K.output(&oa);
+        i += kb1 - kb0;
+      }
+    });
+  }
+}
+
+}  // namespace
+
+size_t winograd_f4x3_workspace_bytes(const WinogradParams& p) {
+  return std::max(make_plan(forward_geometry(p)).bytes(), make_plan(backward_geometry(p)).bytes());
+}
+
+void winograd_f4x3_forward(const WinogradParams& p, const float* x, const float* w, const float* bias, float* y,
+                           void* workspace) {
+  run(forward_geometry(p), x, w, false, bias, y, workspace);
+}
+
+void winograd_f4x3_backward_data(const WinogradParams& p, const float* dy, const float* w, float* dx,
+                                 void* workspace) {
+  run(backward_geometry(p), dy, w, true, nullptr, dx, workspace);
+}
+
+}  // namespace fastconv::cpu

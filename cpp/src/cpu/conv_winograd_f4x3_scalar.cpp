@@ -1,0 +1,124 @@
+// Portable Winograd F(4x4, 3x3) transforms (the fallback when no AVX2 is available, and the plain statement of
+// the matrices that the AVX2/AVX-512 files vectorise). Lavin & Gray, interpolation points 0, +-1, +-2, inf:
+//
+//   B^T = | 4  0 -5  0  1  0 |    G = |  1/4     0     0  |    A^T = | 1  1  1  1  1  0 |
+//         | 0 -4 -4  1  1  0 |        | -1/6  -1/6  -1/6 |          | 0  1 -1  2 -2  0 |
+//         | 0  4 -4 -1  1  0 |        | -1/6   1/6  -1/6 |          | 0  1  1  4  4  0 |
+//         | 0 -2 -1  2  1  0 |        |  1/24  1/12  1/6 |          | 0  1 -1  8 -8  1 |
+//         | 0  2 -1 -2  1  0 |        |  1/24 -1/12  1/6 |
+//         | 0  4  0 -5  0  1 |        |   0     0     1  |
+//
+// Every function works on whole 16-channel blocks (arrays of kLanes floats) so the compiler can vectorise them
+// with baseline SSE.
+#include <cstring>
+
+#include "cpu/conv_winograd.h"
+
+namespace fastconv::cpu::winograd {
+namespace {
+
+constexpr int L = kLanes;
+
+// B^T applied to six 16-lane vectors d[0..5] spaced `ds` floats apart, results spaced `rs` apart.
+inline void bt6(const float* d, int64_t ds, float* r, int64_t rs) {
+  for (int c = 0; c < L; ++c) {
+    const float d0 = d[c], d1 = d[ds + c], d2 = d[2 * ds + c], d3 = d[3 * ds + c], d4 = d[4 * ds + c],
+                d5 = d[5 * ds + c];
+    const float t1 = d4 - 4.f * d2, t2 = d3 - 4.f * d1, t3 = d4 - d2, t4 = 2.f * (d3 - d1);
+    r[c] = 4.f * d0 - 5.f * d2 + d4;
+    r[rs + c] = t1 + t2;
+    r[2 * rs + c] = t1 - t2;
+    r[3 * rs + c] = t3 + t4;
+    r[4 * rs + c] = t3 - t4;
+    r[5 * rs + c] = 4.f * d1 - 5.f * d3 + d5;
+  }
+}
+
+// A^T applied to six 16-lane vectors m[0..5] spaced `ms` apart, four results spaced `rs` apart.
+inline void at6(const float* m, int64_t ms, float* r, int64_t rs) {
+  for (int c = 0; c < L; ++c) {
+    const float m0 = m[c], m1 = m[ms + c], m2 = m[2 * ms + c], m3 = m[3 * ms + c], m4 = m[4 * ms + c],
+                m5 = m[5 * ms + c];
+    const float s1 = m1 + m2, d1 = m1 - m2, s2 = m3 + m4, d2 = m3 - m4;
+    r[c] = m0 + s1 + s2;
+    r[rs + c] = d1 + 2.f * d2;
+    r[2 * rs + c] = s1 + 4.f * s2;
+    r[3 * rs + c] = d1 + 8.f * d2 + m5;
+  }
+}
+
+inline void g3(float g0, float g1, float g2, float* u, int stride) {
+  u[0] = g0 * (1.f / 4);
+  u[stride] = -(g0 + g1 + g2) * (1.f / 6);
+  u[2 * stride] = -(g0 - g1 + g2) * (1.f / 6);
+  u[3 * stride] = g0 * (1.f / 24) + g1 * (1.f / 12) + g2 * (1.f / 6);
+  u[4 * stride] = g0 * (1.f / 24) - g1 * (1.f / 12) + g2 * (1.f / 6);
+  u[5 * stride] = g2;
+}
+
+}  // namespace
+
+void filter_transform__scalar(const FilterArgs* a) {
+  const int64_t plane = a->Cin * a->Cout;
+  for (int64_t ci = a->ci0; ci < a->ci1; ++ci)
+    for (int64_t co = 0; co < a->Cout; ++co) {
+      float g[9];
+      for (int k = 0; k < 9; ++k)
+        g[k] = a->transposed ? a->w[(ci * a->Cout + co) * 9 + 8 - k] : a->w[(co * a->Cin + ci) * 9 + k];
+      float t[6][3], u[6][6];
+      for (int j = 0; j < 3; ++j) g3(g[j], g[3 + j], g[6 + j], &t[0][j], 3);
+      for (int i = 0; i < 6; ++i) g3(t[i][0], t[i][1], t[i][2], &u[i][0], 1);
+      for (int e = 0; e < kPoints; ++e) a->U[e * plane + ci * a->Cout + co] = u[e / 6][e % 6];
+    }
+}
+
+void pack_input__scalar(const PackArgs* a) {
+  for (int64_t r = 0; r < a->Hp; ++r) {
+    const int64_t h = r - a->pad_h;
+    for (int64_t s = 0; s < a->Wp; ++s) {
+      const int64_t w = s - a->pad_w;
+      float* dst = a->xb + (r * a->Wp + s) * L;
+      const bool inside = h >= 0 && h < a->H && w >= 0 && w < a->W;
+      for (int c = 0; c < L; ++c) dst[c] = inside && c < a->channels ? a->x[(c * a->H + h) * a->W + w] : 0.f;
+    }
+  }
+}
+
+void input_transform__scalar(const InputArgs* a) {
+  const Geometry& g = *a->g;
+  alignas(64) float tmp[kAlpha * kAlpha * L];
+  for (int64_t t = a->t0; t < a->t1; ++t) {
+    const int64_t n = t / (g.TH * g.TW), th = t / g.TW % g.TH, tw = t % g.TW;
+    for (int64_t cb = a->cb0; cb < a->cb1; ++cb) {
+      const float* d = a->xb + (((n * g.CB + cb) * g.Hp + kTile * th) * g.Wp + kTile * tw) * L;
+      for (int j = 0; j < kAlpha; ++j) bt6(d + j * L, g.Wp * L, tmp + j * L, kAlpha * L);  // columns
+      float* v = a->V + (t - a->base) * g.Cp + cb * L;
+      for (int i = 0; i < kAlpha; ++i) bt6(tmp + i * kAlpha * L, L, v + i * kAlpha * a->stride_e, a->stride_e);
+    }
+  }
+}
+
+void output_transform__scalar(const OutputArgs* a) {
+  const Geometry& g = *a->g;
+  alignas(64) float tmp[kTile * kAlpha * L], o[kTile * kTile * L];
+  for (int64_t t = a->t0; t < a->t1; ++t) {
+    const int64_t n = t / (g.TH * g.TW), th = t / g.TW % g.TH, tw = t % g.TW;
+    const int64_t rows = g.out_h - kTile * th < kTile ? g.out_h - kTile * th : kTile;
+    const int64_t cols = g.out_w - kTile * tw < kTile ? g.out_w - kTile * tw : kTile;
+    for (int64_t kb = a->kb0; kb < a->kb1; ++kb) {
+      const float* m = a->M + (t - a->base) * g.Kp + kb * L;
+      for (int j = 0; j < kAlpha; ++j) at6(m + j * a->stride_e, kAlpha * a->stride_e, tmp + j * L, kAlpha * L);
+      for (int i = 0; i < kTile; ++i) at6(tmp + i * kAlpha * L, L, o + i * kTile * L, L);
+      const int64_t kn = g.Cout - kb * L < L ? g.Cout - kb * L : L;
+      for (int64_t c = 0; c < kn; ++c) {
+        const int64_t k = kb * L + c;
+        const float b = a->bias ? a->bias[k] : 0.f;
+        float* y = a->y + ((n * g.Cout + k) * g.out_h + kTile * th) * g.out_w + kTile * tw;
+        for (int64_t i = 0; i < rows; ++i)
+          for (int64_t j = 0; j < cols; ++j) y[i * g.out_w + j] = o[(i * kTile + j) * L + c] + b;
+      }
+    }
+  }
+}
+
+}  // namespace fastconv::cpu::winograd
