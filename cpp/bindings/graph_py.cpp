@@ -81,6 +81,9 @@ void bind_graph(py::module_& m) {
       .def("run", &Executable::run, py::call_guard<py::gil_scoped_release>())
       .def("output", [](const Executable& e, ValueId id) { return numpy_from_tensor(e.output(id)); })
       .def_property_readonly("peak_bytes", &Executable::peak_bytes)
+      .def_property_readonly("naive_bytes", &Executable::naive_bytes)
+      .def_property_readonly("inplace_count", &Executable::inplace_count)
+      .def_property_readonly("alias_count", &Executable::alias_count)
       .def_property_readonly("steps_run", &Executable::steps_run)
       .def("schedule", &Executable::schedule_str)
       .def("plan", [](const Executable& e) {

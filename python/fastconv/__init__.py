@@ -16,12 +16,19 @@ from ._trace import Symbol, value_and_grad, trace, manual_seed
 from . import functional
 from .functional import cat
 from ._shapes import ConvOutputSize, conv_flops, conv_output_size
+from . import nn, optim
+from .compile import compile, Compiled
+from .summary import summary
+from .training import fit, evaluate, predict, History
+from .io import save, load
 
 __version__ = _C.__version__
 
 __all__ = ["Tensor", "from_dlpack", "from_numpy", "tensor", "cuda", "functional", "value_and_grad", "trace",
            "cpu_features", "set_num_threads", "get_num_threads", "set_isa", "get_isa", "get_cmake_dir",
-           "manual_seed", "Symbol", "cat", "conv_output_size", "conv_flops", "ConvOutputSize"]
+           "manual_seed", "Symbol", "cat", "conv_output_size", "conv_flops", "ConvOutputSize", "nn", "optim",
+           "compile", "Compiled", "summary", "fit", "evaluate", "predict", "History", "save",
+           "load"]
 
 
 def tensor(data) -> Tensor:

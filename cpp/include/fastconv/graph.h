@@ -79,6 +79,7 @@ struct CompileOptions {
   bool plan_memory = true;  // false: every value gets its own buffer (debugging)
 };
 
+// One arena buffer. Values that share it (views, in-place outputs) are not listed: their bytes are the root's.
 struct PlannedBuffer {
   ValueId value;       // kNoValue for kernel scratch
   int node;            // scratch: the node that uses it
@@ -96,6 +97,10 @@ class Executable {
   Tensor output(ValueId id) const;       // a copy, safe to keep across runs
   Tensor output_view(ValueId id) const;  // a view into the arena, valid until the next run()
   size_t peak_bytes() const { return peak_bytes_; }
+  // What the arena would need with one buffer per value (no reuse, no in-place, no views): for memory reports.
+  size_t naive_bytes() const { return naive_bytes_; }
+  int inplace_count() const { return inplace_; }  // outputs written over a dying input's buffer
+  int alias_count() const { return aliased_; }    // view outputs (reshape) sharing their input's bytes
   const std::vector<PlannedBuffer>& plan() const { return plan_; }
   const Graph& graph() const { return *graph_; }
   std::string schedule_str() const;
@@ -110,7 +115,8 @@ class Executable {
   std::vector<PlannedBuffer> plan_;
   std::vector<Tensor> views_;  // per value: where it lives (arena view, param/const storage, bound input)
   std::shared_ptr<Storage> arena_;
-  size_t peak_bytes_ = 0;
+  size_t peak_bytes_ = 0, naive_bytes_ = 0;
+  int inplace_ = 0, aliased_ = 0;
   uint64_t step_ = 0;
 };
 

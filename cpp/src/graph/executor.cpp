@@ -60,12 +60,48 @@ Executable::Executable(std::shared_ptr<Graph> graph, std::vector<ValueId> output
   }
   for (ValueId o : outputs_) last[size_t(o)] = end;
 
+  // Buffer sharing (planned mode only): a value joins the buffer of another ("root") when
+  //  - its op is a view (reshape): same bytes, no copy; the root then lives as long as its longest-lived alias;
+  //  - its op may write output 0 over input `inplace_input` and that input's buffer dies at this node.
+  std::vector<ValueId> root(static_cast<size_t>(nv));
+  for (int v = 0; v < nv; ++v) root[size_t(v)] = v;
+  std::vector<int> group_last = last;
+  auto is_planned = [&](ValueId v) { return g.value(v).kind == ValueKind::Computed && first[size_t(v)] >= 0; };
+  if (opts_.plan_memory) {
+    for (const Step& s : steps_) {
+      const Node& n = g.node(s.node);
+      const OpDef& def = reg.get(n.op);
+      if (n.outputs.empty() || n.inputs.empty()) continue;
+      const int p = pos_of[size_t(s.node)];
+      const ValueId o = n.outputs[0];
+      const size_t ob = g.value(o).desc.nbytes();
+      if (def.view) {
+        const ValueId v = n.inputs[0];
+        if (!is_planned(v) || g.value(v).desc.nbytes() != ob) continue;
+        const ValueId r = root[size_t(v)];
+        root[size_t(o)] = r;
+        group_last[size_t(r)] = std::max(group_last[size_t(r)], last[size_t(o)]);
+        ++aliased_;
+      } else if (def.inplace_input >= 0 && size_t(def.inplace_input) < n.inputs.size()) {
+        const ValueId v = n.inputs[size_t(def.inplace_input)];
+        if (!is_planned(v) || g.value(v).desc.nbytes() != ob) continue;
+        const ValueId r = root[size_t(v)];
+        if (group_last[size_t(r)] != p) continue;  // someone still reads the input's bytes after this node
+        root[size_t(o)] = r;
+        group_last[size_t(r)] = std::max(p, last[size_t(o)]);
+        ++inplace_;
+      }
+    }
+  }
+
   std::vector<Interval> iv;
   for (int v = 0; v < nv; ++v) {
     const Value& val = g.value(v);
-    if (val.kind != ValueKind::Computed || first[size_t(v)] < 0) continue;
-    iv.push_back({val.desc.nbytes(), first[size_t(v)], last[size_t(v)]});
-    plan_.push_back({v, val.producer, 0, val.desc.nbytes(), first[size_t(v)], last[size_t(v)]});
+    if (!is_planned(v)) continue;
+    naive_bytes_ += (val.desc.nbytes() + 63) / 64 * 64;
+    if (root[size_t(v)] != v) continue;
+    iv.push_back({val.desc.nbytes(), first[size_t(v)], group_last[size_t(v)]});
+    plan_.push_back({v, val.producer, 0, val.desc.nbytes(), first[size_t(v)], group_last[size_t(v)]});
   }
   for (Step& s : steps_) {
     const Node& n = g.node(s.node);
@@ -80,6 +116,7 @@ Executable::Executable(std::shared_ptr<Graph> graph, std::vector<ValueId> output
       throw Error(e.kind(), "in layer '" + n.scope + "': " + e.what());
     }
     if (s.prepared.workspace_bytes) {
+      naive_bytes_ += (s.prepared.workspace_bytes + 63) / 64 * 64;
       int p = pos_of[size_t(s.node)];
       iv.push_back({s.prepared.workspace_bytes, p, p});
       plan_.push_back({kNoValue, s.node, 0, s.prepared.workspace_bytes, p, p});
@@ -108,10 +145,14 @@ Executable::Executable(std::shared_ptr<Graph> graph, std::vector<ValueId> output
       views_[size_t(v)] = val.data;
     }
   }
-  for (const PlannedBuffer& b : plan_) {
-    if (b.value == kNoValue) continue;
-    const TensorDesc& d = g.value(b.value).desc;
-    views_[size_t(b.value)] = Tensor(arena_, int64_t(b.offset), d.shape, contiguous_strides(d.shape), d.dtype);
+  std::vector<size_t> offset_of(size_t(nv), 0);
+  for (const PlannedBuffer& b : plan_)
+    if (b.value != kNoValue) offset_of[size_t(b.value)] = b.offset;
+  for (int v = 0; v < nv; ++v) {
+    if (!is_planned(v)) continue;
+    const TensorDesc& d = g.value(v).desc;
+    views_[size_t(v)] =
+        Tensor(arena_, int64_t(offset_of[size_t(root[size_t(v)])]), d.shape, contiguous_strides(d.shape), d.dtype);
   }
   for (const PlannedBuffer& b : plan_)
     if (b.value == kNoValue) steps_[size_t(pos_of[size_t(b.node)])].ws_offset = b.offset;
@@ -180,6 +221,16 @@ std::string Executable::schedule_str() const {
     for (size_t k = 0; k < n.outputs.size(); ++k)
       os << (k ? ", " : "") << "%" << n.outputs[k] << ":" << desc_str(graph_->value(n.outputs[k]).desc);
     if (s.prepared.workspace_bytes) os << "  scratch " << s.prepared.workspace_bytes << "B";
+    if (!n.outputs.empty() && !n.inputs.empty()) {
+      const void* po = views_[size_t(n.outputs[0])].defined() ? views_[size_t(n.outputs[0])].data_ptr() : nullptr;
+      for (size_t k = 0; k < n.inputs.size(); ++k) {
+        const Tensor& t = views_[size_t(n.inputs[k])];
+        if (po && graph_->value(n.inputs[k]).kind == ValueKind::Computed && t.defined() && t.data_ptr() == po) {
+          os << (Registry::global().get(n.op).view ? "  [view of %" : "  [in-place on %") << n.inputs[k] << "]";
+          break;
+        }
+      }
+    }
     if (!n.scope.empty()) os << "  # " << n.scope;
     os << "\n";
   }

@@ -55,6 +55,7 @@ struct OpDef {
   std::function<std::vector<ValueId>(BackwardCall&)> backward;
   bool side_effects = false;  // writes state (running stats, optimizer updates): never removed as dead code
   int inplace_input = -1;     // output 0 may reuse this input's buffer when the input dies at this node
+  bool view = false;          // output 0 is input 0's bytes unchanged (reshape): the planner aliases, no copy
 };
 
 class Registry {

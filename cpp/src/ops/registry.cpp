@@ -17,6 +17,7 @@ void register_norm_ops(Registry& r);
 void register_dropout_ops(Registry& r);
 void register_linear_ops(Registry& r);
 void register_loss_ops(Registry& r);
+void register_optim_ops(Registry& r);
 
 namespace {
 void register_all(Registry& r) {
@@ -31,6 +32,7 @@ void register_all(Registry& r) {
   register_dropout_ops(r);     // dropout, dropout2d
   register_linear_ops(r);      // linear
   register_loss_ops(r);        // cross_entropy, nll, mse, bce, triplet margin, cosine similarity
+  register_optim_ops(r);       // sgd/adam/rmsprop updates, gradient clipping
 }
 }  // namespace
 

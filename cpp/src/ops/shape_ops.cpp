@@ -201,8 +201,9 @@ Prepared prepare_slice_backward(const OpCall& c, const std::vector<TensorDesc>& 
 }  // namespace
 
 void register_shape_ops(Registry& r) {
-  r.add({"reshape", 1, 1, infer_reshape, prepare_copy, backward_reshape, false, 0});
-  r.add({"flatten", 1, 1, infer_flatten, prepare_copy, backward_reshape, false, 0});
+  // view = true: the planner aliases the output to the input's bytes (prepare_copy then skips the copy).
+  r.add({"reshape", 1, 1, infer_reshape, prepare_copy, backward_reshape, false, 0, /*view*/ true});
+  r.add({"flatten", 1, 1, infer_flatten, prepare_copy, backward_reshape, false, 0, /*view*/ true});
   r.add({"cat", 0, -1, infer_cat, prepare_cat, backward_cat, false, -1});
   r.add({"slice", 1, 1, infer_slice, prepare_slice,
          [](BackwardCall& b) -> std::vector<ValueId> {

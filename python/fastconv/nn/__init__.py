@@ -1,3 +1,22 @@
-"""Neural-network layers with PyTorch's names (filled in by the graph-engine work). `fastconv.nn.functional` is
-`fastconv.functional`."""
-from .. import functional  # noqa: F401
+"""fastconv.nn: layers with PyTorch's names, constructor arguments, default initialisation and state_dict keys."""
+from __future__ import annotations
+
+from .. import functional
+from . import init
+from .activation import *  # noqa: F401,F403
+from .activation import __all__ as _act
+from .container import *  # noqa: F401,F403
+from .container import __all__ as _cont
+from .conv import *  # noqa: F401,F403
+from .conv import __all__ as _conv
+from .dropout import *  # noqa: F401,F403
+from .dropout import __all__ as _drop
+from .linear import *  # noqa: F401,F403
+from .linear import __all__ as _lin
+from .module import Module, Parameter
+from .norm import *  # noqa: F401,F403
+from .norm import __all__ as _norm
+from .pool import *  # noqa: F401,F403
+from .pool import __all__ as _pool
+
+__all__ = ["Module", "Parameter", "functional", "init"] + _act + _cont + _conv + _drop + _lin + _norm + _pool

@@ -1,0 +1,175 @@
+// Optimizer updates as graph nodes appended after the backward pass (torch.optim's formulas). They write the
+// parameter and their state slots in place (side_effects = true) and produce no outputs. The learning rate and step
+// count come in as a 2-element float32 tensor `hyper` = [lr, step] that Python rewrites before each run, so
+// schedules change lr without recompiling. With gradient clipping, one more input (last) holds the 1-element
+// coefficient from `clip_grad_coef`.
+#include <cmath>
+
+#include "cpu/ref/optim_ref.h"
+#include "fastconv/parallel.h"
+#include "ops/common.h"
+
+namespace fastconv {
+namespace {
+
+constexpr int64_t kGrain = 1 << 14;
+
+// Inputs: param, grad, hyper, states..., [clip coefficient]. Returns the number of state inputs expected.
+void check_update(const OpCall& c, size_t n_state) {
+  const bool clipped = c.attr().get_bool("clipped", false);
+  const size_t want = 3 + n_state + (clipped ? 1 : 0);
+  FC_CHECK(c.in.size() == want, Value, c.op, ": expected ", want, " inputs (param, grad, hyper, ", n_state,
+           " state tensors", clipped ? ", clip coefficient" : "", "), got ", c.in.size());
+  for (size_t i = 0; i < c.in.size(); ++i) expect_dtype(c, i, DType::f32, i == 0 ? "param" : "input");
+  FC_CHECK(c.in[1].shape == c.in[0].shape, Value, c.op, ": grad has shape ", shape_str(c.in[1].shape),
+           " but param has shape ", shape_str(c.in[0].shape));
+  FC_CHECK(shape_numel(c.in[2].shape) == 2, Value, c.op, ": 'hyper' must hold [lr, step] (2 elements), got shape ",
+           shape_str(c.in[2].shape));
+  for (size_t i = 3; i < 3 + n_state; ++i)
+    FC_CHECK(c.in[i].shape == c.in[0].shape, Value, c.op, ": state input ", i - 3, " has shape ",
+             shape_str(c.in[i].shape), " but param has shape ", shape_str(c.in[0].shape));
+  if (clipped)
+    FC_CHECK(shape_numel(c.in.back().shape) == 1, Value, c.op, ": the clip coefficient must have 1 element, got ",
+             shape_str(c.in.back().shape));
+}
+
+void check_hyper(const OpCall& c) {
+  for (const char* k : {"momentum", "dampening", "weight_decay", "alpha", "eps"})
+    if (c.attr().has(k))
+      FC_CHECK(c.attr().get_float(k) >= 0, Value, c.op, ": argument '", k, "' must be >= 0, got ",
+               c.attr().get_float(k));
+}
+
+std::vector<TensorDesc> infer_sgd(const OpCall& c) {
+  check_hyper(c);
+  check_update(c, c.attr().get_float("momentum", 0.0) != 0 ? 1 : 0);
+  return {};
+}
+
+Prepared prepare_sgd(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
+  require_cpu(c.op, d);
+  ref::SgdParams p{};
+  p.momentum = c.attr().get_float("momentum", 0.0);
+  p.dampening = c.attr().get_float("dampening", 0.0);
+  p.weight_decay = c.attr().get_float("weight_decay", 0.0);
+  p.nesterov = c.attr().get_bool("nesterov", false);
+  const bool clipped = c.attr().get_bool("clipped", false);
+  return {[p, clipped](const std::vector<Tensor>& in, const std::vector<Tensor>&, const RunContext&) mutable {
+            const float* h = fptr(in[2]);
+            p.lr = h[0];
+            p.first_step = h[1] <= 1.0f;
+            p.grad_scale = clipped ? fptr(in.back())[0] : 1.f;
+            float* buf = p.momentum != 0 ? fptr_mut(in[3]) : nullptr;
+            float* w = fptr_mut(in[0]);
+            const float* g = fptr(in[1]);
+            parallel_for(in[0].numel(), kGrain, [&](int64_t b, int64_t e) { ref::sgd_update(p, w, g, buf, b, e); });
+          },
+          0, "sgd_ref"};
+}
+
+std::vector<TensorDesc> infer_adam(const OpCall& c) {
+  check_hyper(c);
+  for (const char* k : {"beta1", "beta2"}) {
+    double b = c.attr().get_float(k);
+    FC_CHECK(b >= 0 && b < 1, Value, c.op, ": argument '", k, "' must be in [0, 1), got ", b);
+  }
+  check_update(c, c.attr().get_bool("amsgrad", false) ? 3 : 2);
+  return {};
+}
+
+Prepared prepare_adam(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
+  require_cpu(c.op, d);
+  ref::AdamParams p{};
+  p.beta1 = c.attr().get_float("beta1");
+  p.beta2 = c.attr().get_float("beta2");
+  p.eps = c.attr().get_float("eps", 1e-8);
+  p.weight_decay = c.attr().get_float("weight_decay", 0.0);
+  p.amsgrad = c.attr().get_bool("amsgrad", false);
+  p.decoupled = c.attr().get_bool("decoupled", false);
+  const bool clipped = c.attr().get_bool("clipped", false);
+  return {[p, clipped](const std::vector<Tensor>& in, const std::vector<Tensor>&, const RunContext&) mutable {
+            const float* h = fptr(in[2]);
+            p.lr = h[0];
+            const double step = h[1];
+            p.bias_correction1 = 1.0 - std::pow(p.beta1, step);
+            p.bias_correction2_sqrt = std::sqrt(1.0 - std::pow(p.beta2, step));
+            p.grad_scale = clipped ? fptr(in.back())[0] : 1.f;
+            float *w = fptr_mut(in[0]), *m = fptr_mut(in[3]), *v = fptr_mut(in[4]);
+            float* vmax = p.amsgrad ? fptr_mut(in[5]) : nullptr;
+            const float* g = fptr(in[1]);
+            parallel_for(in[0].numel(), kGrain,
+                         [&](int64_t b, int64_t e) { ref::adam_update(p, w, g, m, v, vmax, b, e); });
+          },
+          0, "adam_ref"};
+}
+
+std::vector<TensorDesc> infer_rmsprop(const OpCall& c) {
+  check_hyper(c);
+  size_t n = 1 + (c.attr().get_float("momentum", 0.0) > 0 ? 1 : 0) + (c.attr().get_bool("centered", false) ? 1 : 0);
+  check_update(c, n);
+  return {};
+}
+
+Prepared prepare_rmsprop(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
+  require_cpu(c.op, d);
+  ref::RmspropParams p{};
+  p.alpha = c.attr().get_float("alpha", 0.99);
+  p.eps = c.attr().get_float("eps", 1e-8);
+  p.weight_decay = c.attr().get_float("weight_decay", 0.0);
+  p.momentum = c.attr().get_float("momentum", 0.0);
+  p.centered = c.attr().get_bool("centered", false);
+  const bool clipped = c.attr().get_bool("clipped", false);
+  return {[p, clipped](const std::vector<Tensor>& in, const std::vector<Tensor>&, const RunContext&) mutable {
+            p.lr = fptr(in[2])[0];
+            p.grad_scale = clipped ? fptr(in.back())[0] : 1.f;
+            size_t k = 3;
+            float* sq = fptr_mut(in[k++]);
+            float* buf = p.momentum > 0 ? fptr_mut(in[k++]) : nullptr;
+            float* gavg = p.centered ? fptr_mut(in[k++]) : nullptr;
+            float* w = fptr_mut(in[0]);
+            const float* g = fptr(in[1]);
+            parallel_for(in[0].numel(), kGrain,
+                         [&](int64_t b, int64_t e) { ref::rmsprop_update(p, w, g, sq, buf, gavg, b, e); });
+          },
+          0, "rmsprop_ref"};
+}
+
+// torch.nn.utils.clip_grad_norm_: coef = min(1, max_norm / (total_norm + 1e-6)) over all gradients.
+std::vector<TensorDesc> infer_clip(const OpCall& c) {
+  FC_CHECK(!c.in.empty(), Value, c.op, ": needs at least one gradient");
+  for (size_t i = 0; i < c.in.size(); ++i) expect_dtype(c, i, DType::f32, "grads");
+  double m = c.attr().get_float("max_norm");
+  FC_CHECK(m >= 0, Value, c.op, ": argument 'max_norm' must be >= 0, got ", m);
+  double nt = c.attr().get_float("norm_type", 2.0);
+  FC_CHECK(nt == 2.0 || std::isinf(nt), Value, c.op, ": argument 'norm_type' must be 2 or inf, got ", nt);
+  return {{{1}, DType::f32}};
+}
+
+Prepared prepare_clip(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
+  require_cpu(c.op, d);
+  const double max_norm = c.attr().get_float("max_norm");
+  const bool inf = std::isinf(c.attr().get_float("norm_type", 2.0));
+  return {[max_norm, inf](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
+            double acc = 0;
+            for (const Tensor& t : in) {
+              double part = inf ? ref::max_abs(fptr(t), 0, t.numel()) : ref::sum_squares(fptr(t), 0, t.numel());
+              acc = inf ? std::max(acc, part) : acc + part;
+            }
+            // torch computes per-tensor norms and the total in float32; double here differs by rounding only.
+            float total = float(inf ? acc : std::sqrt(acc));
+            float coef = float(max_norm) / (total + 1e-6f);
+            fptr_mut(out[0])[0] = coef < 1.f ? coef : 1.f;
+          },
+          0, "ref"};
+}
+
+}  // namespace
+
+void register_optim_ops(Registry& r) {
+  r.add({"sgd_update", 3, 5, infer_sgd, prepare_sgd, nullptr, true, -1});
+  r.add({"adam_update", 5, 7, infer_adam, prepare_adam, nullptr, true, -1});
+  r.add({"rmsprop_update", 4, 7, infer_rmsprop, prepare_rmsprop, nullptr, true, -1});
+  r.add({"clip_grad_coef", 1, -1, infer_clip, prepare_clip, nullptr, false, -1});
+}
+
+}  // namespace fastconv

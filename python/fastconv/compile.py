@@ -1,0 +1,348 @@
+"""fastconv.compile: a model traced once per input shape into one static graph (forward, loss, backward, optimizer
+updates), planned into one arena and run as a flat schedule of kernels; each train step is one call into C++.
+
+    net = fc.compile(model, (32, 1, 8, 8), loss="cross_entropy", optimizer=fc.optim.Adam(model.parameters()))
+    loss = net.train_step(x, y)      # float
+    logits = net.predict(x)          # eval mode (batch norm uses running stats, dropout off)
+    net.peak_bytes                   # the arena size, known before anything runs
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from . import _C
+from . import functional as F
+from ._trace import Symbol, TraceContext
+from .nn.module import Module, binder_for
+from .nn.norm import _BatchNorm
+
+__all__ = ["compile", "Compiled", "resolve_loss", "memory_report"]
+
+_LOSSES = {
+    "cross_entropy": (lambda out, y: F.cross_entropy(out, y), "int64"),
+    "categorical_crossentropy": (lambda out, y: F.cross_entropy(out, y), "int64"),
+    "sparse_categorical_crossentropy": (lambda out, y: F.cross_entropy(out, y), "int64"),
+    "nll": (lambda out, y: F.nll_loss(out, y), "int64"),
+    "mse": (lambda out, y: F.mse_loss(out, y), "float32"),
+    "mean_squared_error": (lambda out, y: F.mse_loss(out, y), "float32"),
+    "l1": (lambda out, y: F.l1_loss(out, y), "float32"),
+    "bce": (lambda out, y: F.binary_cross_entropy(out, y), "float32"),
+    "bce_with_logits": (lambda out, y: F.binary_cross_entropy_with_logits(out, y), "float32"),
+}
+
+
+def resolve_loss(loss) -> tuple[Callable | None, str | None]:
+    """(callable(output, target) -> scalar, the target dtype it expects or None when unknown)."""
+    if loss is None:
+        return None, None
+    if isinstance(loss, str):
+        key = loss.lower()
+        if key not in _LOSSES:
+            raise ValueError(f"compile: unknown loss {loss!r}; expected one of {sorted(_LOSSES)} or a callable "
+                             f"loss(output, target) built from fastconv.functional")
+        return _LOSSES[key]
+    if callable(loss):
+        return loss, None
+    raise TypeError(f"compile: loss must be a string or a callable(output, target), got {type(loss).__name__}")
+
+
+def _flatten(out) -> list[Symbol]:
+    if isinstance(out, Symbol):
+        return [out]
+    if isinstance(out, (list, tuple)):
+        return [s for o in out for s in _flatten(o)]
+    if isinstance(out, dict):
+        return [s for o in out.values() for s in _flatten(o)]
+    raise TypeError(f"compile: the model returned {type(out).__name__}; forward must return traced values (the "
+                    f"results of fastconv ops) or tuples of them")
+
+
+def _rebuild(out, it):
+    if isinstance(out, Symbol):
+        return next(it)
+    if isinstance(out, (list, tuple)):
+        return type(out)(_rebuild(o, it) for o in out)
+    return {k: _rebuild(o, it) for k, o in out.items()}
+
+
+class _Program:
+    """One traced graph for fixed shapes and its executable."""
+
+    def __init__(self, ctx: TraceContext, exe, x_id: int, y_id: int | None, flat: list[Symbol], loss_id: int | None,
+                 tree: Any, grads: dict[str, int] | None = None) -> None:
+        self.ctx, self.exe, self.x_id, self.y_id = ctx, exe, x_id, y_id
+        self.outs = [s.id for s in flat]
+        self.out_shapes = [s.shape for s in flat]
+        self.loss_id, self.tree, self.grads = loss_id, tree, grads or {}
+
+
+class Compiled:
+    def __init__(self, model: Module, input_shape: Sequence[int], loss=None, optimizer=None, device: str = "cpu",
+                 precision: str = "fp32", clip_grad_norm: float | None = None, clip_norm_type: float = 2.0,
+                 target_shape: Sequence[int] | None = None, target_dtype: str | None = None,
+                 plan_memory: bool = True) -> None:
+        if not isinstance(model, Module):
+            raise TypeError(f"compile: model must be a fastconv.nn.Module, got {type(model).__name__}")
+        if precision not in ("fp32", "float32"):
+            raise NotImplementedError(f"compile: precision={precision!r} is not supported yet (only 'fp32')")
+        if str(device) != "cpu":
+            raise NotImplementedError(f"compile: device={device!r}: parameters live in host memory and only CPU "
+                                      f"kernels are wired into compiled graphs so far; use device='cpu'")
+        if clip_grad_norm is not None and not clip_grad_norm > 0:
+            raise ValueError(f"compile: clip_grad_norm must be a positive number, got {clip_grad_norm}")
+        self.model, self.optimizer, self.device, self.precision = model, optimizer, str(device), precision
+        self.input_shape = tuple(int(s) for s in input_shape)
+        self.loss_fn, loss_target_dtype = resolve_loss(loss)
+        self.loss = loss
+        self.target_dtype = target_dtype or loss_target_dtype
+        self.target_shape = tuple(target_shape) if target_shape is not None else None
+        self.clip_grad_norm, self.clip_norm_type = clip_grad_norm, float(clip_norm_type)
+        self.plan_memory = plan_memory
+        self._cache: dict[tuple, _Program] = {}
+        self.last_output = None
+        # Compile now for the declared shape so peak_bytes is known before anything runs.
+        if self.loss_fn is not None and self.optimizer is not None:
+            tshape, tdtype = self._default_target(self.input_shape)
+            if tshape is not None:
+                self._program("train", self.input_shape, tshape, tdtype)
+        else:
+            self._program("eval", self.input_shape)
+
+    # ---- building ---------------------------------------------------------------------------------------------------
+    def _default_target(self, x_shape) -> tuple:
+        if self.target_shape is not None:
+            return (x_shape[0],) + tuple(self.target_shape[1:]), self.target_dtype or "float32"
+        shapes = self._program("eval", x_shape).out_shapes
+        if self.target_dtype == "int64":  # class indices: the output shape without the class dimension
+            return ((x_shape[0],) + tuple(shapes[0][2:]) if len(shapes) == 1 else (x_shape[0],)), "int64"
+        if len(shapes) == 1:
+            return shapes[0], self.target_dtype or "float32"
+        return None, None
+
+    def _modes_key(self) -> tuple:
+        return tuple(m.training for m in self.model.modules())
+
+    def _program(self, kind: str, x_shape, y_shape=None, y_dtype=None) -> _Program:
+        # Replacing a parameter or buffer object (not just its values) or freezing one needs a new graph.
+        grad_key = tuple((id(p), bool(getattr(p, "requires_grad", False))) for p in self.model.parameters()) + \
+            tuple(id(b) for b in self.model.buffers())
+        opt_key = self.optimizer.signature() if (kind == "train" and self.optimizer is not None) else None
+        key = (kind, tuple(x_shape), tuple(y_shape or ()), y_dtype, grad_key, opt_key,
+               self._modes_key() if kind == "forward" else None)
+        prog = self._cache.get(key)
+        if prog is None:
+            prog = self._cache[key] = self._build(kind, tuple(x_shape), y_shape, y_dtype)
+        return prog
+
+    def _build(self, kind: str, x_shape, y_shape, y_dtype) -> _Program:
+        model = self.model
+        saved = [(m, m.training) for m in model.modules()]
+        if kind != "forward":
+            model.train(kind == "train")
+        has_loss = kind in ("train", "evalloss")
+        try:
+            with TraceContext() as ctx:
+                binder = binder_for(ctx, model)
+                x = ctx.input("x", x_shape, "float32")
+                out = model(x)
+                flat = _flatten(out)
+                if not has_loss:
+                    exe = _C.Executable(ctx.graph, [s.id for s in flat], self.device, self.plan_memory)
+                    return _Program(ctx, exe, x.id, None, flat, None, out)
+                y = ctx.input("y", y_shape, y_dtype)
+                g = ctx.graph
+                g.current_scope = "loss"
+                loss = self.loss_fn(out, y)
+                g.current_scope = ""
+                if not isinstance(loss, Symbol) or loss.size != 1:
+                    raise ValueError(f"compile: the loss must return a one-element traced value, got "
+                                     f"{getattr(loss, 'shape', type(loss).__name__)}")
+                if kind == "evalloss":
+                    exe = _C.Executable(g, [loss.id] + [s.id for s in flat], self.device, self.plan_memory)
+                    return _Program(ctx, exe, x.id, y.id, flat, loss.id, out)
+                in_opt = {id(p) for grp in self.optimizer.param_groups for p in grp["params"]}
+                train = [(name, arr, sym) for name, arr, sym in binder.bound.values()
+                         if isinstance(getattr(arr, "requires_grad", None), bool) and arr.requires_grad
+                         and id(arr) in in_opt]
+                grads = g.append_backward(loss.id, [s.id for _, _, s in train]) if train else []
+                clip = None
+                if self.clip_grad_norm is not None and grads:
+                    clip = g.add("clip_grad_coef", list(grads),
+                                 dict(max_norm=float(self.clip_grad_norm), norm_type=self.clip_norm_type),
+                                 "clip_grad_norm")[0]
+                items = [(arr, sym.id, gid, name) for (name, arr, sym), gid in zip(train, grads)]
+                self.optimizer.append_updates(ctx, items, clip)
+                exe = _C.Executable(g, [loss.id] + [s.id for s in flat], self.device, self.plan_memory)
+                return _Program(ctx, exe, x.id, y.id, flat, loss.id, out,
+                                {name: gid for (name, _, _), gid in zip(train, grads)})
+        finally:
+            for m, mode in saved:
+                object.__setattr__(m, "training", mode)
+
+    # ---- running ----------------------------------------------------------------------------------------------------
+    @staticmethod
+    def _x(x) -> np.ndarray:
+        if hasattr(x, "detach") and hasattr(x, "numpy"):
+            x = x.detach().cpu().numpy()
+        x = np.asarray(x)
+        if x.dtype.kind not in "fiu":
+            raise TypeError(f"compiled model: input must be a numeric array, got dtype {x.dtype}")
+        return np.ascontiguousarray(x, dtype=np.float32)
+
+    def _outputs(self, prog: _Program):
+        vals = iter([prog.exe.output(i) for i in prog.outs])
+        return _rebuild(prog.tree, vals)
+
+    def _run_inference(self, kind: str, x):
+        x = self._x(x)
+        prog = self._program(kind, x.shape)
+        prog.exe.set_input(prog.x_id, x)
+        prog.exe.run()
+        out = self._outputs(prog)
+        if kind == "forward":
+            self._count_bn_batches(train_step=False)
+        return out
+
+    def forward(self, x):
+        """Runs the model in its current mode (model.train()/eval()) on a batch; returns NumPy arrays."""
+        return self._run_inference("forward", x)
+
+    __call__ = forward
+
+    def predict(self, x, batch_size: int | None = None):
+        """Inference (eval mode) on x; with batch_size, in chunks (each chunk shape is compiled once)."""
+        x = self._x(x)
+        if batch_size is None or len(x) <= batch_size:
+            return self._run_inference("eval", x)
+        parts = [self._run_inference("eval", x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+        if isinstance(parts[0], np.ndarray):
+            return np.concatenate(parts)
+        return type(parts[0])(np.concatenate(p) for p in zip(*parts))
+
+    def _target(self, y, x_shape) -> tuple[np.ndarray, str]:
+        if hasattr(y, "detach") and hasattr(y, "numpy"):
+            y = y.detach().cpu().numpy()
+        y = np.asarray(y)
+        dtype = self.target_dtype or ("int64" if y.dtype.kind in "iub" else "float32")
+        if dtype == "int64":
+            if y.dtype.kind == "f":
+                raise TypeError(f"train_step: loss {self.loss!r} expects integer class labels as targets, got "
+                                f"dtype {y.dtype}")
+            return np.ascontiguousarray(y, dtype=np.int64), "int64"
+        return np.ascontiguousarray(y, dtype=np.float32), "float32"
+
+    def train_step(self, x, y) -> float:
+        """One optimizer step on the batch (x, y); returns the loss. The model output is kept in .last_output."""
+        if self.loss_fn is None or self.optimizer is None:
+            raise ValueError("train_step: compile the model with loss=... and optimizer=... to train it")
+        x = self._x(x)
+        y, ydt = self._target(y, x.shape)
+        if len(y) != len(x):
+            raise ValueError(f"train_step: x has {len(x)} samples but y has {len(y)}")
+        prog = self._program("train", x.shape, y.shape, ydt)
+        prog.exe.set_input(prog.x_id, x)
+        prog.exe.set_input(prog.y_id, y)
+        self.optimizer._before_step()
+        prog.exe.run()
+        self._count_bn_batches(train_step=True)
+        self.last_output = self._outputs(prog)
+        return float(prog.exe.output(prog.loss_id).reshape(-1)[0])
+
+    def eval_step(self, x, y) -> tuple[float, Any]:
+        """The loss and outputs on (x, y) in eval mode (nothing is updated)."""
+        if self.loss_fn is None:
+            raise ValueError("eval_step: compile the model with loss=... to evaluate a loss")
+        x = self._x(x)
+        y, ydt = self._target(y, x.shape)
+        if len(y) != len(x):
+            raise ValueError(f"eval_step: x has {len(x)} samples but y has {len(y)}")
+        prog = self._program("evalloss", x.shape, y.shape, ydt)
+        prog.exe.set_input(prog.x_id, x)
+        prog.exe.set_input(prog.y_id, y)
+        prog.exe.run()
+        return float(prog.exe.output(prog.loss_id).reshape(-1)[0]), self._outputs(prog)
+
+    def _count_bn_batches(self, train_step: bool) -> None:
+        for m in self.model.modules():
+            if isinstance(m, _BatchNorm) and (train_step or m.training) and m.track_running_stats:
+                m._buffers["num_batches_tracked"] += 1
+
+    def loss_and_grads(self, x, y) -> tuple[float, dict[str, np.ndarray]]:
+        """The loss and the gradient of every trainable parameter (by state_dict name) on (x, y), without updating
+        anything (a compiled graph with no optimizer nodes; batch-norm running stats are still updated)."""
+        x = self._x(x)
+        y, ydt = self._target(y, x.shape)
+        saved = self.optimizer
+        if saved is None:
+            from .optim import SGD
+            self.optimizer = SGD(list(self.model.parameters()) or [np.zeros(1, np.float32)], lr=0.0)
+        opt = self.optimizer
+        try:
+            key = ("grads", x.shape, y.shape, ydt)
+            prog = self._cache.get(key)
+            if prog is None:
+                append = opt.append_updates
+                opt.append_updates = lambda *a, **k: None
+                try:
+                    prog = self._build("train", x.shape, y.shape, ydt)
+                finally:
+                    opt.append_updates = append
+                exe = _C.Executable(prog.ctx.graph, [prog.loss_id] + list(prog.grads.values()), self.device,
+                                    self.plan_memory)
+                prog.exe = exe
+                self._cache[key] = prog
+        finally:
+            self.optimizer = saved
+        prog.exe.set_input(prog.x_id, x)
+        prog.exe.set_input(prog.y_id, y)
+        prog.exe.run()
+        return (float(prog.exe.output(prog.loss_id).reshape(-1)[0]),
+                {k: prog.exe.output(v) for k, v in prog.grads.items()})
+
+    # ---- introspection ----------------------------------------------------------------------------------------------
+    def _main(self) -> _Program:
+        for kind in ("train", "eval"):
+            for k, p in self._cache.items():
+                if k[0] == kind and k[1] == self.input_shape:
+                    return p
+        return self._program("eval", self.input_shape)
+
+    @property
+    def peak_bytes(self) -> int:
+        """Arena size of the main program (the train step when compiled with a loss and optimizer, else
+        inference) at the declared input shape."""
+        return int(self._main().exe.peak_bytes)
+
+    def schedule(self) -> str:
+        """The flat schedule: one line per kernel with its algorithm, value shapes and layer."""
+        return self._main().exe.schedule()
+
+    def memory_report(self) -> dict:
+        """Planned arena vs one-buffer-per-value, for memory benchmarks (e.g. ResNet-18 against PyTorch's peak)."""
+        exe = self._main().exe
+        return dict(peak_bytes=int(exe.peak_bytes), naive_bytes=int(exe.naive_bytes), buffers=len(exe.plan()),
+                    inplace=int(exe.inplace_count), views=int(exe.alias_count),
+                    saving=1.0 - exe.peak_bytes / max(1, exe.naive_bytes))
+
+    def graph_dump(self) -> str:
+        return self._main().ctx.graph.dump()
+
+    def __repr__(self) -> str:
+        return (f"Compiled({type(self.model).__name__}, input_shape={self.input_shape}, loss={self.loss!r}, "
+                f"optimizer={type(self.optimizer).__name__ if self.optimizer else None}, "
+                f"programs={len(self._cache)})")
+
+
+def memory_report(model: Module, input_shape: Sequence[int], loss=None, optimizer=None, **kwargs) -> dict:
+    """Compiles `model` (a train step when loss and optimizer are given) and reports its arena size next to the
+    unplanned total: {peak_bytes, naive_bytes, buffers, inplace, views, saving}."""
+    return Compiled(model, input_shape, loss=loss, optimizer=optimizer, **kwargs).memory_report()
+
+
+def compile(model: Module, input_shape: Sequence[int], loss=None, optimizer=None, device: str = "cpu",
+            precision: str = "fp32", **kwargs) -> Compiled:  # noqa: A001 - the API's name
+    """Traces and compiles `model` for inputs of `input_shape` (batch dimension included). See Compiled."""
+    return Compiled(model, input_shape, loss=loss, optimizer=optimizer, device=device, precision=precision,
+                    **kwargs)

@@ -1,0 +1,35 @@
+"""Dropout layers. Each layer owns a seed (from fastconv's global stream): in a compiled step the mask is a hash of
+that seed and the step number, so steps differ and runs are reproducible; eager calls draw a fresh seed each time."""
+from __future__ import annotations
+
+from .. import functional as F
+from .._trace import Symbol, next_seed
+from .module import Module
+
+__all__ = ["Dropout", "Dropout2d"]
+
+
+class _DropoutNd(Module):
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        self.p = p
+        self.inplace = inplace
+        self.seed = next_seed()
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
+    def _seed(self, input) -> int:
+        return self.seed if isinstance(input, Symbol) else next_seed()
+
+
+class Dropout(_DropoutNd):
+    def forward(self, input):
+        return F.dropout(input, self.p, self.training, seed=self._seed(input))
+
+
+class Dropout2d(_DropoutNd):
+    def forward(self, input):
+        return F.dropout2d(input, self.p, self.training, seed=self._seed(input))

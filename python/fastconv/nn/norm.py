@@ -1,0 +1,154 @@
+"""Normalisation layers (torch.nn names, arguments, buffers and state_dict keys)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import functional as F
+from .._trace import Symbol
+from . import init
+from .module import Module, Parameter
+
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "GroupNorm", "LayerNorm", "LocalResponseNorm"]
+
+
+def _affine_params(m: Module, affine: bool, bias: bool, shape: tuple) -> None:
+    if affine:
+        m.weight = Parameter(np.ones(shape, np.float32))
+        if bias:
+            m.bias = Parameter(np.zeros(shape, np.float32))
+        else:
+            m.register_parameter("bias", None)
+    else:
+        m.register_parameter("weight", None)
+        m.register_parameter("bias", None)
+
+
+class _BatchNorm(Module):
+    _ranks: tuple = ()
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, device=None, dtype=None, *, bias: bool = True) -> None:
+        super().__init__()
+        self.num_features = int(num_features)
+        self.use_bias = bias
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        _affine_params(self, affine, bias, (num_features,))
+        if track_running_stats:
+            self.register_buffer("running_mean", np.zeros((num_features,), np.float32))
+            self.register_buffer("running_var", np.ones((num_features,), np.float32))
+            self.register_buffer("num_batches_tracked", np.zeros((), np.int64))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self) -> None:
+        if self.track_running_stats:
+            self._buffers["running_mean"][...] = 0
+            self._buffers["running_var"][...] = 1
+            self._buffers["num_batches_tracked"][...] = 0
+
+    def reset_parameters(self) -> None:
+        self.reset_running_stats()
+        if self.affine:
+            init.ones_(self._parameters["weight"])
+            if self._parameters.get("bias") is not None:
+                init.zeros_(self._parameters["bias"])
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"bias={self.use_bias and self.affine}, track_running_stats={self.track_running_stats}")
+
+    def forward(self, input):
+        name = type(self).__name__
+        if len(input.shape) not in self._ranks:
+            want = " or ".join(f"{r}D" for r in self._ranks)
+            raise ValueError(f"{name}: expected {want} input (got {len(input.shape)}D input)")
+        if input.shape[1] != self.num_features:
+            raise ValueError(f"{name}: input has {input.shape[1]} channels (shape {tuple(input.shape)}) but the "
+                             f"layer was built for num_features={self.num_features}")
+        factor = 0.0 if self.momentum is None else self.momentum
+        traced = isinstance(input, Symbol)
+        if self.training and self.track_running_stats:
+            nbt = self._buffers["num_batches_tracked"]
+            if traced:
+                if self.momentum is None:
+                    raise NotImplementedError(f"{name}: momentum=None (cumulative average) is supported in eager "
+                                              f"mode only; give a number to compile the model")
+            else:
+                nbt += 1  # compiled train steps count it in Python after each run
+                if self.momentum is None:
+                    factor = 1.0 / float(nbt)
+        bn_training = self.training or (self._buffers["running_mean"] is None)
+        use_stats = not self.training or self.track_running_stats
+        return F.batch_norm(input, self.running_mean if use_stats else None,
+                            self.running_var if use_stats else None, self.weight, self.bias, bn_training, factor,
+                            self.eps)
+
+
+class BatchNorm1d(_BatchNorm):
+    _ranks = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    _ranks = (4,)
+
+
+class BatchNorm3d(_BatchNorm):
+    _ranks = (5,)
+
+
+class GroupNorm(Module):
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, device=None,
+                 dtype=None, *, bias: bool = True) -> None:
+        super().__init__()
+        if num_channels % num_groups != 0:
+            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
+                             f"({num_groups})")
+        self.num_groups, self.num_channels, self.eps, self.affine = int(num_groups), int(num_channels), eps, affine
+        self.use_bias = bias
+        _affine_params(self, affine, bias, (num_channels,))
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, bias={self.use_bias and self.affine}"
+
+    def forward(self, input):
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+
+class LayerNorm(Module):
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True,
+                 device=None, dtype=None) -> None:
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(np.ones(shape, np.float32))
+            if bias:
+                self.bias = Parameter(np.zeros(shape, np.float32))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+    def forward(self, input):
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+
+class LocalResponseNorm(Module):
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> None:
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+    def forward(self, input):
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
