@@ -107,7 +107,8 @@ PUBLISHED = [  # torchvision's model tables / the papers, 1000 classes, 3 input 
     ("alexnet", {}, 61_100_840), ("alexnet", dict(small_input=True), 61_100_840),
     ("alexnet", dict(original=True, lrn=True), 62_378_344),
     ("alexnet", dict(original=True, lrn=True, grouped=True), 60_965_224),
-    ("lenet5", dict(num_classes=10, in_channels=1), 61_706), ("lenet5_modern", dict(num_classes=10, in_channels=1), 61_706),
+    ("lenet5", dict(num_classes=10, in_channels=1), 61_706),
+    ("lenet5_modern", dict(num_classes=10, in_channels=1), 61_706),
 ]
 
 
@@ -540,6 +541,10 @@ def test_bad_arguments_raise():
         traced_shapes(M.vgg11_bn(hidden=8), (1, 3, 16, 16))
     with pytest.raises(ValueError, match="ResNet: block must be"):
         M.ResNet("wide")
+    g = M.googlenet(5)
+    assert traced_shapes(g, (2, 3, 16, 16)) == ((2, 5),) * 3
+    with pytest.raises(ValueError, match=r"GoogLeNet: input \(15, 15\) is too small \(at least 16x16\)"):
+        traced_shapes(g, (2, 3, 15, 15))
 
 
 def test_save_load_roundtrip_and_summary(tmp_path):

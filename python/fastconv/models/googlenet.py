@@ -16,7 +16,7 @@ into the objective; 0.3 is the paper's weight).
 163,696 parameters in that form: 12,352 + (18,528 + 110,720) + (3,088 + 12,832) + 6,176.
 
 Sizes: the stem and three ceil-mode pools take 32x32 to 2x2 at inception4a..4e and 1x1 at inception5; the
-auxiliary heads adaptive-pool their input to 4x4, so 32x32 and larger inputs work.
+auxiliary heads adaptive-pool their input to 4x4, so 32x32 and larger inputs work (the minimum is 16x16).
 """
 from __future__ import annotations
 
