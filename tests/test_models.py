@@ -288,6 +288,35 @@ def test_alexnet_default_needs_63_pixels_and_runs_at_64(no_init):
     assert lrn.features[0].out_channels == 96 and lrn.features[2].alpha == 5e-4 and lrn.features[2].k == 2.0
 
 
+def test_torchvision_key_names(no_init):
+    """Weight keys as torchvision names them (indices written out from torchvision's layer lists)."""
+    def weights(m):
+        return [k[:-len(".weight")] for k in m.state_dict() if k.endswith(".weight")]
+    assert weights(M.alexnet()) == [f"features.{i}" for i in (0, 3, 6, 8, 10)] + \
+        [f"classifier.{i}" for i in (1, 4, 6)]
+    assert weights(M.vgg16()) == [f"features.{i}" for i in (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)] + \
+        [f"classifier.{i}" for i in (0, 3, 6)]
+    bn = M.vgg11_bn().state_dict()
+    assert {"features.1.running_mean", "features.1.num_batches_tracked", "features.4.weight",
+            "features.26.bias"} <= set(bn)
+    r50 = M.resnet50().state_dict()
+    assert {"layer1.0.downsample.0.weight", "layer1.0.downsample.1.running_var", "layer4.2.conv3.weight",
+            "layer4.2.bn3.bias", "fc.weight"} <= set(r50) and "layer1.1.downsample.0.weight" not in r50
+
+
+def test_alexnet_lrn_is_the_papers_formula():
+    """b_c = a_c / (k + alpha * sum_{j=c-2..c+2} a_j^2)^beta with the paper's k=2, n=5, alpha=1e-4, beta=0.75 (the
+    course's inter-channel LRN), computed here in float64."""
+    lrn = M.alexnet(lrn=True, original=True, small_input=True).features[2]
+    a = np.random.default_rng(9).standard_normal((2, 11, 5, 4)).astype(np.float32) * 20
+    a64 = a.astype(np.float64)
+    ref = np.empty_like(a64)
+    for c in range(11):
+        window = (a64[:, max(0, c - 2):min(11, c + 3)] ** 2).sum(1)
+        ref[:, c] = a64[:, c] / (2.0 + 1e-4 * window) ** 0.75
+    assert rel_err(lrn(a), ref) < 1e-5
+
+
 # Real forwards (eval mode, batch 2 at 32x32 and 64x64; batch 1 at 224 where cheap).
 RUN_CASES = [
     ("lenet5", dict(num_classes=10, in_channels=1), (32, 64, 224)),
