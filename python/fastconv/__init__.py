@@ -21,6 +21,7 @@ from .compile import compile, Compiled
 from .summary import summary
 from .training import fit, evaluate, predict, History
 from .io import save, load
+from . import data, models
 
 __version__ = _C.__version__
 
@@ -28,7 +29,7 @@ __all__ = ["Tensor", "from_dlpack", "from_numpy", "tensor", "cuda", "functional"
            "cpu_features", "set_num_threads", "get_num_threads", "set_isa", "get_isa", "get_cmake_dir",
            "manual_seed", "Symbol", "cat", "conv_output_size", "conv_flops", "ConvOutputSize", "nn", "optim",
            "compile", "Compiled", "summary", "fit", "evaluate", "predict", "History", "save",
-           "load"]
+           "load", "data", "models"]
 
 
 def tensor(data) -> Tensor:
