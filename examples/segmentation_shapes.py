@@ -33,7 +33,8 @@ model = nn.Sequential(
     nn.Conv2d(3, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),     # 16x16
     nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),    # 8x8
     nn.Conv2d(64, 64, 3, padding=2, dilation=2), nn.BatchNorm2d(64), nn.ReLU(),          # wider context
-    nn.ConvTranspose2d(64, K, 8, stride=4, padding=2))  # back to 32x32; kernel a multiple of the stride: no checkerboard
+    # back to 32x32; the kernel is a multiple of the stride, so no checkerboard (see transposed_conv.py)
+    nn.ConvTranspose2d(64, K, 8, stride=4, padding=2))
 print(f"FCN with {sum(p.size for p in model.parameters()):,} parameters; receptive field of the last conv: "
       f"{viz.receptive_field(model[:11], S)[-1].rf} pixels")
 hist = fc.fit(model, train.images, train.masks, batch_size=32, epochs=6, verbose=0, seed=0,

@@ -173,3 +173,30 @@ def test_bench_runs_the_source_tree_scripts(tmp_path):
     assert "MODELS []" in r.stdout and "OPS" not in r.stdout and r.returncode == 3
     r = run("bench", env={"FASTCONV_BENCH_DIR": str(tmp_path / "nowhere")})
     assert r.returncode == 2 and "holds no bench_ops.py" in r.stderr
+
+
+def test_zoo_models_resolve_through_fastconv_models(monkeypatch, capsys):
+    """--model NAME goes to fastconv.models.get(name, num_classes=, in_channels=); unknown names list the zoo."""
+    import types
+
+    from fastconv import cli, nn
+
+    calls = []
+
+    def get(name, num_classes, in_channels):
+        calls.append((name, num_classes, in_channels))
+        if name != "tiny":
+            raise KeyError(f"no model named {name!r}")
+        return nn.Sequential(nn.Conv2d(in_channels, 2, 3), nn.Flatten(), nn.Linear(2 * 6 * 6, num_classes))
+
+    zoo = types.ModuleType("fastconv.models")
+    zoo.get = get
+    zoo.list_models = lambda: ["tiny", "lenet5"]
+    monkeypatch.setitem(sys.modules, "fastconv.models", zoo)
+    monkeypatch.setattr(fc, "models", zoo, raising=False)
+    assert cli.main(["summary", "tiny", "--input-shape", "3,8,8", "--num-classes", "4"]) == 0
+    assert calls == [("tiny", 4, 3)]
+    assert "Total params: 348" in capsys.readouterr().out  # conv 3*2*9+2 = 56, linear 72*4+4 = 292
+    assert cli.main(["summary", "vgg99"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown model 'vgg99'" in err and "available: smallcnn, lenet5, tiny" in err

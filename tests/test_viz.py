@@ -383,3 +383,20 @@ def test_plot_history(tmp_path):
     assert (tmp_path / "curves.png").stat().st_size > 1000
     with pytest.raises(ValueError, match="plot_history: the history holds no metrics"):
         viz.plot_history({}, tmp_path / "none.png")
+
+
+def test_captured_activations_survive_in_place_relu():
+    # the memory planner runs ReLU(inplace=True) over its input; a requested activation must still be the
+    # pre-ReLU value (it is an output of the compiled graph, so the planner keeps it)
+    fc.manual_seed(2)
+    model = nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU(inplace=True), nn.Conv2d(3, 4, 3), nn.ReLU(True),
+                          nn.Flatten(), nn.Linear(4 * 4 * 4, 3))
+    x = randn(2, 1, 8, 8, seed=9)
+    tm = torch_twin(model)
+    maps = viz.feature_maps(model, x, ["0", "2"])
+    for name in ("0", "2"):
+        want = tm[:int(name) + 1](t64(x)).detach().numpy()
+        assert want.min() < 0 and np.abs(maps[name] - want).max() <= 1e-5
+    cam = viz.grad_cam(model, x, [0, 2], layer="2")
+    ref, _, _ = torch_grad_cam(tm, x, [0, 2], 2)
+    assert np.abs(cam - ref).max() <= 1e-4

@@ -17,7 +17,7 @@ from .. import _C
 from .._trace import Symbol, TraceContext
 from ..nn.module import Module, binder_for
 
-__all__ = ["Call", "trace_calls", "resolve_layer", "as_batch", "eval_mode", "model_cache"]
+__all__ = ["Call", "Program", "trace_calls", "leaf_calls", "resolve_layer", "as_batch", "eval_mode", "model_cache"]
 
 
 @dataclass
@@ -26,11 +26,6 @@ class Call:
     module: Module
     inputs: tuple      # positional arguments (Symbols while tracing)
     output: Any
-
-
-def _check_model(model, fn: str) -> None:
-    if not isinstance(model, Module):
-        raise TypeError(f"{fn}: model must be a fastconv.nn.Module, got {type(model).__name__}")
 
 
 @contextlib.contextmanager
