@@ -176,3 +176,15 @@ def test_damaged_files_never_crash(tmp_path_factory, data):
         assert str(p) in str(e)
     else:
         assert isinstance(m, Scaled)
+
+
+def test_save_extra_metadata_round_trips_and_reserved_keys_are_protected(tmp_path):
+    from fastconv.io import read_metadata
+
+    m = fc.nn.Sequential(fc.nn.Linear(3, 2))
+    p = tmp_path / "m.safetensors"
+    fc.save(m, p, metadata={"note": "hello"})
+    meta = read_metadata(p)
+    assert meta["note"] == "hello" and meta["format"] == "fastconv"
+    with pytest.raises(ValueError, match="reserved"):
+        fc.save(m, p, metadata={"architecture": "x"})

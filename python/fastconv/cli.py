@@ -85,23 +85,19 @@ def build_model(name: str, in_channels: int, num_classes: int, image_size: int):
 # ---- model files ------------------------------------------------------------------------------------------------
 def save_model(model, path, **info) -> None:
     """fastconv.save plus a 'fastconv_cli' metadata entry (JSON: input_shape, class_names, ...)."""
-    from . import __version__
-    from .io import architecture, save_safetensors
+    from .io import save
 
-    meta = {"format": "fastconv", "fastconv_version": __version__,
-            "architecture": json.dumps(architecture(model), separators=(",", ":")),
-            "fastconv_cli": json.dumps(info, separators=(",", ":"))}
-    save_safetensors(model.state_dict(), path, meta)
+    save(model, path, metadata={"fastconv_cli": json.dumps(info, separators=(",", ":"))})
 
 
 def load_model(path):
     """(model, info): the model rebuilt by fastconv.load and the 'fastconv_cli' metadata ({} if absent)."""
-    from .io import load, load_safetensors
+    from .io import load, read_metadata
 
     if not os.path.isfile(path):
         raise CLIError(f"model file '{path}' does not exist")
     model = load(path)
-    _, meta = load_safetensors(path)
+    meta = read_metadata(path)
     try:
         info = json.loads(meta.get("fastconv_cli", "{}"))
     except json.JSONDecodeError:

@@ -58,20 +58,20 @@ def save_safetensors(tensors: dict, path, metadata: dict | None = None) -> None:
     os.replace(tmp, path)  # never leave a half-written file under the real name
 
 
-def load_safetensors(path) -> tuple["OrderedDict[str, np.ndarray]", dict]:
-    """(tensors by name in file order, metadata). Raises ValueError naming the file for any malformed content."""
-    def bad(msg: str) -> ValueError:
-        return ValueError(f"fastconv.load: {os.fspath(path)}: {msg}")
+def _bad(path):
+    return lambda msg: ValueError(f"fastconv.load: {os.fspath(path)}: {msg}")
 
-    with open(path, "rb") as f:
-        raw = f.read()
-    if len(raw) < 8:
-        raise bad(f"file is {len(raw)} bytes, too short for a safetensors header (truncated or not a model file)")
-    (n,) = struct.unpack("<Q", raw[:8])
-    if n == 0 or n > len(raw) - 8:
-        raise bad(f"header length {n} does not fit in a file of {len(raw)} bytes (truncated or corrupt)")
+
+def _read_header(f, path, file_size: int) -> tuple[int, dict, dict]:
+    """(header length, tensor entries, metadata) from an open safetensors file."""
+    bad = _bad(path)
+    if file_size < 8:
+        raise bad(f"file is {file_size} bytes, too short for a safetensors header (truncated or not a model file)")
+    (n,) = struct.unpack("<Q", f.read(8))
+    if n == 0 or n > file_size - 8:
+        raise bad(f"header length {n} does not fit in a file of {file_size} bytes (truncated or corrupt)")
     try:
-        header = json.loads(raw[8:8 + n].decode("utf-8"))
+        header = json.loads(f.read(n).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise bad(f"header is not valid UTF-8 JSON ({e})") from None
     if not isinstance(header, dict):
@@ -79,6 +79,22 @@ def load_safetensors(path) -> tuple["OrderedDict[str, np.ndarray]", dict]:
     meta = header.pop("__metadata__", {}) or {}
     if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
         raise bad("__metadata__ must map strings to strings")
+    return n, header, meta
+
+
+def read_metadata(path) -> dict:
+    """The __metadata__ of a safetensors file (reads only its header)."""
+    with open(path, "rb") as f:
+        return _read_header(f, path, os.fstat(f.fileno()).st_size)[2]
+
+
+def load_safetensors(path) -> tuple["OrderedDict[str, np.ndarray]", dict]:
+    """(tensors by name in file order, metadata). Raises ValueError naming the file for any malformed content."""
+    bad = _bad(path)
+    with open(path, "rb") as f:
+        raw = f.read()
+        f.seek(0)
+        n, header, meta = _read_header(f, path, len(raw))
     data = memoryview(raw)[8 + n:]
     out: OrderedDict[str, np.ndarray] = OrderedDict()
     spans = []
@@ -214,8 +230,9 @@ def build_from_architecture(spec: dict, path: str = "<architecture>") -> Module:
 
 
 # ---- the API ----------------------------------------------------------------------------------------------------
-def save(model, path) -> None:
-    """Writes weights (state_dict names) and the architecture to one safetensors file."""
+def save(model, path, metadata: dict | None = None) -> None:
+    """Writes weights (state_dict names) and the architecture to one safetensors file. `metadata`: extra string
+    entries for the header (read them back with read_metadata); fastconv's own keys cannot be overridden."""
     from .compile import Compiled
     if isinstance(model, Compiled):
         model = model.model
@@ -224,7 +241,10 @@ def save(model, path) -> None:
     from . import __version__
     meta = {"format": _FORMAT, "fastconv_version": __version__,
             "architecture": json.dumps(architecture(model), separators=(",", ":"))}
-    save_safetensors(model.state_dict(), path, meta)
+    clash = sorted(set(metadata or {}) & set(meta))
+    if clash:
+        raise ValueError(f"save: metadata keys {clash} are reserved by fastconv")
+    save_safetensors(model.state_dict(), path, {**(metadata or {}), **meta})
 
 
 def load(path, model: Module | None = None) -> Module:
