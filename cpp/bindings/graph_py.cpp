@@ -83,7 +83,8 @@ void bind_graph(py::module_& m) {
         const FuseStats& s = e.fuse_stats();
         return py::dict(py::arg("bn_fold") = s.bn_fold, py::arg("conv_epilogue") = s.conv_epilogue,
                         py::arg("conv_residual") = s.conv_residual, py::arg("bn_relu") = s.bn_relu,
-                        py::arg("bn_relu_backward") = s.bn_relu_backward);
+                        py::arg("bn_relu_backward") = s.bn_relu_backward,
+                        py::arg("early_updates") = s.early_updates);
       })
       .def("set_input", [](Executable& e, ValueId id, py::handle x) { e.set_input(id, to_tensor(x)); })
       .def("run", &Executable::run, py::call_guard<py::gil_scoped_release>())

@@ -14,6 +14,9 @@ namespace fastconv::cpu {
 namespace {
 
 constexpr int64_t kMaxScratchFloats = int64_t(64) << 20 >> 2;  // 64 MiB for all slots together
+// One slot's scratch beyond 4 MiB (a weight-gradient partial of a 512x512x3x3 layer is 9 MiB) would grow the
+// arena by that much per thread while the single-image GEMM is large enough to thread on its own.
+constexpr int64_t kMaxSlotFloats = int64_t(4) << 20 >> 2;
 
 // Runs f(n, slot) for every image: round-robin over `slots` parallel workers, or in order on the caller's thread
 // (where the GEMM itself is threaded).
@@ -57,7 +60,7 @@ void fill_bias(const float* bias, int64_t rows, int64_t cols, float* y) {
 int64_t conv_gemm_slots(const ConvParams& p, int64_t floats_per_slot) {
   const int64_t threads = get_num_threads();
   if (threads <= 1 || p.N < threads) return 1;
-  if (floats_per_slot * threads > kMaxScratchFloats) return 1;
+  if (floats_per_slot * threads > kMaxScratchFloats || floats_per_slot > kMaxSlotFloats) return 1;
   return threads;
 }
 
@@ -70,8 +73,11 @@ int64_t conv_gemm_1x1_slot_floats(const ConvParams& p, ConvPass pass) {
   return pass == ConvPass::backward_weight ? weight_floats(p) : 0;
 }
 
+// Backward weight: a column matrix per slot, but weight partials only for slots 1.. (slot 0 accumulates into dw).
 size_t conv_im2col_gemm_workspace(const ConvParams& p, ConvPass pass, int64_t slots) {
-  return sizeof(float) * size_t(conv_im2col_gemm_slot_floats(p, pass) * slots);
+  const int64_t col = group_in(p) * k_vol(p) * out_vol(p);
+  const int64_t partials = pass == ConvPass::backward_weight ? weight_floats(p) * (slots - 1) : 0;
+  return sizeof(float) * size_t(col * slots + partials);
 }
 
 size_t conv_gemm_1x1_workspace(const ConvParams& p, ConvPass pass, int64_t slots) {

@@ -228,6 +228,52 @@ bool match_bn_relu_backward(Rewriter& r, int j, Rewriter::Edit* e) {
   return true;
 }
 
+// 5. Updates early: a node with side effects and no outputs (an optimizer update) moves up to just after the last
+// node it must follow: the producers of its computed inputs (the gradient, a clipping coefficient) and every other
+// node that reads its private state (the parameter and its slots: forward and backward nodes read the old weights).
+// State that several update nodes share (the [lr, step] tensor) is only read by them. Each gradient then dies at
+// its update instead of living until the end of the backward pass, which is where a training step peaks.
+int schedule_updates_early(Rewriter& r, const Registry& reg) {
+  r.index();
+  const int n = int(r.nodes.size());
+  auto is_update = [&](const Node& x) { return x.outputs.empty() && reg.get(x.op).side_effects; };
+  std::map<ValueId, int> update_readers;
+  for (const Node& x : r.nodes)
+    if (is_update(x))
+      for (ValueId v : std::set<ValueId>(x.inputs.begin(), x.inputs.end())) ++update_readers[v];
+  std::vector<int> after(size_t(n), -2);  // update position -> the position it follows (-1: the start)
+  int moved = 0;
+  for (int i = 0; i < n; ++i) {
+    const Node& u = r.nodes[size_t(i)];
+    if (!is_update(u)) continue;
+    int last = -1;
+    for (ValueId v : u.inputs) {
+      if (r.g->value(v).kind == ValueKind::Computed) {
+        last = std::max(last, r.producer_of(v));
+      } else if (r.g->value(v).kind == ValueKind::Param && update_readers[v] == 1) {
+        for (int c : r.consumers[v])
+          if (c != i) last = std::max(last, c);
+      }
+    }
+    if (last >= i - 1) continue;  // stays where it is (a later reader of its state, or nothing to gain)
+    after[size_t(i)] = last;      // a non-update node, or -1
+    ++moved;
+  }
+  if (!moved) return 0;
+  std::vector<Node> out;
+  std::vector<std::vector<int>> follow(size_t(n) + 1);
+  for (int i = 0; i < n; ++i)
+    if (after[size_t(i)] != -2) follow[size_t(after[size_t(i)] + 1)].push_back(i);
+  for (int u : follow[0]) out.push_back(r.nodes[size_t(u)]);
+  for (int i = 0; i < n; ++i) {
+    if (after[size_t(i)] != -2) continue;
+    out.push_back(r.nodes[size_t(i)]);
+    for (int u : follow[size_t(i) + 1]) out.push_back(r.nodes[size_t(u)]);
+  }
+  r.nodes = std::move(out);
+  return moved;
+}
+
 }  // namespace
 
 std::shared_ptr<Graph> fuse_graph(const Graph& src, const std::vector<ValueId>& outputs, FuseStats* stats) {
@@ -261,6 +307,7 @@ std::shared_ptr<Graph> fuse_graph(const Graph& src, const std::vector<ValueId>& 
     if (is_conv(n.op.substr(0, 6)) && n.op.size() > 6 && reader(n).get_bool("has_residual", false)) ++st.conv_residual;
   st.bn_relu = r.sweep([&](int i, Rewriter::Edit* e) { return match_bn_relu(r, i, e); });
   st.bn_relu_backward = r.sweep([&](int i, Rewriter::Edit* e) { return match_bn_relu_backward(r, i, e); });
+  st.early_updates = schedule_updates_early(r, reg);
 
   // Fused nodes go through their shape rules: a rewrite that changed a value's shape is a bug here, not later.
   for (const Node& n : r.nodes) {
