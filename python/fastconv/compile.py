@@ -328,9 +328,12 @@ class Compiled:
                     saving=1.0 - exe.peak_bytes / max(1, exe.naive_bytes), fused=dict(exe.fuse_stats))
 
     def fuse_stats(self, kind: str = "main") -> dict:
-        """How many patterns the fusion passes rewrote in the main program (kind='main') or the inference program
-        (kind='eval'): {bn_fold, conv_epilogue, conv_residual, bn_relu, bn_relu_backward}."""
-        prog = self._main() if kind == "main" else self._program("eval", self.input_shape)
+        """How many patterns the fusion passes rewrote in the main program (kind='main'), the inference program
+        (kind='eval') or the current-mode forward (kind='forward'): {bn_fold, conv_epilogue, conv_residual, bn_relu,
+        bn_relu_backward, early_updates}."""
+        if kind not in ("main", "eval", "forward"):
+            raise ValueError(f"fuse_stats: kind must be 'main', 'eval' or 'forward', got {kind!r}")
+        prog = self._main() if kind == "main" else self._program(kind, self.input_shape)
         return dict(prog.exe.fuse_stats)
 
     def graph_dump(self) -> str:
