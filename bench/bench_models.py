@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import machine, median_time, save_json, table  # noqa: E402
+from common import machine, save_json, table  # noqa: E402
 
 import fastconv as fc  # noqa: E402
 import fastconv.functional as F  # noqa: E402
@@ -122,14 +122,29 @@ def torch_peak(step) -> tuple[int, int]:
 
 
 # ---- one model --------------------------------------------------------------------------------------------------
+def alternating_medians(fns: dict, repeats: int, warmup: int = 1) -> dict:
+    """Median seconds per fn, timing one call of each in turn per round, so load from other processes on a shared
+    machine falls on all of them alike."""
+    for f in fns.values():
+        for _ in range(warmup):
+            f()
+    times = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, f in fns.items():
+            t0 = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t0)
+    return {k: float(np.median(v)) for k, v in times.items()}
+
+
 def bench_model(name, batch, size, repeats, lr=0.01, momentum=0.9):
     import torch
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, 3, size, size)).astype(np.float32)
     y = rng.integers(0, 10, batch).astype(np.int64)
-    fmodel, source = fc_model(name, size)
-    state = {k: np.array(v, copy=True) for k, v in fmodel.state_dict().items()}
+    base, source = fc_model(name, size)
+    state = {k: np.array(v, copy=True) for k, v in base.state_dict().items()}
     tmodel = torch_model(name, size)
     tmodel.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
     tmodel.train()
@@ -141,35 +156,36 @@ def bench_model(name, batch, size, repeats, lr=0.01, momentum=0.9):
         loss = torch.nn.functional.cross_entropy(tmodel(tx), ty)
         loss.backward()
         topt.step()
-        return loss
+        return loss.detach()
 
-    rows = []
-    fc_losses = {}
-    for fuse in (True, False):
-        fmodel.load_state_dict(state)
-        fmodel.train()
+    nets, info = {}, {}
+    for fuse in (True, False):  # separate models: each compiled step updates its own weights and momentum
+        m = base if fuse else fc_model(name, size)[0]
+        m.load_state_dict(state)
+        m.train()
         t0 = time.perf_counter()
-        net = fc.compile(fmodel, x.shape, loss="cross_entropy",
-                         optimizer=fc.optim.SGD(fmodel.parameters(), lr=lr, momentum=momentum), fuse=fuse)
-        compile_s = time.perf_counter() - t0
-        fc_losses[fuse] = net.train_step(x, y)  # first step from the shared weights: the losses must agree
-        sec = median_time(lambda: net.train_step(x, y), repeats=repeats, warmup=1)
-        rep = net.memory_report()
-        rows.append(dict(model=name, impl=f"fastconv {'fused' if fuse else 'unfused'}", steps_s=1.0 / sec,
-                         ms=sec * 1e3, peak_MiB=rep["peak_bytes"] / 2**20, compile_s=compile_s,
-                         fusions=sum(v for k, v in rep["fused"].items() if k not in ("conv_residual", "early_updates"))))
-    t_loss = float(tstep())
-    sec = median_time(tstep, repeats=repeats, warmup=1)
+        net = fc.compile(m, x.shape, loss="cross_entropy",
+                         optimizer=fc.optim.SGD(m.parameters(), lr=lr, momentum=momentum), fuse=fuse)
+        info[fuse] = dict(compile_s=time.perf_counter() - t0, loss=net.train_step(x, y), rep=net.memory_report())
+        nets[fuse] = net
+    t_loss = float(tstep())  # the first step from the shared weights: the three losses must agree
+    sec = alternating_medians({"fused": lambda: nets[True].train_step(x, y),
+                               "unfused": lambda: nets[False].train_step(x, y), "torch": tstep}, repeats)
     peak, act = torch_peak(tstep)
-    rows.append(dict(model=name, impl="torch", steps_s=1.0 / sec, ms=sec * 1e3, peak_MiB=peak / 2**20,
-                     act_MiB=act / 2**20))
-    tref = rows[-1]
-    for r in rows[:-1]:
-        r["speed_vs_torch"] = r["steps_s"] / tref["steps_s"]
-        r["mem_vs_torch"] = r["peak_MiB"] / tref["peak_MiB"]
-    agree = max(abs(v - t_loss) / max(1e-12, abs(t_loss)) for v in fc_losses.values())
-    return rows, dict(source=source, first_loss_torch=t_loss, first_loss_fastconv=fc_losses,
-                      first_loss_rel_diff=agree)
+    rows = []
+    for fuse in (True, False):
+        rep = info[fuse]["rep"]
+        s = sec["fused" if fuse else "unfused"]
+        rows.append(dict(model=name, impl=f"fastconv {'fused' if fuse else 'unfused'}", steps_s=1.0 / s, ms=s * 1e3,
+                         speed_vs_torch=sec["torch"] / s, peak_MiB=rep["peak_bytes"] / 2**20,
+                         mem_vs_torch=rep["peak_bytes"] / peak, compile_s=info[fuse]["compile_s"],
+                         fusions=sum(v for k, v in rep["fused"].items()
+                                     if k not in ("conv_residual", "early_updates"))))
+    rows.append(dict(model=name, impl="torch", steps_s=1.0 / sec["torch"], ms=sec["torch"] * 1e3,
+                     peak_MiB=peak / 2**20, act_MiB=act / 2**20))
+    losses = {("fused" if k else "unfused"): v["loss"] for k, v in info.items()}
+    agree = max(abs(v - t_loss) / max(1e-12, abs(t_loss)) for v in losses.values())
+    return rows, dict(source=source, first_loss_torch=t_loss, first_loss_fastconv=losses, first_loss_rel_diff=agree)
 
 
 def main(argv=None):
@@ -194,17 +210,14 @@ def main(argv=None):
     info = machine()
     print(f"machine: {info}")
     print(f"batch {a.batch}, {a.size}x{a.size}, 10 classes, SGD momentum 0.9, {threads} threads, median of "
-          f"{a.repeats} steps after 1 warm-up")
+          f"{a.repeats} steps after 1 warm-up, implementations timed in turn")
     for name, n in notes.items():
         print(f"{name}: {n['source']}; first-step loss torch {n['first_loss_torch']:.6f}, fastconv "
-              f"{ {('fused' if k else 'unfused'): round(v, 6) for k, v in n['first_loss_fastconv'].items()} } "
+              f"{ {k: round(v, 6) for k, v in n['first_loss_fastconv'].items()} } "
               f"(rel diff {n['first_loss_rel_diff']:.1e})")
     print(table(rows, ["model", "impl", "steps_s", "ms", "speed_vs_torch", "peak_MiB", "act_MiB", "mem_vs_torch",
                        "fusions", "compile_s"]))
-    save_json(a.json, dict(machine=info, rows=rows, notes={k: {kk: (vv if kk != "first_loss_fastconv" else
-                                                                     {str(x): y for x, y in vv.items()})
-                                                                for kk, vv in v.items()} for k, v in notes.items()},
-                           batch=a.batch, size=a.size, threads=threads))
+    save_json(a.json, dict(machine=info, rows=rows, notes=notes, batch=a.batch, size=a.size, threads=threads))
 
 
 if __name__ == "__main__":
