@@ -261,6 +261,8 @@ def test_schedule_shows_fused_ops_and_unfused_does_not():
     for op in ("batch_norm_relu <", "batch_norm_relu_backward <", "conv2d_fused <"):
         assert op in s, op
     assert "+ bias add relu" in s  # conv3's epilogue: bias, residual add, relu
+    a2, b2, shape2 = pair("stack")
+    assert "gemm_1x1 + bias relu (in-loop)" in compile_pair(a2, b2, shape2)[0].schedule()
     u = fb.schedule()
     assert "_fused" not in u and "batch_norm_relu" not in u
     st = fa.fuse_stats()
@@ -291,6 +293,10 @@ def test_each_conv_algorithm_fused_equals_unfused(monkeypatch, algo):
             la, lb = fa.train_step(x, y), fb.train_step(x, y)
             assert abs(la - lb) <= TOL * max(1.0, abs(lb))
         assert_states_equal(a, b)
+        if name == "resblock" and algo in ("im2col_gemm", "ref", "winograd_f4x3"):
+            # conv3 + bias + add + relu: inside the im2col kernel's image loop, else after the kernel
+            in_loop = "im2col_gemm + bias add relu (in-loop)" in fa.schedule()
+            assert in_loop == (algo == "im2col_gemm") and " + bias add relu" in fa.schedule()
         a.eval(), b.eval()
         assert rel_err(fc.compile(a, shape, fuse=True).predict(x), fc.compile(b, shape, fuse=False).predict(x)) <= TOL
 

@@ -1,8 +1,9 @@
 // Fused ops: created only by the fusion passes (graph/fuse.cpp), never traced, so none has a backward rule. Each
 // one reuses the kernels of the ops it replaces and must give what the unfused nodes give:
 //   conv{1,2,3}d_fused  (x, w, [bias], [residual]) -> relu?(conv(x, w, bias) + residual)
-//       attrs: the conv's, plus has_bias, has_residual, relu. The conv runs its chosen algorithm; the residual add
-//       and the ReLU are applied per image right after (the GEMM paths), or in one pass over the output.
+//       attrs: the conv's, plus has_bias, has_residual, relu. The conv runs the algorithm the conv would; on the GEMM
+//       paths the residual add and ReLU run inside the kernel's per-image loop (cache-hot), on the others in one
+//       threaded pass over the output after the kernel.
 //   conv_bn_fold  (w, [conv_bias], running_mean, running_var, [gamma], [beta]) -> (w', b')
 //       eval batch norm folded into the conv before it: w'[k] = w[k] * s[k], b' = (b - mean) * s + beta with
 //       s = gamma / sqrt(var + eps). attrs: has_conv_bias, has_weight, has_bias, eps.
@@ -22,6 +23,7 @@
 #include "fastconv/cpu_features.h"
 #include "fastconv/parallel.h"
 #include "ops/common.h"
+#include "ops/conv_common.h"
 
 namespace fastconv {
 namespace {
@@ -73,9 +75,69 @@ void epilogue(float* y, const float* r, bool relu, cpu::UnaryKernel relu_k, int6
   if (relu) relu_k(yp, yp, n);
 }
 
+// The geometry for the GEMM paths, when the attributes are plain integers (no padding mode, no internal
+// out_size); false otherwise, and the fused op then runs the conv's own prepared kernel.
+bool gemm_geometry(const ConvFusedCall& f, const Shape& ys, cpu::ConvParams* p) {
+  if (f.attrs.has("out_size")) return false;
+  if (const AttrValue* v = f.attrs.find("padding"); v && std::holds_alternative<std::string>(*v)) return false;
+  const int nd = f.base[4] - '0';
+  AttrReader a(f.base, f.attrs);
+  const Ints stride = a.get_ints("stride", size_t(nd), 1), dil = a.get_ints("dilation", size_t(nd), 1);
+  const Ints pad = a.get_ints("padding", size_t(nd), 0);
+  const Shape &xs = f.in[0].shape, &ws = f.in[1].shape;
+  p->N = xs[0], p->C = xs[1], p->K = ws[0], p->groups = a.get_int("groups", 1);
+  for (int i = 0; i < nd; ++i) {
+    const int ax = 3 - nd + i;
+    const size_t u = size_t(i), s = size_t(i) + 2;
+    p->in[ax] = xs[s], p->out[ax] = ys[s], p->k[ax] = ws[s];
+    p->stride[ax] = stride[u], p->dil[ax] = dil[u], p->pad[ax] = pad[u];
+  }
+  return true;
+}
+
+// im2col_gemm / gemm_1x1: the epilogue runs inside the kernel's per-image loop, right after each image's GEMM.
+bool prepare_gemm_epilogue(const ConvFusedCall& f, const Shape& ys, Prepared* out) {
+  cpu::ConvParams p;
+  if (!gemm_geometry(f, ys, &p)) return false;
+  const conv::Algo algo = conv::choose_algo(p, cpu::ConvPass::forward);
+  if (algo != conv::Algo::im2col_gemm && algo != conv::Algo::gemm_1x1) return false;
+  const bool i2c = algo == conv::Algo::im2col_gemm;
+  const int64_t slots = cpu::conv_gemm_slots(p, i2c ? cpu::conv_im2col_gemm_slot_floats(p, cpu::ConvPass::forward)
+                                                    : cpu::conv_gemm_1x1_slot_floats(p, cpu::ConvPass::forward));
+  const size_t ws = i2c ? cpu::conv_im2col_gemm_workspace(p, cpu::ConvPass::forward, slots)
+                        : cpu::conv_gemm_1x1_workspace(p, cpu::ConvPass::forward, slots);
+  const bool bias = f.bias, residual = f.residual, relu = f.relu;
+  out->run = [p, i2c, slots, bias, residual, relu](const std::vector<Tensor>& in, const std::vector<Tensor>& o,
+                                                   const RunContext& ctx) {
+    cpu::ConvEpilogue ep;
+    ep.residual = residual ? fptr(in[bias ? 3 : 2]) : nullptr;
+    ep.relu = relu;
+    const float* b = bias ? fptr(in[2]) : nullptr;
+    float* ws_f = static_cast<float*>(ctx.workspace);
+    if (i2c)
+      cpu::conv_im2col_gemm_forward(p, fptr(in[0]), fptr(in[1]), b, fptr_mut(o[0]), ws_f, slots, ep);
+    else
+      cpu::conv_gemm_1x1_forward(p, fptr(in[0]), fptr(in[1]), b, fptr_mut(o[0]), ws_f, slots, ep);
+  };
+  out->workspace_bytes = ws;
+  out->algo = std::string(conv::algo_name(algo)) + " +";
+  return true;
+}
+
 Prepared prepare_conv_fused(const OpCall& c, const std::vector<TensorDesc>& outs, Device d) {
   require_cpu(c.op, d);
   const ConvFusedCall f = split(c);
+  auto suffix = [&f] {
+    std::string s;
+    if (f.bias) s += " bias";
+    if (f.residual) s += " add";
+    if (f.relu) s += " relu";
+    return s;
+  };
+  if (Prepared g; prepare_gemm_epilogue(f, outs[0].shape, &g)) {
+    g.algo += suffix() + " (in-loop)";
+    return g;
+  }
   Prepared conv = Registry::global().get(f.base).prepare(OpCall{f.base, f.attrs, f.in}, outs, d);
   const Shape& ys = outs[0].shape;
   const int64_t planes = ys[0] * ys[1], plane = planes ? shape_numel(ys) / planes : 0;
@@ -90,11 +152,7 @@ Prepared prepare_conv_fused(const OpCall& c, const std::vector<TensorDesc>& outs
     const float* r = residual ? fptr(in[ri]) : nullptr;
     parallel_for(planes, grain, [&](int64_t p0, int64_t p1) { epilogue(y, r, relu, relu_k, plane, p0, p1); });
   };
-  std::string algo = conv.algo + " +";
-  if (f.bias) algo += " bias";
-  if (f.residual) algo += " add";
-  if (f.relu) algo += " relu";
-  return {run, conv.workspace_bytes, algo};
+  return {run, conv.workspace_bytes, conv.algo + " +" + suffix()};
 }
 
 // ---- conv_bn_fold ------------------------------------------------------------------------------------------------
