@@ -83,6 +83,7 @@ void bind_graph(py::module_& m) {
         const FuseStats& s = e.fuse_stats();
         return py::dict(py::arg("bn_fold") = s.bn_fold, py::arg("conv_epilogue") = s.conv_epilogue,
                         py::arg("conv_residual") = s.conv_residual, py::arg("bn_relu") = s.bn_relu,
+                        py::arg("bn_add_relu") = s.bn_add_relu,
                         py::arg("bn_relu_backward") = s.bn_relu_backward,
                         py::arg("early_updates") = s.early_updates);
       })

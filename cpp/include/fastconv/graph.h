@@ -90,7 +90,8 @@ struct FuseStats {
   int bn_fold = 0;           // eval batch_norm folded into the preceding conv (conv_bn_fold + conv)
   int conv_epilogue = 0;     // conv + [residual add] + [relu] -> conv*d_fused
   int conv_residual = 0;     //   ... of which with a residual add
-  int bn_relu = 0;           // batch_norm + relu -> batch_norm_relu
+  int bn_relu = 0;           // batch_norm + [residual add] + relu -> batch_norm_relu / batch_norm_add_relu
+  int bn_add_relu = 0;       //   ... of which with a residual add
   int bn_relu_backward = 0;  // relu_backward + batch_norm_backward -> batch_norm_relu_backward
   int early_updates = 0;     // optimizer updates moved up to right after their gradient (not a fusion: a reorder)
   int total() const { return bn_fold + conv_epilogue + bn_relu + bn_relu_backward; }

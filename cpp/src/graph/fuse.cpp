@@ -6,7 +6,7 @@
 // the intermediates, produced by nothing, are never planned.
 //   1. bn fold (inference):  conv -> batch_norm(eval)      => conv_bn_fold(w, b, bn params) -> (w', b'); conv
 //   2. conv epilogue:        conv -> [add residual] -> [relu] => conv*d_fused
-//   3. bn + relu:            batch_norm -> relu              => batch_norm_relu
+//   3. bn + relu:            batch_norm -> [add residual] -> relu => batch_norm_relu / batch_norm_add_relu
 //   4. backward:             relu_backward -> batch_norm_backward => batch_norm_relu_backward
 // The fold's new weights are computed by a node at run time (a pass over the weights, cheap next to the conv)
 // rather than baked into constants: a compiled inference program stays correct when training updates the
@@ -194,20 +194,39 @@ bool match_conv_epilogue(Rewriter& r, int i, Rewriter::Edit* e) {
   return true;
 }
 
-// 3. batch_norm -> relu: batch_norm_relu writes relu's output and the batch norm's saved statistics.
+// 3. batch_norm -> [add(u, residual)] -> relu: batch_norm_relu / batch_norm_add_relu write relu's output and the
+// batch norm's saved statistics. Placed at the batch norm when the residual exists by then, else at the relu.
 bool match_bn_relu(Rewriter& r, int j, Rewriter::Edit* e) {
   const Node& bn = r.nodes[size_t(j)];
   if (bn.op != "batch_norm") return false;
-  auto it = r.consumers.find(bn.outputs[0]);
-  if (it == r.consumers.end() || it->second.size() != 1 || r.outputs.count(bn.outputs[0])) return false;
-  const int k = it->second[0];
-  const Node& relu = r.nodes[size_t(k)];
-  if (relu.op != "relu") return false;
-  std::vector<ValueId> out{relu.outputs[0], bn.outputs[1], bn.outputs[2]};
-  if (!r.fits_at(j, bn.inputs, out, {j, k})) return false;
-  e->claimed = {j, k};
-  e->at = j;
-  e->emit.push_back(r.make("batch_norm_relu", bn.inputs, out, bn.attrs, bn.scope));
+  auto single = [&](ValueId v) -> int {
+    auto it = r.consumers.find(v);
+    return it == r.consumers.end() || it->second.size() != 1 || r.outputs.count(v) ? -1 : it->second[0];
+  };
+  std::vector<int> claimed{j};
+  std::vector<ValueId> in = bn.inputs;
+  ValueId cur = bn.outputs[0];
+  int k = single(cur);
+  const TensorDesc ud = r.g->value(cur).desc;
+  if (k >= 0 && r.nodes[size_t(k)].op == "add" && r.nodes[size_t(k)].inputs.size() == 2) {
+    const Node& add = r.nodes[size_t(k)];
+    const ValueId other = add.inputs[0] == cur ? add.inputs[1] : add.inputs[0];
+    if (other == cur || !(r.g->value(other).desc == ud) || !(r.g->value(add.outputs[0]).desc == ud)) return false;
+    in.push_back(other);
+    claimed.push_back(k);
+    cur = add.outputs[0];
+    k = single(cur);
+  }
+  if (k < 0 || r.nodes[size_t(k)].op != "relu") return false;
+  claimed.push_back(k);
+  std::vector<ValueId> out{r.nodes[size_t(k)].outputs[0], bn.outputs[1], bn.outputs[2]};
+  int at = j;
+  if (!r.fits_at(at, in, out, claimed)) at = k;
+  if (!r.fits_at(at, in, out, claimed)) return false;
+  e->claimed = claimed;
+  e->at = at;
+  e->emit.push_back(r.make(in.size() > bn.inputs.size() ? "batch_norm_add_relu" : "batch_norm_relu", in, out,
+                           bn.attrs, bn.scope));
   return true;
 }
 
@@ -306,6 +325,7 @@ std::shared_ptr<Graph> fuse_graph(const Graph& src, const std::vector<ValueId>& 
   for (const Node& n : r.nodes)
     if (is_conv(n.op.substr(0, 6)) && n.op.size() > 6 && reader(n).get_bool("has_residual", false)) ++st.conv_residual;
   st.bn_relu = r.sweep([&](int i, Rewriter::Edit* e) { return match_bn_relu(r, i, e); });
+  for (const Node& n : r.nodes) st.bn_add_relu += n.op == "batch_norm_add_relu";
   st.bn_relu_backward = r.sweep([&](int i, Rewriter::Edit* e) { return match_bn_relu_backward(r, i, e); });
   st.early_updates = schedule_updates_early(r, reg);
 

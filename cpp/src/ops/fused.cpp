@@ -9,6 +9,7 @@
 //       s = gamma / sqrt(var + eps). attrs: has_conv_bias, has_weight, has_bias, eps.
 //   batch_norm_relu  batch_norm's inputs, attributes and outputs; y = relu(bn(x)), applied per channel block
 //       while it is in cache. Side effects: the running statistics.
+//   batch_norm_add_relu  the same plus a last input `residual`: y = relu(bn(x) + residual) (ResNet's block end).
 //   batch_norm_relu_backward  (grad, y, x, [weight], save_mean, save_invstd) -> (dx, dweight, dbias)
 //       batch_norm_backward of grad * (y > 0): the mask is written into dx per channel block, which the
 //       backward kernel then reads as its gradient (it reads each element before writing it).
@@ -244,35 +245,55 @@ ref::BatchNormParams bn_params(const AttrReader& a, const Shape& s) {
 const float* opt(const std::vector<Tensor>& in, int i) { return i < 0 ? nullptr : fptr(in[size_t(i)]); }
 float* opt_mut(const std::vector<Tensor>& in, int i) { return i < 0 ? nullptr : fptr_mut(in[size_t(i)]); }
 
-// relu over channels [c0, c1) of y viewed as [N, C, S].
-void relu_channels(cpu::UnaryKernel k, const ref::BatchNormParams& p, float* y, int64_t c0, int64_t c1) {
+// y = relu(y + residual) over channels [c0, c1) of y viewed as [N, C, S] (residual may be null).
+void add_relu_channels(cpu::UnaryKernel k, const ref::BatchNormParams& p, float* y, const float* res, int64_t c0,
+                       int64_t c1) {
+  const int64_t run = (c1 - c0) * p.S;
   for (int64_t n = 0; n < p.N; ++n) {
-    float* yr = y + (n * p.C + c0) * p.S;
-    k(yr, yr, (c1 - c0) * p.S);
+    const int64_t off = (n * p.C + c0) * p.S;
+    if (res)
+      for (int64_t i = 0; i < run; ++i) y[off + i] += res[off + i];
+    k(y + off, y + off, run);
   }
+}
+
+// batch_norm_relu, and batch_norm_add_relu (one more input, last: the residual added before the relu).
+std::vector<TensorDesc> infer_bn_relu(const OpCall& c) {
+  const bool res = c.op == "batch_norm_add_relu";
+  FC_CHECK(int(c.in.size()) >= 1 + int(res), Value, c.op, ": expected inputs (input, ...",
+           res ? ", residual" : "", "), got ", c.in.size());
+  std::vector<TensorDesc> in(c.in.begin(), c.in.end() - long(res));
+  std::vector<TensorDesc> out = Registry::global().get("batch_norm").infer(OpCall{c.op, c.attrs, in});
+  if (res)
+    FC_CHECK(c.in.back() == out[0], Value, c.op, ": argument 'residual' must be ", desc_str(out[0]), ", got ",
+             desc_str(c.in.back()));
+  return out;
 }
 
 Prepared prepare_bn_relu(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
   require_cpu(c.op, d);
   const BnSlots s = bn_slots(c.attr(), true, 1);
+  const int res = c.op == "batch_norm_add_relu" ? s.count : -1;
   const ref::BatchNormParams p = bn_params(c.attr(), c.in[0].shape);
   const bool r = norm_ref_forced();
   const auto relu_k = pick_isa<cpu::UnaryKernel>(ref::relu, cpu::relu__avx2, cpu::relu__avx512);
   const int64_t grain = std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, p.N * p.S));
-  return {[p, s, r, relu_k, grain](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
-            const float *x = fptr(in[0]), *w = opt(in, s.weight), *b = opt(in, s.bias);
+  const std::string tail = res >= 0 ? " + add + relu" : " + relu";
+  return {[p, s, r, res, relu_k, grain](const std::vector<Tensor>& in, const std::vector<Tensor>& out,
+                                        const RunContext&) {
+            const float *x = fptr(in[0]), *w = opt(in, s.weight), *b = opt(in, s.bias), *rs = opt(in, res);
             float *rm = opt_mut(in, s.running_mean), *rv = opt_mut(in, s.running_var);
             float *y = fptr_mut(out[0]), *sm = fptr_mut(out[1]), *si = fptr_mut(out[2]);
             if (r) {
               ref::batch_norm(p, x, w, b, rm, rv, y, sm, si);
-              return ref::relu(y, y, out[0].numel());
+              return add_relu_channels(ref::relu, p, y, rs, 0, p.C);
             }
             parallel_for(p.C, grain, [&](int64_t c0, int64_t c1) {
               cpu::batch_norm__channels(p, x, w, b, rm, rv, y, sm, si, c0, c1);
-              relu_channels(relu_k, p, y, c0, c1);
+              add_relu_channels(relu_k, p, y, rs, c0, c1);
             });
           },
-          0, r ? "ref + relu" : "batch_norm__channels + relu"};
+          0, (r ? "ref" : "batch_norm__channels") + tail};
 }
 
 // inputs: grad, y, x, [weight], save_mean, save_invstd
@@ -318,9 +339,8 @@ void register_fused_ops(Registry& r) {
   for (const char* base : {"conv1d", "conv2d", "conv3d"})
     r.add({std::string(base) + "_fused", 2, 4, infer_conv_fused, prepare_conv_fused, nullptr, false, -1});
   r.add({"conv_bn_fold", 3, 6, infer_fold, prepare_fold, nullptr, false, -1});
-  r.add({"batch_norm_relu", 1, 5,
-         [](const OpCall& c) { return Registry::global().get("batch_norm").infer(c); }, prepare_bn_relu, nullptr,
-         /*side_effects*/ true, -1});
+  r.add({"batch_norm_relu", 1, 5, infer_bn_relu, prepare_bn_relu, nullptr, /*side_effects*/ true, -1});
+  r.add({"batch_norm_add_relu", 2, 6, infer_bn_relu, prepare_bn_relu, nullptr, /*side_effects*/ true, -1});
   r.add({"batch_norm_relu_backward", 5, 6, infer_bn_relu_backward, prepare_bn_relu_backward, nullptr, false, -1});
 }
 
