@@ -180,7 +180,7 @@ def bench_model(name, batch, size, repeats, lr=0.01, momentum=0.9):
                          speed_vs_torch=sec["torch"] / s, peak_MiB=rep["peak_bytes"] / 2**20,
                          mem_vs_torch=rep["peak_bytes"] / peak, compile_s=info[fuse]["compile_s"],
                          fusions=sum(v for k, v in rep["fused"].items()
-                                     if k not in ("conv_residual", "early_updates"))))
+                                     if k not in ("conv_residual", "bn_add_relu", "early_updates"))))
     rows.append(dict(model=name, impl="torch", steps_s=1.0 / sec["torch"], ms=sec["torch"] * 1e3,
                      peak_MiB=peak / 2**20, act_MiB=act / 2**20))
     losses = {("fused" if k else "unfused"): v["loss"] for k, v in info.items()}

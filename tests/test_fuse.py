@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import fastconv as fc
 import fastconv.functional as F
@@ -62,7 +63,25 @@ def depthwise(M, Fn):
     return Net()
 
 
-NETS = {"stack": (stack, (4, 3, 8, 8)), "resblock": (resblock, (3, 3, 8, 8)), "depthwise": (depthwise, (2, 4, 8, 8))}
+def seq1d(M, Fn):
+    """conv1d + bn + relu, conv1d + bias + residual + relu: the 1-D fused ops and the fold on [N, C, L]."""
+    class Net(M.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1 = M.Conv1d(3, 6, 3, padding=1, bias=False)
+            self.bn = M.BatchNorm1d(6)
+            self.c2 = M.Conv1d(6, 6, 3, padding=2, dilation=2)
+            self.head = M.Linear(6 * 10, 5)
+
+        def forward(self, x):
+            h = Fn.relu(self.bn(self.c1(x)))
+            h = Fn.relu(self.c2(h) + h)
+            return self.head(Fn.flatten(h, 1))
+    return Net()
+
+
+NETS = {"stack": (stack, (4, 3, 8, 8)), "resblock": (resblock, (3, 3, 8, 8)), "depthwise": (depthwise, (2, 4, 8, 8)),
+        "seq1d": (seq1d, (3, 3, 10))}
 
 
 def pair(name, seed=0):
@@ -142,7 +161,7 @@ def test_eval_forward_with_bn_fold_equal(name):
     x, _ = data(shape, seed=6)
     assert rel_err(fa.predict(x), fb.predict(x)) <= TOL
     st = fa.fuse_stats("eval")
-    assert st["bn_fold"] == sum(isinstance(m, nn.BatchNorm2d) for m in a.modules())
+    assert st["bn_fold"] == sum(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) for m in a.modules())
     sched = fa.schedule()
     assert "conv_bn_fold" in sched and "batch_norm " not in sched and "batch_norm <" not in sched
 
@@ -158,6 +177,7 @@ def test_training_mode_forward_equal_and_updates_running_stats(name):
     sched = fa._program("forward", shape).exe.schedule()  # the training-mode forward program
     assert "conv_bn_fold" not in sched
     assert ("batch_norm_relu <" in sched) == (name != "depthwise")  # depthwise's bn feeds an add, not a relu
+    assert "_fused <" in sched
 
 
 def test_fold_follows_parameters_changed_by_training():
@@ -314,6 +334,46 @@ def test_reference_norm_kernels_fused_equal_unfused(monkeypatch, name):
     assert_states_equal(a, b)
     assert "relu mask + ref" in fa.schedule() and "batch_norm_relu <ref + relu>" in fa.schedule()
     assert (name == "resblock") == ("<ref + add + relu>" in fa.schedule())
+
+
+# ---- conv epilogue over drawn geometries (the graph API directly) ------------------------------------------------
+@settings(deadline=None, max_examples=30)
+@given(n=st.integers(0, 3), c=st.integers(1, 6), k=st.integers(1, 6), hw=st.integers(1, 9), ks=st.sampled_from([1, 3, 5]),
+       stride=st.integers(1, 2), pad=st.integers(0, 2), groups=st.sampled_from([1, 2]), bias=st.booleans(),
+       residual=st.booleans(), relu=st.booleans(), seed=st.integers(0, 2**16))
+def test_conv_epilogue_drawn_configs_equal_unfused(n, c, k, hw, ks, stride, pad, groups, bias, residual, relu, seed):
+    if not (residual or relu):
+        relu = True
+    c, k = c * groups, k * groups
+    if hw + 2 * pad < ks:
+        pad = (ks - hw + 1) // 2
+    rng = np.random.default_rng(seed)
+    g = fc._C.Graph()
+    x = g.input("x", [n, c, hw, hw])
+    w = g.param("w", rng.standard_normal((k, c // groups, ks, ks)).astype(np.float32))
+    ins = [x, w] + ([g.param("b", rng.standard_normal(k).astype(np.float32))] if bias else [])
+    z = g.add("conv2d", ins, {"stride": stride, "padding": pad, "groups": groups})[0]
+    shape = list(g.shape(z))
+    r = g.input("r", shape) if residual else None
+    out = g.add("add", [z, r])[0] if residual else z
+    out = g.add("relu", [out])[0] if relu else out
+    loss = g.add("sum", [out])[0]
+    wrt = [x, w] + ins[2:] + ([r] if residual else [])
+    grads = g.append_backward(loss, wrt)
+    xv = rng.standard_normal((n, c, hw, hw)).astype(np.float32)
+    rv = rng.standard_normal(shape).astype(np.float32)
+    res = []
+    for fuse in (True, False):
+        e = fc._C.Executable(g, [out] + list(grads), "cpu", True, fuse)
+        e.set_input(x, xv)
+        if residual:
+            e.set_input(r, rv)
+        e.run()
+        res.append([e.output(v) for v in [out] + list(grads)])
+        if fuse:
+            assert e.fuse_stats["conv_epilogue"] == 1 and e.fuse_stats["conv_residual"] == int(residual)
+    for u, v in zip(*res):
+        assert rel_err(u, v) <= TOL
 
 
 # ---- the fused step against PyTorch (float64) -------------------------------------------------------------------
