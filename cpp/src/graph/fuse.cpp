@@ -8,6 +8,7 @@
 //   2. conv epilogue:        conv -> [add residual] -> [relu] => conv*d_fused
 //   3. bn + relu:            batch_norm -> [add residual] -> relu => batch_norm_relu / batch_norm_add_relu
 //   4. backward:             relu_backward -> batch_norm_backward => batch_norm_relu_backward
+//   5. not a fusion but a reorder for memory: optimizer updates move up to right after their gradient.
 // The fold's new weights are computed by a node at run time (a pass over the weights, cheap next to the conv)
 // rather than baked into constants: a compiled inference program stays correct when training updates the
 // parameters it was compiled with.
