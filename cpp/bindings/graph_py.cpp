@@ -70,13 +70,23 @@ void bind_graph(py::module_& m) {
 
   py::class_<Executable>(m, "Executable")
       .def(py::init([](std::shared_ptr<Graph> g, std::vector<ValueId> outputs, const std::string& device,
-                       bool plan_memory) {
+                       bool plan_memory, bool fuse) {
              CompileOptions o;
              o.device = Device::parse(device);
              o.plan_memory = plan_memory;
+             o.fuse = fuse;
              return new Executable(std::move(g), std::move(outputs), o);
            }),
-           py::arg("graph"), py::arg("outputs"), py::arg("device") = "cpu", py::arg("plan_memory") = true)
+           py::arg("graph"), py::arg("outputs"), py::arg("device") = "cpu", py::arg("plan_memory") = true,
+           py::arg("fuse") = false)
+      .def_property_readonly("fuse_stats", [](const Executable& e) {
+        const FuseStats& s = e.fuse_stats();
+        return py::dict(py::arg("bn_fold") = s.bn_fold, py::arg("conv_epilogue") = s.conv_epilogue,
+                        py::arg("conv_residual") = s.conv_residual, py::arg("bn_relu") = s.bn_relu,
+                        py::arg("bn_add_relu") = s.bn_add_relu,
+                        py::arg("bn_relu_backward") = s.bn_relu_backward,
+                        py::arg("early_updates") = s.early_updates);
+      })
       .def("set_input", [](Executable& e, ValueId id, py::handle x) { e.set_input(id, to_tensor(x)); })
       .def("run", &Executable::run, py::call_guard<py::gil_scoped_release>())
       .def("output", [](const Executable& e, ValueId id) { return numpy_from_tensor(e.output(id)); })

@@ -82,7 +82,7 @@ class Compiled:
     def __init__(self, model: Module, input_shape: Sequence[int], loss=None, optimizer=None, device: str = "cpu",
                  precision: str = "fp32", clip_grad_norm: float | None = None, clip_norm_type: float = 2.0,
                  target_shape: Sequence[int] | None = None, target_dtype: str | None = None,
-                 plan_memory: bool = True) -> None:
+                 plan_memory: bool = True, fuse: bool = True) -> None:
         if not isinstance(model, Module):
             raise TypeError(f"compile: model must be a fastconv.nn.Module, got {type(model).__name__}")
         if precision not in ("fp32", "float32"):
@@ -100,6 +100,7 @@ class Compiled:
         self.target_shape = tuple(target_shape) if target_shape is not None else None
         self.clip_grad_norm, self.clip_norm_type = clip_grad_norm, float(clip_norm_type)
         self.plan_memory = plan_memory
+        self.fuse = bool(fuse)
         self._cache: dict[tuple, _Program] = {}
         self.last_output = None
         # Compile now for the declared shape so peak_bytes is known before anything runs.
@@ -149,7 +150,7 @@ class Compiled:
                 out = model(x)
                 flat = _flatten(out)
                 if not has_loss:
-                    exe = _C.Executable(ctx.graph, [s.id for s in flat], self.device, self.plan_memory)
+                    exe = _C.Executable(ctx.graph, [s.id for s in flat], self.device, self.plan_memory, self.fuse)
                     return _Program(ctx, exe, x.id, None, flat, None, out)
                 y = ctx.input("y", y_shape, y_dtype)
                 g = ctx.graph
@@ -160,7 +161,7 @@ class Compiled:
                     raise ValueError(f"compile: the loss must return a one-element traced value, got "
                                      f"{getattr(loss, 'shape', type(loss).__name__)}")
                 if kind == "evalloss":
-                    exe = _C.Executable(g, [loss.id] + [s.id for s in flat], self.device, self.plan_memory)
+                    exe = _C.Executable(g, [loss.id] + [s.id for s in flat], self.device, self.plan_memory, self.fuse)
                     return _Program(ctx, exe, x.id, y.id, flat, loss.id, out)
                 in_opt = {id(p) for grp in self.optimizer.param_groups for p in grp["params"]}
                 train = [(name, arr, sym) for name, arr, sym in binder.bound.values()
@@ -174,7 +175,7 @@ class Compiled:
                                  "clip_grad_norm")[0]
                 items = [(arr, sym.id, gid, name) for (name, arr, sym), gid in zip(train, grads)]
                 self.optimizer.append_updates(ctx, items, clip)
-                exe = _C.Executable(g, [loss.id] + [s.id for s in flat], self.device, self.plan_memory)
+                exe = _C.Executable(g, [loss.id] + [s.id for s in flat], self.device, self.plan_memory, self.fuse)
                 return _Program(ctx, exe, x.id, y.id, flat, loss.id, out,
                                 {name: gid for (name, _, _), gid in zip(train, grads)})
         finally:
@@ -290,7 +291,7 @@ class Compiled:
                 finally:
                     opt.append_updates = append
                 exe = _C.Executable(prog.ctx.graph, [prog.loss_id] + list(prog.grads.values()), self.device,
-                                    self.plan_memory)
+                                    self.plan_memory, self.fuse)
                 prog.exe = exe
                 self._cache[key] = prog
         finally:
@@ -324,7 +325,16 @@ class Compiled:
         exe = self._main().exe
         return dict(peak_bytes=int(exe.peak_bytes), naive_bytes=int(exe.naive_bytes), buffers=len(exe.plan()),
                     inplace=int(exe.inplace_count), views=int(exe.alias_count),
-                    saving=1.0 - exe.peak_bytes / max(1, exe.naive_bytes))
+                    saving=1.0 - exe.peak_bytes / max(1, exe.naive_bytes), fused=dict(exe.fuse_stats))
+
+    def fuse_stats(self, kind: str = "main") -> dict:
+        """How many patterns the fusion passes rewrote in the main program (kind='main'), the inference program
+        (kind='eval') or the current-mode forward (kind='forward'): {bn_fold, conv_epilogue, conv_residual, bn_relu,
+        bn_relu_backward, early_updates}."""
+        if kind not in ("main", "eval", "forward"):
+            raise ValueError(f"fuse_stats: kind must be 'main', 'eval' or 'forward', got {kind!r}")
+        prog = self._main() if kind == "main" else self._program(kind, self.input_shape)
+        return dict(prog.exe.fuse_stats)
 
     def graph_dump(self) -> str:
         return self._main().ctx.graph.dump()

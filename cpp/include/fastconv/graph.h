@@ -60,6 +60,11 @@ class Graph {
   int num_values() const { return static_cast<int>(values_.size()); }
   std::string dump() const;
 
+  // Rewriting, for graph passes (fuse.cpp): a new computed value with no producer yet, and a new node list whose
+  // outputs' producers are re-derived. Existing value ids never change, so callers' ids stay valid.
+  ValueId add_value(const TensorDesc& desc);
+  void set_nodes(std::vector<Node> nodes);
+
   // The scope given to nodes that add() creates without one (backward rules inherit their forward node's).
   std::string current_scope;
 
@@ -77,7 +82,24 @@ std::vector<ValueId> append_backward(Graph& g, ValueId loss, const std::vector<V
 struct CompileOptions {
   Device device;
   bool plan_memory = true;  // false: every value gets its own buffer (debugging)
+  bool fuse = false;        // run the fusion passes (fuse_graph) before planning
 };
+
+// What the fusion passes did (counts of rewritten patterns).
+struct FuseStats {
+  int bn_fold = 0;           // eval batch_norm folded into the preceding conv (conv_bn_fold + conv)
+  int conv_epilogue = 0;     // conv + [residual add] + [relu] -> conv*d_fused
+  int conv_residual = 0;     //   ... of which with a residual add
+  int bn_relu = 0;           // batch_norm + [residual add] + relu -> batch_norm_relu / batch_norm_add_relu
+  int bn_add_relu = 0;       //   ... of which with a residual add
+  int bn_relu_backward = 0;  // relu_backward + batch_norm_backward -> batch_norm_relu_backward
+  int early_updates = 0;     // optimizer updates moved up to right after their gradient (not a fusion: a reorder)
+  int total() const { return bn_fold + conv_epilogue + bn_relu + bn_relu_backward; }
+};
+
+// Returns a rewritten copy of g (same value ids) with fused nodes; dead nodes (for `outputs`) are dropped. A
+// pattern is fused only when its intermediates are used by nothing else and are not outputs.
+std::shared_ptr<Graph> fuse_graph(const Graph& g, const std::vector<ValueId>& outputs, FuseStats* stats = nullptr);
 
 // One arena buffer. Values that share it (views, in-place outputs) are not listed: their bytes are the root's.
 struct PlannedBuffer {
@@ -102,7 +124,8 @@ class Executable {
   int inplace_count() const { return inplace_; }  // outputs written over a dying input's buffer
   int alias_count() const { return aliased_; }    // view outputs (reshape) sharing their input's bytes
   const std::vector<PlannedBuffer>& plan() const { return plan_; }
-  const Graph& graph() const { return *graph_; }
+  const Graph& graph() const { return *graph_; }  // the compiled (fused, when opts.fuse) graph
+  const FuseStats& fuse_stats() const { return fuse_stats_; }
   std::string schedule_str() const;
   uint64_t steps_run() const { return step_; }
 
@@ -118,6 +141,7 @@ class Executable {
   size_t peak_bytes_ = 0, naive_bytes_ = 0;
   int inplace_ = 0, aliased_ = 0;
   uint64_t step_ = 0;
+  FuseStats fuse_stats_;
 };
 
 }  // namespace fastconv

@@ -14,6 +14,9 @@ namespace fastconv::cpu {
 namespace {
 
 constexpr int64_t kMaxScratchFloats = int64_t(64) << 20 >> 2;  // 64 MiB for all slots together
+// One slot's scratch beyond 4 MiB (a weight-gradient partial of a 512x512x3x3 layer is 9 MiB) would grow the
+// arena by that much per thread while the single-image GEMM is large enough to thread on its own.
+constexpr int64_t kMaxSlotFloats = int64_t(4) << 20 >> 2;
 
 // Runs f(n, slot) for every image: round-robin over `slots` parallel workers, or in order on the caller's thread
 // (where the GEMM itself is threaded).
@@ -52,12 +55,26 @@ void fill_bias(const float* bias, int64_t rows, int64_t cols, float* y) {
   for (int64_t r = 0; r < rows; ++r) std::fill(y + r * cols, y + (r + 1) * cols, bias[r]);
 }
 
+// n floats of y starting at element `off`; relu keeps NaN as torch does. Split over threads when images run one
+// after another (inside the per-slot workers the nested parallel_for runs serially).
+void apply_epilogue(const ConvEpilogue& ep, float* y, int64_t off, int64_t n) {
+  parallel_for(n, 1 << 14, [&](int64_t b, int64_t e) {
+    float* yp = y + off;
+    if (ep.residual) {
+      const float* r = ep.residual + off;
+      for (int64_t i = b; i < e; ++i) yp[i] += r[i];
+    }
+    if (ep.relu)
+      for (int64_t i = b; i < e; ++i) yp[i] = yp[i] < 0.f ? 0.f : yp[i];
+  });
+}
+
 }  // namespace
 
 int64_t conv_gemm_slots(const ConvParams& p, int64_t floats_per_slot) {
   const int64_t threads = get_num_threads();
   if (threads <= 1 || p.N < threads) return 1;
-  if (floats_per_slot * threads > kMaxScratchFloats) return 1;
+  if (floats_per_slot * threads > kMaxScratchFloats || floats_per_slot > kMaxSlotFloats) return 1;
   return threads;
 }
 
@@ -70,8 +87,11 @@ int64_t conv_gemm_1x1_slot_floats(const ConvParams& p, ConvPass pass) {
   return pass == ConvPass::backward_weight ? weight_floats(p) : 0;
 }
 
+// Backward weight: a column matrix per slot, but weight partials only for slots 1.. (slot 0 accumulates into dw).
 size_t conv_im2col_gemm_workspace(const ConvParams& p, ConvPass pass, int64_t slots) {
-  return sizeof(float) * size_t(conv_im2col_gemm_slot_floats(p, pass) * slots);
+  const int64_t col = group_in(p) * k_vol(p) * out_vol(p);
+  const int64_t partials = pass == ConvPass::backward_weight ? weight_floats(p) * (slots - 1) : 0;
+  return sizeof(float) * size_t(col * slots + partials);
 }
 
 size_t conv_gemm_1x1_workspace(const ConvParams& p, ConvPass pass, int64_t slots) {
@@ -79,7 +99,7 @@ size_t conv_gemm_1x1_workspace(const ConvParams& p, ConvPass pass, int64_t slots
 }
 
 void conv_im2col_gemm_forward(const ConvParams& p, const float* x, const float* w, const float* bias, float* y,
-                              float* ws, int64_t slots) {
+                              float* ws, int64_t slots, const ConvEpilogue& ep) {
   const int64_t Cg = group_in(p), Kg = group_out(p), kv = k_vol(p), ov = out_vol(p), iv = in_vol(p);
   const int64_t colf = Cg * kv * ov;
   for_images(p.N, slots, [&](int64_t n, int64_t s) {
@@ -90,6 +110,7 @@ void conv_im2col_gemm_forward(const ConvParams& p, const float* x, const float* 
       if (bias) fill_bias(bias + g * Kg, Kg, ov, yg);
       sgemm(false, false, Kg, ov, Cg * kv, 1.f, w + g * Kg * Cg * kv, Cg * kv, col, ov, bias ? 1.f : 0.f, yg, ov);
     }
+    if (ep.residual || ep.relu) apply_epilogue(ep, y, n * p.K * ov, p.K * ov);
   });
 }
 
@@ -128,7 +149,7 @@ void conv_im2col_gemm_backward_weight(const ConvParams& p, const float* dy, cons
 }
 
 void conv_gemm_1x1_forward(const ConvParams& p, const float* x, const float* w, const float* bias, float* y,
-                           float*, int64_t slots) {
+                           float*, int64_t slots, const ConvEpilogue& ep) {
   const int64_t Cg = group_in(p), Kg = group_out(p), hw = out_vol(p);
   for_images(p.N, slots, [&](int64_t n, int64_t) {
     for (int64_t g = 0; g < p.groups; ++g) {
@@ -137,6 +158,7 @@ void conv_gemm_1x1_forward(const ConvParams& p, const float* x, const float* w, 
       sgemm(false, false, Kg, hw, Cg, 1.f, w + g * Kg * Cg, Cg, x + (n * p.C + g * Cg) * hw, hw, bias ? 1.f : 0.f,
             yg, hw);
     }
+    if (ep.residual || ep.relu) apply_epilogue(ep, y, n * p.K * hw, p.K * hw);
   });
 }
 

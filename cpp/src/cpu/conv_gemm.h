@@ -24,15 +24,22 @@ size_t conv_gemm_1x1_workspace(const ConvParams& p, ConvPass pass, int64_t slots
 int64_t conv_im2col_gemm_slot_floats(const ConvParams& p, ConvPass pass);
 int64_t conv_gemm_1x1_slot_floats(const ConvParams& p, ConvPass pass);
 
+// Fused ops' epilogue, applied to each image's output right after its GEMM while it is still in cache:
+// y = relu?(y + residual), in that order (the order of the unfused add and relu nodes, so results are identical).
+struct ConvEpilogue {
+  const float* residual = nullptr;  // laid out like y, or null
+  bool relu = false;
+};
+
 void conv_im2col_gemm_forward(const ConvParams& p, const float* x, const float* w, const float* bias, float* y,
-                              float* ws, int64_t slots);
+                              float* ws, int64_t slots, const ConvEpilogue& ep = {});
 void conv_im2col_gemm_backward_data(const ConvParams& p, const float* dy, const float* w, float* dx, float* ws,
                                     int64_t slots);
 void conv_im2col_gemm_backward_weight(const ConvParams& p, const float* dy, const float* x, float* dw, float* ws,
                                       int64_t slots);
 
 void conv_gemm_1x1_forward(const ConvParams& p, const float* x, const float* w, const float* bias, float* y,
-                           float* ws, int64_t slots);
+                           float* ws, int64_t slots, const ConvEpilogue& ep = {});
 void conv_gemm_1x1_backward_data(const ConvParams& p, const float* dy, const float* w, float* dx, float* ws,
                                  int64_t slots);
 void conv_gemm_1x1_backward_weight(const ConvParams& p, const float* dy, const float* x, float* dw, float* ws,

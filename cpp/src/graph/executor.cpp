@@ -20,6 +20,7 @@ Executable::~Executable() = default;
 
 Executable::Executable(std::shared_ptr<Graph> graph, std::vector<ValueId> outputs, CompileOptions opts)
     : graph_(std::move(graph)), outputs_(std::move(outputs)), opts_(opts) {
+  if (opts_.fuse) graph_ = fuse_graph(*graph_, outputs_, &fuse_stats_);
   Graph& g = *graph_;
   const Registry& reg = Registry::global();
   const int nv = g.num_values(), nn = g.num_nodes();

@@ -87,6 +87,24 @@ ValueId Graph::add1(const std::string& op, const std::vector<ValueId>& inputs, c
   return out[0];
 }
 
+ValueId Graph::add_value(const TensorDesc& desc) {
+  Value v;
+  v.desc = desc;
+  return new_value(std::move(v));
+}
+
+void Graph::set_nodes(std::vector<Node> nodes) {
+  nodes_ = std::move(nodes);
+  for (Value& v : values_)
+    if (v.kind == ValueKind::Computed) v.producer = -1;  // values of removed nodes are produced by nothing
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    for (size_t k = 0; k < nodes_[i].outputs.size(); ++k) {
+      Value& v = value(nodes_[i].outputs[k]);
+      v.producer = static_cast<int>(i);
+      v.out_index = static_cast<int>(k);
+    }
+}
+
 std::string Graph::dump() const {
   std::ostringstream os;
   for (int i = 0; i < num_values(); ++i) {

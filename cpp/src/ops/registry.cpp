@@ -18,6 +18,7 @@ void register_dropout_ops(Registry& r);
 void register_linear_ops(Registry& r);
 void register_loss_ops(Registry& r);
 void register_optim_ops(Registry& r);
+void register_fused_ops(Registry& r);
 
 namespace {
 void register_all(Registry& r) {
@@ -33,6 +34,7 @@ void register_all(Registry& r) {
   register_linear_ops(r);      // linear
   register_loss_ops(r);        // cross_entropy, nll, mse, bce, triplet margin, cosine similarity
   register_optim_ops(r);       // sgd/adam/rmsprop updates, gradient clipping
+  register_fused_ops(r);       // conv*d_fused, conv_bn_fold, batch_norm_relu(_backward): made by graph/fuse.cpp
 }
 }  // namespace
 
