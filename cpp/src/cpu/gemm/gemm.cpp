@@ -1,16 +1,19 @@
-// SGEMM driver: GotoBLAS/BLIS blocking around the per-ISA register tiles in gemm_<isa>.cpp.
+// SGEMM driver: GotoBLAS/BLIS-style blocking around the per-ISA register tiles in gemm_<isa>.cpp.
 //
 // Loop nest for one rectangular region of C (run_region):
-//   jc: NC columns  -> pc: KC depth -> ic: MC rows (A block packed, stays in L2)
-//     -> jr: one NR panel of B, packed just in time on the first ic pass (so it is read while hot) and reused
-//        from the B buffer by later ic passes -> ir: the macro-kernel walks MR strips with the panel in L1.
+//   jc: NC columns -> pc: KC depth (B block kc x nc, packed once, lives in L2)
+//     -> ic: MC rows (A block packed) -> macro-kernel: ir over MR-row strips (the strip stays in L1)
+//        -> jr over NR-column panels of the B block, walking C along its rows.
+// On the first strip of a B block its panels are packed in small groups just before use, so the copy of the
+// source is interleaved with arithmetic instead of being a separate memory-bound phase.
 // Threads take whole regions (a grid over M x N, or K slices when C is tiny), so the only synchronisation is
-// the fork-join of parallel_for and every task packs into its own thread-local buffers.
+// the fork-join of parallel_for, and every task packs into its own thread-local buffers.
 #include "cpu/gemm/gemm.h"
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <vector>
 
 #include "cpu/gemm/microkernel.h"
@@ -23,31 +26,46 @@ namespace {
 
 using gemm::MacroArgs;
 using gemm::PackAArgs;
+using gemm::PackBArgs;
 
 struct Config {
   int mr, nr, vec;
   gemm::MacroFn macro;
   gemm::PackAFn pack_a;
-  int64_t kc, mc, nc;  // cache blocking: kc*nr floats of B panel in L1, mc*kc of A in L2
+  gemm::PackBFn pack_b;
+  int64_t kc, mc, nc;
 };
 
-// KC: the 12x32 B panel (kc*128 bytes) should take at most ~2/3 of the 48 KiB L1d, A streams past it.
-// MC: the A block (mc*kc*4 bytes) about a quarter of the 2 MiB L2, leaving room for the B panels and C.
-const Config kAvx512{gemm::kMrAvx512, gemm::kNrAvx512, gemm::kVecAvx512, gemm::sgemm_macro_12x32__avx512,
-                     gemm::sgemm_pack_a_12__avx512, 256, 480, 3072};
-const Config kAvx2{gemm::kMrAvx2, gemm::kNrAvx2, gemm::kVecAvx2, gemm::sgemm_macro_6x16__avx2,
-                   [](const PackAArgs* p) { gemm::pack_a_generic(p, gemm::kMrAvx2); }, 256, 384, 3072};
-const Config kScalar{gemm::kMrScalar, gemm::kNrScalar, gemm::kVecScalar, gemm::sgemm_macro_4x16__scalar,
-                     [](const PackAArgs* p) { gemm::pack_a_generic(p, gemm::kMrScalar); }, 256, 256, 2048};
-
-Config current_config() {
-  Config c = *pick_isa(&kScalar, &kAvx2, &kAvx512);
-  // Development knobs for tuning sweeps.
-  if (const char* v = std::getenv("FC_GEMM_KC")) c.kc = std::atoll(v);
-  if (const char* v = std::getenv("FC_GEMM_MC")) c.mc = std::atoll(v);
-  if (const char* v = std::getenv("FC_GEMM_NC")) c.nc = std::atoll(v);
-  return c;
-}
+// Blocking for the 48 KiB L1d / 2 MiB L2 of this class of core: the 12 x kc A strip (18 KiB at kc = 384) stays
+// in L1 while kc*32 B panels stream past it; the kc x nc B block (1.1 MiB) fits L2 next to an A block. Sweeps of
+// kc 192..512 and nc 512..1024 moved results by only ~3%: the tile, not the blocking, sets the pace here.
+const Config kAvx512{gemm::kMrAvx512,
+                     gemm::kNrAvx512,
+                     gemm::kVecAvx512,
+                     gemm::sgemm_macro_12x32__avx512,
+                     gemm::sgemm_pack_a_12__avx512,
+                     gemm::sgemm_pack_b_32__avx512,
+                     384,
+                     240,
+                     768};
+const Config kAvx2{gemm::kMrAvx2,
+                   gemm::kNrAvx2,
+                   gemm::kVecAvx2,
+                   gemm::sgemm_macro_6x16__avx2,
+                   [](const PackAArgs* p) { gemm::pack_a_generic(p, gemm::kMrAvx2); },
+                   [](const PackBArgs* p) { gemm::pack_b_generic(p, gemm::kNrAvx2, gemm::kVecAvx2); },
+                   256,
+                   240,
+                   1024};
+const Config kScalar{gemm::kMrScalar,
+                     gemm::kNrScalar,
+                     gemm::kVecScalar,
+                     gemm::sgemm_macro_4x8__scalar,
+                     [](const PackAArgs* p) { gemm::pack_a_generic(p, gemm::kMrScalar); },
+                     [](const PackBArgs* p) { gemm::pack_b_generic(p, gemm::kNrScalar, gemm::kVecScalar); },
+                     256,
+                     240,
+                     1024};
 
 // Grow-only, 64-byte aligned scratch owned by one thread; never shrinks, so steady-state calls allocate nothing.
 class Scratch {
@@ -100,6 +118,8 @@ void scale_c(float beta, float* c, int64_t ldc, int64_t m, int64_t n) {
   }
 }
 
+constexpr int64_t kPackGroup = 8;  // B panels packed per step of the first strip
+
 // C[m0:m1, n0:n1] (over depth k0:k1, first block using `beta`) with the loop nest described at the top.
 void run_region(const Problem& P, const Config& cfg, int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t k0,
                 int64_t k1, float beta) {
@@ -117,11 +137,23 @@ void run_region(const Problem& P, const Config& cfg, int64_t m0, int64_t m1, int
         const int64_t mc = std::min(mc_step, m1 - ic);
         const PackAArgs pa{P.a_at(ic, pc), P.lda, mc, kc, P.ta, abuf};
         cfg.pack_a(&pa);
-        for (int64_t jr = 0; jr < nc; jr += cfg.nr) {
-          const int64_t nr = std::min<int64_t>(cfg.nr, nc - jr);
-          float* bp = bbuf + jr * kc;
-          if (ic == m0) gemm::pack_b(P.tb, P.b_at(pc, jc + jr), P.ldb, kc, nr, cfg.nr, cfg.vec, bp);
-          const MacroArgs ma{abuf, bp, P.C + ic * P.ldc + jc + jr, P.ldc, mc, nr, kc, P.alpha, beta_k};
+        float* c = P.C + ic * P.ldc + jc;
+        int64_t done = 0;
+        if (ic == m0) {
+          // First pass over this B block: pack a group of panels right before the first strip uses them, so
+          // the copy overlaps with compute and the panels are still in cache for those tiles.
+          done = std::min<int64_t>(cfg.mr, mc);
+          const int64_t group = cfg.nr * kPackGroup;
+          for (int64_t jr = 0; jr < nc; jr += group) {
+            const int64_t w = std::min<int64_t>(group, nc - jr);
+            const PackBArgs pb{P.b_at(pc, jc + jr), P.ldb, kc, w, P.tb, bbuf + jr * kc};
+            cfg.pack_b(&pb);
+            const MacroArgs ma{abuf, bbuf + jr * kc, c + jr, P.ldc, done, w, kc, P.alpha, beta_k};
+            cfg.macro(&ma);
+          }
+        }
+        if (done < mc) {
+          const MacroArgs ma{abuf + done * kc, bbuf, c + done * P.ldc, P.ldc, mc - done, nc, kc, P.alpha, beta_k};
           cfg.macro(&ma);
         }
       }
@@ -129,16 +161,18 @@ void run_region(const Problem& P, const Config& cfg, int64_t m0, int64_t m1, int
   }
 }
 
-// Below this many multiply-adds a second thread costs more (wake-up, duplicate packing) than it saves.
-constexpr int64_t kParallelMinWork = int64_t(1) << 20;
+// Below this many multiply-adds (~160^3) a second thread costs more (wake-up, duplicate packing) than it saves.
+constexpr int64_t kParallelMinWork = int64_t(1) << 22;
+// From here (~1300^3) two tasks per thread: dynamic balancing against other jobs on the shared cores is worth
+// the extra packing; below, one task per thread keeps the duplicate packing of A or B to a minimum.
+constexpr int64_t kBalanceMinWork = int64_t(1) << 31;
 
 // Splits C into a tm x tn grid of regions. Each region packs its own copy of the A rows and B columns it needs, so
 // splitting M costs an extra pass over B (K*N) and splitting N an extra pass over A (M*K): pick the grid with the
-// least duplicate packing among those with enough tasks for dynamic balancing (the cores are shared).
+// least duplicate packing for the wanted task count.
 void run_grid(const Problem& P, const Config& cfg, int threads) {
   const int64_t mt = cdiv(P.M, cfg.mr), nt = cdiv(P.N, cfg.nr);
-  int64_t want = int64_t(threads) * (std::getenv("FC_GEMM_TPT") ? std::atoi(std::getenv("FC_GEMM_TPT")) : 2);
-  want = std::min(want, mt * nt);
+  const int64_t want = std::min(int64_t(threads) * (P.M * P.N * P.K >= kBalanceMinWork ? 2 : 1), mt * nt);
   int64_t best_tm = 1, best_tn = want;
   double best_cost = -1;
   for (int64_t tm = 1; tm <= std::min(want, mt); ++tm) {
@@ -187,7 +221,7 @@ void run_k_split(const Problem& P, const Config& cfg, int parts) {
 void sgemm_impl(const Problem& P, int threads) {
   if (P.M <= 0 || P.N <= 0) return;
   if (P.K <= 0 || P.alpha == 0.f) return scale_c(P.beta, P.C, P.ldc, P.M, P.N);
-  const Config cfg = current_config();
+  const Config& cfg = *pick_isa(&kScalar, &kAvx2, &kAvx512);
   const int64_t work = P.M * P.N * P.K;
   if (threads <= 1 || work < kParallelMinWork) return run_region(P, cfg, 0, P.M, 0, P.N, 0, P.K, P.beta);
   const int64_t tiles = cdiv(P.M, cfg.mr) * cdiv(P.N, cfg.nr);

@@ -1,6 +1,8 @@
-// AVX-512 SGEMM: a 12x32 register tile (24 zmm accumulators, 2 B vectors, 1 broadcast register) and a packer
-// for the transposing case of A. Compiled with -mavx512f/bw/vl/dq; everything but the exported kernels has
-// internal linkage so no AVX-512 code can be merged into baseline callers.
+// AVX-512 SGEMM: a 12x32 register tile (24 zmm accumulators, 2 B vectors, 1 broadcast register) and packers.
+// 12x32 keeps 2 FMA ports busy through the 4-cycle FMA latency with 14 loads per 24 FMAs; 8x48, 14x32 and 6x64
+// measured within noise of it, and 12 rows suit the M = 64..512 of convolution GEMMs (64 = 5 strips + 4 rows).
+// Compiled with -mavx512f/bw/vl/dq; everything but the exported kernels has internal linkage so no AVX-512 code
+// can be merged into baseline callers.
 #include <immintrin.h>
 
 #include <cstddef>
@@ -12,6 +14,7 @@ namespace fastconv::cpu::gemm {
 namespace {
 
 constexpr int MR = kMrAvx512, NR = kNrAvx512, VEC = kVecAvx512, NVMAX = NR / VEC;
+constexpr int64_t kTailK = 32;  // k iterations (~400 cycles) left when C is pulled into L1
 
 // One M x (NV*16) tile of C over the whole packed depth kc. M and NV are compile-time so the accumulators stay
 // in registers; rows past M are never touched (edge strips run a shorter tile rather than multiplying zeros).
@@ -23,26 +26,31 @@ void tile(int64_t kc, const float* __restrict a, const float* __restrict b, floa
   for (int i = 0; i < M; ++i)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
-  // C is needed only after the k loop; start its misses now so the epilogue does not stall on them.
+  // C is needed only after the k loop. Its rows are ldc apart and often share L1 sets (ldc a multiple of 1 KiB),
+  // so lines fetched into L1 now would be evicted by the A/B streams: ask for L2 now and L1 near the end.
+#pragma GCC unroll 16
+  for (int i = 0; i < M; ++i) _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T1);
+  auto step = [&](int64_t k) {
+    __m512 bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) bv[v] = _mm512_load_ps(b + k * (NV * VEC) + v * VEC);
+#pragma GCC unroll 16
+    for (int i = 0; i < M; ++i) {
+      const __m512 ai = _mm512_set1_ps(a[k * MR + i]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+    }
+  };
+  const int64_t k_tail = kc > kTailK ? kc - kTailK : 0;
+#pragma GCC unroll 4
+  for (int64_t k = 0; k < k_tail; ++k) step(k);
 #pragma GCC unroll 16
   for (int i = 0; i < M; ++i) {
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + NV * VEC - 1), _MM_HINT_T0);
   }
 #pragma GCC unroll 4
-  for (int64_t k = 0; k < kc; ++k) {
-    __m512 bv[NV];
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) bv[v] = _mm512_load_ps(b + v * VEC);
-#pragma GCC unroll 16
-    for (int i = 0; i < M; ++i) {
-      const __m512 ai = _mm512_set1_ps(a[i]);
-#pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
-    }
-    a += MR;
-    b += NV * VEC;
-  }
+  for (int64_t k = k_tail; k < kc; ++k) step(k);
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
 #pragma GCC unroll 16
   for (int i = 0; i < M; ++i) {
@@ -50,7 +58,7 @@ void tile(int64_t kc, const float* __restrict a, const float* __restrict b, floa
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
       const __mmask16 mk = v == NV - 1 ? last : __mmask16(0xFFFF);
-      __m512 r = _mm512_mul_ps(acc[i][v], va);
+      __m512 r = alpha == 1.f ? acc[i][v] : _mm512_mul_ps(acc[i][v], va);
       if (beta == 1.f)
         r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(mk, ci + v * VEC));
       else if (beta != 0.f)
@@ -88,31 +96,30 @@ inline void transpose4(__m512 r0, __m512 r1, __m512 r2, __m512 r3, __m512 o[4]) 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 template <int H>
-inline void store_lane(float* d, const __m512 o[3][4], int kmax) {
+inline void store_lane(float* d, int64_t width, const __m512 o[4], int kmax) {
 #pragma GCC unroll 4
-  for (int t = 0; t < 4; ++t) {
-    if (4 * H + t >= kmax) return;
-#pragma GCC unroll 3
-    for (int g = 0; g < 3; ++g) _mm_storeu_ps(d + (4 * H + t) * MR + 4 * g, _mm512_extractf32x4_ps(o[g][t], H));
-  }
+  for (int t = 0; t < 4; ++t)
+    if (4 * H + t < kmax) _mm_storeu_ps(d + (4 * H + t) * width, _mm512_extractf32x4_ps(o[t], H));
 }
 
-// 12 rows x 16 k of row-major A become 16 k-slices of 12: three in-lane 4x4 transposes, then each 128-bit lane
-// is stored straight to its slot (store-form extracts use no shuffle port).
-void pack_strip_rows(const float* a, int64_t lda, int m, int64_t kc, float* d) {
-  for (int64_t k0 = 0; k0 < kc; k0 += 16, d += 16 * MR) {
+// Transposing pack: `rows` rows of a row-major source (row stride ld, contiguous along k) become k-slices of
+// `width` floats, rows..width-1 zero. Per 4 rows x 16 k: an in-lane 4x4 transpose, then every 128-bit lane is
+// stored straight to its slice (store-form extracts need no shuffle port), ~0.13 cycles per element.
+void pack_transposed(const float* s, int64_t ld, int rows, int width, int64_t kc, float* d) {
+  for (int64_t k0 = 0; k0 < kc; k0 += 16, d += 16 * width) {
     const int kr = kc - k0 < 16 ? int(kc - k0) : 16;
     const __mmask16 mk = __mmask16((1u << kr) - 1);
-    __m512 x[MR];
-#pragma GCC unroll 12
-    for (int i = 0; i < MR; ++i) x[i] = i < m ? _mm512_maskz_loadu_ps(mk, a + i * lda + k0) : _mm512_setzero_ps();
-    __m512 o[3][4];
-#pragma GCC unroll 3
-    for (int g = 0; g < 3; ++g) transpose4(x[4 * g], x[4 * g + 1], x[4 * g + 2], x[4 * g + 3], o[g]);
-    store_lane<0>(d, o, kr);
-    store_lane<1>(d, o, kr);
-    store_lane<2>(d, o, kr);
-    store_lane<3>(d, o, kr);
+    for (int g = 0; g < width; g += 4) {
+      __m512 x[4], o[4];
+#pragma GCC unroll 4
+      for (int t = 0; t < 4; ++t)
+        x[t] = g + t < rows ? _mm512_maskz_loadu_ps(mk, s + (g + t) * ld + k0) : _mm512_setzero_ps();
+      transpose4(x[0], x[1], x[2], x[3], o);
+      store_lane<0>(d + g, width, o, kr);
+      store_lane<1>(d + g, width, o, kr);
+      store_lane<2>(d + g, width, o, kr);
+      store_lane<3>(d + g, width, o, kr);
+    }
   }
 }
 #pragma GCC diagnostic pop
@@ -121,18 +128,19 @@ void pack_strip_rows(const float* a, int64_t lda, int m, int64_t kc, float* d) {
 
 void sgemm_macro_12x32__avx512(const MacroArgs* p) {
   const int64_t kc = p->kc, ldc = p->ldc;
-  for (int64_t j = 0; j < p->nc; j += NR) {
-    const int n = p->nc - j < NR ? int(p->nc - j) : NR;
-    const int nv = (n + VEC - 1) / VEC;
-    const __mmask16 last = __mmask16(n % VEC ? (1u << (n % VEC)) - 1 : 0xFFFFu);
-    const float* b = p->b + j * kc;
-    float* c = p->c + j;
-    int64_t i = 0;
-    if (nv == NVMAX)  // the hot path, called directly so it can be inlined
-      for (; i + MR <= p->mc; i += MR) tile<MR, NVMAX>(kc, p->a + i * kc, b, c + i * ldc, ldc, last, p->alpha, p->beta);
-    for (; i < p->mc; i += MR) {
-      const int m = p->mc - i < MR ? int(p->mc - i) : MR;
-      kTiles[m][nv - 1](kc, p->a + i * kc, b, c + i * ldc, ldc, last, p->alpha, p->beta);
+  // Strips outer, panels inner: the A strip stays in L1, B panels stream from L2, and C is walked along its rows
+  // (walking down C instead costs a TLB miss per row when ldc is large).
+  for (int64_t i = 0; i < p->mc; i += MR) {
+    const int m = p->mc - i < MR ? int(p->mc - i) : MR;
+    const float* a = p->a + i * kc;
+    float* c = p->c + i * ldc;
+    int64_t j = 0;
+    if (m == MR)  // the hot path, called directly so it can be inlined
+      for (; j + NR <= p->nc; j += NR) tile<MR, NVMAX>(kc, a, p->b + j * kc, c + j, ldc, 0xFFFF, p->alpha, p->beta);
+    for (; j < p->nc; j += NR) {
+      const int n = p->nc - j < NR ? int(p->nc - j) : NR;
+      const __mmask16 last = __mmask16(n % VEC ? (1u << (n % VEC)) - 1 : 0xFFFFu);
+      kTiles[m][(n + VEC - 1) / VEC - 1](kc, a, p->b + j * kc, c + j, ldc, last, p->alpha, p->beta);
     }
   }
 }
@@ -142,11 +150,38 @@ void sgemm_pack_a_12__avx512(const PackAArgs* p) {
     const int m = p->mc - r < MR ? int(p->mc - r) : MR;
     float* d = p->dst + r * p->kc;
     if (!p->trans) {
-      pack_strip_rows(p->a + r * p->lda, p->lda, m, p->kc, d);
+      pack_transposed(p->a + r * p->lda, p->lda, m, MR, p->kc, d);
     } else {  // A^T: each k-slice is already contiguous in memory
       const __mmask16 mk = __mmask16((1u << m) - 1);
       for (int64_t k = 0; k < p->kc; ++k)
         _mm512_mask_storeu_ps(d + k * MR, 0x0FFF, _mm512_maskz_loadu_ps(mk, p->a + k * p->lda + r));
+    }
+  }
+}
+
+void sgemm_pack_b_32__avx512(const PackBArgs* p) {
+  const int64_t kc = p->kc, nc = p->nc, ldb = p->ldb, full = nc / NR * NR;
+  const int w = int(nc - full), wp = (w + VEC - 1) / VEC * VEC;
+  if (p->trans) {  // B^T: panel columns are source rows
+    for (int64_t j = 0; j < full; j += NR) pack_transposed(p->b + j * ldb, ldb, NR, NR, kc, p->dst + j * kc);
+    if (w) pack_transposed(p->b + full * ldb, ldb, w, wp, kc, p->dst + full * kc);
+    return;
+  }
+  // Row-major B: sweep each source row across all panels, so every source page is touched once per row rather
+  // than once per row per panel (TLB walks, nested under a hypervisor, dominated panel-at-a-time packing).
+  const __mmask16 m0 = __mmask16(w >= VEC ? 0xFFFFu : (1u << w) - 1);
+  const __mmask16 m1 = __mmask16(w > VEC ? (1u << (w - VEC)) - 1 : 0u);
+  for (int64_t k = 0; k < kc; ++k) {
+    const float* s = p->b + k * ldb;
+    float* d = p->dst + k * NR;
+    for (int64_t j = 0; j < full; j += NR, d += NR * kc) {
+      _mm512_store_ps(d, _mm512_loadu_ps(s + j));
+      _mm512_store_ps(d + VEC, _mm512_loadu_ps(s + j + VEC));
+    }
+    if (w) {
+      float* e = p->dst + full * kc + k * wp;
+      _mm512_storeu_ps(e, _mm512_maskz_loadu_ps(m0, s + full));
+      if (wp > VEC) _mm512_storeu_ps(e + VEC, _mm512_maskz_loadu_ps(m1, s + full + VEC));
     }
   }
 }

@@ -30,15 +30,25 @@ struct PackAArgs {
 };
 using PackAFn = void (*)(const PackAArgs*);
 
+// Packs op(B)[0:kc, 0:nc] (b points at its first element; trans: B is stored N x K) into the B-block layout.
+struct PackBArgs {
+  const float* b;
+  int64_t ldb, kc, nc;
+  bool trans;
+  float* dst;
+};
+using PackBFn = void (*)(const PackBArgs*);
+
 // Register tiles: MR rows of C (broadcast from A) x NR columns (vector loads from B). `Vec` is the SIMD width,
 // the granule that the last B panel is padded to.
 constexpr int kMrAvx512 = 12, kNrAvx512 = 32, kVecAvx512 = 16;
 constexpr int kMrAvx2 = 6, kNrAvx2 = 16, kVecAvx2 = 8;
-constexpr int kMrScalar = 4, kNrScalar = 16, kVecScalar = 16;
+constexpr int kMrScalar = 4, kNrScalar = 8, kVecScalar = 8;
 
 void sgemm_macro_12x32__avx512(const MacroArgs* args);
 void sgemm_pack_a_12__avx512(const PackAArgs* args);
+void sgemm_pack_b_32__avx512(const PackBArgs* args);
 void sgemm_macro_6x16__avx2(const MacroArgs* args);
-void sgemm_macro_4x16__scalar(const MacroArgs* args);
+void sgemm_macro_4x8__scalar(const MacroArgs* args);
 
 }  // namespace fastconv::cpu::gemm

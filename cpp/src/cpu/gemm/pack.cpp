@@ -29,26 +29,38 @@ void pack_a_strips(const PackAArgs* p) {
   }
 }
 
+// B^T panel: NR source rows, each contiguous over k.
 template <int NR>
-void pack_b_full_panel(bool trans, const float* b, int64_t ldb, int64_t kc, float* d) {
-  if (!trans) {
-    for (int64_t k = 0; k < kc; ++k, d += NR) std::memcpy(d, b + k * ldb, NR * sizeof(float));
-  } else {
-    for (int j = 0; j < NR; ++j) {
-      const float* s = b + j * ldb;
-      for (int64_t k = 0; k < kc; ++k) d[k * NR + j] = s[k];
-    }
+void pack_bt_full_panel(const float* b, int64_t ldb, int64_t kc, float* d) {
+  for (int j = 0; j < NR; ++j) {
+    const float* s = b + j * ldb;
+    for (int64_t k = 0; k < kc; ++k) d[k * NR + j] = s[k];
   }
 }
 
-void pack_b_edge_panel(bool trans, const float* b, int64_t ldb, int64_t kc, int w, int wp, float* d) {
+void pack_bt_edge_panel(const float* b, int64_t ldb, int64_t kc, int w, int wp, float* d) {
   for (int64_t k = 0; k < kc; ++k) {
     float* dk = d + k * wp;
-    if (!trans)
-      std::memcpy(dk, b + k * ldb, w * sizeof(float));
-    else
-      for (int j = 0; j < w; ++j) dk[j] = b[j * ldb + k];
+    for (int j = 0; j < w; ++j) dk[j] = b[j * ldb + k];
     for (int j = w; j < wp; ++j) dk[j] = 0.f;
+  }
+}
+
+// Row-major B: sweep source rows across all panels (k outer). Touching each source page once per row instead
+// of once per row per panel matters: rows are ldb apart, and TLB walks (nested ones, under a hypervisor) were
+// the main cost of panel-at-a-time packing.
+template <int NR>
+void pack_b_rows(const float* b, int64_t ldb, int64_t kc, int64_t nc, int vec, float* dst) {
+  const int64_t full = nc / NR * NR;
+  const int w = int(nc - full), wp = (w + vec - 1) / vec * vec;
+  for (int64_t k = 0; k < kc; ++k) {
+    const float* s = b + k * ldb;
+    for (int64_t j = 0; j < full; j += NR) std::memcpy(dst + j * kc + k * NR, s + j, NR * sizeof(float));
+    if (w) {
+      float* d = dst + full * kc + k * wp;
+      std::memcpy(d, s + full, w * sizeof(float));
+      for (int j = w; j < wp; ++j) d[j] = 0.f;
+    }
   }
 }
 
@@ -71,17 +83,33 @@ void pack_a_generic(const PackAArgs* p, int mr) {
       }
 }
 
-void pack_b(bool trans, const float* b, int64_t ldb, int64_t kc, int64_t nc, int nr, int vec, float* dst) {
+void pack_b_generic(const PackBArgs* p, int nr, int vec) {
+  const bool trans = p->trans;
+  const float* b = p->b;
+  const int64_t ldb = p->ldb, kc = p->kc, nc = p->nc;
+  float* dst = p->dst;
+  if (!trans) {
+    if (nr == 32) return pack_b_rows<32>(b, ldb, kc, nc, vec, dst);
+    if (nr == 16) return pack_b_rows<16>(b, ldb, kc, nc, vec, dst);
+    if (nr == 8) return pack_b_rows<8>(b, ldb, kc, nc, vec, dst);
+  }
   for (int64_t j = 0; j < nc; j += nr) {
     const float* src = trans ? b + j * ldb : b + j;
     float* d = dst + j * kc;
-    const int w = nc - j < nr ? int(nc - j) : nr;
-    if (w == nr && nr == 32)
-      pack_b_full_panel<32>(trans, src, ldb, kc, d);
+    const int w = nc - j < nr ? int(nc - j) : nr, wp = (w + vec - 1) / vec * vec;
+    if (!trans)  // tile widths without a specialisation above
+      for (int64_t k = 0; k < kc; ++k) {
+        std::memcpy(d + k * wp, src + k * ldb, w * sizeof(float));
+        for (int jj = w; jj < wp; ++jj) d[k * wp + jj] = 0.f;
+      }
+    else if (w == nr && nr == 32)
+      pack_bt_full_panel<32>(src, ldb, kc, d);
     else if (w == nr && nr == 16)
-      pack_b_full_panel<16>(trans, src, ldb, kc, d);
+      pack_bt_full_panel<16>(src, ldb, kc, d);
+    else if (w == nr && nr == 8)
+      pack_bt_full_panel<8>(src, ldb, kc, d);
     else
-      pack_b_edge_panel(trans, src, ldb, kc, w, (w + vec - 1) / vec * vec, d);
+      pack_bt_edge_panel(src, ldb, kc, w, wp, d);
   }
 }
 

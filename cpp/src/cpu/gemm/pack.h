@@ -10,8 +10,7 @@ namespace fastconv::cpu::gemm {
 // op(A)[0:mc, 0:kc] -> MR-row strips, rows past mc zeroed.
 void pack_a_generic(const PackAArgs* args, int mr);
 
-// op(B)[0:kc, 0:nc] (b points at its first element; trans: B is stored N x K) -> NR-column panels, the last one
-// padded with zeros up to a multiple of vec.
-void pack_b(bool trans, const float* b, int64_t ldb, int64_t kc, int64_t nc, int nr, int vec, float* dst);
+// op(B)[0:kc, 0:nc] -> nr-column panels, the last one padded with zeros up to a multiple of vec.
+void pack_b_generic(const PackBArgs* args, int nr, int vec);
 
 }  // namespace fastconv::cpu::gemm
