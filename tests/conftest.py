@@ -18,6 +18,20 @@ def rel_err(out, ref) -> float:
     return float(num / denom) if denom > 0 else float(num)
 
 
+def assert_grad_close(got, ref, mag, tol: float = 1e-4) -> None:
+    """A gradient vs its float64 reference, where each element is a sum of products that may cancel: the error may
+    be tol relative to the result plus a few float32 ulps (1e-6) of the terms' magnitude `mag` (the same gradient
+    computed with every operand replaced by its absolute value). A wrong element is still of the order of `mag`."""
+    out = np.asarray(got, dtype=np.float64)
+    ref = np.asarray(ref.detach().numpy() if hasattr(ref, "detach") else ref, dtype=np.float64)
+    mag = np.asarray(mag.detach().numpy() if hasattr(mag, "detach") else mag, dtype=np.float64)
+    assert out.shape == ref.shape, f"shape {out.shape} != reference {ref.shape}"
+    err = np.linalg.norm(out - ref)
+    bound = tol * np.linalg.norm(ref) + 1e-6 * np.linalg.norm(mag)
+    assert err <= bound, f"gradient error {err:.3g} > {bound:.3g} (|ref| {np.linalg.norm(ref):.3g}, " \
+                         f"|terms| {np.linalg.norm(mag):.3g})"
+
+
 def t64(a, requires_grad: bool = False):
     """A float64 torch tensor copy of a NumPy array (the reference computes in float64)."""
     return torch.tensor(np.asarray(a, dtype=np.float64), requires_grad=requires_grad)

@@ -10,7 +10,7 @@ from hypothesis import assume, given, settings, strategies as st
 
 import fastconv as fc
 import fastconv.functional as F
-from conftest import randn, rel_err, t64, torch
+from conftest import assert_grad_close, randn, rel_err, t64, torch
 from fastconv._shapes import conv_flops, conv_output_size
 
 TF = torch.nn.functional
@@ -41,6 +41,10 @@ def check_conv(nd, x, w, b, kw, algo=None, tol=1e-4):
     ref = tfn(tx, tw, tb, **tkw)
     g = randn(*ref.shape, seed=7)
     (ref * t64(g)).sum().backward()
+    # The same gradients on absolute values: the magnitude of the terms each gradient element sums.
+    ax, aw = t64(np.abs(x), True), t64(np.abs(w), True)
+    ab = None if b is None else t64(np.abs(b), True)
+    (tfn(ax, aw, ab, **tkw) * t64(np.abs(g))).sum().backward()
     with forced_algo(algo) if algo is not None else contextlib.nullcontext():
         y = fn(x, w, b, **kw)
         assert rel_err(y, ref) <= tol
@@ -52,8 +56,9 @@ def check_conv(nd, x, w, b, kw, algo=None, tol=1e-4):
             f = lambda x, w, b: (fn(x, w, b, **kw) * g).sum()  # noqa: E731
             _, grads = fc.value_and_grad(f, argnums=(0, 1, 2))(x, w, b)
             refs = (tx.grad, tw.grad, tb.grad)
-        for got, want in zip(grads, refs):
-            assert rel_err(got, want) <= tol
+        mags = (ax.grad, aw.grad, None if ab is None else ab.grad)
+        for got, want, mag in zip(grads, refs, mags):
+            assert_grad_close(got, want, mag, tol)
         return fc.trace(f, *([x, w] if b is None else [x, w, b])).exe.schedule()
 
 
