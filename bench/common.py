@@ -13,8 +13,15 @@ import time
 from typing import Callable
 
 
-def median_time(fn: Callable[[], object], repeats: int = 10, warmup: int = 2, min_time: float = 0.0) -> float:
-    """Median wall time of fn() in seconds over `repeats` runs after `warmup` runs."""
+def median_time(fn: Callable[[], object], repeats: int = 10, warmup: int = 2, min_time: float = 0.0,
+                settle: float = 0.3) -> float:
+    """Median wall time of fn() in seconds over `repeats` runs after `warmup` runs.
+
+    `settle` seconds of sleep come first: after a call, OpenBLAS (NumPy) and OpenMP (PyTorch) keep their worker
+    threads spinning for a while, and on a small machine those spinning threads would steal the cores from whichever
+    library is measured next. fastconv's pool sleeps at once, so without the pause the comparison is unfair to it.
+    """
+    time.sleep(settle)
     for _ in range(warmup):
         fn()
     times = []
