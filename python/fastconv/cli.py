@@ -166,8 +166,8 @@ def load_data(spec: str, image_size: int | None = None, seed: int = 0):
 
 
 def _read_image(path: str, shape: tuple, invert: bool = False) -> np.ndarray:
-    """An image file as (C, H, W) float32 in [0, 1], converted to the model's channels and resized (bilinear, as
-    the training data readers resize)."""
+    """An image file as (C, H, W) float32 in [0, 1], converted to the model's channels and resized: area averaging
+    when it shrinks, bilinear (as the training data readers resize) otherwise."""
     try:
         from PIL import Image
     except ImportError as e:
@@ -183,7 +183,12 @@ def _read_image(path: str, shape: tuple, invert: bool = False) -> np.ndarray:
     except OSError as e:
         raise CLIError(f"cannot read image '{path}': {e}") from None
     a = (a[None] if a.ndim == 2 else a.transpose(2, 0, 1))
-    if a.shape[1:] != (h, w):
+    if a.shape[1] >= h and a.shape[2] >= w and a.shape[1:] != (h, w):
+        # Shrinking (a photo or scan of a digit down to 8x8): average whole areas; bilinear would point-sample.
+        from .functional import adaptive_avg_pool2d
+
+        a = adaptive_avg_pool2d(np.ascontiguousarray(a[None]), (h, w))[0]
+    elif a.shape[1:] != (h, w):
         from .data.transforms import resize
 
         a = np.clip(resize(a[None], (h, w))[0], 0.0, 1.0)
