@@ -97,6 +97,18 @@ TEST(Conv, Im2colGemmMatchesReference) {
   }
 }
 
+// The rules batch columns for narrow outputs (ResNet layer4 at 2x2: 16 images share one GEMM of 64 columns) and
+// keep per-image slots for wide ones.
+TEST(Conv, Im2colPlanBatchesSmallOutputs) {
+  const ConvParams l4 = make(16, 512, 512, 1, 2, 2, 3, 3, 1, 1, 1);
+  const cpu::GemmPlan a = cpu::conv_im2col_gemm_plan(l4, ConvPass::backward_weight);
+  EXPECT_EQ(a.chunk, 16);
+  EXPECT_EQ(a.slots, 1);
+  EXPECT_LE(cpu::conv_im2col_gemm_workspace(l4, ConvPass::backward_weight, a), size_t(64) << 20);
+  EXPECT_EQ(cpu::conv_im2col_gemm_plan(make(1, 512, 512, 1, 2, 2, 3, 3, 1, 1, 1), ConvPass::forward).chunk, 1);
+  EXPECT_EQ(cpu::conv_im2col_gemm_plan(make(16, 64, 64, 1, 32, 32, 3, 3, 1, 1, 1), ConvPass::forward).chunk, 1);
+}
+
 TEST(Conv, Gemm1x1MatchesReference) {
   for (const ConvParams& p : {make(3, 8, 6, 2, 5, 7, 1, 1, 1, 0, 1), make(5, 3, 16, 1, 4, 33, 1, 1, 1, 0, 1)}) {
     const int64_t slots = 2;
