@@ -82,7 +82,9 @@ void check_all(const ConvParams& p, Fwd fwd, Bd bd, Bw bw, const std::string& wh
 TEST(Conv, Im2colGemmMatchesReference) {
   for (const ConvParams& p : {make(3, 4, 6, 2, 9, 11, 3, 2, 2, 1, 2), make(1, 3, 5, 1, 7, 7, 3, 3, 1, 1, 1),
                               make(4, 2, 2, 1, 5, 19, 2, 3, 3, 0, 1), make(0, 2, 2, 1, 5, 5, 3, 3, 1, 0, 1)}) {
-    for (int64_t slots : {int64_t(1), std::max<int64_t>(1, std::min<int64_t>(p.N, 2))}) {
+    // Slots side by side, and batched columns with chunks that do and do not divide the batch.
+    const int64_t two = std::max<int64_t>(1, std::min<int64_t>(p.N, 2));
+    for (cpu::GemmPlan slots : {cpu::GemmPlan(1), cpu::GemmPlan(two), cpu::GemmPlan(1, 2), cpu::GemmPlan(1, 3)}) {
       std::vector<float> ws(std::max(cpu::conv_im2col_gemm_workspace(p, ConvPass::forward, slots),
                                      cpu::conv_im2col_gemm_workspace(p, ConvPass::backward_weight, slots)) /
                                 4 + 1);
@@ -90,9 +92,21 @@ TEST(Conv, Im2colGemmMatchesReference) {
           p, [&](Buffers& B, float* y) { cpu::conv_im2col_gemm_forward(p, B.x.data(), B.w.data(), B.b.data(), y, ws.data(), slots); },
           [&](Buffers& B, float* dx) { cpu::conv_im2col_gemm_backward_data(p, B.dy.data(), B.w.data(), dx, ws.data(), slots); },
           [&](Buffers& B, float* dw) { cpu::conv_im2col_gemm_backward_weight(p, B.dy.data(), B.x.data(), dw, ws.data(), slots); },
-          "im2col_gemm slots=" + std::to_string(slots));
+          "im2col_gemm slots=" + std::to_string(slots.slots) + " chunk=" + std::to_string(slots.chunk));
     }
   }
+}
+
+// The rules batch columns for narrow outputs (ResNet layer4 at 2x2: 16 images share one GEMM of 64 columns) and
+// keep per-image slots for wide ones.
+TEST(Conv, Im2colPlanBatchesSmallOutputs) {
+  const ConvParams l4 = make(16, 512, 512, 1, 2, 2, 3, 3, 1, 1, 1);
+  const cpu::GemmPlan a = cpu::conv_im2col_gemm_plan(l4, ConvPass::backward_weight);
+  EXPECT_EQ(a.chunk, 16);
+  EXPECT_EQ(a.slots, 1);
+  EXPECT_LE(cpu::conv_im2col_gemm_workspace(l4, ConvPass::backward_weight, a), size_t(64) << 20);
+  EXPECT_EQ(cpu::conv_im2col_gemm_plan(make(1, 512, 512, 1, 2, 2, 3, 3, 1, 1, 1), ConvPass::forward).chunk, 1);
+  EXPECT_EQ(cpu::conv_im2col_gemm_plan(make(16, 64, 64, 1, 32, 32, 3, 3, 1, 1, 1), ConvPass::forward).chunk, 1);
 }
 
 TEST(Conv, Gemm1x1MatchesReference) {

@@ -4,6 +4,9 @@
 // Batch parallelism: with `slots` > 1, that many images are processed side by side, each slot with its own
 // scratch and a single-threaded GEMM (nested parallel_for runs serially); with slots == 1 the images run one after
 // another through the threaded GEMM. conv_gemm_slots() picks the count once, at prepare time.
+// Batched columns (im2col_gemm, `chunk` > 1): with few output positions per image a per-image GEMM is too narrow
+// (ResNet layer4 at 2x2: N = 4) and re-packs the whole weight matrix per image, so `chunk` images share one column
+// matrix [Cg*KV, chunk*OV] and one threaded GEMM; the result is scattered back to NCHW (with the epilogue).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -14,15 +17,24 @@ namespace fastconv::cpu {
 
 enum class ConvPass { forward, backward_data, backward_weight };
 
+// How the batch runs: `slots` images side by side, or `chunk` images per batched GEMM (never both).
+struct GemmPlan {
+  int64_t slots = 1;
+  int64_t chunk = 1;
+  GemmPlan(int64_t s = 1, int64_t c = 1) : slots(s), chunk(c) {}  // NOLINT: a plain slot count converts
+};
+
 // Slots for a pass whose per-slot scratch is `floats_per_slot` floats (the whole scratch stays under a cap).
 int64_t conv_gemm_slots(const ConvParams& p, int64_t floats_per_slot);
 
 // Scratch for one pass, in bytes, given the slot count.
-size_t conv_im2col_gemm_workspace(const ConvParams& p, ConvPass pass, int64_t slots);
+size_t conv_im2col_gemm_workspace(const ConvParams& p, ConvPass pass, const GemmPlan& plan);
 size_t conv_gemm_1x1_workspace(const ConvParams& p, ConvPass pass, int64_t slots);
 // Per-slot scratch in floats (for choosing slots).
 int64_t conv_im2col_gemm_slot_floats(const ConvParams& p, ConvPass pass);
 int64_t conv_gemm_1x1_slot_floats(const ConvParams& p, ConvPass pass);
+// The plan the rules pick for im2col_gemm: batched columns for small outputs, else slots.
+GemmPlan conv_im2col_gemm_plan(const ConvParams& p, ConvPass pass);
 
 // Fused ops' epilogue, applied to each image's output right after its GEMM while it is still in cache:
 // y = relu?(y + residual), in that order (the order of the unfused add and relu nodes, so results are identical).
@@ -32,11 +44,11 @@ struct ConvEpilogue {
 };
 
 void conv_im2col_gemm_forward(const ConvParams& p, const float* x, const float* w, const float* bias, float* y,
-                              float* ws, int64_t slots, const ConvEpilogue& ep = {});
+                              float* ws, const GemmPlan& plan, const ConvEpilogue& ep = {});
 void conv_im2col_gemm_backward_data(const ConvParams& p, const float* dy, const float* w, float* dx, float* ws,
-                                    int64_t slots);
+                                    const GemmPlan& plan);
 void conv_im2col_gemm_backward_weight(const ConvParams& p, const float* dy, const float* x, float* dw, float* ws,
-                                      int64_t slots);
+                                      const GemmPlan& plan);
 
 void conv_gemm_1x1_forward(const ConvParams& p, const float* x, const float* w, const float* bias, float* y,
                            float* ws, int64_t slots, const ConvEpilogue& ep = {});
@@ -46,8 +58,9 @@ void conv_gemm_1x1_backward_weight(const ConvParams& p, const float* dy, const f
                                    int64_t slots);
 
 // One image's `Cg` channels -> columns [Cg*k_vol, out_vol]; col2im adds columns back into (zeroed) channels.
-void conv_im2col(const ConvParams& p, const float* x, float* col);
-void conv_col2im(const ConvParams& p, const float* col, float* x);
+// `ld`: row stride of col (out_vol for one image; chunk*out_vol when images sit side by side).
+void conv_im2col(const ConvParams& p, const float* x, float* col, int64_t ld = 0);
+void conv_col2im(const ConvParams& p, const float* col, float* x, int64_t ld = 0);
 
 // db[K] = sum of dy over batch and positions (every algorithm), parallel over channels.
 void conv_backward_bias(const ConvParams& p, const float* dy, float* db);

@@ -12,8 +12,9 @@ namespace {
 
 // Rows are independent: split them across threads when the caller is not already parallel over images.
 template <bool kAdd>
-void im2col_rows(const ConvParams& p, const float* xin, float* colbuf, const float* colin, float* xout) {
+void im2col_rows(const ConvParams& p, const float* xin, float* colbuf, const float* colin, float* xout, int64_t ld) {
   const int64_t kv = k_vol(p), ov = out_vol(p), iv = in_vol(p);
+  if (ld <= 0) ld = ov;
   const int64_t rows = group_in(p) * kv;
   // col2im rows of the same channel write the same input plane: split by channel there.
   const int64_t units = kAdd ? group_in(p) : rows;
@@ -30,7 +31,7 @@ void im2col_rows(const ConvParams& p, const float* xin, float* colbuf, const flo
         const int64_t id = od * p.stride[0] - p.pad[0] + kd * p.dil[0];
         for (int64_t oh = 0; oh < p.out[1]; ++oh) {
           const int64_t ih = oh * p.stride[1] - p.pad[1] + kh * p.dil[1];
-          const int64_t o = r * ov + (od * p.out[1] + oh) * p.out[2];
+          const int64_t o = r * ld + (od * p.out[1] + oh) * p.out[2];
           const bool inside = id >= 0 && id < p.in[0] && ih >= 0 && ih < p.in[1];
           const int64_t xo = c * iv + (id * p.in[1] + ih) * p.in[2] + offw;
           if (kAdd) {
@@ -63,8 +64,12 @@ void im2col_rows(const ConvParams& p, const float* xin, float* colbuf, const flo
 
 }  // namespace
 
-void conv_im2col(const ConvParams& p, const float* x, float* col) { im2col_rows<false>(p, x, col, nullptr, nullptr); }
+void conv_im2col(const ConvParams& p, const float* x, float* col, int64_t ld) {
+  im2col_rows<false>(p, x, col, nullptr, nullptr, ld);
+}
 
-void conv_col2im(const ConvParams& p, const float* col, float* x) { im2col_rows<true>(p, nullptr, nullptr, col, x); }
+void conv_col2im(const ConvParams& p, const float* col, float* x, int64_t ld) {
+  im2col_rows<true>(p, nullptr, nullptr, col, x, ld);
+}
 
 }  // namespace fastconv::cpu

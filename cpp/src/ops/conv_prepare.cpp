@@ -111,16 +111,16 @@ Prepared prepare_pass(const std::string& op, ConvPass pass, const ConvParams& p,
   const bool flip_input = flip_kernel && pass != ConvPass::backward_weight;
   const size_t flip_bytes = flip_input ? (size_t(wfloats) * sizeof(float) + 63) / 64 * 64 : 0;
   size_t algo_bytes = 0;
-  int64_t slots = 1;
+  cpu::GemmPlan slots;
   cpu::DepthwiseKernels dk{};
   switch (algo) {
     case Algo::im2col_gemm:
-      slots = cpu::conv_gemm_slots(p, cpu::conv_im2col_gemm_slot_floats(p, pass));
+      slots = cpu::conv_im2col_gemm_plan(p, pass);
       algo_bytes = cpu::conv_im2col_gemm_workspace(p, pass, slots);
       break;
     case Algo::gemm_1x1:
       slots = cpu::conv_gemm_slots(p, cpu::conv_gemm_1x1_slot_floats(p, pass));
-      algo_bytes = cpu::conv_gemm_1x1_workspace(p, pass, slots);
+      algo_bytes = cpu::conv_gemm_1x1_workspace(p, pass, slots.slots);
       break;
     case Algo::depthwise_direct: {
       const char* isa = "";
@@ -149,7 +149,7 @@ Prepared prepare_pass(const std::string& op, ConvPass pass, const ConvParams& p,
       case ConvPass::forward:
         switch (algo) {
           case Algo::im2col_gemm: cpu::conv_im2col_gemm_forward(p, a, w, bias, y, ws, slots); return;
-          case Algo::gemm_1x1: cpu::conv_gemm_1x1_forward(p, a, w, bias, y, ws, slots); return;
+          case Algo::gemm_1x1: cpu::conv_gemm_1x1_forward(p, a, w, bias, y, ws, slots.slots); return;
           case Algo::depthwise_direct: cpu::conv_depthwise_forward(dk, p, a, w, bias, y); return;
           case Algo::winograd_f4x3: cpu::winograd_f4x3_forward(winograd_params(p), a, w, bias, y, ws); return;
           default: ref::conv_forward(p, a, w, bias, y); return;
@@ -157,7 +157,7 @@ Prepared prepare_pass(const std::string& op, ConvPass pass, const ConvParams& p,
       case ConvPass::backward_data:
         switch (algo) {
           case Algo::im2col_gemm: cpu::conv_im2col_gemm_backward_data(p, a, w, y, ws, slots); break;
-          case Algo::gemm_1x1: cpu::conv_gemm_1x1_backward_data(p, a, w, y, ws, slots); break;
+          case Algo::gemm_1x1: cpu::conv_gemm_1x1_backward_data(p, a, w, y, ws, slots.slots); break;
           case Algo::depthwise_direct: cpu::conv_depthwise_backward_data(dk, p, a, w, y); break;
           case Algo::winograd_f4x3: cpu::winograd_f4x3_backward_data(winograd_params(p), a, w, y, ws); break;
           default: ref::conv_backward_data(p, a, w, y); break;
@@ -167,7 +167,7 @@ Prepared prepare_pass(const std::string& op, ConvPass pass, const ConvParams& p,
       case ConvPass::backward_weight:
         switch (algo) {
           case Algo::im2col_gemm: cpu::conv_im2col_gemm_backward_weight(p, a, w, y, ws, slots); break;
-          case Algo::gemm_1x1: cpu::conv_gemm_1x1_backward_weight(p, a, w, y, ws, slots); break;
+          case Algo::gemm_1x1: cpu::conv_gemm_1x1_backward_weight(p, a, w, y, ws, slots.slots); break;
           case Algo::depthwise_direct: cpu::conv_depthwise_backward_weight(dk, p, a, w, y); break;
           default: ref::conv_backward_weight(p, a, w, y); break;
         }

@@ -96,17 +96,19 @@ bool gemm_geometry(const ConvFusedCall& f, const Shape& ys, cpu::ConvParams* p) 
   return true;
 }
 
-// im2col_gemm / gemm_1x1: the epilogue runs inside the kernel's per-image loop, right after each image's GEMM.
+// im2col_gemm / gemm_1x1: the epilogue runs inside the kernel's per-image loop, right after each image's GEMM (or
+// in the scatter of a batched chunk).
 bool prepare_gemm_epilogue(const ConvFusedCall& f, const Shape& ys, Prepared* out) {
   cpu::ConvParams p;
   if (!gemm_geometry(f, ys, &p)) return false;
   const conv::Algo algo = conv::choose_algo(p, cpu::ConvPass::forward);
   if (algo != conv::Algo::im2col_gemm && algo != conv::Algo::gemm_1x1) return false;
   const bool i2c = algo == conv::Algo::im2col_gemm;
-  const int64_t slots = cpu::conv_gemm_slots(p, i2c ? cpu::conv_im2col_gemm_slot_floats(p, cpu::ConvPass::forward)
-                                                    : cpu::conv_gemm_1x1_slot_floats(p, cpu::ConvPass::forward));
+  const cpu::GemmPlan slots =
+      i2c ? cpu::conv_im2col_gemm_plan(p, cpu::ConvPass::forward)
+          : cpu::GemmPlan(cpu::conv_gemm_slots(p, cpu::conv_gemm_1x1_slot_floats(p, cpu::ConvPass::forward)));
   const size_t ws = i2c ? cpu::conv_im2col_gemm_workspace(p, cpu::ConvPass::forward, slots)
-                        : cpu::conv_gemm_1x1_workspace(p, cpu::ConvPass::forward, slots);
+                        : cpu::conv_gemm_1x1_workspace(p, cpu::ConvPass::forward, slots.slots);
   const bool bias = f.bias, residual = f.residual, relu = f.relu;
   out->run = [p, i2c, slots, bias, residual, relu](const std::vector<Tensor>& in, const std::vector<Tensor>& o,
                                                    const RunContext& ctx) {
@@ -118,7 +120,7 @@ bool prepare_gemm_epilogue(const ConvFusedCall& f, const Shape& ys, Prepared* ou
     if (i2c)
       cpu::conv_im2col_gemm_forward(p, fptr(in[0]), fptr(in[1]), b, fptr_mut(o[0]), ws_f, slots, ep);
     else
-      cpu::conv_gemm_1x1_forward(p, fptr(in[0]), fptr(in[1]), b, fptr_mut(o[0]), ws_f, slots, ep);
+      cpu::conv_gemm_1x1_forward(p, fptr(in[0]), fptr(in[1]), b, fptr_mut(o[0]), ws_f, slots.slots, ep);
   };
   out->workspace_bytes = ws;
   out->algo = std::string(conv::algo_name(algo)) + " +";
