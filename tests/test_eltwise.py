@@ -124,3 +124,17 @@ def test_0d_constant_in_traced_graph():
     c = np.array(2.0, dtype=np.float32)
     v, g = fc.value_and_grad(lambda x: (x * c).sum())(np.ones(3, np.float32))
     assert float(v) == 6.0 and list(g) == [2.0, 2.0, 2.0]
+
+
+@pytest.mark.parametrize("shape,dim", [((3, 70000), None), ((4, 33, 50, 50), (0, 2, 3)), ((257, 9), 0),
+                                       ((5, 6, 7), (1, 2)), ((2, 3, 4, 5), (0, 2))])
+def test_large_reductions_and_their_broadcast_backward(shape, dim):
+    # Past one chunk of the parallel fast paths (outer/kept/inner layouts), and a layout that needs the general one.
+    x = randn(*shape, seed=11)
+    tx = t64(x, True)
+    ref = torch.sum(tx, dim=dim) if dim is not None else torch.sum(tx)
+    assert rel_err(F.sum(x, dim=dim), ref) <= 1e-6
+    w = randn(*ref.shape, seed=12)
+    (ref * t64(w)).sum().backward()
+    _, g = fc.value_and_grad(lambda x: (F.sum(x, dim=dim) * w).sum())(x)
+    assert rel_err(g, tx.grad) <= 1e-6

@@ -1,4 +1,5 @@
 // Element-wise arithmetic with NumPy broadcasting, and the broadcast/reduce pair autodiff needs.
+#include "cpu/reduce.h"
 #include "fastconv/parallel.h"
 #include "ops/common.h"
 
@@ -151,6 +152,12 @@ void register_eltwise_ops(Registry& r) {
          },
          [](const OpCall& c, const std::vector<TensorDesc>& out, Device d) -> Prepared {
            require_cpu(c.op, d);
+           cpu::OKI oki;
+           if (cpu::collapse_outer_kept_inner(c.in[0].shape, out[0].shape, &oki))
+             return {[oki](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
+                       cpu::sum_oki(oki, fptr(in[0]), fptr_mut(out[0]));
+                     },
+                     0, "outer_kept_inner"};
            ref::ReduceParams p = reduce_params(c.in[0].shape, out[0].shape);
            return {[p](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
                      ref::sum_to(p, fptr(in[0]), fptr_mut(out[0]), out[0].numel());
@@ -173,6 +180,12 @@ void register_eltwise_ops(Registry& r) {
          },
          [](const OpCall& c, const std::vector<TensorDesc>& out, Device d) -> Prepared {
            require_cpu(c.op, d);
+           cpu::OKI oki;
+           if (cpu::collapse_outer_kept_inner(out[0].shape, c.in[0].shape, &oki))
+             return {[oki](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
+                       cpu::broadcast_oki(oki, fptr(in[0]), fptr_mut(out[0]));
+                     },
+                     0, "outer_kept_inner"};
            ref::BroadcastParams p;
            const Shape& o = out[0].shape;
            p.ndim = static_cast<int>(o.size());

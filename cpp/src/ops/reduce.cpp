@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "cpu/reduce.h"
 #include "ops/common.h"
 
 namespace fastconv {
@@ -46,13 +47,18 @@ Prepared prepare_reduce(const OpCall& c, const std::vector<TensorDesc>&, Device 
   ref::ReduceParams p = reduce_params(c.in[0].shape, keep);
   int64_t count = shape_numel(keep) ? shape_numel(c.in[0].shape) / shape_numel(keep) : 0;
   float scale = mean ? (count ? 1.f / float(count) : std::numeric_limits<float>::quiet_NaN()) : 1.f;
-  return {[p, scale](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
+  cpu::OKI oki;
+  const bool fast = cpu::collapse_outer_kept_inner(c.in[0].shape, keep, &oki);
+  return {[p, scale, fast, oki](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
             float* y = fptr_mut(out[0]);
-            ref::sum_to(p, fptr(in[0]), y, out[0].numel());
+            if (fast)
+              cpu::sum_oki(oki, fptr(in[0]), y);
+            else
+              ref::sum_to(p, fptr(in[0]), y, out[0].numel());
             if (scale != 1.f)
               for (int64_t i = 0, n = out[0].numel(); i < n; ++i) y[i] *= scale;
           },
-          0, "ref"};
+          0, fast ? "outer_kept_inner" : "ref"};
 }
 
 std::vector<ValueId> backward_reduce(BackwardCall& b, bool mean) {

@@ -1,0 +1,87 @@
+#include "cpu/reduce.h"
+
+#include <algorithm>
+
+#include "fastconv/parallel.h"
+
+namespace fastconv::cpu {
+
+bool collapse_outer_kept_inner(const std::vector<int64_t>& full, const std::vector<int64_t>& small, OKI* out) {
+  const size_t n = full.size(), off = n - small.size();
+  // kept[d]: axis d of full survives in small with its full size (size-1 axes count as either).
+  int first = -1, last = -1;
+  for (size_t d = 0; d < n; ++d) {
+    int64_t s = d < off ? 1 : small[d - off];
+    if (full[d] == 1) continue;
+    if (s == full[d]) {
+      if (first < 0) first = int(d);
+      last = int(d);
+    } else if (s != 1) {
+      return false;
+    }
+  }
+  OKI r;
+  for (size_t d = 0; d < n; ++d) {
+    int64_t s = d < off ? 1 : small[d - off];
+    if (first >= 0 && int(d) >= first && int(d) <= last) {
+      if (full[d] != 1 && s != full[d]) return false;  // a reduced axis inside the kept run
+      r.kept *= full[d];
+    } else if (first < 0 || int(d) < first) {
+      r.outer *= full[d];
+    } else {
+      r.inner *= full[d];
+    }
+  }
+  *out = r;
+  return true;
+}
+
+namespace {
+// Sum of n floats: 16 independent float accumulators (vectorisable) over blocks of 1024, blocks added in double.
+double sum_contiguous(const float* x, int64_t n) {
+  double total = 0;
+  for (int64_t b = 0; b < n; b += 1024) {
+    const int64_t e = std::min(n, b + 1024);
+    float acc[16] = {};
+    int64_t i = b;
+    for (; i + 16 <= e; i += 16)
+      for (int j = 0; j < 16; ++j) acc[j] += x[i + j];
+    float tail = 0;
+    for (; i < e; ++i) tail += x[i];
+    double block = tail;
+    for (int j = 0; j < 16; ++j) block += acc[j];
+    total += block;
+  }
+  return total;
+}
+}  // namespace
+
+void sum_oki(const OKI& s, const float* x, float* out) {
+  if (s.kept == 1) {  // everything reduces to one value: split the data, then add the partial sums
+    const int64_t n = s.outer * s.inner, chunk = 1 << 16, parts = (n + chunk - 1) / chunk;
+    std::vector<double> part(static_cast<size_t>(std::max<int64_t>(parts, 1)), 0.0);
+    parallel_for(parts, 1, [&](int64_t b, int64_t e) {
+      for (int64_t p = b; p < e; ++p) part[size_t(p)] = sum_contiguous(x + p * chunk, std::min(chunk, n - p * chunk));
+    });
+    double t = 0;
+    for (double v : part) t += v;
+    out[0] = float(t);
+    return;
+  }
+  parallel_for(s.kept, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, s.outer * s.inner)), [&](int64_t b, int64_t e) {
+    for (int64_t k = b; k < e; ++k) {
+      double t = 0;
+      for (int64_t o = 0; o < s.outer; ++o) t += sum_contiguous(x + (o * s.kept + k) * s.inner, s.inner);
+      out[k] = float(t);
+    }
+  });
+}
+
+void broadcast_oki(const OKI& s, const float* x, float* y) {
+  const int64_t rows = s.outer * s.kept;
+  parallel_for(rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, s.inner)), [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) std::fill(y + r * s.inner, y + (r + 1) * s.inner, x[r % s.kept]);
+  });
+}
+
+}  // namespace fastconv::cpu
