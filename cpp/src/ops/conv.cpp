@@ -73,21 +73,28 @@ void check_bias(const OpCall& c, size_t i, int64_t channels) {
            "] (one value per output channel), got ", shape_str(c.in[i].shape));
 }
 
-// The forward convolution conv{1,2,3}d(input, weight, bias, stride, padding, dilation, groups).
-// `out_size` (internal, from conv_transpose's backward rule) fixes the output size for integer padding.
-ConvParams conv_geometry(const OpCall& c) {
-  const int nd = op_rank(c.op);
+// What conv and conv_transpose check alike: inputs (input, weight[, bias]) in float32, the input's and the weight's
+// rank; then the attributes both read (stride, padding mode, dilation, groups) go into p.
+void check_call(const OpCall& c, int nd, bool transposed, ConvParams& p, Ints* stride, Ints* dil) {
   FC_CHECK(c.in.size() == 2 || c.in.size() == 3, Value, c.op, ": expected inputs (input, weight[, bias]), got ",
            c.in.size());
   expect_dtype(c, 0, DType::f32, "input");
   expect_dtype(c, 1, DType::f32, "weight");
-  const Shape &xs = c.in[0].shape, &ws = c.in[1].shape;
+  const Shape& xs = c.in[0].shape;
   FC_CHECK(int64_t(xs.size()) == nd + 2, Value, c.op, ": argument 'input' must be ", nd + 2, "-D (",
            input_layout(nd), ") or ", nd + 1, "-D unbatched, got ", xs.size(), "-D shape ", shape_str(xs));
-  check_rank(c, 1, nd, "weight", weight_layout(nd, false));
+  check_rank(c, 1, nd, "weight", weight_layout(nd, transposed));
+  read_common(c, nd, p, stride, dil);
+}
+
+// The forward convolution conv{1,2,3}d(input, weight, bias, stride, padding, dilation, groups).
+// `out_size` (internal, from conv_transpose's backward rule) fixes the output size for integer padding.
+ConvParams conv_geometry(const OpCall& c) {
+  const int nd = op_rank(c.op);
   ConvParams p;
   Ints stride, dil;
-  read_common(c, nd, p, &stride, &dil);
+  check_call(c, nd, false, p, &stride, &dil);
+  const Shape &xs = c.in[0].shape, &ws = c.in[1].shape;
   p.N = xs[0], p.C = xs[1], p.K = ws[0];
   FC_CHECK(p.C % p.groups == 0, Value, c.op, ": argument 'groups'=", p.groups, " must divide the input channels ",
            p.C);
@@ -146,17 +153,10 @@ ConvParams conv_geometry(const OpCall& c) {
 // convolution whose data gradient it is (C = output channels, K = input channels, in = the transposed output).
 ConvParams transpose_geometry(const OpCall& c) {
   const int nd = op_rank(c.op);
-  FC_CHECK(c.in.size() == 2 || c.in.size() == 3, Value, c.op, ": expected inputs (input, weight[, bias]), got ",
-           c.in.size());
-  expect_dtype(c, 0, DType::f32, "input");
-  expect_dtype(c, 1, DType::f32, "weight");
-  const Shape &xs = c.in[0].shape, &ws = c.in[1].shape;
-  FC_CHECK(int64_t(xs.size()) == nd + 2, Value, c.op, ": argument 'input' must be ", nd + 2, "-D (",
-           input_layout(nd), ") or ", nd + 1, "-D unbatched, got ", xs.size(), "-D shape ", shape_str(xs));
-  check_rank(c, 1, nd, "weight", weight_layout(nd, true));
   ConvParams p;
   Ints stride, dil;
-  read_common(c, nd, p, &stride, &dil);
+  check_call(c, nd, true, p, &stride, &dil);
+  const Shape &xs = c.in[0].shape, &ws = c.in[1].shape;
   p.N = xs[0], p.K = xs[1], p.C = ws[1] * p.groups;
   FC_CHECK(p.K % p.groups == 0, Value, c.op, ": argument 'groups'=", p.groups, " must divide the input channels ",
            p.K);
