@@ -173,7 +173,7 @@ def test_conv_winograd_f4x3_forward_and_grads_every_isa(case, isa):
         sched = check_conv(nd, x, w, b, kw, "winograd_f4x3")
     finally:
         fc.set_isa(best)
-    assert "<winograd_f4x3>" in sched  # forward and backward-data; the weight gradient stays im2col_gemm
+    assert "<winograd_f4x3>" in sched  # forward, backward-data and the weight gradient
 
 
 def test_winograd_chosen_by_default_for_vgg_layers_and_conv_transpose():

@@ -77,6 +77,33 @@ std::vector<double> ref_backward_data(const WinogradParams& p, const std::vector
   return dx;
 }
 
+// The adjoint of ref_forward in w: dw[k,c,i,j] = sum_{n,oh,ow} dy[n,k,oh,ow] x[n,c,oh+i-pad_h,ow+j-pad_w].
+std::vector<double> ref_backward_weight(const WinogradParams& p, const std::vector<float>& x,
+                                        const std::vector<float>& dy) {
+  std::vector<double> dw(size_t(p.K * p.C * 9), 0.0);
+  for (int64_t n = 0; n < p.N; ++n)
+    for (int64_t k = 0; k < p.K; ++k)
+      for (int64_t c = 0; c < p.C; ++c)
+        for (int64_t i = 0; i < 3; ++i)
+          for (int64_t j = 0; j < 3; ++j) {
+            double acc = 0;
+            for (int64_t oh = 0; oh < p.out_h; ++oh) {
+              const int64_t h = oh + i - p.pad_h;
+              if (h < 0 || h >= p.H) continue;
+              for (int64_t ow = 0; ow < p.out_w; ++ow) {
+                const int64_t ww = ow + j - p.pad_w;
+                if (ww < 0 || ww >= p.W) continue;
+                acc += double(dy[((n * p.K + k) * p.out_h + oh) * p.out_w + ow]) *
+                       double(x[((n * p.C + c) * p.H + h) * p.W + ww]);
+              }
+            }
+            dw[((k * p.C + c) * 3 + i) * 3 + j] += acc;
+          }
+  return dw;
+}
+
+double max_weight_err = 0;  // the largest backward-weight error seen, printed at the end of each test
+
 double rel_err(const std::vector<float>& got, const std::vector<double>& ref) {
   double num = 0, den = 0;
   for (size_t i = 0; i < ref.size(); ++i) {
@@ -174,6 +201,53 @@ void check_backward(const WinogradParams& p, double tol = 1e-4) {
     }
 }
 
+void check_backward_weight(const WinogradParams& p, double tol = 1e-4) {
+  SCOPED_TRACE(describe(p) + " backward_weight");
+  const auto x = random_vec(p.N * p.C * p.H * p.W, 31), dy = random_vec(p.N * p.K * p.out_h * p.out_w, 32);
+  const auto ref = ref_backward_weight(p, x, dy);
+  Restore restore;
+  for (Isa isa : isas())
+    for (int threads : {1, 2, 3}) {
+      SCOPED_TRACE(std::string(isa_name(isa)) + " threads=" + std::to_string(threads));
+      set_isa(isa);
+      set_num_threads(threads);
+      auto ws = nan_vec(cpu::winograd_f4x3_backward_weight_workspace_bytes(p) / sizeof(float) + 16);
+      auto dw = nan_vec(ref.size());
+      cpu::winograd_f4x3_backward_weight(
+          p, x.data(), dy.data(), dw.data(),
+          reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(ws.data()) + 63) & ~uintptr_t(63)));
+      const double err = rel_err(dw, ref);
+      report("backward_weight", p, isa, threads, err);
+      if (err > max_weight_err) max_weight_err = err;
+      EXPECT_LE(err, tol);
+      EXPECT_TRUE(std::isfinite(err));
+    }
+}
+
+TEST(Winograd, BackwardWeightSmallAndOddShapes) {
+  check_backward_weight(make(1, 1, 4, 4, 1, 0));      // one tile
+  check_backward_weight(make(1, 1, 3, 3, 1, 0));      // 1x1 output
+  check_backward_weight(make(1, 2, 1, 1, 3, 1));      // 1x1 image, all padding
+  check_backward_weight(make(1, 3, 7, 7, 5, 1));      // partial edge tiles
+  check_backward_weight(make(3, 5, 6, 9, 7, 0));
+  check_backward_weight(make(2, 16, 13, 17, 16, 1));  // exact channel blocks
+  check_backward_weight(make(3, 17, 13, 11, 33, 1));  // channel tails on both sides
+  check_backward_weight(make(2, 20, 5, 11, 19, 2));   // padding 2
+  check_backward_weight(make(1, 4, 9, 8, 6, 3));      // padding 3: all-zero border tiles
+  WinogradParams p{2, 6, 9, 10, 5, 0, 1, 7, 10};
+  check_backward_weight(p);
+  p = {1, 6, 9, 10, 5, 2, 0, 11, 8};
+  check_backward_weight(p);
+  std::printf("backward_weight max rel err: %.3g\n", max_weight_err);
+}
+
+TEST(Winograd, BackwardWeightManyTiles) {
+  check_backward_weight(make(3, 64, 37, 29, 64, 1));  // several tile blocks accumulated (beta = 1)
+  check_backward_weight(make(2, 33, 45, 51, 47, 2));
+  check_backward_weight(make(1, 64, 14, 14, 48, 0));
+  std::printf("backward_weight max rel err: %.3g\n", max_weight_err);
+}
+
 TEST(Winograd, ForwardSmallAndOddShapes) {
   check_forward(make(1, 1, 4, 4, 1, 0), false);     // one tile, no padding
   check_forward(make(1, 1, 3, 3, 1, 0), true);      // 1x1 output
@@ -232,6 +306,12 @@ TEST(Winograd, EmptyBatchDoesNothing) {
   EXPECT_EQ(cpu::winograd_f4x3_workspace_bytes(p), 0u);
   cpu::winograd_f4x3_forward(p, nullptr, nullptr, nullptr, nullptr, nullptr);
   cpu::winograd_f4x3_backward_data(p, nullptr, nullptr, nullptr, nullptr);
+  // an empty batch has a zero weight gradient
+  const auto x = random_vec(1, 1);
+  std::vector<float> dw(8 * 8 * 9, std::nanf(""));
+  auto ws = nan_vec(cpu::winograd_f4x3_backward_weight_workspace_bytes(p) / sizeof(float) + 16);
+  cpu::winograd_f4x3_backward_weight(p, x.data(), x.data(), dw.data(), ws.data());
+  for (float v : dw) ASSERT_EQ(v, 0.f);
 }
 
 // No input channels: the output is the bias (or zero); no output channels: nothing is written.

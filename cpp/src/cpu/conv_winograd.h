@@ -32,6 +32,15 @@ void winograd_f4x3_forward(const WinogradParams& p, const float* x, const float*
 void winograd_f4x3_backward_data(const WinogradParams& p, const float* dy, const float* w, float* dx,
                                  void* workspace);
 
+// Scratch for one backward-weight call (64-byte aligned, same rules as winograd_f4x3_workspace_bytes).
+size_t winograd_f4x3_backward_weight_workspace_bytes(const WinogradParams& p);
+
+// dw[K, C, 3, 3] = the gradient of forward's w for the same params, from x[N, C, H, W] and dy[N, K, out_h, out_w]
+// (overwritten, not accumulated): dw = G^T [ sum over tiles (B^T d B) .* (A dY A^T) ] G, the exact adjoint of
+// the forward transforms, with the tile sum done by 36 GEMMs whose reduction runs over tiles.
+void winograd_f4x3_backward_weight(const WinogradParams& p, const float* x, const float* dy, float* dw,
+                                   void* workspace);
+
 namespace winograd {
 
 constexpr int kAlpha = 6;             // input tile edge (m + r - 1)
@@ -85,15 +94,26 @@ struct OutputArgs {
   int64_t base, t0, t1, kb0, kb1, stride_e;
 };
 
+// Backward-weight: Wt rows for tiles [t0, t1) of the block starting at `base`, output-channel blocks [kb0, kb1):
+// Wt[e][t - base][k] = (A dY A^T)[e] of dy's 4x4 tile (zero past out_h/out_w and past Cout), row stride Kp.
+struct GradOutArgs {
+  const Geometry* g;
+  const float* dy;  // [N][Cout][out_h][out_w]
+  float* Wt;
+  int64_t base, t0, t1, kb0, kb1, stride_e;
+};
+
 using FilterFn = void (*)(const FilterArgs*);
 using PackFn = void (*)(const PackArgs*);
 using InputFn = void (*)(const InputArgs*);
 using OutputFn = void (*)(const OutputArgs*);
+using GradOutFn = void (*)(const GradOutArgs*);
 
 void filter_transform__scalar(const FilterArgs*);
 void pack_input__scalar(const PackArgs*);
 void input_transform__scalar(const InputArgs*);
 void output_transform__scalar(const OutputArgs*);
+void gradout_transform__scalar(const GradOutArgs*);
 void filter_transform__avx2(const FilterArgs*);
 void pack_input__avx2(const PackArgs*);
 void input_transform__avx2(const InputArgs*);

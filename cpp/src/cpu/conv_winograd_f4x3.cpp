@@ -196,7 +196,109 @@ void run(const Geometry& g, const float* x, const float* w, bool transposed, con
   }
 }
 
+// Backward-weight: dU_e = sum over tiles V_e^T Wt_e, a GEMM whose reduction runs over tiles, so tiles go in blocks
+// (bounded V and Wt) accumulated into one Macc[36][C][K] with beta = 1; each phase is parallel inside (the GEMMs
+// over the 36 elements and their rows).
+struct WeightPlan {
+  Geometry g;
+  int64_t tiles, block, v_floats, w_floats, m_floats, xb_floats;
+  size_t bytes() const { return size_t(xb_floats + v_floats + w_floats + m_floats) * sizeof(float); }
+};
+
+WeightPlan make_weight_plan(const WinogradParams& p) {
+  const Geometry g = forward_geometry(p);
+  WeightPlan w{g, g.N * g.TH * g.TW, 0, 0, 0, 0, 0};
+  if (w.tiles <= 0 || g.Cin <= 0 || g.Cout <= 0) return w;
+  // V and Wt of a block around 4 MiB (they are written then streamed once by the GEMM); at least 96 tiles so the
+  // GEMM's reduction amortises reading and writing Macc.
+  const int64_t per_tile = kPoints * (g.Cp + g.Kp) * int64_t(sizeof(float));
+  const int64_t b = std::clamp<int64_t>((int64_t(4) << 20) / per_tile / 16 * 16, 96, 768);
+  w.block = b >= w.tiles ? w.tiles : round_up(cdiv(w.tiles, cdiv(w.tiles, b)), 16);
+  w.block = std::min(w.block, w.tiles);
+  w.v_floats = kPoints * w.block * g.Cp;
+  w.w_floats = kPoints * w.block * g.Kp;
+  w.m_floats = round_up(kPoints * g.Cin * g.Cout, 16);
+  w.xb_floats = g.N * g.CB * g.Hp * g.Wp * kLanes;
+  return w;
+}
+
+// G^T m G for the 6x6 m (the adjoint of filter_transform's G g G^T); G as in conv_winograd_f4x3_scalar.cpp.
+void filter_adjoint(const float* m, int64_t stride, float* dw) {
+  static const double G[6][3] = {{1. / 4, 0, 0},        {-1. / 6, -1. / 6, -1. / 6}, {-1. / 6, 1. / 6, -1. / 6},
+                                 {1. / 24, 1. / 12, 1. / 6}, {1. / 24, -1. / 12, 1. / 6}, {0, 0, 1}};
+  double t[6][3] = {};
+  for (int i = 0; i < 6; ++i)
+    for (int j = 0; j < 6; ++j) {
+      const double v = m[(i * 6 + j) * stride];
+      for (int s = 0; s < 3; ++s) t[i][s] += v * G[j][s];
+    }
+  for (int r = 0; r < 3; ++r)
+    for (int s = 0; s < 3; ++s) {
+      double acc = 0;
+      for (int i = 0; i < 6; ++i) acc += G[i][r] * t[i][s];
+      dw[r * 3 + s] = float(acc);
+    }
+}
+
 }  // namespace
+
+size_t winograd_f4x3_backward_weight_workspace_bytes(const WinogradParams& p) {
+  return make_weight_plan(p).bytes();
+}
+
+void winograd_f4x3_backward_weight(const WinogradParams& p, const float* x, const float* dy, float* dw,
+                                   void* workspace) {
+  if (p.K <= 0 || p.C <= 0) return;
+  const WeightPlan P = make_weight_plan(p);
+  const Geometry& g = P.g;
+  if (P.tiles <= 0) {
+    std::fill(dw, dw + g.Cout * g.Cin * 9, 0.f);
+    return;
+  }
+  const Kernels K = *pick_isa(&kScalarK, &kAvx2K, &kAvx512K);
+  const GradOutFn gradout = gradout_transform__scalar;
+  float* xb = static_cast<float*>(workspace);
+  float* V = xb + P.xb_floats;
+  float* Wt = V + P.v_floats;
+  float* Macc = Wt + P.w_floats;
+  parallel_for(g.N * g.CB, 1, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const int64_t n = i / g.CB, cb = i % g.CB;
+      const PackArgs a{x + (n * g.Cin + cb * kLanes) * g.H * g.W, xb + i * g.Hp * g.Wp * kLanes,
+                       std::min<int64_t>(kLanes, g.Cin - cb * kLanes), g.H, g.W, g.Hp, g.Wp, g.pad_h, g.pad_w};
+      K.pack(&a);
+    }
+  });
+  const int64_t sv = P.block * g.Cp, sw = P.block * g.Kp;
+  for (int64_t t0 = 0; t0 < P.tiles; t0 += P.block) {
+    const int64_t t1 = std::min(P.tiles, t0 + P.block), nt = t1 - t0;
+    parallel_for(nt * g.CB, 8, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e;) {
+        const int64_t t = i / g.CB, cb0 = i % g.CB, cb1 = std::min(g.CB, cb0 + (e - i));
+        const InputArgs ia{&g, xb, V, t0, t0 + t, t0 + t + 1, cb0, cb1, sv};
+        K.input(&ia);
+        i += cb1 - cb0;
+      }
+    });
+    parallel_for(nt * g.KB, 8, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e;) {
+        const int64_t t = i / g.KB, kb0 = i % g.KB, kb1 = std::min(g.KB, kb0 + (e - i));
+        const GradOutArgs ga{&g, dy, Wt, t0, t0 + t, t0 + t + 1, kb0, kb1, sw};
+        gradout(&ga);
+        i += kb1 - kb0;
+      }
+    });
+    sgemm_batched(kPoints, true, false, g.Cin, g.Cout, nt, 1.f, V, g.Cp, sv, Wt, g.Kp, sw, t0 == 0 ? 0.f : 1.f,
+                  Macc, g.Cout, g.Cin * g.Cout);
+  }
+  const int64_t plane = g.Cin * g.Cout;
+  parallel_for(g.Cout * g.Cin, 64, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const int64_t k = i / g.Cin, c = i % g.Cin;
+      filter_adjoint(Macc + c * g.Cout + k, plane, dw + i * 9);
+    }
+  });
+}
 
 size_t winograd_f4x3_workspace_bytes(const WinogradParams& p) {
   return std::max(make_plan(forward_geometry(p)).bytes(), make_plan(backward_geometry(p)).bytes());

@@ -47,6 +47,20 @@ inline void at6(const float* m, int64_t ms, float* r, int64_t rs) {
   }
 }
 
+// A applied to four 16-lane vectors y[0..3] spaced `ys` apart (the adjoint of at6), six results spaced `rs` apart.
+inline void a4(const float* y, int64_t ys, float* r, int64_t rs) {
+  for (int c = 0; c < L; ++c) {
+    const float y0 = y[c], y1 = y[ys + c], y2 = y[2 * ys + c], y3 = y[3 * ys + c];
+    const float s1 = y0 + y2, d1 = y1 + y3, s2 = y0 + 4.f * y2, d2 = 2.f * y1 + 8.f * y3;
+    r[c] = y0;
+    r[rs + c] = s1 + d1;
+    r[2 * rs + c] = s1 - d1;
+    r[3 * rs + c] = s2 + d2;
+    r[4 * rs + c] = s2 - d2;
+    r[5 * rs + c] = y3;
+  }
+}
+
 inline void g3(float g0, float g1, float g2, float* u, int stride) {
   u[0] = g0 * (1.f / 4);
   u[stride] = -(g0 + g1 + g2) * (1.f / 6);
@@ -117,6 +131,28 @@ void output_transform__scalar(const OutputArgs* a) {
         for (int64_t i = 0; i < rows; ++i)
           for (int64_t j = 0; j < cols; ++j) y[i * g.out_w + j] = o[(i * kTile + j) * L + c] + b;
       }
+    }
+  }
+}
+
+void gradout_transform__scalar(const GradOutArgs* a) {
+  const Geometry& g = *a->g;
+  alignas(64) float d[kTile * kTile * L], tmp[kAlpha * kTile * L];
+  for (int64_t t = a->t0; t < a->t1; ++t) {
+    const int64_t n = t / (g.TH * g.TW), th = t / g.TW % g.TH, tw = t % g.TW;
+    const int64_t rows = g.out_h - kTile * th < kTile ? g.out_h - kTile * th : kTile;
+    const int64_t cols = g.out_w - kTile * tw < kTile ? g.out_w - kTile * tw : kTile;
+    for (int64_t kb = a->kb0; kb < a->kb1; ++kb) {
+      const int64_t kn = g.Cout - kb * L < L ? g.Cout - kb * L : L;
+      std::memset(d, 0, sizeof(d));
+      for (int64_t c = 0; c < kn; ++c) {
+        const float* y = a->dy + ((n * g.Cout + kb * L + c) * g.out_h + kTile * th) * g.out_w + kTile * tw;
+        for (int64_t i = 0; i < rows; ++i)
+          for (int64_t j = 0; j < cols; ++j) d[(i * kTile + j) * L + c] = y[i * g.out_w + j];
+      }
+      for (int j = 0; j < kTile; ++j) a4(d + j * L, kTile * L, tmp + j * L, kTile * L);  // columns
+      float* w = a->Wt + (t - a->base) * g.Kp + kb * L;
+      for (int i = 0; i < kAlpha; ++i) a4(tmp + i * kTile * L, L, w + i * kAlpha * a->stride_e, a->stride_e);
     }
   }
 }

@@ -1,8 +1,8 @@
 // Algorithm choice and kernel glue for every convolution pass. Rules, in order:
 //   gemm_1x1          1x1 kernel, stride 1, no padding: a GEMM straight on NCHW, no column matrix
 //   depthwise_direct  groups == C_in > 1 and C_out a multiple of it: direct vectorised plane kernels
-//   winograd_f4x3     3x3, stride 1, dilation 1, groups 1, 2-D; forward and backward-data (weights keep
-//                     im2col_gemm); not when a few tiles meet many channels (transformed weights dominate)
+//   winograd_f4x3     3x3, stride 1, dilation 1, groups 1, 2-D; every pass; not when a few tiles meet many
+//                     channels (transformed weights dominate)
 //   im2col_gemm       everything else (grouped convs loop over groups)
 // FASTCONV_CONV_ALGO=ref|im2col_gemm|gemm_1x1|depthwise_direct|winograd_f4x3 forces one where it applies (tests);
 // where it does not (a 3x3 conv with gemm_1x1 forced), the rules decide.
@@ -85,7 +85,7 @@ bool algo_applies(Algo a, const ConvParams& p, ConvPass pass) {
     case Algo::im2col_gemm: return true;
     case Algo::gemm_1x1: return is_1x1(p);
     case Algo::depthwise_direct: return is_depthwise(p);
-    case Algo::winograd_f4x3: return pass != ConvPass::backward_weight && is_winograd_shape(p);
+    case Algo::winograd_f4x3: return is_winograd_shape(p);
   }
   return false;
 }
@@ -128,7 +128,11 @@ Prepared prepare_pass(const std::string& op, ConvPass pass, const ConvParams& p,
       name += std::string("__") + isa;
       break;
     }
-    case Algo::winograd_f4x3: algo_bytes = cpu::winograd_f4x3_workspace_bytes(winograd_params(p)); break;
+    case Algo::winograd_f4x3:
+      algo_bytes = pass == ConvPass::backward_weight
+                       ? cpu::winograd_f4x3_backward_weight_workspace_bytes(winograd_params(p))
+                       : cpu::winograd_f4x3_workspace_bytes(winograd_params(p));
+      break;
     case Algo::ref: break;
   }
   auto run = [p, pass, algo, has_bias, flip_kernel, flip_input, flip_bytes, slots, dk, wfloats](
@@ -169,6 +173,7 @@ Prepared prepare_pass(const std::string& op, ConvPass pass, const ConvParams& p,
           case Algo::im2col_gemm: cpu::conv_im2col_gemm_backward_weight(p, a, w, y, ws, slots); break;
           case Algo::gemm_1x1: cpu::conv_gemm_1x1_backward_weight(p, a, w, y, ws, slots.slots); break;
           case Algo::depthwise_direct: cpu::conv_depthwise_backward_weight(dk, p, a, w, y); break;
+          case Algo::winograd_f4x3: cpu::winograd_f4x3_backward_weight(winograd_params(p), w, a, y, ws); break;
           default: ref::conv_backward_weight(p, a, w, y); break;
         }
         if (flip_kernel)  // the gradient of the reversed kernel, reversed back
