@@ -151,6 +151,31 @@ void report(const char* what, const WinogradParams& p, Isa isa, int threads, dou
 // Workspace and output start as NaN so a kernel that reads scratch it never wrote, or skips an output, fails.
 std::vector<float> nan_vec(size_t n) { return std::vector<float>(std::max<size_t>(n, 1), std::nanf("")); }
 
+// Runs `call(out, workspace)` at every ISA the CPU has and 1-3 threads, each time with NaN-filled output and a
+// 64-byte-aligned NaN-filled workspace (as the planner gives), and checks the output against `ref`. Returns the
+// largest error seen.
+template <class Call>
+double sweep(const char* what, const WinogradParams& p, const std::vector<double>& ref, size_t ws_bytes, double tol,
+             Call call) {
+  double worst = 0;
+  Restore restore;
+  for (Isa isa : isas())
+    for (int threads : {1, 2, 3}) {
+      SCOPED_TRACE(std::string(isa_name(isa)) + " threads=" + std::to_string(threads));
+      set_isa(isa);
+      set_num_threads(threads);
+      auto ws = nan_vec(ws_bytes / sizeof(float) + 16);
+      auto out = nan_vec(ref.size());
+      call(out.data(), reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(ws.data()) + 63) & ~uintptr_t(63)));
+      const double err = rel_err(out, ref);
+      report(what, p, isa, threads, err);
+      worst = std::max(worst, err);
+      EXPECT_LE(err, tol);
+      EXPECT_TRUE(std::isfinite(err));
+    }
+  return worst;
+}
+
 // nonneg: inputs in [0, 1) like post-ReLU activations, whose non-zero mean is the harder case for the transforms.
 void check_forward(const WinogradParams& p, bool with_bias, bool nonneg = false, int64_t k_step = 1,
                    double tol = 1e-4) {
@@ -161,67 +186,29 @@ void check_forward(const WinogradParams& p, bool with_bias, bool nonneg = false,
     for (auto& v : x) v = 0.5f * (v + 1.f);
   const auto b = random_vec(p.K, 13);
   const auto ref = ref_forward(p, x, w, with_bias ? b.data() : nullptr, k_step);
-  Restore restore;
-  for (Isa isa : isas())
-    for (int threads : {1, 2, 3}) {
-      SCOPED_TRACE(std::string(isa_name(isa)) + " threads=" + std::to_string(threads));
-      set_isa(isa);
-      set_num_threads(threads);
-      auto ws = nan_vec(cpu::winograd_f4x3_workspace_bytes(p) / sizeof(float) + 16);
-      auto y = nan_vec(ref.size());
-      cpu::winograd_f4x3_forward(p, x.data(), w.data(), with_bias ? b.data() : nullptr, y.data(),
-                                 // the caller's workspace is 64-byte aligned; emulate that
-                                 reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(ws.data()) + 63) & ~uintptr_t(63)));
-      const double err = rel_err(y, ref);
-      report("forward", p, isa, threads, err);
-      EXPECT_LE(err, tol);
-      EXPECT_TRUE(std::isfinite(err));
-    }
+  sweep("forward", p, ref, cpu::winograd_f4x3_workspace_bytes(p), tol, [&](float* y, void* ws) {
+    cpu::winograd_f4x3_forward(p, x.data(), w.data(), with_bias ? b.data() : nullptr, y, ws);
+  });
 }
 
 void check_backward(const WinogradParams& p, double tol = 1e-4) {
   SCOPED_TRACE(describe(p) + " backward_data");
   const auto dy = random_vec(p.N * p.K * p.out_h * p.out_w, 21), w = random_vec(p.K * p.C * 9, 22);
   const auto ref = ref_backward_data(p, dy, w);
-  Restore restore;
-  for (Isa isa : isas())
-    for (int threads : {1, 2, 3}) {
-      SCOPED_TRACE(std::string(isa_name(isa)) + " threads=" + std::to_string(threads));
-      set_isa(isa);
-      set_num_threads(threads);
-      auto ws = nan_vec(cpu::winograd_f4x3_workspace_bytes(p) / sizeof(float) + 16);
-      auto dx = nan_vec(ref.size());
-      cpu::winograd_f4x3_backward_data(
-          p, dy.data(), w.data(), dx.data(),
-          reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(ws.data()) + 63) & ~uintptr_t(63)));
-      const double err = rel_err(dx, ref);
-      report("backward_data", p, isa, threads, err);
-      EXPECT_LE(err, tol);
-      EXPECT_TRUE(std::isfinite(err));
-    }
+  sweep("backward_data", p, ref, cpu::winograd_f4x3_workspace_bytes(p), tol, [&](float* dx, void* ws) {
+    cpu::winograd_f4x3_backward_data(p, dy.data(), w.data(), dx, ws);
+  });
 }
 
 void check_backward_weight(const WinogradParams& p, double tol = 1e-4) {
   SCOPED_TRACE(describe(p) + " backward_weight");
   const auto x = random_vec(p.N * p.C * p.H * p.W, 31), dy = random_vec(p.N * p.K * p.out_h * p.out_w, 32);
   const auto ref = ref_backward_weight(p, x, dy);
-  Restore restore;
-  for (Isa isa : isas())
-    for (int threads : {1, 2, 3}) {
-      SCOPED_TRACE(std::string(isa_name(isa)) + " threads=" + std::to_string(threads));
-      set_isa(isa);
-      set_num_threads(threads);
-      auto ws = nan_vec(cpu::winograd_f4x3_backward_weight_workspace_bytes(p) / sizeof(float) + 16);
-      auto dw = nan_vec(ref.size());
-      cpu::winograd_f4x3_backward_weight(
-          p, x.data(), dy.data(), dw.data(),
-          reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(ws.data()) + 63) & ~uintptr_t(63)));
-      const double err = rel_err(dw, ref);
-      report("backward_weight", p, isa, threads, err);
-      if (err > max_weight_err) max_weight_err = err;
-      EXPECT_LE(err, tol);
-      EXPECT_TRUE(std::isfinite(err));
-    }
+  const double worst = sweep("backward_weight", p, ref, cpu::winograd_f4x3_backward_weight_workspace_bytes(p), tol,
+                             [&](float* dw, void* ws) {
+                               cpu::winograd_f4x3_backward_weight(p, x.data(), dy.data(), dw, ws);
+                             });
+  max_weight_err = std::max(max_weight_err, worst);
 }
 
 TEST(Winograd, BackwardWeightSmallAndOddShapes) {
