@@ -162,7 +162,9 @@ def test_max_pool_all_minus_inf_keeps_the_first_index():
 PATHS = [("ref", "scalar"), ("fast", "scalar"), ("fast", "avx2"), ("fast", "avx512")]
 SHAPES = [((2, 3, 32, 37), dict(kernel_size=2, stride=2)), ((1, 4, 35, 71), dict(kernel_size=3, stride=2, padding=1)),
           ((1, 2, 17, 40), dict(kernel_size=3, stride=1, padding=1)),
-          ((1, 2, 9, 50), dict(kernel_size=(2, 3), stride=(1, 2), padding=(1, 1), ceil_mode=True))]
+          ((1, 2, 9, 50), dict(kernel_size=(2, 3), stride=(1, 2), padding=(1, 1), ceil_mode=True)),
+          # ResNet's stem pool on 32- and 9-wide maps: fewer than 16 interior columns, all in one masked vector.
+          ((2, 3, 32, 32), dict(kernel_size=3, stride=2, padding=1)), ((1, 2, 6, 9), dict(kernel_size=2, stride=1))]
 
 
 @pytest.mark.parametrize("algo,isa", PATHS)

@@ -16,16 +16,27 @@
 namespace fastconv::cpu {
 namespace {
 
-// 16 taps at columns col + j*sw of one row (sw is 1 or 2); never reads past col + 15*sw.
-inline __m512 load_taps(const float* row, int64_t col, int64_t sw, __m512i even) {
-  if (sw == 1) return _mm512_loadu_ps(row + col);
-  const __m512 a = _mm512_loadu_ps(row + col);
-  const __m512 b = _mm512_maskz_loadu_ps(0x7FFF, row + col + 16);
+// The first n (1..16) taps at columns col + j*sw of one row (sw is 1 or 2); never reads past col + (n-1)*sw, so
+// a row's last interior columns, fewer than 16, still take the vector path (e.g. 3x3/s2 on a 32-wide map has 15).
+struct TapMasks {
+  __mmask16 lanes, a, b;  // output lanes; elements of the first and second 16-float load (sw == 2)
+};
+inline TapMasks tap_masks(int64_t n, int64_t sw) {
+  const uint32_t span = uint32_t((n - 1) * sw + 1);  // elements from the first tap to the last
+  const uint32_t all = span >= 32 ? 0xFFFFFFFFu : (1u << span) - 1;
+  return {__mmask16((1u << n) - 1), __mmask16(all & 0xFFFF), __mmask16(all >> 16)};
+}
+inline __m512 load_taps(const float* row, int64_t col, int64_t sw, __m512i even, const TapMasks& m) {
+  if (sw == 1) return _mm512_maskz_loadu_ps(m.lanes, row + col);
+  const __m512 a = _mm512_maskz_loadu_ps(m.a, row + col);
+  const __m512 b = _mm512_maskz_loadu_ps(m.b, row + col + 16);
   return _mm512_permutex2var_ps(a, even, b);
 }
 
 template <bool kMin>
-void max_row_vec(const Geo& g, const float* xp, int64_t h0, int64_t h1, int64_t ow, float* y, int64_t* idx) {
+void max_row_vec(const Geo& g, const float* xp, int64_t h0, int64_t h1, int64_t ow, int64_t n, float* y,
+                 int64_t* idx) {
+  const TapMasks tm = tap_masks(n, g.sw);
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i lane = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                           _mm512_set1_epi32(int32_t(g.sw)));
@@ -36,7 +47,7 @@ void max_row_vec(const Geo& g, const float* xp, int64_t h0, int64_t h1, int64_t 
     const float* row = xp + ih * g.W;
     for (int64_t kw = 0; kw < g.kw; ++kw) {
       const int64_t col = c0 + kw * g.dw;
-      const __m512 v = load_taps(row, col, g.sw, even);
+      const __m512 v = load_taps(row, col, g.sw, even, tm);
       // min pooling: "-v > -best" is "v < best"; NaN always takes the slot (the last NaN wins, as in PyTorch).
       const __mmask16 m = _mm512_cmp_ps_mask(v, best, kMin ? _CMP_LT_OQ : _CMP_GT_OQ) |
                           _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
@@ -44,9 +55,9 @@ void max_row_vec(const Geo& g, const float* xp, int64_t h0, int64_t h1, int64_t 
       bi = _mm512_mask_mov_epi32(bi, m, _mm512_add_epi32(lane, _mm512_set1_epi32(int32_t(ih * g.W + col))));
     }
   }
-  _mm512_storeu_ps(y, best);
-  _mm512_storeu_si512(idx, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(bi)));
-  _mm512_storeu_si512(idx + 8, _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(bi, 1)));
+  _mm512_mask_storeu_ps(y, tm.lanes, best);
+  _mm512_mask_storeu_epi64(idx, __mmask8(tm.lanes), _mm512_cvtepi32_epi64(_mm512_castsi512_si256(bi)));
+  _mm512_mask_storeu_epi64(idx + 8, __mmask8(tm.lanes >> 8), _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(bi, 1)));
 }
 
 
@@ -66,9 +77,10 @@ void max_pool2d__avx512(const ref::PoolParams& p, const float* x, float* y, int6
       int64_t* ir = ip + oh * g.OW;
       int64_t ow = 0;
       for (; ow < g.ow_lo; ++ow) max_point(g, xp, oh, ow, min, yr + ow, ir + ow);
-      for (; ow + 16 <= g.ow_hi; ow += 16) {
-        if (min) max_row_vec<true>(g, xp, h0, h1, ow, yr + ow, ir + ow);
-        else max_row_vec<false>(g, xp, h0, h1, ow, yr + ow, ir + ow);
+      for (int64_t n; ow < g.ow_hi; ow += n) {
+        n = g.ow_hi - ow < 16 ? g.ow_hi - ow : 16;
+        if (min) max_row_vec<true>(g, xp, h0, h1, ow, n, yr + ow, ir + ow);
+        else max_row_vec<false>(g, xp, h0, h1, ow, n, yr + ow, ir + ow);
       }
       for (; ow < g.OW; ++ow) max_point(g, xp, oh, ow, min, yr + ow, ir + ow);
     }
@@ -87,15 +99,18 @@ void avg_pool2d__avx512(const ref::PoolParams& p, const float* x, float* y, int6
       float* yr = yp + oh * g.OW;
       int64_t ow = 0;
       for (; ow < g.ow_lo; ++ow) yr[ow] = avg_point(p, g, xp, oh, ow);
-      if (ow + 16 <= g.ow_hi) {
+      if (ow < g.ow_hi) {
         // Interior columns share one divisor per row: their window is never clipped horizontally.
         const __m512 inv = _mm512_set1_ps(1.f / float(ref::avg_pool_divisor(p, 0, oh, ow)));
-        for (; ow + 16 <= g.ow_hi; ow += 16) {
+        for (int64_t n; ow < g.ow_hi; ow += n) {
+          n = g.ow_hi - ow < 16 ? g.ow_hi - ow : 16;
+          const TapMasks tm = tap_masks(n, g.sw);
           __m512 s = _mm512_setzero_ps();
           const int64_t c0 = ow * g.sw - g.pw;
           for (int64_t ih = h0; ih < h1; ++ih)
-            for (int64_t kw = 0; kw < g.kw; ++kw) s = _mm512_add_ps(s, load_taps(xp + ih * g.W, c0 + kw, g.sw, even));
-          _mm512_storeu_ps(yr + ow, _mm512_mul_ps(s, inv));
+            for (int64_t kw = 0; kw < g.kw; ++kw)
+              s = _mm512_add_ps(s, load_taps(xp + ih * g.W, c0 + kw, g.sw, even, tm));
+          _mm512_mask_storeu_ps(yr + ow, tm.lanes, _mm512_mul_ps(s, inv));
         }
       }
       for (; ow < g.OW; ++ow) yr[ow] = avg_point(p, g, xp, oh, ow);
