@@ -96,6 +96,15 @@ void bind_graph(py::module_& m) {
       .def_property_readonly("alias_count", &Executable::alias_count)
       .def_property_readonly("steps_run", &Executable::steps_run)
       .def("schedule", &Executable::schedule_str)
+      .def("set_profiling", &Executable::set_profiling, py::arg("on"))
+      .def("profile", [](const Executable& e) {
+        py::list out;
+        for (const Executable::StepProfile& p : e.profile())
+          out.append(py::dict(py::arg("step") = p.step, py::arg("op") = p.op, py::arg("algo") = p.algo,
+                              py::arg("scope") = p.scope, py::arg("total_ms") = p.total_ms,
+                              py::arg("calls") = p.calls));
+        return out;
+      })
       .def("plan", [](const Executable& e) {
         py::list out;
         for (const PlannedBuffer& b : e.plan())

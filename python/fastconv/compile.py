@@ -336,6 +336,35 @@ class Compiled:
         prog = self._main() if kind == "main" else self._program(kind, self.input_shape)
         return dict(prog.exe.fuse_stats)
 
+    def profile(self, x, y=None, steps: int = 10, warmup: int = 2):
+        """Runs `steps` timed steps (after `warmup` untimed ones) and returns a fastconv.profiler.Profile with the
+        mean wall time of every scheduled kernel. With targets `y` it profiles train_step (which updates the
+        parameters, as training would), else inference."""
+        from .profiler import Profile
+        if int(steps) < 1 or int(warmup) < 0:
+            raise ValueError(f"profile: steps must be >= 1 and warmup >= 0, got steps={steps}, warmup={warmup}")
+        xa = self._x(x)
+        if y is not None:
+            if self.loss_fn is None or self.optimizer is None:
+                raise ValueError("profile: profiling a train step (y given) needs a model compiled with loss=... and "
+                                 "optimizer=...")
+            ya, ydt = self._target(y, xa.shape)
+            prog = self._program("train", xa.shape, ya.shape, ydt)
+            run = lambda: self.train_step(xa, ya)  # noqa: E731
+        else:
+            prog = self._program("eval", xa.shape)
+            run = lambda: self._run_inference("eval", xa)  # noqa: E731
+        for _ in range(int(warmup)):
+            run()
+        prog.exe.set_profiling(True)
+        try:
+            for _ in range(int(steps)):
+                run()
+        finally:
+            prog.exe.set_profiling(False)
+        rows = prog.exe.profile()
+        return Profile(rows, int(steps), "train" if y is not None else "inference")
+
     def graph_dump(self) -> str:
         return self._main().ctx.graph.dump()
 

@@ -128,6 +128,15 @@ class Executable {
   const FuseStats& fuse_stats() const { return fuse_stats_; }
   std::string schedule_str() const;
   uint64_t steps_run() const { return step_; }
+  // Per-step wall time, accumulated over run() calls while profiling is on (off by default: no clock reads).
+  struct StepProfile {
+    int step;
+    std::string op, algo, scope;
+    double total_ms;
+    uint64_t calls;
+  };
+  void set_profiling(bool on);
+  std::vector<StepProfile> profile() const;
 
  private:
   struct Step;
@@ -141,6 +150,7 @@ class Executable {
   size_t peak_bytes_ = 0, naive_bytes_ = 0;
   int inplace_ = 0, aliased_ = 0;
   uint64_t step_ = 0;
+  bool profiling_ = false;
   FuseStats fuse_stats_;
 };
 

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <sstream>
 
@@ -14,6 +15,8 @@ struct Executable::Step {
   Prepared prepared;
   std::vector<Tensor> in, out;
   size_t ws_offset = 0;
+  double prof_ms = 0;
+  uint64_t prof_calls = 0;
 };
 
 Executable::~Executable() = default;
@@ -188,9 +191,32 @@ void Executable::run() {
     }
     ctx.workspace = s.prepared.workspace_bytes ? static_cast<char*>(arena_->data()) + s.ws_offset : nullptr;
     ctx.workspace_bytes = s.prepared.workspace_bytes;
+    if (!profiling_) {
+      s.prepared.run(s.in, s.out, ctx);
+      continue;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
     s.prepared.run(s.in, s.out, ctx);
+    s.prof_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    ++s.prof_calls;
   }
   ++step_;
+}
+
+void Executable::set_profiling(bool on) {
+  if (on && !profiling_)
+    for (Step& s : steps_) s.prof_ms = 0, s.prof_calls = 0;
+  profiling_ = on;
+}
+
+std::vector<Executable::StepProfile> Executable::profile() const {
+  std::vector<StepProfile> out;
+  int i = 0;
+  for (const Step& s : steps_) {
+    const Node& n = graph_->node(s.node);
+    out.push_back({i++, n.op, s.prepared.algo, n.scope, s.prof_ms, s.prof_calls});
+  }
+  return out;
 }
 
 Tensor Executable::output_view(ValueId id) const {
