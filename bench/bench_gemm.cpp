@@ -2,6 +2,7 @@
 //
 //   g++ -O2 -std=c++17 -I cpp/include -I cpp/src bench/bench_gemm.cpp <libfastconv or its objects> -pthread
 //   ./bench_gemm [--threads 1,2] [--isa avx512,avx2,scalar] [--reps 15] [--trans NN|NT|TN|TT]
+//                [--shapes 256x256x2304,512x64x4608]   (MxNxK; replaces the built-in list)
 //
 // Each point: warm-up, then the median of `reps` timed calls (at least ~0.2 s in total). On a shared machine
 // run it a few times and keep the best median.
@@ -25,7 +26,7 @@ struct Shape {
   int64_t M, N, K;
 };
 
-const Shape kShapes[] = {
+std::vector<Shape> kShapes = {
     {"square 256", 256, 256, 256},       {"square 512", 512, 512, 512},
     {"square 1024", 1024, 1024, 1024},   {"square 2048", 2048, 2048, 2048},
     {"conv 64x3136x576", 64, 3136, 576}, {"conv 256x784x2304", 256, 784, 2304},
@@ -76,11 +77,24 @@ int main(int argc, char** argv) {
   std::vector<std::string> isas{"avx512", "avx2", "scalar"}, threads{"1", "2"};
   int reps = 15;
   std::string trans = "NN";
+  std::vector<std::string> names;  // keeps the c_str() of --shapes entries alive
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--isa")) isas = split(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--threads")) threads = split(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--reps")) reps = std::max(10, std::atoi(argv[i + 1]));
     else if (!std::strcmp(argv[i], "--trans")) trans = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--shapes")) {
+      names = split(argv[i + 1]);
+      kShapes.clear();
+      for (const std::string& n : names) {
+        long long m = 0, nn = 0, k = 0;
+        if (std::sscanf(n.c_str(), "%lldx%lldx%lld", &m, &nn, &k) != 3 || m <= 0 || nn <= 0 || k <= 0) {
+          std::fprintf(stderr, "--shapes: expected MxNxK, got '%s'\n", n.c_str());
+          return 2;
+        }
+        kShapes.push_back({n.c_str(), m, nn, k});
+      }
+    }
     else {
       std::fprintf(stderr, "unknown option %s\n", argv[i]);
       return 2;

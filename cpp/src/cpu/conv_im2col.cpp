@@ -10,6 +10,61 @@
 namespace fastconv::cpu {
 namespace {
 
+// Small 2-D maps (ResNet's 8x8, 4x4, 2x2 layers): rows of 2-8 elements make the row-wise copy all overhead, so
+// one table of source offsets per (tap, output position) drives a plain gather for every channel. Padding taps
+// point one past the plane, at a zero kept there in a per-channel staging copy.
+constexpr int64_t kTableMaxOut = 256, kTableMaxIn = 4096;
+
+bool use_table(const ConvParams& p) {
+  return p.in[0] == 1 && p.k[0] == 1 && out_vol(p) <= kTableMaxOut && in_vol(p) < kTableMaxIn &&
+         k_vol(p) * out_vol(p) <= 16 * kTableMaxOut;
+}
+
+void build_table(const ConvParams& p, int32_t* tab) {
+  const int64_t iv = in_vol(p);
+  for (int64_t kh = 0; kh < p.k[1]; ++kh)
+    for (int64_t kw = 0; kw < p.k[2]; ++kw)
+      for (int64_t oh = 0; oh < p.out[1]; ++oh)
+        for (int64_t ow = 0; ow < p.out[2]; ++ow) {
+          const int64_t ih = oh * p.stride[1] - p.pad[1] + kh * p.dil[1];
+          const int64_t iw = ow * p.stride[2] - p.pad[2] + kw * p.dil[2];
+          const bool in = ih >= 0 && ih < p.in[1] && iw >= 0 && iw < p.in[2];
+          *tab++ = int32_t(in ? ih * p.in[2] + iw : iv);
+        }
+}
+
+template <bool kAdd>
+void table_rows(const ConvParams& p, const float* xin, float* colbuf, const float* colin, float* xout, int64_t ld) {
+  const int64_t kv = k_vol(p), ov = out_vol(p), iv = in_vol(p);
+  if (ld <= 0) ld = ov;
+  int32_t tab[16 * kTableMaxOut];
+  build_table(p, tab);
+  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 14) / (kv * ov));
+  parallel_for(group_in(p), grain, [&](int64_t b, int64_t e) {
+    float plane[kTableMaxIn + 1];
+    for (int64_t c = b; c < e; ++c) {
+      if (kAdd) {
+        std::fill(plane, plane + iv + 1, 0.f);
+        for (int64_t t = 0; t < kv; ++t) {
+          const float* src = colin + (c * kv + t) * ld;
+          const int32_t* tt = tab + t * ov;
+          for (int64_t o = 0; o < ov; ++o) plane[tt[o]] += src[o];
+        }
+        float* dst = xout + c * iv;
+        for (int64_t i = 0; i < iv; ++i) dst[i] += plane[i];
+      } else {
+        std::memcpy(plane, xin + c * iv, sizeof(float) * size_t(iv));
+        plane[iv] = 0.f;
+        for (int64_t t = 0; t < kv; ++t) {
+          float* dst = colbuf + (c * kv + t) * ld;
+          const int32_t* tt = tab + t * ov;
+          for (int64_t o = 0; o < ov; ++o) dst[o] = plane[tt[o]];
+        }
+      }
+    }
+  });
+}
+
 // Rows are independent: split them across threads when the caller is not already parallel over images.
 template <bool kAdd>
 void im2col_rows(const ConvParams& p, const float* xin, float* colbuf, const float* colin, float* xout, int64_t ld) {
@@ -65,10 +120,12 @@ void im2col_rows(const ConvParams& p, const float* xin, float* colbuf, const flo
 }  // namespace
 
 void conv_im2col(const ConvParams& p, const float* x, float* col, int64_t ld) {
+  if (use_table(p)) return table_rows<false>(p, x, col, nullptr, nullptr, ld);
   im2col_rows<false>(p, x, col, nullptr, nullptr, ld);
 }
 
 void conv_col2im(const ConvParams& p, const float* col, float* x, int64_t ld) {
+  if (use_table(p)) return table_rows<true>(p, nullptr, nullptr, col, x, ld);
   im2col_rows<true>(p, nullptr, nullptr, col, x, ld);
 }
 
