@@ -122,6 +122,7 @@ void filter_transform__avx512(const FilterArgs*);
 void pack_input__avx512(const PackArgs*);
 void input_transform__avx512(const InputArgs*);
 void output_transform__avx512(const OutputArgs*);
+void gradout_transform__avx512(const GradOutArgs*);
 
 }  // namespace winograd
 }  // namespace fastconv::cpu

@@ -271,7 +271,9 @@ void winograd_f4x3_backward_weight(const WinogradParams& p, const float* x, cons
     return;
   }
   const Kernels K = *pick_isa(&kScalarK, &kAvx2K, &kAvx512K);
-  const GradOutFn gradout = gradout_transform__scalar;
+  // The dY transform has no AVX2 build (nullptr): AVX2 machines run the scalar one.
+  const GradOutFn gradout =
+      pick_isa<GradOutFn>(gradout_transform__scalar, nullptr, gradout_transform__avx512);
   float* xb = static_cast<float*>(workspace);
   float* V = xb + P.xb_floats;
   float* Wt = V + P.v_floats;

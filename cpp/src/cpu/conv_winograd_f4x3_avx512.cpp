@@ -212,4 +212,70 @@ void output_transform__avx512(const OutputArgs* a) {
   }
 }
 
+// Backward-weight's A dY A^T (the adjoint of the output transform): per row of the 4x4 dy tile, 4 pixels of 16
+// channels come in through the same in-lane 4x4 transpose output_transform uses (it is its own inverse).
+void gradout_transform__avx512(const GradOutArgs* a) {
+  const Geometry& g = *a->g;
+  const int64_t kstride = g.out_h * g.out_w;
+  for (int64_t t = a->t0; t < a->t1; ++t) {
+    const int64_t n = t / (g.TH * g.TW), th = t / g.TW % g.TH, tw = t % g.TW;
+    const int64_t rows = g.out_h - kTile * th < kTile ? g.out_h - kTile * th : kTile;
+    const int64_t cols = g.out_w - kTile * tw < kTile ? g.out_w - kTile * tw : kTile;
+    const __mmask8 cm = __mmask8((1u << cols) - 1);
+    for (int64_t kb = a->kb0; kb < a->kb1; ++kb) {
+      const int64_t kn = g.Cout - kb * L < L ? g.Cout - kb * L : L;
+      const float* y0 = a->dy + ((n * g.Cout + kb * L) * g.out_h + kTile * th) * g.out_w + kTile * tw;
+      __m512 d[4][4];  // d[i][j]: pixel (i, j) of the tile, lanes = channels
+      for (int i = 0; i < 4; ++i) {
+        if (i >= rows) {
+          for (int j = 0; j < 4; ++j) d[i][j] = _mm512_setzero_ps();
+          continue;
+        }
+        const float* yr = y0 + i * g.out_w;
+        __m512 u[4];
+        for (int q = 0; q < 4; ++q) {
+          __m512 v = _mm512_setzero_ps();
+          for (int l = 0; l < 4; ++l) {
+            const int64_t c = 4 * l + q;
+            if (c >= kn) continue;
+            const __m128 x = _mm_maskz_loadu_ps(cm, yr + c * kstride);
+            v = _mm512_insertf32x4(v, x, l);
+          }
+          u[q] = v;
+        }
+        const __m512 t0 = _mm512_unpacklo_ps(u[0], u[1]), t1 = _mm512_unpackhi_ps(u[0], u[1]);
+        const __m512 t2 = _mm512_unpacklo_ps(u[2], u[3]), t3 = _mm512_unpackhi_ps(u[2], u[3]);
+        d[i][0] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t0), _mm512_castps_pd(t2)));
+        d[i][1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t0), _mm512_castps_pd(t2)));
+        d[i][2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t1), _mm512_castps_pd(t3)));
+        d[i][3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t1), _mm512_castps_pd(t3)));
+      }
+      // A applied to columns, then to rows (A = the 6x4 matrix of a4 in conv_winograd_f4x3_scalar.cpp).
+      const __m512 two = _mm512_set1_ps(2.f), four = _mm512_set1_ps(4.f), eight = _mm512_set1_ps(8.f);
+      auto a4 = [&](__m512 y0v, __m512 y1, __m512 y2, __m512 y3, __m512 r[6]) {
+        const __m512 s1 = _mm512_add_ps(y0v, y2), d1 = _mm512_add_ps(y1, y3);
+        const __m512 s2 = _mm512_fmadd_ps(four, y2, y0v), d2 = _mm512_fmadd_ps(eight, y3, _mm512_mul_ps(two, y1));
+        r[0] = y0v;
+        r[1] = _mm512_add_ps(s1, d1);
+        r[2] = _mm512_sub_ps(s1, d1);
+        r[3] = _mm512_add_ps(s2, d2);
+        r[4] = _mm512_sub_ps(s2, d2);
+        r[5] = y3;
+      };
+      __m512 tmp[6][4];
+      for (int j = 0; j < 4; ++j) {
+        __m512 r[6];
+        a4(d[0][j], d[1][j], d[2][j], d[3][j], r);
+        for (int i = 0; i < 6; ++i) tmp[i][j] = r[i];
+      }
+      float* w = a->Wt + (t - a->base) * g.Kp + kb * L;
+      for (int i = 0; i < 6; ++i) {
+        __m512 r[6];
+        a4(tmp[i][0], tmp[i][1], tmp[i][2], tmp[i][3], r);
+        for (int j = 0; j < 6; ++j) _mm512_store_ps(w + (i * 6 + j) * a->stride_e, r[j]);
+      }
+    }
+  }
+}
+
 }  // namespace fastconv::cpu::winograd
