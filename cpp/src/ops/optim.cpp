@@ -5,6 +5,7 @@
 // coefficient from `clip_grad_coef`.
 #include <cmath>
 
+#include "cpu/optim.h"
 #include "cpu/ref/optim_ref.h"
 #include "fastconv/parallel.h"
 #include "ops/common.h"
@@ -62,9 +63,9 @@ Prepared prepare_sgd(const OpCall& c, const std::vector<TensorDesc>&, Device d) 
             float* buf = p.momentum != 0 ? fptr_mut(in[3]) : nullptr;
             float* w = fptr_mut(in[0]);
             const float* g = fptr(in[1]);
-            parallel_for(in[0].numel(), kGrain, [&](int64_t b, int64_t e) { ref::sgd_update(p, w, g, buf, b, e); });
+            parallel_for(in[0].numel(), kGrain, [&](int64_t b, int64_t e) { cpu::sgd_update(p, w, g, buf, b, e); });
           },
-          0, "sgd_ref"};
+          0, "sgd_vec"};
 }
 
 std::vector<TensorDesc> infer_adam(const OpCall& c) {

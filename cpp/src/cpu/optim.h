@@ -1,0 +1,13 @@
+// Vectorisable optimizer updates: the reference formulas (cpu/ref/optim_ref.h) with the per-element branches
+// hoisted into template parameters, so each configuration is one straight loop over restrict pointers. Same
+// operations in the same order as the reference, so the results are identical to it.
+#pragma once
+#include <cstdint>
+
+#include "cpu/ref/optim_ref.h"
+
+namespace fastconv::cpu {
+
+void sgd_update(const ref::SgdParams& p, float* param, const float* grad, float* buf, int64_t b, int64_t e);
+
+}  // namespace fastconv::cpu
