@@ -13,7 +13,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, __import__("os").path.dirname(__file__))
-from common import machine, median_time, save_json, table  # noqa: E402
+from common import interleaved_medians, machine, median_time, save_json, table  # noqa: E402
 
 import fastconv as fc  # noqa: E402
 import fastconv.functional as F  # noqa: E402
@@ -69,10 +69,9 @@ def bench_conv(repeats: int) -> list[dict]:
             with torch.no_grad():
                 torch.nn.functional.conv2d(tx, tw, stride=s, padding=p)
 
-        f_fc = median_time(lambda: fwd.run([x, w]), repeats)
-        f_pt = median_time(torch_fwd, repeats)
-        t_fc = median_time(lambda: step(x, w), repeats)
-        t_pt = median_time(torch_step, repeats)
+        t = interleaved_medians({"f_fc": lambda: fwd.run([x, w]), "f_pt": torch_fwd, "t_fc": lambda: step(x, w),
+                                 "t_pt": torch_step}, repeats=max(1, repeats // 3), rounds=3)
+        f_fc, f_pt, t_fc, t_pt = t["f_fc"], t["f_pt"], t["t_fc"], t["t_pt"]
         rows.append({"layer": name, "shape": f"{cin}->{cout} {hw}x{hw} k{k} s{s}", "algo": algo,
                      "fwd speedup": f_pt / f_fc, "fastconv fwd+bwd ms": t_fc * 1e3, "torch fwd+bwd ms": t_pt * 1e3,
                      "fwd+bwd speedup": t_pt / t_fc,

@@ -33,6 +33,24 @@ def median_time(fn: Callable[[], object], repeats: int = 10, warmup: int = 2, mi
     return statistics.median(times)
 
 
+def interleaved_medians(fns: dict[str, Callable[[], object]], repeats: int = 10, rounds: int = 3,
+                        settle: float = 0.3) -> dict[str, float]:
+    """Median wall time (seconds) per fn over `rounds` rounds of `repeats` calls each, the fns taking turns round
+    by round (each block after a `settle` pause and one untimed call). On a shared VM whose speed drifts by 1.5-2x
+    over seconds, blocks measured minutes apart compare two different machines; taking turns spreads the drift
+    over every fn alike."""
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            time.sleep(settle)
+            fn()
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                fn()
+                times[k].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
 def machine() -> dict:
     info = {"python": platform.python_version(), "cores": os.cpu_count()}
     try:

@@ -127,7 +127,8 @@ def test_0d_constant_in_traced_graph():
 
 
 @pytest.mark.parametrize("shape,dim", [((3, 70000), None), ((4, 33, 50, 50), (0, 2, 3)), ((257, 9), 0),
-                                       ((5, 6, 7), (1, 2)), ((2, 3, 4, 5), (0, 2))])
+                                       ((5, 6, 7), (1, 2)), ((2, 3, 4, 5), (0, 2)), ((300, 700), 0),
+                                       ((0, 5), 0), ((4, 0), 0), ((3, 0, 2), None)])
 def test_large_reductions_and_their_broadcast_backward(shape, dim):
     # Past one chunk of the parallel fast paths (outer/kept/inner layouts), and a layout that needs the general one.
     x = randn(*shape, seed=11)

@@ -68,6 +68,17 @@ void sum_oki(const OKI& s, const float* x, float* out) {
     out[0] = float(t);
     return;
   }
+  if (s.inner == 1) {  // column sums of an [outer, kept] matrix: walk rows, keep a slice of columns in double
+    parallel_for(s.kept, 256, [&](int64_t b, int64_t e) {
+      std::vector<double> acc(size_t(e - b), 0.0);
+      for (int64_t o = 0; o < s.outer; ++o) {
+        const float* r = x + o * s.kept;
+        for (int64_t k = b; k < e; ++k) acc[size_t(k - b)] += r[k];
+      }
+      for (int64_t k = b; k < e; ++k) out[k] = float(acc[size_t(k - b)]);
+    });
+    return;
+  }
   parallel_for(s.kept, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, s.outer * s.inner)), [&](int64_t b, int64_t e) {
     for (int64_t k = b; k < e; ++k) {
       double t = 0;
@@ -78,6 +89,17 @@ void sum_oki(const OKI& s, const float* x, float* out) {
 }
 
 void broadcast_oki(const OKI& s, const float* x, float* y) {
+  if (s.kept == 1) {  // one value everywhere (the gradient of a full sum): a parallel fill
+    const int64_t n = s.outer * s.inner;
+    parallel_for(n, 1 << 16, [&](int64_t b, int64_t e) { std::fill(y + b, y + e, x[0]); });
+    return;
+  }
+  if (s.inner == 1) {  // x repeats along the outer axes: whole rows of `kept` values
+    parallel_for(s.outer, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, s.kept)), [&](int64_t b, int64_t e) {
+      for (int64_t o = b; o < e; ++o) std::copy(x, x + s.kept, y + o * s.kept);
+    });
+    return;
+  }
   const int64_t rows = s.outer * s.kept;
   parallel_for(rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, s.inner)), [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) std::fill(y + r * s.inner, y + (r + 1) * s.inner, x[r % s.kept]);
