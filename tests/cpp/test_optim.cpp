@@ -1,8 +1,9 @@
-// The vectorised SGD update against the reference formulas: bit-identical parameters and momentum buffers for
-// every configuration (weight decay, momentum, dampening, nesterov, first step, clipping scale), on a length that
-// leaves a vector tail and on sub-ranges as the thread pool hands them out.
+// The vectorised optimizer updates (SGD, Adam/AdamW, RMSprop) against the reference formulas: bit-identical parameters and momentum buffers for
+// every configuration (weight decay, momentum, dampening, nesterov, first step, AdamW, amsgrad, centered, clipping
+// scale), on a length that leaves a vector tail and on sub-ranges as the thread pool hands them out.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <random>
@@ -40,6 +41,60 @@ TEST(Optim, SgdVectorisedMatchesReferenceBitForBit) {
               ++configs;
             }
   EXPECT_EQ(configs, 2 * (2 + 2 * 2 * 2 * 2));  // weight decay x (plain SGD, or momentum variants) x scale
+}
+
+// Buffers of one optimizer state, filled from a seed; state buffers stay positive where a sqrt reads them.
+struct State {
+  std::vector<float> w, g, s1, s2, s3;
+  explicit State(int64_t n) : w(n), g(n), s1(n), s2(n), s3(n) {
+    std::mt19937 rng(3);
+    std::normal_distribution<float> dist;
+    for (int64_t i = 0; i < n; ++i) {
+      w[i] = dist(rng), g[i] = dist(rng), s1[i] = 0.1f * dist(rng);
+      s2[i] = 0.01f + std::abs(dist(rng)), s3[i] = 0.01f + std::abs(dist(rng));
+    }
+  }
+  bool operator==(const State& o) const {
+    auto same = [](const std::vector<float>& a, const std::vector<float>& b) {
+      return std::memcmp(a.data(), b.data(), sizeof(float) * a.size()) == 0;
+    };
+    return same(w, o.w) && same(s1, o.s1) && same(s2, o.s2) && same(s3, o.s3);
+  }
+};
+
+TEST(Optim, AdamVectorisedMatchesReferenceBitForBit) {
+  const int64_t n = 1037;
+  for (bool decoupled : {false, true})
+    for (double wd : {0.0, 0.05})
+      for (bool amsgrad : {false, true})
+        for (float scale : {1.0f, 0.37f}) {
+          ref::AdamParams p{0.02, 0.8, 0.9, 1e-6, wd, 1 - 0.8 * 0.8, std::sqrt(1 - 0.9 * 0.9), amsgrad, decoupled,
+                            scale};
+          State r(n), f(n);
+          ref::adam_update(p, r.w.data(), r.g.data(), r.s1.data(), r.s2.data(), r.s3.data(), 0, n);
+          cpu::adam_update(p, f.w.data(), f.g.data(), f.s1.data(), f.s2.data(), f.s3.data(), 0, 333);
+          cpu::adam_update(p, f.w.data(), f.g.data(), f.s1.data(), f.s2.data(), f.s3.data(), 333, n);
+          EXPECT_TRUE(r == f) << "decoupled " << decoupled << " wd " << wd << " amsgrad " << amsgrad << " scale "
+                              << scale;
+        }
+}
+
+TEST(Optim, RmspropVectorisedMatchesReferenceBitForBit) {
+  const int64_t n = 1037;
+  for (double wd : {0.0, 0.01})
+    for (double mom : {0.0, 0.5})
+      for (bool centered : {false, true})
+        for (float scale : {1.0f, 0.37f}) {
+          ref::RmspropParams p{0.01, 0.9, 1e-8, wd, mom, centered, scale};
+          State r(n), f(n);
+          // s3 (the centred average) stays below sqrt(square_avg) so the centred variance is positive.
+          for (int64_t i = 0; i < n; ++i) r.s3[i] = f.s3[i] = 0.1f * std::sqrt(r.s2[i]);
+          ref::rmsprop_update(p, r.w.data(), r.g.data(), r.s2.data(), r.s1.data(), r.s3.data(), 0, n);
+          cpu::rmsprop_update(p, f.w.data(), f.g.data(), f.s2.data(), f.s1.data(), f.s3.data(), 0, 333);
+          cpu::rmsprop_update(p, f.w.data(), f.g.data(), f.s2.data(), f.s1.data(), f.s3.data(), 333, n);
+          EXPECT_TRUE(r == f) << "wd " << wd << " momentum " << mom << " centered " << centered << " scale "
+                              << scale;
+        }
 }
 
 }  // namespace

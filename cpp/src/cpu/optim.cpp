@@ -1,5 +1,9 @@
 #include "cpu/optim.h"
 
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+
 namespace fastconv::cpu {
 namespace {
 
@@ -32,7 +36,88 @@ void sgd_pick(const ref::SgdParams& p, float* w, const float* g, float* buf, int
                       : sgd_loop<kDecay, true, false, false>(p, w, g, buf, b, e);
 }
 
+// The reference Adam / AdamW step (cpu/ref/optim_ref.cpp), statement for statement.
+template <bool kDecoupled, bool kDecay, bool kAmsgrad>
+void adam_loop(const ref::AdamParams& p, float* __restrict w, const float* __restrict grad, float* __restrict m,
+               float* __restrict v, float* __restrict vmax, int64_t b, int64_t e) {
+  const float b1c = float(1.0 - p.beta1), b2 = float(p.beta2), b2c = float(1.0 - p.beta2), wd = float(p.weight_decay),
+              eps = float(p.eps), bc2 = float(p.bias_correction2_sqrt), step = float(-(p.lr / p.bias_correction1)),
+              decay = float(1.0 - p.lr * p.weight_decay), scale = p.grad_scale;
+  for (int64_t i = b; i < e; ++i) {
+    float g = grad[i] * scale;
+    if (kDecoupled)
+      w[i] = w[i] * decay;
+    else if (kDecay)
+      g = g + wd * w[i];
+    const float mi = m[i] + b1c * (g - m[i]);
+    const float vi = v[i] * b2 + b2c * g * g;
+    m[i] = mi;
+    v[i] = vi;
+    float s = vi;
+    if (kAmsgrad) s = vmax[i] = std::max(vmax[i], vi);
+    const float denom = std::sqrt(s) / bc2 + eps;
+    w[i] = w[i] + step * (mi / denom);
+  }
+}
+
+template <bool kDecay, bool kMomentum, bool kCentered>
+void rmsprop_loop(const ref::RmspropParams& p, float* __restrict w, const float* __restrict grad,
+                  float* __restrict sq, float* __restrict buf, float* __restrict gavg, int64_t b, int64_t e) {
+  const float a = float(p.alpha), ac = float(1.0 - p.alpha), wd = float(p.weight_decay), eps = float(p.eps),
+              lr = float(p.lr), mom = float(p.momentum), scale = p.grad_scale;
+  for (int64_t i = b; i < e; ++i) {
+    float g = grad[i] * scale;
+    if (kDecay) g = g + wd * w[i];
+    const float s = sq[i] * a + ac * g * g;
+    sq[i] = s;
+    float avg;
+    if (kCentered) {
+      const float ga = gavg[i] + ac * (g - gavg[i]);
+      gavg[i] = ga;
+      avg = std::sqrt(s - ga * ga);
+    } else {
+      avg = std::sqrt(s);
+    }
+    avg = avg + eps;
+    if (kMomentum) {
+      const float bi = buf[i] * mom + g / avg;
+      buf[i] = bi;
+      w[i] = w[i] - lr * bi;
+    } else {
+      w[i] = w[i] - lr * (g / avg);
+    }
+  }
+}
+
 }  // namespace
+
+void adam_update(const ref::AdamParams& p, float* w, const float* g, float* m, float* v, float* vmax, int64_t b,
+                 int64_t e) {
+  const bool decay = p.weight_decay != 0;
+  if (p.decoupled)
+    return p.amsgrad ? adam_loop<true, false, true>(p, w, g, m, v, vmax, b, e)
+                     : adam_loop<true, false, false>(p, w, g, m, v, vmax, b, e);
+  if (decay)
+    return p.amsgrad ? adam_loop<false, true, true>(p, w, g, m, v, vmax, b, e)
+                     : adam_loop<false, true, false>(p, w, g, m, v, vmax, b, e);
+  return p.amsgrad ? adam_loop<false, false, true>(p, w, g, m, v, vmax, b, e)
+                   : adam_loop<false, false, false>(p, w, g, m, v, vmax, b, e);
+}
+
+void rmsprop_update(const ref::RmspropParams& p, float* w, const float* g, float* sq, float* buf, float* gavg,
+                    int64_t b, int64_t e) {
+  const bool decay = p.weight_decay != 0, mom = p.momentum > 0;
+  auto pick = [&](auto dk) {
+    constexpr bool kD = decltype(dk)::value;
+    if (mom)
+      return p.centered ? rmsprop_loop<kD, true, true>(p, w, g, sq, buf, gavg, b, e)
+                        : rmsprop_loop<kD, true, false>(p, w, g, sq, buf, gavg, b, e);
+    return p.centered ? rmsprop_loop<kD, false, true>(p, w, g, sq, buf, gavg, b, e)
+                      : rmsprop_loop<kD, false, false>(p, w, g, sq, buf, gavg, b, e);
+  };
+  if (decay) return pick(std::true_type{});
+  return pick(std::false_type{});
+}
 
 void sgd_update(const ref::SgdParams& p, float* param, const float* grad, float* buf, int64_t b, int64_t e) {
   const bool decay = p.weight_decay != 0, momentum = p.momentum != 0;

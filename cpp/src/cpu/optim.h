@@ -9,5 +9,9 @@
 namespace fastconv::cpu {
 
 void sgd_update(const ref::SgdParams& p, float* param, const float* grad, float* buf, int64_t b, int64_t e);
+void adam_update(const ref::AdamParams& p, float* param, const float* grad, float* exp_avg, float* exp_avg_sq,
+                 float* max_exp_avg_sq, int64_t b, int64_t e);
+void rmsprop_update(const ref::RmspropParams& p, float* param, const float* grad, float* square_avg, float* buf,
+                    float* grad_avg, int64_t b, int64_t e);
 
 }  // namespace fastconv::cpu

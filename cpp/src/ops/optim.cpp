@@ -99,9 +99,9 @@ Prepared prepare_adam(const OpCall& c, const std::vector<TensorDesc>&, Device d)
             float* vmax = p.amsgrad ? fptr_mut(in[5]) : nullptr;
             const float* g = fptr(in[1]);
             parallel_for(in[0].numel(), kGrain,
-                         [&](int64_t b, int64_t e) { ref::adam_update(p, w, g, m, v, vmax, b, e); });
+                         [&](int64_t b, int64_t e) { cpu::adam_update(p, w, g, m, v, vmax, b, e); });
           },
-          0, "adam_ref"};
+          0, "adam_vec"};
 }
 
 std::vector<TensorDesc> infer_rmsprop(const OpCall& c) {
@@ -130,9 +130,9 @@ Prepared prepare_rmsprop(const OpCall& c, const std::vector<TensorDesc>&, Device
             float* w = fptr_mut(in[0]);
             const float* g = fptr(in[1]);
             parallel_for(in[0].numel(), kGrain,
-                         [&](int64_t b, int64_t e) { ref::rmsprop_update(p, w, g, sq, buf, gavg, b, e); });
+                         [&](int64_t b, int64_t e) { cpu::rmsprop_update(p, w, g, sq, buf, gavg, b, e); });
           },
-          0, "rmsprop_ref"};
+          0, "rmsprop_vec"};
 }
 
 // torch.nn.utils.clip_grad_norm_: coef = min(1, max_norm / (total_norm + 1e-6)) over all gradients.
