@@ -139,6 +139,14 @@ def test_default_rules_and_wide_rows(algo):
     assert f"<{algo}" in sched  # the rules pick the specialised algorithms without being forced
 
 
+@pytest.mark.parametrize("hw,kw", [((40, 41), dict(stride=2, dilation=2, padding=3)),   # > 256 outputs: row copies
+                                   ((9, 10), dict(stride=2, dilation=2, padding=3)),    # small map: offset table
+                                   ((6, 5), dict(stride=(1, 3), padding=(2, 0)))])
+def test_im2col_row_and_table_paths_with_stride_and_dilation(hw, kw):
+    x = randn(3, 4, *hw, seed=5)
+    check_conv(2, x, randn(6, 4, 3, 3, seed=6), randn(6, seed=7), kw, "im2col_gemm")
+
+
 def test_unbatched_input_and_conv1d_int_stride():
     x, w = randn(3, 10, seed=1), randn(4, 3, 3, seed=2)
     y = F.conv1d(x, w, stride=2, padding=1)
