@@ -60,6 +60,20 @@ struct Geometry {
   int64_t TH, TW, Hp, Wp, CB, Cp, KB, Kp;
 };
 
+// Where global tile t sits (image n, tile row th, tile column tw) and how many of its 4 output rows and columns lie
+// inside the output. Internal linkage, like every helper the ISA files share (see the top of this file).
+struct TilePos {
+  int64_t n, th, tw, rows, cols;
+};
+namespace {
+inline TilePos tile_pos(const Geometry& g, int64_t t) {
+  const int64_t th = t / g.TW % g.TH, tw = t % g.TW;
+  const int64_t rows = g.out_h - kTile * th < kTile ? g.out_h - kTile * th : kTile;
+  const int64_t cols = g.out_w - kTile * tw < kTile ? g.out_w - kTile * tw : kTile;
+  return {t / (g.TH * g.TW), th, tw, rows, cols};
+}
+}  // namespace
+
 // U[:, ci0:ci1, :]. w is [Cout][Cin][3][3], or with `transposed` (backward-data) [Cin][Cout][3][3] read rotated
 // by 180 degrees.
 struct FilterArgs {

@@ -162,9 +162,7 @@ void output_transform__avx2(const OutputArgs* a) {
   const Geometry& g = *a->g;
   const int64_t kstride = g.out_h * g.out_w;
   for (int64_t t = a->t0; t < a->t1; ++t) {
-    const int64_t n = t / (g.TH * g.TW), th = t / g.TW % g.TH, tw = t % g.TW;
-    const int64_t rows = g.out_h - kTile * th < kTile ? g.out_h - kTile * th : kTile;
-    const int64_t cols = g.out_w - kTile * tw < kTile ? g.out_w - kTile * tw : kTile;
+    const auto [n, th, tw, rows, cols] = tile_pos(g, t);
     for (int64_t kb = a->kb0; kb < a->kb1; ++kb)
       for (int half = 0; half < 2; ++half) {
         const int64_t k0 = kb * L + half * 8, kn = g.Cout - k0 < 8 ? g.Cout - k0 : 8;

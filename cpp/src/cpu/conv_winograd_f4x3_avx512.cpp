@@ -172,9 +172,7 @@ void input_transform__avx512(const InputArgs* a) {
 void output_transform__avx512(const OutputArgs* a) {
   const Geometry& g = *a->g;
   for (int64_t t = a->t0; t < a->t1; ++t) {
-    const int64_t n = t / (g.TH * g.TW), th = t / g.TW % g.TH, tw = t % g.TW;
-    const int64_t rows = g.out_h - kTile * th < kTile ? g.out_h - kTile * th : kTile;
-    const int64_t cols = g.out_w - kTile * tw < kTile ? g.out_w - kTile * tw : kTile;
+    const auto [n, th, tw, rows, cols] = tile_pos(g, t);
     for (int64_t kb = a->kb0; kb < a->kb1; ++kb) {
       const int64_t kn = g.Cout - kb * L < L ? g.Cout - kb * L : L;
       const __m512 bias = a->bias ? _mm512_maskz_loadu_ps(lanes(kn), a->bias + kb * L) : _mm512_setzero_ps();
@@ -218,9 +216,7 @@ void gradout_transform__avx512(const GradOutArgs* a) {
   const Geometry& g = *a->g;
   const int64_t kstride = g.out_h * g.out_w;
   for (int64_t t = a->t0; t < a->t1; ++t) {
-    const int64_t n = t / (g.TH * g.TW), th = t / g.TW % g.TH, tw = t % g.TW;
-    const int64_t rows = g.out_h - kTile * th < kTile ? g.out_h - kTile * th : kTile;
-    const int64_t cols = g.out_w - kTile * tw < kTile ? g.out_w - kTile * tw : kTile;
+    const auto [n, th, tw, rows, cols] = tile_pos(g, t);
     const __mmask8 cm = __mmask8((1u << cols) - 1);
     for (int64_t kb = a->kb0; kb < a->kb1; ++kb) {
       const int64_t kn = g.Cout - kb * L < L ? g.Cout - kb * L : L;

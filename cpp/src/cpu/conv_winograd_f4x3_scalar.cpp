@@ -116,9 +116,7 @@ void output_transform__scalar(const OutputArgs* a) {
   const Geometry& g = *a->g;
   alignas(64) float tmp[kTile * kAlpha * L], o[kTile * kTile * L];
   for (int64_t t = a->t0; t < a->t1; ++t) {
-    const int64_t n = t / (g.TH * g.TW), th = t / g.TW % g.TH, tw = t % g.TW;
-    const int64_t rows = g.out_h - kTile * th < kTile ? g.out_h - kTile * th : kTile;
-    const int64_t cols = g.out_w - kTile * tw < kTile ? g.out_w - kTile * tw : kTile;
+    const auto [n, th, tw, rows, cols] = tile_pos(g, t);
     for (int64_t kb = a->kb0; kb < a->kb1; ++kb) {
       const float* m = a->M + (t - a->base) * g.Kp + kb * L;
       for (int j = 0; j < kAlpha; ++j) at6(m + j * a->stride_e, kAlpha * a->stride_e, tmp + j * L, kAlpha * L);
@@ -139,9 +137,7 @@ void gradout_transform__scalar(const GradOutArgs* a) {
   const Geometry& g = *a->g;
   alignas(64) float d[kTile * kTile * L], tmp[kAlpha * kTile * L];
   for (int64_t t = a->t0; t < a->t1; ++t) {
-    const int64_t n = t / (g.TH * g.TW), th = t / g.TW % g.TH, tw = t % g.TW;
-    const int64_t rows = g.out_h - kTile * th < kTile ? g.out_h - kTile * th : kTile;
-    const int64_t cols = g.out_w - kTile * tw < kTile ? g.out_w - kTile * tw : kTile;
+    const auto [n, th, tw, rows, cols] = tile_pos(g, t);
     for (int64_t kb = a->kb0; kb < a->kb1; ++kb) {
       const int64_t kn = g.Cout - kb * L < L ? g.Cout - kb * L : L;
       std::memset(d, 0, sizeof(d));
