@@ -232,6 +232,8 @@ TEST(Winograd, BackwardWeightManyTiles) {
   check_backward_weight(make(3, 64, 37, 29, 64, 1));  // several tile blocks accumulated (beta = 1)
   check_backward_weight(make(2, 33, 45, 51, 47, 2));
   check_backward_weight(make(1, 64, 14, 14, 48, 0));
+  // One tile block and a Macc over 10 MiB: built and reduced in blocks of output channels (96 + 64 here).
+  check_backward_weight(make(1, 512, 7, 7, 160, 1));
   std::printf("backward_weight max rel err: %.3g\n", max_weight_err);
 }
 
@@ -265,6 +267,8 @@ TEST(Winograd, ForwardNetworkShapes) {
   check_forward(make(1, 256, 14, 14, 256, 1), true);
   check_forward(make(1, 512, 7, 7, 512, 1), true);
   check_forward(make(1, 3, 32, 32, 64, 1), true);  // a first layer: few input channels
+  // U over 10 MiB with one tile block: transformed and used in blocks of output channels (128 + 72 here).
+  check_forward(make(1, 512, 6, 5, 200, 1), true);
   // Large Cin x Cout and more tiles than one block holds: the sequential multi-block path (every 61st channel
   // checked).
   check_forward(make(1, 16, 88, 88, 1024, 1), true, false, 61);
@@ -286,6 +290,7 @@ TEST(Winograd, BackwardDataNetworkShapes) {
   check_backward(make(2, 64, 56, 56, 64, 1));
   check_backward(make(1, 256, 14, 14, 128, 1));
   check_backward(make(1, 512, 7, 7, 512, 1));
+  check_backward(make(1, 200, 6, 5, 512, 1));  // U blocks of 128 + 72 input channels of the forward conv
 }
 
 TEST(Winograd, EmptyBatchDoesNothing) {

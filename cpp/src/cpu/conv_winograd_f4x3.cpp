@@ -66,6 +66,7 @@ Geometry make_geometry(int64_t N, int64_t Cin, int64_t Cout, int64_t H, int64_t 
 struct Plan {
   Geometry g;
   int64_t tiles, block, nblocks, slots;
+  int64_t kblock;  // output channels per filter transform (Cout, or fewer when U would be large; see make_plan)
   bool per_thread;  // whole blocks per thread, one workspace slot each (see make_plan)
   int64_t u_floats, xb_floats, slot_floats;  // each a multiple of 16 floats, so every buffer stays 64-byte aligned
   size_t bytes() const { return size_t(u_floats + xb_floats + slots * slot_floats) * sizeof(float); }
@@ -83,8 +84,19 @@ struct Plan {
 //  - large U_e: blocks of up to 480 tiles (the GEMM's row block), run one after the other, every phase parallel
 //    inside (the GEMMs over the 36 elements), and a single slot, since these blocks are tens of MiB.
 // Block sizes are multiples of 12, which fill the AVX-512 micro-kernel's rows (and the AVX2 one's 6).
+constexpr int64_t kUBlockBytes = int64_t(10) << 20;
+
+// Output channels per block of the 36 transformed C x K matrices (U, or backward-weight's Macc): all of them,
+// unless blocking is allowed and the whole would exceed kUBlockBytes; then even blocks of whole GEMM panels.
+int64_t u_block_channels(const Geometry& g, bool allowed) {
+  const int64_t per_channel = kPoints * g.Cin * int64_t(sizeof(float));
+  if (!allowed || per_channel * g.Cout <= kUBlockBytes) return g.Cout;
+  const int64_t most = std::max<int64_t>(32, kUBlockBytes / per_channel), parts = cdiv(g.Cout, most);
+  return std::min(g.Cout, round_up(cdiv(g.Cout, parts), 32));
+}
+
 Plan make_plan(const Geometry& g) {
-  Plan p{g, g.N * g.TH * g.TW, 0, 0, 0, false, 0, 0, 0};
+  Plan p{g, g.N * g.TH * g.TW, 0, 0, 0, g.Cout, false, 0, 0, 0};
   if (p.tiles <= 0 || g.Cin <= 0 || g.Cout <= 0) return p;
   p.per_thread = g.Cin * g.Cout * int64_t(sizeof(float)) < (int64_t(64) << 10);
   const int64_t per_tile = kPoints * (g.Cp + g.Kp) * int64_t(sizeof(float));
@@ -96,7 +108,12 @@ Plan make_plan(const Geometry& g) {
   p.block = b >= p.tiles ? p.tiles : std::min(p.tiles, round_up(cdiv(p.tiles, cdiv(p.tiles, b)), 12));
   p.nblocks = cdiv(p.tiles, p.block);
   p.slots = p.per_thread ? std::min(p.nblocks, max_slots()) : 1;
-  p.u_floats = round_up(kPoints * g.Cin * g.Cout, 16);
+  // Few tiles (one block) and a large U: transform the filters for a block of output channels at a time and run
+  // the GEMMs on that block, so U never exists whole. The 36 transformed 512 x 512 matrices are 36 MiB, which was
+  // VGG-11's peak scratch. Blocks of 32 channels (4 MiB) measured 1.3x slower on the data gradient of a 512-channel
+  // 7x7 layer (narrow GEMMs); 128-channel blocks (9 MiB) keep the GEMMs wide.
+  p.kblock = u_block_channels(g, !p.per_thread && p.nblocks == 1);
+  p.u_floats = round_up(kPoints * g.Cin * p.kblock, 16);
   p.xb_floats = g.N * g.CB * g.Hp * g.Wp * kLanes;
   p.slot_floats = kPoints * p.block * (g.Cp + g.Kp);
   return p;
@@ -128,10 +145,13 @@ void run(const Geometry& g, const float* x, const float* w, bool transposed, con
   float* slots = xb + P.xb_floats;
 
   // Ranges of input channels: each task then writes whole rows of the 36 planes (sequential streams).
-  parallel_for(g.Cin, std::max<int64_t>(1, 4096 / g.Cout), [&](int64_t b, int64_t e) {
-    const FilterArgs a{w, U, g.Cin, g.Cout, b, e, transposed};
-    K.filter(&a);
-  });
+  auto transform_filters = [&](int64_t co0, int64_t co1) {
+    parallel_for(g.Cin, std::max<int64_t>(1, 4096 / (co1 - co0)), [&](int64_t b, int64_t e) {
+      const FilterArgs a{w, U, g.Cin, g.Cout, b, e, transposed, co0, co1};
+      K.filter(&a);
+    });
+  };
+  if (P.kblock == g.Cout) transform_filters(0, g.Cout);
   parallel_for(g.N * g.CB, 1, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
       const int64_t n = i / g.CB, cb = i % g.CB;
@@ -184,7 +204,16 @@ void run(const Geometry& g, const float* x, const float* w, bool transposed, con
         i += cb1 - cb0;
       }
     });
-    gemm(V, M, nt);
+    if (P.kblock == g.Cout) {
+      gemm(V, M, nt);
+    } else {  // one tile block (make_plan): U is built and used one block of output channels at a time
+      for (int64_t co0 = 0; co0 < g.Cout; co0 += P.kblock) {
+        const int64_t kn = std::min(P.kblock, g.Cout - co0);
+        transform_filters(co0, co0 + kn);
+        sgemm_batched(kPoints, false, false, nt, kn, g.Cin, 1.f, V, g.Cp, sv, U, kn, g.Cin * kn, 0.f, M + co0, g.Kp,
+                      sm);
+      }
+    }
     parallel_for(nt * g.KB, 8, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e;) {
         const int64_t t = i / g.KB, kb0 = i % g.KB, kb1 = std::min(g.KB, kb0 + (e - i));
@@ -202,12 +231,13 @@ void run(const Geometry& g, const float* x, const float* w, bool transposed, con
 struct WeightPlan {
   Geometry g;
   int64_t tiles, block, v_floats, w_floats, m_floats, xb_floats;
+  int64_t kblock;  // output channels per Macc block (Cout, or fewer with one tile block and a large Macc)
   size_t bytes() const { return size_t(xb_floats + v_floats + w_floats + m_floats) * sizeof(float); }
 };
 
 WeightPlan make_weight_plan(const WinogradParams& p) {
   const Geometry g = forward_geometry(p);
-  WeightPlan w{g, g.N * g.TH * g.TW, 0, 0, 0, 0, 0};
+  WeightPlan w{g, g.N * g.TH * g.TW, 0, 0, 0, 0, 0, g.Cout};
   if (w.tiles <= 0 || g.Cin <= 0 || g.Cout <= 0) return w;
   // V and Wt of a block around 4 MiB (they are written then streamed once by the GEMM); at least 96 tiles so the
   // GEMM's reduction amortises reading and writing Macc.
@@ -217,7 +247,10 @@ WeightPlan make_weight_plan(const WinogradParams& p) {
   w.block = std::min(w.block, w.tiles);
   w.v_floats = kPoints * w.block * g.Cp;
   w.w_floats = kPoints * w.block * g.Kp;
-  w.m_floats = round_up(kPoints * g.Cin * g.Cout, 16);
+  // Macc is as large as the forward's U (36 MiB at 512 x 512); with a single tile block nothing is accumulated
+  // across blocks, so it is built, reduced to dw and dropped one block of output channels at a time (make_plan).
+  w.kblock = u_block_channels(g, w.tiles == w.block);
+  w.m_floats = round_up(kPoints * g.Cin * w.kblock, 16);
   w.xb_floats = g.N * g.CB * g.Hp * g.Wp * kLanes;
   return w;
 }
@@ -253,6 +286,18 @@ void filter_adjoint(const float* m, int64_t plane, int64_t n, float* dw, int64_t
   for (int64_t l = 0; l < n; ++l)
     for (int r = 0; r < 3; ++r)
       for (int s = 0; s < 3; ++s) dw[l * dw_stride + r * 3 + s] = o[r][s][l];
+}
+
+// dw for output channels [co0, co0 + kn) from their Macc block [36][Cin][kn].
+void adjoint_block(const Geometry& g, const float* Macc, int64_t co0, int64_t kn, float* dw) {
+  const int64_t plane = g.Cin * kn, kblocks = cdiv(kn, kAdjLanes);
+  parallel_for(g.Cin * kblocks, 16, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const int64_t c = i / kblocks, k0 = i % kblocks * kAdjLanes;
+      filter_adjoint(Macc + c * kn + k0, plane, std::min(kAdjLanes, kn - k0), dw + ((co0 + k0) * g.Cin + c) * 9,
+                     g.Cin * 9);
+    }
+  });
 }
 
 }  // namespace
@@ -305,17 +350,14 @@ void winograd_f4x3_backward_weight(const WinogradParams& p, const float* x, cons
         i += kb1 - kb0;
       }
     });
-    sgemm_batched(kPoints, true, false, g.Cin, g.Cout, nt, 1.f, V, g.Cp, sv, Wt, g.Kp, sw, t0 == 0 ? 0.f : 1.f,
-                  Macc, g.Cout, g.Cin * g.Cout);
-  }
-  const int64_t plane = g.Cin * g.Cout, kblocks = cdiv(g.Cout, kAdjLanes);
-  parallel_for(g.Cin * kblocks, 16, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      const int64_t c = i / kblocks, k0 = i % kblocks * kAdjLanes;
-      filter_adjoint(Macc + c * g.Cout + k0, plane, std::min(kAdjLanes, g.Cout - k0), dw + (k0 * g.Cin + c) * 9,
-                     g.Cin * 9);
+    // Output channels [co0, co0 + kn) of Macc[36][Cin][kn], then (once complete) their dw.
+    for (int64_t co0 = 0; co0 < g.Cout; co0 += P.kblock) {
+      const int64_t kn = std::min(P.kblock, g.Cout - co0);
+      sgemm_batched(kPoints, true, false, g.Cin, kn, nt, 1.f, V, g.Cp, sv, Wt + co0, g.Kp, sw, t0 == 0 ? 0.f : 1.f,
+                    Macc, kn, g.Cin * kn);
+      if (t1 == P.tiles) adjoint_block(g, Macc, co0, kn, dw);
     }
-  });
+  }
 }
 
 size_t winograd_f4x3_workspace_bytes(const WinogradParams& p) {

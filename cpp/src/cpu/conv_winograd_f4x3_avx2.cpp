@@ -78,14 +78,14 @@ inline void store4(float* p, __m128 x, int64_t cols) {
 }  // namespace
 
 void filter_transform__avx2(const FilterArgs* a) {
-  const int64_t plane = a->Cin * a->Cout;
+  const int64_t row = a->co1 - a->co0, plane = a->Cin * row;
   const int64_t stride = a->transposed ? 9 : a->Cin * 9;
   const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(int32_t(stride)));
   // Output channels innermost: the 36 planes of U are then written as 36 sequential streams. (With input
   // channels innermost every store lands on a new page, several times slower for large Cin x Cout.)
   for (int64_t ci = a->ci0; ci < a->ci1; ++ci)
-    for (int64_t co = 0; co < a->Cout; co += 8) {
-      const __m256i m = lanes(a->Cout - co);
+    for (int64_t co = a->co0; co < a->co1; co += 8) {
+      const __m256i m = lanes(a->co1 - co);
       const float* base = a->transposed ? a->w + (ci * a->Cout + co) * 9 : a->w + (co * a->Cin + ci) * 9;
       __m256 g[9];
       for (int k = 0; k < 9; ++k)
@@ -95,7 +95,7 @@ void filter_transform__avx2(const FilterArgs* a) {
       for (int j = 0; j < 3; ++j) g3(g[j], g[3 + j], g[6 + j], t[j]);
       for (int i = 0; i < 6; ++i) {
         g3(t[0][i], t[1][i], t[2][i], u);
-        for (int j = 0; j < 6; ++j) _mm256_maskstore_ps(a->U + (i * 6 + j) * plane + ci * a->Cout + co, m, u[j]);
+        for (int j = 0; j < 6; ++j) _mm256_maskstore_ps(a->U + (i * 6 + j) * plane + ci * row + (co - a->co0), m, u[j]);
       }
     }
 }

@@ -93,7 +93,7 @@ inline void store_lane(float* p, __m512 v, int64_t cols) {
 }  // namespace
 
 void filter_transform__avx512(const FilterArgs* a) {
-  const int64_t plane = a->Cin * a->Cout;
+  const int64_t row = a->co1 - a->co0, plane = a->Cin * row;
   // Vector lanes are 16 consecutive output channels; their taps are a constant stride apart in either layout.
   const int64_t stride = a->transposed ? 9 : a->Cin * 9;
   const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
@@ -101,8 +101,8 @@ void filter_transform__avx512(const FilterArgs* a) {
   // Output channels innermost: the 36 planes of U are then written as 36 sequential streams. (With input
   // channels innermost every store lands on a new page, several times slower for large Cin x Cout.)
   for (int64_t ci = a->ci0; ci < a->ci1; ++ci)
-    for (int64_t co = 0; co < a->Cout; co += L) {
-      const __mmask16 m = lanes(a->Cout - co);
+    for (int64_t co = a->co0; co < a->co1; co += L) {
+      const __mmask16 m = lanes(a->co1 - co);
       const float* base = a->transposed ? a->w + (ci * a->Cout + co) * 9 : a->w + (co * a->Cin + ci) * 9;
       __m512 g[9];
       for (int k = 0; k < 9; ++k)
@@ -111,7 +111,8 @@ void filter_transform__avx512(const FilterArgs* a) {
       for (int j = 0; j < 3; ++j) g3(g[j], g[3 + j], g[6 + j], t[j]);
       for (int i = 0; i < 6; ++i) {
         g3(t[0][i], t[1][i], t[2][i], u);
-        for (int j = 0; j < 6; ++j) _mm512_mask_storeu_ps(a->U + (i * 6 + j) * plane + ci * a->Cout + co, m, u[j]);
+        for (int j = 0; j < 6; ++j)
+          _mm512_mask_storeu_ps(a->U + (i * 6 + j) * plane + ci * row + (co - a->co0), m, u[j]);
       }
     }
 }
