@@ -147,6 +147,13 @@ def test_im2col_row_and_table_paths_with_stride_and_dilation(hw, kw):
     check_conv(2, x, randn(6, 4, 3, 3, seed=6), randn(6, seed=7), kw, "im2col_gemm")
 
 
+def test_im2col_3d_with_one_input_plane_and_depth_padding():
+    # A 1-deep input padded in depth has several output planes: not a 2-D problem (regression: the 2-D offset
+    # table was used and read past its end).
+    x = randn(2, 2, 1, 3, 4, seed=8)
+    check_conv(3, x, randn(3, 2, 1, 2, 2, seed=9), None, dict(padding=(2, 1, 1), stride=(1, 2, 1)), "im2col_gemm")
+
+
 def test_unbatched_input_and_conv1d_int_stride():
     x, w = randn(3, 10, seed=1), randn(4, 3, 3, seed=2)
     y = F.conv1d(x, w, stride=2, padding=1)

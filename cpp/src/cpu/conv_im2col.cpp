@@ -16,7 +16,8 @@ namespace {
 constexpr int64_t kTableMaxOut = 256, kTableMaxIn = 4096;
 
 bool use_table(const ConvParams& p) {
-  return p.in[0] == 1 && p.k[0] == 1 && out_vol(p) <= kTableMaxOut && in_vol(p) < kTableMaxIn &&
+  // Depth padding can give a 1-deep input several output planes: only true 2-D problems take the table.
+  return p.in[0] == 1 && p.k[0] == 1 && p.out[0] == 1 && out_vol(p) <= kTableMaxOut && in_vol(p) < kTableMaxIn &&
          k_vol(p) * out_vol(p) <= 16 * kTableMaxOut;
 }
 
