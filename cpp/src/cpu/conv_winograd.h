@@ -74,15 +74,16 @@ inline TilePos tile_pos(const Geometry& g, int64_t t) {
 }
 }  // namespace
 
-// U[:, ci0:ci1, :] for the output channels [co0, co1): U is [36][Cin][co1 - co0] (a block of output channels when
-// the whole U would be too large). w is [Cout][Cin][3][3], or with `transposed` (backward-data) [Cin][Cout][3][3]
-// read rotated by 180 degrees.
+// U[:, ci0:ci1, co0:co1]: (e, ci, co) goes to U + e*u_plane + (ci - u_ci0)*u_row + (co - co0). The whole U is
+// u_ci0 = 0, u_row = Cout, u_plane = Cin*Cout; one packed GEMM B panel is u_ci0 = ci0, u_row = its padded width,
+// u_plane = (ci1 - ci0)*u_row. w is [Cout][Cin][3][3], or with `transposed` (backward-data) [Cin][Cout][3][3] read
+// rotated by 180 degrees.
 struct FilterArgs {
   const float* w;
   float* U;
   int64_t Cin, Cout, ci0, ci1;
   bool transposed;
-  int64_t co0, co1;
+  int64_t co0, co1, u_ci0, u_row, u_plane;
 };
 
 // One (image, channel block) plane of xb from NCHW x.

@@ -66,7 +66,9 @@ Geometry make_geometry(int64_t N, int64_t Cin, int64_t Cout, int64_t H, int64_t 
 struct Plan {
   Geometry g;
   int64_t tiles, block, nblocks, slots;
-  int64_t kblock;  // output channels per filter transform (Cout, or fewer when U would be large; see make_plan)
+  // One tile block and a large U: the filter transform writes GEMM B panels straight into per-thread buffers and
+  // the driver runs the macro-kernels itself, so U never exists (make_plan, run_fused).
+  bool fused;
   bool per_thread;  // whole blocks per thread, one workspace slot each (see make_plan)
   int64_t u_floats, xb_floats, slot_floats;  // each a multiple of 16 floats, so every buffer stays 64-byte aligned
   size_t bytes() const { return size_t(u_floats + xb_floats + slots * slot_floats) * sizeof(float); }
@@ -86,7 +88,7 @@ struct Plan {
 // Block sizes are multiples of 12, which fill the AVX-512 micro-kernel's rows (and the AVX2 one's 6).
 constexpr int64_t kUBlockBytes = int64_t(10) << 20;
 
-// Output channels per block of the 36 transformed C x K matrices (U, or backward-weight's Macc): all of them,
+// Output channels per block of backward-weight's Macc (36 C x K matrices, 36 MiB at 512 x 512): all of them,
 // unless blocking is allowed and the whole would exceed kUBlockBytes; then even blocks of whole GEMM panels.
 int64_t u_block_channels(const Geometry& g, bool allowed) {
   const int64_t per_channel = kPoints * g.Cin * int64_t(sizeof(float));
@@ -95,8 +97,18 @@ int64_t u_block_channels(const Geometry& g, bool allowed) {
   return std::min(g.Cout, round_up(cdiv(g.Cout, parts), 32));
 }
 
+// The fused path's depth blocks over Cin (even, at most kFusedKc) and its scratch in place of U: the packed A of
+// all 36 products, then one B-panel buffer (36 x kc x 32) per possible thread. Sized for the widest tile of any ISA
+// (MR 12, NR 32), so a later set_isa cannot outgrow it.
+constexpr int64_t kFusedKc = 256, kMaxMr = 12, kMaxNr = 32, kFusedMaxTiles = 64;
+int64_t fused_kc(int64_t Cin) { return cdiv(Cin, cdiv(Cin, kFusedKc)); }
+int64_t fused_floats(const Geometry& g, int64_t tiles) {
+  const int64_t a = kPoints * round_up(tiles, kMaxMr) * g.Cin;
+  return round_up(a, 16) + max_slots() * round_up(kPoints * fused_kc(g.Cin) * kMaxNr, 16);
+}
+
 Plan make_plan(const Geometry& g) {
-  Plan p{g, g.N * g.TH * g.TW, 0, 0, 0, g.Cout, false, 0, 0, 0};
+  Plan p{g, g.N * g.TH * g.TW, 0, 0, 0, false, false, 0, 0, 0};
   if (p.tiles <= 0 || g.Cin <= 0 || g.Cout <= 0) return p;
   p.per_thread = g.Cin * g.Cout * int64_t(sizeof(float)) < (int64_t(64) << 10);
   const int64_t per_tile = kPoints * (g.Cp + g.Kp) * int64_t(sizeof(float));
@@ -108,12 +120,13 @@ Plan make_plan(const Geometry& g) {
   p.block = b >= p.tiles ? p.tiles : std::min(p.tiles, round_up(cdiv(p.tiles, cdiv(p.tiles, b)), 12));
   p.nblocks = cdiv(p.tiles, p.block);
   p.slots = p.per_thread ? std::min(p.nblocks, max_slots()) : 1;
-  // Few tiles (one block) and a large U: transform the filters for a block of output channels at a time and run
-  // the GEMMs on that block, so U never exists whole. The 36 transformed 512 x 512 matrices are 36 MiB, which was
-  // VGG-11's peak scratch. Blocks of 32 channels (4 MiB) measured 1.3x slower on the data gradient of a 512-channel
-  // 7x7 layer (narrow GEMMs); 128-channel blocks (9 MiB) keep the GEMMs wide.
-  p.kblock = u_block_channels(g, !p.per_thread && p.nblocks == 1);
-  p.u_floats = round_up(kPoints * g.Cin * p.kblock, 16);
+  // Few tiles: each transformed C x K matrix then serves only a few GEMM rows (32 for VGG conv4_2 at batch 8), so
+  // writing all 36 of them (36 MiB at 512 x 512, also VGG-11's peak scratch) and reading them back costs more than
+  // the products. The fused path keeps the transformed filters of one 32-channel panel in L2 instead. Measured
+  // against the packed GEMMs: 512^2 with 32 tiles forward 1.6x faster, 256^2 with 16 tiles 1.35x; level at 64
+  // tiles (128^2); slower from 128 tiles on (256^2 at 14x14, 128^2 at 28x28: 0.8x).
+  p.fused = !p.per_thread && p.nblocks == 1 && p.tiles <= kFusedMaxTiles;
+  p.u_floats = p.fused ? fused_floats(g, p.block) : round_up(kPoints * g.Cin * g.Cout, 16);
   p.xb_floats = g.N * g.CB * g.Hp * g.Wp * kLanes;
   p.slot_floats = kPoints * p.block * (g.Cp + g.Kp);
   return p;
@@ -134,6 +147,47 @@ void fill_bias(const Geometry& g, const float* bias, float* y) {
   });
 }
 
+// M[e][:, co0:co0+w] = V_e x U_e[:, co0:co0+w] for every 32-channel panel: V is packed once per (e, depth
+// block); per panel, each thread transforms the filters of its output channels straight into packed B panels
+// (36 x kc x 32 floats, L2-resident) and runs the macro-kernel on them, depth blocks accumulating with beta = 1.
+void run_fused(const Geometry& g, const Kernels& K, const float* w, bool transposed, const float* V, int64_t sv,
+               int64_t nt, float* M, int64_t sm, float* scratch) {
+  const SgemmKernels gk = sgemm_kernels();
+  const int64_t kc = fused_kc(g.Cin), nkb = cdiv(g.Cin, kc), mp = round_up(nt, gk.mr);
+  float* apk = scratch;  // [36][Cin] blocks of packed A: (e, depth block at c0) at (e * Cin + c0) * mp
+  float* panels = scratch + round_up(kPoints * round_up(nt, kMaxMr) * g.Cin, 16);
+  const int64_t panel_floats = round_up(kPoints * kc * kMaxNr, 16);
+  parallel_for(kPoints * nkb, 1, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const int64_t pt = i / nkb, c0 = i % nkb * kc, kcb = std::min(kc, g.Cin - c0);
+      const gemm::PackAArgs pa{V + pt * sv + c0, g.Cp, nt, kcb, false, apk + (pt * g.Cin + c0) * mp};
+      gk.pack_a(&pa);
+    }
+  });
+  const int64_t npanels = cdiv(g.Cout, int64_t(gk.nr));
+  const int64_t slots = std::min<int64_t>({max_slots(), npanels, get_num_threads()});
+  parallel_for(slots, 1, [&](int64_t sb, int64_t se) {
+    for (int64_t s = sb; s < se; ++s) {
+      float* bp = panels + s * panel_floats;
+      for (int64_t p = s; p < npanels; p += slots) {
+        const int64_t co0 = p * gk.nr, width = std::min<int64_t>(gk.nr, g.Cout - co0);
+        const int64_t row = round_up(width, gk.vec);
+        if (row != width) std::fill(bp, bp + kPoints * kc * row, 0.f);  // the padded lanes of the last panel
+        for (int64_t c0 = 0; c0 < g.Cin; c0 += kc) {
+          const int64_t kcb = std::min(kc, g.Cin - c0);
+          const FilterArgs fa{w, bp, g.Cin, g.Cout, c0, c0 + kcb, transposed, co0, co0 + width, c0, row, kcb * row};
+          K.filter(&fa);
+          for (int64_t pt = 0; pt < kPoints; ++pt) {
+            const gemm::MacroArgs ma{apk + (pt * g.Cin + c0) * mp, bp + pt * kcb * row, M + pt * sm + co0, g.Kp, nt,
+                                     width, kcb, 1.f, c0 == 0 ? 0.f : 1.f};
+            gk.macro(&ma);
+          }
+        }
+      }
+    }
+  });
+}
+
 void run(const Geometry& g, const float* x, const float* w, bool transposed, const float* bias, float* y,
          void* workspace) {
   if (g.N <= 0 || g.Cout <= 0 || g.out_h <= 0 || g.out_w <= 0) return;
@@ -145,13 +199,11 @@ void run(const Geometry& g, const float* x, const float* w, bool transposed, con
   float* slots = xb + P.xb_floats;
 
   // Ranges of input channels: each task then writes whole rows of the 36 planes (sequential streams).
-  auto transform_filters = [&](int64_t co0, int64_t co1) {
-    parallel_for(g.Cin, std::max<int64_t>(1, 4096 / (co1 - co0)), [&](int64_t b, int64_t e) {
-      const FilterArgs a{w, U, g.Cin, g.Cout, b, e, transposed, co0, co1};
+  if (!P.fused)
+    parallel_for(g.Cin, std::max<int64_t>(1, 4096 / g.Cout), [&](int64_t b, int64_t e) {
+      const FilterArgs a{w, U, g.Cin, g.Cout, b, e, transposed, 0, g.Cout, 0, g.Cout, g.Cin * g.Cout};
       K.filter(&a);
     });
-  };
-  if (P.kblock == g.Cout) transform_filters(0, g.Cout);
   parallel_for(g.N * g.CB, 1, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
       const int64_t n = i / g.CB, cb = i % g.CB;
@@ -204,16 +256,10 @@ void run(const Geometry& g, const float* x, const float* w, bool transposed, con
         i += cb1 - cb0;
       }
     });
-    if (P.kblock == g.Cout) {
+    if (P.fused)
+      run_fused(g, K, w, transposed, V, sv, nt, M, sm, U);
+    else
       gemm(V, M, nt);
-    } else {  // one tile block (make_plan): U is built and used one block of output channels at a time
-      for (int64_t co0 = 0; co0 < g.Cout; co0 += P.kblock) {
-        const int64_t kn = std::min(P.kblock, g.Cout - co0);
-        transform_filters(co0, co0 + kn);
-        sgemm_batched(kPoints, false, false, nt, kn, g.Cin, 1.f, V, g.Cp, sv, U, kn, g.Cin * kn, 0.f, M + co0, g.Kp,
-                      sm);
-      }
-    }
     parallel_for(nt * g.KB, 8, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e;) {
         const int64_t t = i / g.KB, kb0 = i % g.KB, kb1 = std::min(g.KB, kb0 + (e - i));

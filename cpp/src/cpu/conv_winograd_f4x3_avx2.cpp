@@ -78,7 +78,6 @@ inline void store4(float* p, __m128 x, int64_t cols) {
 }  // namespace
 
 void filter_transform__avx2(const FilterArgs* a) {
-  const int64_t row = a->co1 - a->co0, plane = a->Cin * row;
   const int64_t stride = a->transposed ? 9 : a->Cin * 9;
   const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(int32_t(stride)));
   // Output channels innermost: the 36 planes of U are then written as 36 sequential streams. (With input
@@ -95,7 +94,8 @@ void filter_transform__avx2(const FilterArgs* a) {
       for (int j = 0; j < 3; ++j) g3(g[j], g[3 + j], g[6 + j], t[j]);
       for (int i = 0; i < 6; ++i) {
         g3(t[0][i], t[1][i], t[2][i], u);
-        for (int j = 0; j < 6; ++j) _mm256_maskstore_ps(a->U + (i * 6 + j) * plane + ci * row + (co - a->co0), m, u[j]);
+        for (int j = 0; j < 6; ++j)
+          _mm256_maskstore_ps(a->U + (i * 6 + j) * a->u_plane + (ci - a->u_ci0) * a->u_row + (co - a->co0), m, u[j]);
       }
     }
 }

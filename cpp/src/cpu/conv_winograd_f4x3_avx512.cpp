@@ -93,7 +93,6 @@ inline void store_lane(float* p, __m512 v, int64_t cols) {
 }  // namespace
 
 void filter_transform__avx512(const FilterArgs* a) {
-  const int64_t row = a->co1 - a->co0, plane = a->Cin * row;
   // Vector lanes are 16 consecutive output channels; their taps are a constant stride apart in either layout.
   const int64_t stride = a->transposed ? 9 : a->Cin * 9;
   const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
@@ -112,7 +111,8 @@ void filter_transform__avx512(const FilterArgs* a) {
       for (int i = 0; i < 6; ++i) {
         g3(t[0][i], t[1][i], t[2][i], u);
         for (int j = 0; j < 6; ++j)
-          _mm512_mask_storeu_ps(a->U + (i * 6 + j) * plane + ci * row + (co - a->co0), m, u[j]);
+          _mm512_mask_storeu_ps(a->U + (i * 6 + j) * a->u_plane + (ci - a->u_ci0) * a->u_row + (co - a->co0), m,
+                                u[j]);
       }
     }
 }

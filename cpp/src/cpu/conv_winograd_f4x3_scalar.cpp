@@ -73,7 +73,6 @@ inline void g3(float g0, float g1, float g2, float* u, int stride) {
 }  // namespace
 
 void filter_transform__scalar(const FilterArgs* a) {
-  const int64_t row = a->co1 - a->co0, plane = a->Cin * row;
   for (int64_t ci = a->ci0; ci < a->ci1; ++ci)
     for (int64_t co = a->co0; co < a->co1; ++co) {
       float g[9];
@@ -82,7 +81,8 @@ void filter_transform__scalar(const FilterArgs* a) {
       float t[6][3], u[6][6];
       for (int j = 0; j < 3; ++j) g3(g[j], g[3 + j], g[6 + j], &t[0][j], 3);
       for (int i = 0; i < 6; ++i) g3(t[i][0], t[i][1], t[i][2], &u[i][0], 1);
-      for (int e = 0; e < kPoints; ++e) a->U[e * plane + ci * row + (co - a->co0)] = u[e / 6][e % 6];
+      const int64_t off = (ci - a->u_ci0) * a->u_row + (co - a->co0);
+      for (int e = 0; e < kPoints; ++e) a->U[e * a->u_plane + off] = u[e / 6][e % 6];
     }
 }
 

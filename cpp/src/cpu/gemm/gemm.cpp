@@ -231,6 +231,11 @@ void sgemm_impl(const Problem& P, int threads) {
 
 }  // namespace
 
+SgemmKernels sgemm_kernels() {
+  const Config& c = *pick_isa(&kScalar, &kAvx2, &kAvx512);
+  return {c.mr, c.nr, c.vec, c.pack_a, c.macro};
+}
+
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   sgemm_impl(Problem{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc}, get_num_threads());
