@@ -232,8 +232,11 @@ TEST(Winograd, BackwardWeightManyTiles) {
   check_backward_weight(make(3, 64, 37, 29, 64, 1));  // several tile blocks accumulated (beta = 1)
   check_backward_weight(make(2, 33, 45, 51, 47, 2));
   check_backward_weight(make(1, 64, 14, 14, 48, 0));
-  // One tile block and a Macc over 10 MiB: built and reduced in blocks of output channels (96 + 64 here).
   check_backward_weight(make(1, 512, 7, 7, 160, 1));
+  // Few tiles: the fused path (products and adjoint per 48-channel x 32-channel block); ragged blocks and panels.
+  check_backward_weight(make(2, 130, 5, 6, 150, 1));
+  // 80 tiles in one block and an 11 MiB Macc: built and reduced in blocks of output channels (2 x 64 here).
+  check_backward_weight(make(5, 600, 16, 16, 128, 1));
   std::printf("backward_weight max rel err: %.3g\n", max_weight_err);
 }
 

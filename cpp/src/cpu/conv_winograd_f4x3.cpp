@@ -107,6 +107,15 @@ int64_t fused_floats(const Geometry& g, int64_t tiles) {
   return round_up(a, 16) + max_slots() * round_up(kPoints * fused_kc(g.Cin) * kMaxNr, 16);
 }
 
+// The fused weight gradient: packed A (V_e^T, Cin x tiles) and B (Wt_e, tiles x Cout) of all 36 products, then
+// per thread the 36 C tiles of one (kFusedWRows input channels x 32 output channels) block.
+constexpr int64_t kFusedWRows = 48, kFusedMinCK = 128 * 128;
+int64_t fused_weight_floats(const Geometry& g, int64_t tiles) {
+  const int64_t a = round_up(kPoints * round_up(g.Cin, kMaxMr) * tiles, 16);
+  const int64_t b = round_up(kPoints * round_up(g.Cout, kMaxNr) * tiles, 16);
+  return a + b + max_slots() * round_up(kPoints * kFusedWRows * kMaxNr, 16);
+}
+
 Plan make_plan(const Geometry& g) {
   Plan p{g, g.N * g.TH * g.TW, 0, 0, 0, false, false, 0, 0, 0};
   if (p.tiles <= 0 || g.Cin <= 0 || g.Cout <= 0) return p;
@@ -278,12 +287,13 @@ struct WeightPlan {
   Geometry g;
   int64_t tiles, block, v_floats, w_floats, m_floats, xb_floats;
   int64_t kblock;  // output channels per Macc block (Cout, or fewer with one tile block and a large Macc)
+  bool fused;      // few tiles: products and adjoint per (input-channel block, output panel), no Macc at all
   size_t bytes() const { return size_t(xb_floats + v_floats + w_floats + m_floats) * sizeof(float); }
 };
 
 WeightPlan make_weight_plan(const WinogradParams& p) {
   const Geometry g = forward_geometry(p);
-  WeightPlan w{g, g.N * g.TH * g.TW, 0, 0, 0, 0, 0, g.Cout};
+  WeightPlan w{g, g.N * g.TH * g.TW, 0, 0, 0, 0, 0, g.Cout, false};
   if (w.tiles <= 0 || g.Cin <= 0 || g.Cout <= 0) return w;
   // V and Wt of a block around 4 MiB (they are written then streamed once by the GEMM); at least 96 tiles so the
   // GEMM's reduction amortises reading and writing Macc.
@@ -297,6 +307,10 @@ WeightPlan make_weight_plan(const WinogradParams& p) {
   // across blocks, so it is built, reduced to dw and dropped one block of output channels at a time (make_plan).
   w.kblock = u_block_channels(g, w.tiles == w.block);
   w.m_floats = round_up(kPoints * g.Cin * w.kblock, 16);
+  // Few tiles: each product has a depth of only `tiles`, so writing Macc (36 C x K matrices) and reading it back
+  // for the adjoint cost more than the products. Fused instead, with packed copies of V and Wt in its place.
+  w.fused = w.tiles == w.block && w.tiles <= kFusedMaxTiles && g.Cin * g.Cout >= kFusedMinCK;
+  if (w.fused) w.m_floats = fused_weight_floats(g, w.tiles);
   w.xb_floats = g.N * g.CB * g.Hp * g.Wp * kLanes;
   return w;
 }
@@ -342,6 +356,49 @@ void adjoint_block(const Geometry& g, const float* Macc, int64_t co0, int64_t kn
       const int64_t c = i / kblocks, k0 = i % kblocks * kAdjLanes;
       filter_adjoint(Macc + c * kn + k0, plane, std::min(kAdjLanes, kn - k0), dw + ((co0 + k0) * g.Cin + c) * 9,
                      g.Cin * 9);
+    }
+  });
+}
+
+// dw from V [36][nt][Cp] and Wt [36][nt][Kp] of a single tile block: V_e^T and Wt_e are packed once; then per
+// (48 input channels, 32-channel output panel) block, the 36 products go into a thread's buffer [36][48][row]
+// (L2-resident) and are reduced to dw by the adjoint right away.
+void fused_weight(const Geometry& g, const float* V, int64_t sv, const float* Wt, int64_t sw, int64_t nt, float* dw,
+                  float* scratch) {
+  const SgemmKernels gk = sgemm_kernels();
+  const int64_t ma = round_up(g.Cin, int64_t(gk.mr)), nb = round_up(g.Cout, int64_t(gk.nr));
+  float* apk = scratch;  // per e: ma x nt as MR-row strips
+  float* bpk = apk + round_up(kPoints * round_up(g.Cin, kMaxMr) * nt, 16);  // per e: panels of NR x nt
+  float* bufs = bpk + round_up(kPoints * round_up(g.Cout, kMaxNr) * nt, 16);
+  const int64_t buf_floats = round_up(kPoints * kFusedWRows * kMaxNr, 16);
+  parallel_for(kPoints, 1, [&](int64_t b, int64_t e) {
+    for (int64_t pt = b; pt < e; ++pt) {
+      const gemm::PackAArgs pa{V + pt * sv, g.Cp, g.Cin, nt, true, apk + pt * ma * nt};
+      gk.pack_a(&pa);
+      const gemm::PackBArgs pb{Wt + pt * sw, g.Kp, nt, g.Cout, false, bpk + pt * nb * nt};
+      gk.pack_b(&pb);
+    }
+  });
+  const int64_t cblocks = cdiv(g.Cin, kFusedWRows), npanels = cdiv(g.Cout, int64_t(gk.nr));
+  const int64_t units = cblocks * npanels;
+  const int64_t slots = std::min<int64_t>({max_slots(), units, get_num_threads()});
+  parallel_for(slots, 1, [&](int64_t sb, int64_t se) {
+    for (int64_t s = sb; s < se; ++s) {
+      float* buf = bufs + s * buf_floats;
+      for (int64_t u = s; u < units; u += slots) {
+        const int64_t c0 = u / npanels * kFusedWRows, co0 = u % npanels * gk.nr;
+        const int64_t rows = std::min(kFusedWRows, g.Cin - c0), width = std::min<int64_t>(gk.nr, g.Cout - co0);
+        const int64_t plane = kFusedWRows * gk.nr;
+        for (int64_t pt = 0; pt < kPoints; ++pt) {
+          const gemm::MacroArgs m{apk + pt * ma * nt + c0 * nt, bpk + pt * nb * nt + co0 * nt, buf + pt * plane, gk.nr,
+                                  rows, width, nt, 1.f, 0.f};
+          gk.macro(&m);
+        }
+        for (int64_t c = 0; c < rows; ++c)
+          for (int64_t k0 = 0; k0 < width; k0 += kAdjLanes)
+            filter_adjoint(buf + c * gk.nr + k0, plane, std::min(kAdjLanes, width - k0),
+                           dw + ((co0 + k0) * g.Cin + c0 + c) * 9, g.Cin * 9);
+      }
     }
   });
 }
@@ -396,6 +453,7 @@ void winograd_f4x3_backward_weight(const WinogradParams& p, const float* x, cons
         i += kb1 - kb0;
       }
     });
+    if (P.fused) return fused_weight(g, V, sv, Wt, sw, nt, dw, Macc);
     // Output channels [co0, co0 + kn) of Macc[36][Cin][kn], then (once complete) their dw.
     for (int64_t co0 = 0; co0 < g.Cout; co0 += P.kblock) {
       const int64_t kn = std::min(P.kblock, g.Cout - co0);

@@ -233,7 +233,7 @@ void sgemm_impl(const Problem& P, int threads) {
 
 SgemmKernels sgemm_kernels() {
   const Config& c = *pick_isa(&kScalar, &kAvx2, &kAvx512);
-  return {c.mr, c.nr, c.vec, c.pack_a, c.macro};
+  return {c.mr, c.nr, c.vec, c.pack_a, c.pack_b, c.macro};
 }
 
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,

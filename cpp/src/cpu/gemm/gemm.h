@@ -18,12 +18,13 @@ void sgemm_batched(int64_t batch, bool trans_a, bool trans_b, int64_t M, int64_t
                    const float* A, int64_t lda, int64_t stride_a, const float* B, int64_t ldb, int64_t stride_b,
                    float beta, float* C, int64_t ldc, int64_t stride_c);
 
-// The active ISA level's register tile with its A packer and macro-kernel, for callers that drive the blocking
+// The active ISA level's register tile with its packers and macro-kernel, for callers that drive the blocking
 // loops themselves because they produce B in packed form (Winograd fuses its filter transform into B's packing).
 // Layouts as in microkernel.h; B panels are [kc][round_up(width, vec)], width <= nr.
 struct SgemmKernels {
   int mr, nr, vec;
   gemm::PackAFn pack_a;
+  gemm::PackBFn pack_b;
   gemm::MacroFn macro;
 };
 SgemmKernels sgemm_kernels();
