@@ -1,5 +1,6 @@
 // 2-D max/min/avg pooling with AVX2: 8 output columns per vector; the same scheme as pool_avx512.cpp (stride-2
-// columns come from two loads and a shuffle+permute deinterleave; border columns and tails go scalar).
+// columns come from two loads and a shuffle+permute deinterleave; the last interior columns of a row take a masked
+// vector; border columns go scalar).
 #include <immintrin.h>
 
 #include <cmath>
@@ -12,17 +13,30 @@
 namespace fastconv::cpu {
 namespace {
 
-// 8 taps at columns col + j*sw (sw is 1 or 2); never reads past col + 7*sw.
-inline __m256 load_taps(const float* row, int64_t col, int64_t sw) {
-  if (sw == 1) return _mm256_loadu_ps(row + col);
-  const __m256 a = _mm256_loadu_ps(row + col);
-  const __m256 b = _mm256_maskload_ps(row + col + 8, _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0));
+// The first n (1..8) taps at columns col + j*sw (sw is 1 or 2) of one row; never reads past col + (n-1)*sw, so
+// rows with fewer than 8 interior columns left still take the vector path (masked).
+struct TapMasks {
+  __m256i lanes, a, b;  // output lanes; elements of the first and second 8-float load (sw == 2)
+};
+inline __m256i first_n(int64_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(int32_t(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+inline TapMasks tap_masks(int64_t n, int64_t sw) {
+  const int64_t span = (n - 1) * sw + 1;  // elements from the first tap to the last
+  return {first_n(n), first_n(span), first_n(span - 8)};
+}
+inline __m256 load_taps(const float* row, int64_t col, int64_t sw, const TapMasks& m) {
+  if (sw == 1) return _mm256_maskload_ps(row + col, m.lanes);
+  const __m256 a = _mm256_maskload_ps(row + col, m.a);
+  const __m256 b = _mm256_maskload_ps(row + col + 8, m.b);
   const __m256 t = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));  // a0 a2 b0 b2 | a4 a6 b4 b6
   return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
 template <bool kMin>
-void max_row_vec(const Geo& g, const float* xp, int64_t h0, int64_t h1, int64_t ow, float* y, int64_t* idx) {
+void max_row_vec(const Geo& g, const float* xp, int64_t h0, int64_t h1, int64_t ow, int64_t n, float* y,
+                 int64_t* idx) {
+  const TapMasks tm = tap_masks(n, g.sw);
   const __m256i lane = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(int32_t(g.sw)));
   const int64_t c0 = ow * g.sw - g.pw;
   __m256 best = _mm256_set1_ps(kMin ? INFINITY : -INFINITY);
@@ -31,7 +45,7 @@ void max_row_vec(const Geo& g, const float* xp, int64_t h0, int64_t h1, int64_t 
     const float* row = xp + ih * g.W;
     for (int64_t kw = 0; kw < g.kw; ++kw) {
       const int64_t col = c0 + kw * g.dw;
-      const __m256 v = load_taps(row, col, g.sw);
+      const __m256 v = load_taps(row, col, g.sw, tm);
       const __m256 m = _mm256_or_ps(_mm256_cmp_ps(v, best, kMin ? _CMP_LT_OQ : _CMP_GT_OQ),
                                     _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
       best = _mm256_blendv_ps(best, v, m);
@@ -39,9 +53,12 @@ void max_row_vec(const Geo& g, const float* xp, int64_t h0, int64_t h1, int64_t 
       bi = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(bi), _mm256_castsi256_ps(cand), m));
     }
   }
-  _mm256_storeu_ps(y, best);
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(idx), _mm256_cvtepi32_epi64(_mm256_castsi256_si128(bi)));
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(idx + 4), _mm256_cvtepi32_epi64(_mm256_extracti128_si256(bi, 1)));
+  _mm256_maskstore_ps(y, tm.lanes, best);
+  const __m256i lo = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(tm.lanes));
+  const __m256i hi = _mm256_cvtepi32_epi64(_mm256_extracti128_si256(tm.lanes, 1));
+  _mm256_maskstore_epi64(reinterpret_cast<long long*>(idx), lo, _mm256_cvtepi32_epi64(_mm256_castsi256_si128(bi)));
+  _mm256_maskstore_epi64(reinterpret_cast<long long*>(idx + 4), hi,
+                         _mm256_cvtepi32_epi64(_mm256_extracti128_si256(bi, 1)));
 }
 
 
@@ -61,9 +78,10 @@ void max_pool2d__avx2(const ref::PoolParams& p, const float* x, float* y, int64_
       int64_t* ir = ip + oh * g.OW;
       int64_t ow = 0;
       for (; ow < g.ow_lo; ++ow) max_point(g, xp, oh, ow, min, yr + ow, ir + ow);
-      for (; ow + 8 <= g.ow_hi; ow += 8) {
-        if (min) max_row_vec<true>(g, xp, h0, h1, ow, yr + ow, ir + ow);
-        else max_row_vec<false>(g, xp, h0, h1, ow, yr + ow, ir + ow);
+      for (int64_t n; ow < g.ow_hi; ow += n) {
+        n = g.ow_hi - ow < 8 ? g.ow_hi - ow : 8;
+        if (min) max_row_vec<true>(g, xp, h0, h1, ow, n, yr + ow, ir + ow);
+        else max_row_vec<false>(g, xp, h0, h1, ow, n, yr + ow, ir + ow);
       }
       for (; ow < g.OW; ++ow) max_point(g, xp, oh, ow, min, yr + ow, ir + ow);
     }
@@ -81,14 +99,17 @@ void avg_pool2d__avx2(const ref::PoolParams& p, const float* x, float* y, int64_
       float* yr = yp + oh * g.OW;
       int64_t ow = 0;
       for (; ow < g.ow_lo; ++ow) yr[ow] = avg_point(p, g, xp, oh, ow);
-      if (ow + 8 <= g.ow_hi) {
+      if (ow < g.ow_hi) {
         const __m256 inv = _mm256_set1_ps(1.f / float(ref::avg_pool_divisor(p, 0, oh, ow)));
-        for (; ow + 8 <= g.ow_hi; ow += 8) {
+        for (int64_t n; ow < g.ow_hi; ow += n) {
+          n = g.ow_hi - ow < 8 ? g.ow_hi - ow : 8;
+          const TapMasks tm = tap_masks(n, g.sw);
           __m256 s = _mm256_setzero_ps();
           const int64_t c0 = ow * g.sw - g.pw;
           for (int64_t ih = h0; ih < h1; ++ih)
-            for (int64_t kw = 0; kw < g.kw; ++kw) s = _mm256_add_ps(s, load_taps(xp + ih * g.W, c0 + kw, g.sw));
-          _mm256_storeu_ps(yr + ow, _mm256_mul_ps(s, inv));
+            for (int64_t kw = 0; kw < g.kw; ++kw)
+              s = _mm256_add_ps(s, load_taps(xp + ih * g.W, c0 + kw, g.sw, tm));
+          _mm256_maskstore_ps(yr + ow, tm.lanes, _mm256_mul_ps(s, inv));
         }
       }
       for (; ow < g.OW; ++ow) yr[ow] = avg_point(p, g, xp, oh, ow);

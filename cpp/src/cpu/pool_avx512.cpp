@@ -1,7 +1,7 @@
 // 2-D max/min/avg pooling with AVX-512: 16 output columns per vector. Horizontal stride 2 deinterleaves two
 // contiguous loads with one permute, so a 2x2/s2 or 3x3/s2 window costs 2 loads per tap row instead of a gather.
-// Only columns whose whole window lies inside the row are vectorised; the border columns and the tail take the
-// scalar path, which follows the reference kernel step for step (same scan order, ties, NaN).
+// Only columns whose whole window lies inside the row are vectorised (the last few through a masked vector); the
+// border columns take the scalar path, which follows the reference kernel step for step (same scan order, ties, NaN).
 // GCC 12 warns (falsely) about the undefined upper half inside _mm512_castsi512_si256/_mm512_cvtepi32_epi64.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
