@@ -156,6 +156,31 @@ void fill_bias(const Geometry& g, const float* bias, float* y) {
   });
 }
 
+// xb from NCHW x: every (image, 16-channel block) plane with the padding applied, in parallel.
+void pack_input(const Geometry& g, const Kernels& K, const float* x, float* xb) {
+  parallel_for(g.N * g.CB, 1, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const int64_t n = i / g.CB, cb = i % g.CB;
+      const PackArgs a{x + (n * g.Cin + cb * kLanes) * g.H * g.W, xb + i * g.Hp * g.Wp * kLanes,
+                       std::min<int64_t>(kLanes, g.Cin - cb * kLanes), g.H, g.W, g.Hp, g.Wp, g.pad_h, g.pad_w};
+      K.pack(&a);
+    }
+  });
+}
+
+// V rows of the nt tiles from t0 (one block), in parallel over (tile, channel block).
+void transform_inputs(const Geometry& g, const Kernels& K, const float* xb, float* V, int64_t t0, int64_t nt,
+                      int64_t sv) {
+  parallel_for(nt * g.CB, 8, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e;) {  // runs of whole channel-block ranges within one tile
+      const int64_t t = i / g.CB, cb0 = i % g.CB, cb1 = std::min(g.CB, cb0 + (e - i));
+      const InputArgs ia{&g, xb, V, t0, t0 + t, t0 + t + 1, cb0, cb1, sv};
+      K.input(&ia);
+      i += cb1 - cb0;
+    }
+  });
+}
+
 // M[e][:, co0:co0+w] = V_e x U_e[:, co0:co0+w] for every 32-channel panel: V is packed once per (e, depth
 // block); per panel, each thread transforms the filters of its output channels straight into packed B panels
 // (36 x kc x 32 floats, L2-resident) and runs the macro-kernel on them, depth blocks accumulating with beta = 1.
@@ -213,14 +238,7 @@ void run(const Geometry& g, const float* x, const float* w, bool transposed, con
       const FilterArgs a{w, U, g.Cin, g.Cout, b, e, transposed, 0, g.Cout, 0, g.Cout, g.Cin * g.Cout};
       K.filter(&a);
     });
-  parallel_for(g.N * g.CB, 1, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      const int64_t n = i / g.CB, cb = i % g.CB;
-      const PackArgs a{x + (n * g.Cin + cb * kLanes) * g.H * g.W, xb + i * g.Hp * g.Wp * kLanes,
-                       std::min<int64_t>(kLanes, g.Cin - cb * kLanes), g.H, g.W, g.Hp, g.Wp, g.pad_h, g.pad_w};
-      K.pack(&a);
-    }
-  });
+  pack_input(g, K, x, xb);
 
   const int64_t sv = P.block * g.Cp, sm = P.block * g.Kp;  // per-element strides of V and M
   auto gemm = [&](float* V, float* M, int64_t nt) {
@@ -257,14 +275,7 @@ void run(const Geometry& g, const float* x, const float* w, bool transposed, con
   float* M = V + kPoints * sv;
   for (int64_t t0 = 0; t0 < P.tiles; t0 += P.block) {
     const int64_t t1 = std::min(P.tiles, t0 + P.block), nt = t1 - t0;
-    parallel_for(nt * g.CB, 8, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e;) {  // runs of whole channel-block ranges within one tile
-        const int64_t t = i / g.CB, cb0 = i % g.CB, cb1 = std::min(g.CB, cb0 + (e - i));
-        const InputArgs ia{&g, xb, V, t0, t0 + t, t0 + t + 1, cb0, cb1, sv};
-        K.input(&ia);
-        i += cb1 - cb0;
-      }
-    });
+    transform_inputs(g, K, xb, V, t0, nt, sv);
     if (P.fused)
       run_fused(g, K, w, transposed, V, sv, nt, M, sm, U);
     else
@@ -426,25 +437,11 @@ void winograd_f4x3_backward_weight(const WinogradParams& p, const float* x, cons
   float* V = xb + P.xb_floats;
   float* Wt = V + P.v_floats;
   float* Macc = Wt + P.w_floats;
-  parallel_for(g.N * g.CB, 1, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      const int64_t n = i / g.CB, cb = i % g.CB;
-      const PackArgs a{x + (n * g.Cin + cb * kLanes) * g.H * g.W, xb + i * g.Hp * g.Wp * kLanes,
-                       std::min<int64_t>(kLanes, g.Cin - cb * kLanes), g.H, g.W, g.Hp, g.Wp, g.pad_h, g.pad_w};
-      K.pack(&a);
-    }
-  });
+  pack_input(g, K, x, xb);
   const int64_t sv = P.block * g.Cp, sw = P.block * g.Kp;
   for (int64_t t0 = 0; t0 < P.tiles; t0 += P.block) {
     const int64_t t1 = std::min(P.tiles, t0 + P.block), nt = t1 - t0;
-    parallel_for(nt * g.CB, 8, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e;) {
-        const int64_t t = i / g.CB, cb0 = i % g.CB, cb1 = std::min(g.CB, cb0 + (e - i));
-        const InputArgs ia{&g, xb, V, t0, t0 + t, t0 + t + 1, cb0, cb1, sv};
-        K.input(&ia);
-        i += cb1 - cb0;
-      }
-    });
+    transform_inputs(g, K, xb, V, t0, nt, sv);
     parallel_for(nt * g.KB, 8, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e;) {
         const int64_t t = i / g.KB, kb0 = i % g.KB, kb1 = std::min(g.KB, kb0 + (e - i));
