@@ -67,54 +67,25 @@ void max_row_vec(const Geo& g, const float* xp, int64_t h0, int64_t h1, int64_t 
 void max_pool2d__avx2(const ref::PoolParams& p, const float* x, float* y, int64_t* idx, bool min, int64_t p0,
                       int64_t p1) {
   const Geo g = geometry(p);
-  for (int64_t pl = p0; pl < p1; ++pl) {
-    const float* xp = x + pl * g.H * g.W;
-    float* yp = y + pl * g.OH * g.OW;
-    int64_t* ip = idx + pl * g.OH * g.OW;
-    for (int64_t oh = 0; oh < g.OH; ++oh) {
-      int64_t h0, h1;
-      span(oh, g.sh, g.ph, g.kh, g.dh, g.H, &h0, &h1);
-      float* yr = yp + oh * g.OW;
-      int64_t* ir = ip + oh * g.OW;
-      int64_t ow = 0;
-      for (; ow < g.ow_lo; ++ow) max_point(g, xp, oh, ow, min, yr + ow, ir + ow);
-      for (int64_t n; ow < g.ow_hi; ow += n) {
-        n = g.ow_hi - ow < 8 ? g.ow_hi - ow : 8;
-        if (min) max_row_vec<true>(g, xp, h0, h1, ow, n, yr + ow, ir + ow);
-        else max_row_vec<false>(g, xp, h0, h1, ow, n, yr + ow, ir + ow);
-      }
-      for (; ow < g.OW; ++ow) max_point(g, xp, oh, ow, min, yr + ow, ir + ow);
-    }
-  }
+  max_pool_planes<8>(g, x, y, idx, min, p0, p1,
+                     [&](const float* xp, int64_t h0, int64_t h1, int64_t ow, int64_t n, float* yr, int64_t* ir) {
+                       if (min) max_row_vec<true>(g, xp, h0, h1, ow, n, yr, ir);
+                       else max_row_vec<false>(g, xp, h0, h1, ow, n, yr, ir);
+                     });
 }
 
 void avg_pool2d__avx2(const ref::PoolParams& p, const float* x, float* y, int64_t p0, int64_t p1) {
   const Geo g = geometry(p);
-  for (int64_t pl = p0; pl < p1; ++pl) {
-    const float* xp = x + pl * g.H * g.W;
-    float* yp = y + pl * g.OH * g.OW;
-    for (int64_t oh = 0; oh < g.OH; ++oh) {
-      int64_t h0 = oh * g.sh - g.ph, h1 = h0 + g.kh < g.H ? h0 + g.kh : g.H;
-      if (h0 < 0) h0 = 0;
-      float* yr = yp + oh * g.OW;
-      int64_t ow = 0;
-      for (; ow < g.ow_lo; ++ow) yr[ow] = avg_point(p, g, xp, oh, ow);
-      if (ow < g.ow_hi) {
-        const __m256 inv = _mm256_set1_ps(1.f / float(ref::avg_pool_divisor(p, 0, oh, ow)));
-        for (int64_t n; ow < g.ow_hi; ow += n) {
-          n = g.ow_hi - ow < 8 ? g.ow_hi - ow : 8;
-          const TapMasks tm = tap_masks(n, g.sw);
-          __m256 s = _mm256_setzero_ps();
-          const int64_t c0 = ow * g.sw - g.pw;
-          for (int64_t ih = h0; ih < h1; ++ih)
-            for (int64_t kw = 0; kw < g.kw; ++kw)
-              s = _mm256_add_ps(s, load_taps(xp + ih * g.W, c0 + kw, g.sw, tm));
-          _mm256_maskstore_ps(yr + ow, tm.lanes, _mm256_mul_ps(s, inv));
-        }
-      }
-      for (; ow < g.OW; ++ow) yr[ow] = avg_point(p, g, xp, oh, ow);
-    }
-  }
+  avg_pool_planes<8>(p, g, x, y, p0, p1,
+                     [&](const float* xp, int64_t h0, int64_t h1, int64_t ow, int64_t n, float inv, float* yr) {
+                       const TapMasks tm = tap_masks(n, g.sw);
+                       __m256 s = _mm256_setzero_ps();
+                       const int64_t c0 = ow * g.sw - g.pw;
+                       for (int64_t ih = h0; ih < h1; ++ih)
+                         for (int64_t kw = 0; kw < g.kw; ++kw)
+                           s = _mm256_add_ps(s, load_taps(xp + ih * g.W, c0 + kw, g.sw, tm));
+                       _mm256_maskstore_ps(yr, tm.lanes, _mm256_mul_ps(s, _mm256_set1_ps(inv)));
+                     });
 }
 
 void avg_pool2d_backward__avx2(const ref::PoolParams& p, const float* gy, float* gx, int64_t p0, int64_t p1) {

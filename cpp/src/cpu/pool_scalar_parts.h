@@ -1,6 +1,6 @@
-// Scalar parts of the 2-D pooling kernels shared by pool_avx2.cpp and pool_avx512.cpp: window geometry and the
-// per-point max/avg that border columns and tails use (following the reference kernel step for step: same scan
-// order, ties, NaN). Internal linkage on purpose: each ISA file compiles its own copy, so the linker can never
+// Scalar parts of the 2-D pooling kernels shared by pool_avx2.cpp and pool_avx512.cpp: window geometry, the
+// per-point max/avg that border columns use (following the reference kernel step for step: same scan order, ties,
+// NaN), and the plane/row walk that hands interior columns to the ISA file's vector body. Internal linkage on purpose: each ISA file compiles its own copy, so the linker can never
 // merge an AVX-512 build of these helpers into code that runs elsewhere (docs/kernels.md).
 #pragma once
 #include <cmath>
@@ -62,6 +62,57 @@ inline float avg_point(const ref::PoolParams& p, const Geo& g, const float* xp, 
   for (int64_t ih = h0; ih < h1; ++ih)
     for (int64_t iw = w0; iw < w1; ++iw) s += xp[ih * g.W + iw];
   return s / float(ref::avg_pool_divisor(p, 0, oh, ow));
+}
+
+// Max/min pooling over planes [p0, p1): border columns scalar, interior columns in groups of up to kWidth
+// (the last group narrower) through vec(xp, h0, h1, ow, n, y, idx) of the including ISA file.
+template <int kWidth, class Vec>
+void max_pool_planes(const Geo& g, const float* x, float* y, int64_t* idx, bool min, int64_t p0, int64_t p1,
+                     const Vec& vec) {
+  for (int64_t pl = p0; pl < p1; ++pl) {
+    const float* xp = x + pl * g.H * g.W;
+    float* yp = y + pl * g.OH * g.OW;
+    int64_t* ip = idx + pl * g.OH * g.OW;
+    for (int64_t oh = 0; oh < g.OH; ++oh) {
+      int64_t h0, h1;
+      span(oh, g.sh, g.ph, g.kh, g.dh, g.H, &h0, &h1);
+      float* yr = yp + oh * g.OW;
+      int64_t* ir = ip + oh * g.OW;
+      int64_t ow = 0;
+      for (; ow < g.ow_lo; ++ow) max_point(g, xp, oh, ow, min, yr + ow, ir + ow);
+      for (int64_t n; ow < g.ow_hi; ow += n) {
+        n = g.ow_hi - ow < kWidth ? g.ow_hi - ow : kWidth;
+        vec(xp, h0, h1, ow, n, yr + ow, ir + ow);
+      }
+      for (; ow < g.OW; ++ow) max_point(g, xp, oh, ow, min, yr + ow, ir + ow);
+    }
+  }
+}
+
+// Average pooling over planes [p0, p1), walked like max_pool_planes; vec(xp, h0, h1, ow, n, inv, y) gets the
+// row's one divisor as 1/divisor (interior windows are never clipped horizontally).
+template <int kWidth, class Vec>
+void avg_pool_planes(const ref::PoolParams& p, const Geo& g, const float* x, float* y, int64_t p0, int64_t p1,
+                     const Vec& vec) {
+  for (int64_t pl = p0; pl < p1; ++pl) {
+    const float* xp = x + pl * g.H * g.W;
+    float* yp = y + pl * g.OH * g.OW;
+    for (int64_t oh = 0; oh < g.OH; ++oh) {
+      int64_t h0 = oh * g.sh - g.ph, h1 = h0 + g.kh < g.H ? h0 + g.kh : g.H;
+      if (h0 < 0) h0 = 0;
+      float* yr = yp + oh * g.OW;
+      int64_t ow = 0;
+      for (; ow < g.ow_lo; ++ow) yr[ow] = avg_point(p, g, xp, oh, ow);
+      if (ow < g.ow_hi) {
+        const float inv = 1.f / float(ref::avg_pool_divisor(p, 0, oh, ow));
+        for (int64_t n; ow < g.ow_hi; ow += n) {
+          n = g.ow_hi - ow < kWidth ? g.ow_hi - ow : kWidth;
+          vec(xp, h0, h1, ow, n, inv, yr + ow);
+        }
+      }
+      for (; ow < g.OW; ++ow) yr[ow] = avg_point(p, g, xp, oh, ow);
+    }
+  }
 }
 
 }  // namespace
