@@ -121,6 +121,19 @@ void over_planes(int64_t planes, int64_t per_plane, const F& f) {
 
 Shape input_shape_attr(const OpCall& c) { return c.attr().get_int_list("input_shape"); }
 
+// The active level's fast 2-D kernel when it applies (else the reference) and the algorithm name for the
+// schedule: "<name>__<isa>" or "ref".
+template <class Kernel>
+std::pair<Kernel, std::string> pick_pool_kernel(int nd, const ref::PoolParams& p, const char* name, Kernel ref_k,
+                                                Kernel avx2, Kernel avx512) {
+  if (nd != 2 || force_ref() || !cpu::pool2d_fast_ok(p)) return {ref_k, "ref"};
+  const Kernel k = pick_isa<Kernel>(ref_k, avx2, avx512);
+  return {k, k == ref_k ? std::string("ref") : std::string(name) + "__" + isa_name(active_isa())};
+}
+
+// Work per plane of a forward window sweep, for over_planes.
+int64_t window_work(const ref::PoolParams& p) { return p.out[0] * p.out[1] * p.out[2] * p.k[0] * p.k[1] * p.k[2]; }
+
 void register_fixed_pool(Registry& r, const std::string& name, int nd, bool is_max, bool is_min) {
   if (is_max) {
     r.add({name, 1, 1,
@@ -132,12 +145,11 @@ void register_fixed_pool(Registry& r, const std::string& name, int nd, bool is_m
            [nd, is_min](const OpCall& c, const std::vector<TensorDesc>&, Device dev) -> Prepared {
              require_cpu(c.op, dev);
              PoolCfg cfg = pool_cfg(c.op, c.attrs, c.in[0].shape, nd, true);
-             cpu::MaxPoolKernel k = ref::max_pool;
-             std::string algo = "ref";
-             if (nd == 2 && !force_ref() && cpu::pool2d_fast_ok(cfg.p)) {
-               k = pick_isa<cpu::MaxPoolKernel>(ref::max_pool, cpu::max_pool2d__avx2, cpu::max_pool2d__avx512);
-               if (k != ref::max_pool) algo = std::string("max_pool2d__") + isa_name(active_isa());
-             }
+             const auto picked = pick_pool_kernel<cpu::MaxPoolKernel>(nd, cfg.p, "max_pool2d", ref::max_pool,
+                                                                         cpu::max_pool2d__avx2,
+                                                                         cpu::max_pool2d__avx512);
+             const cpu::MaxPoolKernel k = picked.first;  // copies: C++17 lambdas cannot capture structured bindings
+             const std::string algo = picked.second;
              ref::PoolParams p = cfg.p;
              const int64_t planes = cfg.planes;
              return {[k, p, planes, is_min](const std::vector<Tensor>& in, const std::vector<Tensor>& out,
@@ -145,8 +157,7 @@ void register_fixed_pool(Registry& r, const std::string& name, int nd, bool is_m
                        const float* x = fptr(in[0]);
                        float* y = fptr_mut(out[0]);
                        int64_t* idx = out[1].data<int64_t>();
-                       over_planes(planes, p.out[0] * p.out[1] * p.out[2] * p.k[0] * p.k[1] * p.k[2],
-                                   [&](int64_t b, int64_t e) { k(p, x, y, idx, is_min, b, e); });
+                       over_planes(planes, window_work(p), [&](int64_t b, int64_t e) { k(p, x, y, idx, is_min, b, e); });
                      },
                      0, algo};
            },
@@ -165,19 +176,17 @@ void register_fixed_pool(Registry& r, const std::string& name, int nd, bool is_m
            [nd](const OpCall& c, const std::vector<TensorDesc>&, Device dev) -> Prepared {
              require_cpu(c.op, dev);
              PoolCfg cfg = pool_cfg(c.op, c.attrs, c.in[0].shape, nd, false);
-             cpu::AvgPoolKernel k = ref::avg_pool;
-             std::string algo = "ref";
-             if (nd == 2 && !force_ref() && cpu::pool2d_fast_ok(cfg.p)) {
-               k = pick_isa<cpu::AvgPoolKernel>(ref::avg_pool, cpu::avg_pool2d__avx2, cpu::avg_pool2d__avx512);
-               if (k != ref::avg_pool) algo = std::string("avg_pool2d__") + isa_name(active_isa());
-             }
+             const auto picked = pick_pool_kernel<cpu::AvgPoolKernel>(nd, cfg.p, "avg_pool2d", ref::avg_pool,
+                                                                         cpu::avg_pool2d__avx2,
+                                                                         cpu::avg_pool2d__avx512);
+             const cpu::AvgPoolKernel k = picked.first;
+             const std::string algo = picked.second;
              ref::PoolParams p = cfg.p;
              const int64_t planes = cfg.planes;
              return {[k, p, planes](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
                        const float* x = fptr(in[0]);
                        float* y = fptr_mut(out[0]);
-                       over_planes(planes, p.out[0] * p.out[1] * p.out[2] * p.k[0] * p.k[1] * p.k[2],
-                                   [&](int64_t b, int64_t e) { k(p, x, y, b, e); });
+                       over_planes(planes, window_work(p), [&](int64_t b, int64_t e) { k(p, x, y, b, e); });
                      },
                      0, algo};
            },
@@ -201,13 +210,11 @@ void register_fixed_pool(Registry& r, const std::string& name, int nd, bool is_m
            [nd](const OpCall& c, const std::vector<TensorDesc>&, Device dev) -> Prepared {
              require_cpu(c.op, dev);
              PoolCfg cfg = pool_cfg(c.op, c.attrs, input_shape_attr(c), nd, false);
-             cpu::AvgPoolKernel k = ref::avg_pool_backward;
-             std::string algo = "ref";
-             if (nd == 2 && !force_ref() && cpu::pool2d_fast_ok(cfg.p)) {
-               k = pick_isa<cpu::AvgPoolKernel>(ref::avg_pool_backward, cpu::avg_pool2d_backward__avx2,
-                                                cpu::avg_pool2d_backward__avx512);
-               if (k != ref::avg_pool_backward) algo = std::string("avg_pool2d_backward__") + isa_name(active_isa());
-             }
+             const auto picked = pick_pool_kernel<cpu::AvgPoolKernel>(
+                 nd, cfg.p, "avg_pool2d_backward", ref::avg_pool_backward, cpu::avg_pool2d_backward__avx2,
+                 cpu::avg_pool2d_backward__avx512);
+             const cpu::AvgPoolKernel k = picked.first;
+             const std::string algo = picked.second;
              ref::PoolParams p = cfg.p;
              const int64_t planes = cfg.planes;
              return {[k, p, planes](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
