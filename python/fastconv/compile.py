@@ -234,14 +234,19 @@ class Compiled:
             return np.ascontiguousarray(y, dtype=np.int64), "int64"
         return np.ascontiguousarray(y, dtype=np.float32), "float32"
 
+    def _batch(self, x, y, op: str) -> tuple[np.ndarray, np.ndarray, str]:
+        """x and targets y as the compiled programs take them, checked to hold the same number of samples."""
+        x = self._x(x)
+        y, ydt = self._target(y, x.shape)
+        if len(y) != len(x):
+            raise ValueError(f"{op}: x has {len(x)} samples but y has {len(y)}")
+        return x, y, ydt
+
     def train_step(self, x, y) -> float:
         """One optimizer step on the batch (x, y); returns the loss. The model output is kept in .last_output."""
         if self.loss_fn is None or self.optimizer is None:
             raise ValueError("train_step: compile the model with loss=... and optimizer=... to train it")
-        x = self._x(x)
-        y, ydt = self._target(y, x.shape)
-        if len(y) != len(x):
-            raise ValueError(f"train_step: x has {len(x)} samples but y has {len(y)}")
+        x, y, ydt = self._batch(x, y, "train_step")
         prog = self._program("train", x.shape, y.shape, ydt)
         prog.exe.set_input(prog.x_id, x)
         prog.exe.set_input(prog.y_id, y)
@@ -255,10 +260,7 @@ class Compiled:
         """The loss and outputs on (x, y) in eval mode (nothing is updated)."""
         if self.loss_fn is None:
             raise ValueError("eval_step: compile the model with loss=... to evaluate a loss")
-        x = self._x(x)
-        y, ydt = self._target(y, x.shape)
-        if len(y) != len(x):
-            raise ValueError(f"eval_step: x has {len(x)} samples but y has {len(y)}")
+        x, y, ydt = self._batch(x, y, "eval_step")
         prog = self._program("evalloss", x.shape, y.shape, ydt)
         prog.exe.set_input(prog.x_id, x)
         prog.exe.set_input(prog.y_id, y)
@@ -343,15 +345,15 @@ class Compiled:
         from .profiler import Profile
         if int(steps) < 1 or int(warmup) < 0:
             raise ValueError(f"profile: steps must be >= 1 and warmup >= 0, got steps={steps}, warmup={warmup}")
-        xa = self._x(x)
         if y is not None:
             if self.loss_fn is None or self.optimizer is None:
                 raise ValueError("profile: profiling a train step (y given) needs a model compiled with loss=... and "
                                  "optimizer=...")
-            ya, ydt = self._target(y, xa.shape)
+            xa, ya, ydt = self._batch(x, y, "profile")
             prog = self._program("train", xa.shape, ya.shape, ydt)
             run = lambda: self.train_step(xa, ya)  # noqa: E731
         else:
+            xa = self._x(x)
             prog = self._program("eval", xa.shape)
             run = lambda: self._run_inference("eval", xa)  # noqa: E731
         for _ in range(int(warmup)):
