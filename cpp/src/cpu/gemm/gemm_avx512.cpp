@@ -105,20 +105,24 @@ inline void store_lane(float* d, int64_t width, const __m512 o[4], int kmax) {
 // Transposing pack: `rows` rows of a row-major source (row stride ld, contiguous along k) become k-slices of
 // `width` floats, rows..width-1 zero. Per 4 rows x 16 k: an in-lane 4x4 transpose, then every 128-bit lane is
 // stored straight to its slice (store-form extracts need no shuffle port), ~0.13 cycles per element.
+// Four source rows at a time along the whole depth: four sequential streams the hardware prefetcher follows.
+// (Walking all rows per 16-k step touched up to 256 rows per step, one line each, which the prefetcher cannot
+// track: the 1x1 weight gradient's X^T pack cost 20% of that GEMM on Zen 4.)
 void pack_transposed(const float* s, int64_t ld, int rows, int width, int64_t kc, float* d) {
-  for (int64_t k0 = 0; k0 < kc; k0 += 16, d += 16 * width) {
-    const int kr = kc - k0 < 16 ? int(kc - k0) : 16;
-    const __mmask16 mk = __mmask16((1u << kr) - 1);
-    for (int g = 0; g < width; g += 4) {
+  for (int g = 0; g < width; g += 4) {
+    for (int64_t k0 = 0; k0 < kc; k0 += 16) {
+      const int kr = kc - k0 < 16 ? int(kc - k0) : 16;
+      const __mmask16 mk = __mmask16((1u << kr) - 1);
       __m512 x[4], o[4];
 #pragma GCC unroll 4
       for (int t = 0; t < 4; ++t)
         x[t] = g + t < rows ? _mm512_maskz_loadu_ps(mk, s + (g + t) * ld + k0) : _mm512_setzero_ps();
       transpose4(x[0], x[1], x[2], x[3], o);
-      store_lane<0>(d + g, width, o, kr);
-      store_lane<1>(d + g, width, o, kr);
-      store_lane<2>(d + g, width, o, kr);
-      store_lane<3>(d + g, width, o, kr);
+      float* dk = d + k0 * width + g;
+      store_lane<0>(dk, width, o, kr);
+      store_lane<1>(dk, width, o, kr);
+      store_lane<2>(dk, width, o, kr);
+      store_lane<3>(dk, width, o, kr);
     }
   }
 }
