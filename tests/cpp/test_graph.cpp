@@ -74,12 +74,51 @@ TEST(Plan, NoTwoLiveBuffersOverlapAndPeakIsTight) {
 TEST(Executor, DeadCodeIsRemovedAndPlannedArenaMatchesPeak) {
   auto g = std::make_shared<Graph>();
   ValueId x = g->input("x", {{1024}});
-  ValueId y = g->add1("relu", {x});
+  ValueId h = g->add1("scale", {x}, {{"alpha", 3.0}});
+  ValueId y = g->add1("relu", {h});
   g->add1("scale", {x}, {{"alpha", 2.0}});  // unused: must not be scheduled
   Executable exe(g, {y});
-  EXPECT_EQ(exe.plan().size(), 1u);
+  // h is the one arena buffer; the output y lives in a buffer of its own.
+  ASSERT_EQ(exe.plan().size(), 1u);
+  EXPECT_EQ(exe.plan()[0].value, h);
   EXPECT_EQ(exe.peak_bytes(), 4096u);
-  EXPECT_EQ(exe.schedule_str().find("scale"), std::string::npos);
+  EXPECT_EQ(exe.inplace_count(), 0);  // relu must not write y over h: y is handed to the caller
+  EXPECT_NE(exe.schedule_str().find("2 steps"), std::string::npos) << exe.schedule_str();
+}
+
+// Outputs are written straight into buffers the caller then owns: each run writes a new one, a second output()
+// of the same run is an independent copy, and values are right either way.
+TEST(Executor, OutputsAreHandedOverWithoutSharing) {
+  auto g = std::make_shared<Graph>();
+  ValueId x = g->input("x", {{4}});
+  ValueId h = g->add1("scale", {x}, {{"alpha", 2.0}});
+  ValueId y = g->add1("relu", {h});
+  ValueId f = g->add1("flatten", {h});  // an output too, so not a view of h: both get buffers of their own
+  Executable exe(g, {y, f, h});
+  Tensor in = Tensor::empty({4});
+  float* p = in.data<float>();
+  p[0] = -1, p[1] = 2, p[2] = -3, p[3] = 4;
+  exe.set_input(x, in);
+  exe.run();
+  Tensor y1 = exe.output(y), y1b = exe.output(y), f1 = exe.output(f);
+  EXPECT_NE(y1.data_ptr(), y1b.data_ptr());
+  p[1] = 5;
+  exe.set_input(x, in);
+  exe.run();
+  Tensor y2 = exe.output(y), f2 = exe.output(f);
+  EXPECT_NE(y1.data_ptr(), y2.data_ptr());
+  Tensor h2 = exe.output(h);
+  const float y_want1[4] = {0, 4, 0, 8}, y_want2[4] = {0, 10, 0, 8};
+  const float h_want1[4] = {-2, 4, -6, 8}, h_want2[4] = {-2, 10, -6, 8};
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(y1.data<float>()[i], y_want1[i]);
+    EXPECT_EQ(y1b.data<float>()[i], y_want1[i]);
+    EXPECT_EQ(f1.data<float>()[i], h_want1[i]);
+    EXPECT_EQ(y2.data<float>()[i], y_want2[i]);
+    EXPECT_EQ(f2.data<float>()[i], h_want2[i]);
+    EXPECT_EQ(h2.data<float>()[i], h_want2[i]);
+  }
+  EXPECT_EQ(exe.peak_bytes(), 0u);  // every value is an output
 }
 
 TEST(Executor, RunWithoutInputIsAClearError) {

@@ -116,10 +116,14 @@ class Executable {
   // Inputs are borrowed (no copy) for the next run(); the tensor must match the input's declared desc.
   void set_input(ValueId id, const Tensor& t);
   void run();
-  Tensor output(ValueId id) const;       // a copy, safe to keep across runs
-  Tensor output_view(ValueId id) const;  // a view into the arena, valid until the next run()
+  // The value, safe to keep across runs: the first call after a run() hands over the output's own buffer (an
+  // output that shares no bytes with other values lives outside the arena, in a new buffer per run), any other
+  // call returns a copy.
+  Tensor output(ValueId id) const;
+  Tensor output_view(ValueId id) const;  // where the value lives now, valid until the next run()
   size_t peak_bytes() const { return peak_bytes_; }
   // What the arena would need with one buffer per value (no reuse, no in-place, no views): for memory reports.
+  // Neither counts outputs that live in buffers of their own (see output()).
   size_t naive_bytes() const { return naive_bytes_; }
   int inplace_count() const { return inplace_; }  // outputs written over a dying input's buffer
   int alias_count() const { return aliased_; }    // view outputs (reshape) sharing their input's bytes
@@ -147,6 +151,13 @@ class Executable {
   std::vector<PlannedBuffer> plan_;
   std::vector<Tensor> views_;  // per value: where it lives (arena view, param/const storage, bound input)
   std::shared_ptr<Storage> arena_;
+  struct FreshOutput {
+    ValueId value;
+    size_t step, slot;  // where the producing step writes it
+    bool handed_out;    // output() gave the buffer away: run() allocates a new one
+  };
+  mutable std::vector<FreshOutput> fresh_;
+  FreshOutput* fresh_index(ValueId v) const;
   size_t peak_bytes_ = 0, naive_bytes_ = 0;
   int inplace_ = 0, aliased_ = 0;
   uint64_t step_ = 0;

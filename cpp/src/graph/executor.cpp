@@ -62,7 +62,8 @@ Executable::Executable(std::shared_ptr<Graph> graph, std::vector<ValueId> output
     for (ValueId o : n.outputs) first[size_t(o)] = last[size_t(o)] = p;
     for (ValueId v : n.inputs) last[size_t(v)] = std::max(last[size_t(v)], p);
   }
-  for (ValueId o : outputs_) last[size_t(o)] = end;
+  std::vector<char> is_output(size_t(nv), 0);
+  for (ValueId o : outputs_) last[size_t(o)] = end, is_output[size_t(o)] = 1;
 
   // Buffer sharing (planned mode only): a value joins the buffer of another ("root") when
   //  - its op is a view (reshape): same bytes, no copy; the root then lives as long as its longest-lived alias;
@@ -78,6 +79,9 @@ Executable::Executable(std::shared_ptr<Graph> graph, std::vector<ValueId> output
       if (n.outputs.empty() || n.inputs.empty()) continue;
       const int p = pos_of[size_t(s.node)];
       const ValueId o = n.outputs[0];
+      // An output gets a buffer of its own (see `fresh_` below) rather than sharing an arena buffer: the kernel
+      // then writes straight into the memory handed to the caller.
+      if (is_output[size_t(o)]) continue;
       const size_t ob = g.value(o).desc.nbytes();
       if (def.view) {
         const ValueId v = n.inputs[0];
@@ -98,10 +102,17 @@ Executable::Executable(std::shared_ptr<Graph> graph, std::vector<ValueId> output
     }
   }
 
+  // Outputs that no other value shares bytes with live outside the arena, in a new buffer per run that output()
+  // hands over without a copy (a clone of a 25 MiB gradient cost 2-3 ms per call of value_and_grad).
+  std::vector<char> fresh(size_t(nv), 0);
+  for (ValueId o : outputs_) fresh[size_t(o)] = is_planned(o) && root[size_t(o)] == o;
+  for (int v = 0; v < nv; ++v)
+    if (root[size_t(v)] != v) fresh[size_t(root[size_t(v)])] = 0;
+
   std::vector<Interval> iv;
   for (int v = 0; v < nv; ++v) {
     const Value& val = g.value(v);
-    if (!is_planned(v)) continue;
+    if (!is_planned(v) || fresh[size_t(v)]) continue;
     naive_bytes_ += (val.desc.nbytes() + 63) / 64 * 64;
     if (root[size_t(v)] != v) continue;
     iv.push_back({val.desc.nbytes(), first[size_t(v)], group_last[size_t(v)]});
@@ -155,6 +166,10 @@ Executable::Executable(std::shared_ptr<Graph> graph, std::vector<ValueId> output
   for (int v = 0; v < nv; ++v) {
     if (!is_planned(v)) continue;
     const TensorDesc& d = g.value(v).desc;
+    if (fresh[size_t(v)]) {
+      views_[size_t(v)] = Tensor::empty(d.shape, d.dtype, opts_.device);
+      continue;
+    }
     views_[size_t(v)] =
         Tensor(arena_, int64_t(offset_of[size_t(root[size_t(v)])]), d.shape, contiguous_strides(d.shape), d.dtype);
   }
@@ -162,8 +177,18 @@ Executable::Executable(std::shared_ptr<Graph> graph, std::vector<ValueId> output
     if (b.value == kNoValue) steps_[size_t(pos_of[size_t(b.node)])].ws_offset = b.offset;
   for (Step& s : steps_) {
     const Node& n = g.node(s.node);
-    for (ValueId v : n.outputs) s.out.push_back(views_[size_t(v)]);
+    for (ValueId v : n.outputs) {
+      if (fresh[size_t(v)] && !fresh_index(v))
+        fresh_.push_back({v, size_t(&s - steps_.data()), s.out.size(), false});
+      s.out.push_back(views_[size_t(v)]);
+    }
   }
+}
+
+Executable::FreshOutput* Executable::fresh_index(ValueId v) const {
+  for (const FreshOutput& f : fresh_)
+    if (f.value == v) return const_cast<FreshOutput*>(&f);
+  return nullptr;
 }
 
 void Executable::set_input(ValueId id, const Tensor& t) {
@@ -181,6 +206,12 @@ void Executable::run() {
   const Graph& g = *graph_;
   RunContext ctx;
   ctx.step = step_;
+  for (FreshOutput& f : fresh_) {  // the caller owns last run's buffer: write this run's into a new one
+    if (!f.handed_out) continue;
+    const TensorDesc& d = g.value(f.value).desc;
+    views_[size_t(f.value)] = steps_[f.step].out[f.slot] = Tensor::empty(d.shape, d.dtype, opts_.device);
+    f.handed_out = false;
+  }
   for (Step& s : steps_) {
     const Node& n = g.node(s.node);
     s.in.clear();
@@ -227,6 +258,10 @@ Tensor Executable::output_view(ValueId id) const {
 
 Tensor Executable::output(ValueId id) const {
   Tensor v = output_view(id);
+  if (FreshOutput* f = fresh_index(id); f && !f->handed_out) {
+    f->handed_out = true;  // the next run() writes elsewhere; asking again before then gets a copy
+    return v;
+  }
   if (v.device().is_cpu()) return v.clone();
   Tensor out = Tensor::empty(v.shape(), v.dtype(), v.device());
   cuda::memcpy(out.data_ptr(), v.data_ptr(), v.nbytes(), cuda::Copy::DeviceToDevice);
