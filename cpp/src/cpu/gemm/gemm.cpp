@@ -133,9 +133,17 @@ void run_region(const Problem& P, const Config& cfg, int64_t m0, int64_t m1, int
       const float beta_k = pc == k0 ? beta : 1.f;
       float* bbuf = t_pack_b.get(kc * round_up(nc, cfg.nr));
       float* abuf = t_pack_a.get(kc * std::min(round_up(m1 - m0, cfg.mr), mc_step));
+      // Where the next B block starts (next depth block, else the next column block's first one).
+      const int64_t b_ahead = pc + kc < k1   ? P.b_at(pc + kc, jc) - P.b_at(pc, jc)
+                              : jc + nc < n1 ? P.b_at(k0, jc + nc) - P.b_at(pc, jc)
+                                             : 0;
       for (int64_t ic = m0; ic < m1; ic += mc_step) {
         const int64_t mc = std::min(mc_step, m1 - ic);
-        const PackAArgs pa{P.a_at(ic, pc), P.lda, mc, kc, P.ta, abuf};
+        // Likewise for A: the next row block, else the first row block of the next depth block.
+        const int64_t a_ahead = ic + mc < m1 ? P.a_at(ic + mc, pc) - P.a_at(ic, pc)
+                                : pc + kc < k1 ? P.a_at(m0, pc + kc) - P.a_at(ic, pc)
+                                               : 0;
+        const PackAArgs pa{P.a_at(ic, pc), P.lda, mc, kc, P.ta, abuf, a_ahead};
         cfg.pack_a(&pa);
         float* c = P.C + ic * P.ldc + jc;
         int64_t done = 0;
@@ -146,7 +154,7 @@ void run_region(const Problem& P, const Config& cfg, int64_t m0, int64_t m1, int
           const int64_t group = cfg.nr * kPackGroup;
           for (int64_t jr = 0; jr < nc; jr += group) {
             const int64_t w = std::min<int64_t>(group, nc - jr);
-            const PackBArgs pb{P.b_at(pc, jc + jr), P.ldb, kc, w, P.tb, bbuf + jr * kc};
+            const PackBArgs pb{P.b_at(pc, jc + jr), P.ldb, kc, w, P.tb, bbuf + jr * kc, b_ahead};
             cfg.pack_b(&pb);
             const MacroArgs ma{abuf, bbuf + jr * kc, c + jr, P.ldc, done, w, kc, P.alpha, beta_k};
             cfg.macro(&ma);

@@ -108,7 +108,7 @@ inline void store_lane(float* d, int64_t width, const __m512 o[4], int kmax) {
 // Four source rows at a time along the whole depth: four sequential streams the hardware prefetcher follows.
 // (Walking all rows per 16-k step touched up to 256 rows per step, one line each, which the prefetcher cannot
 // track: the 1x1 weight gradient's X^T pack cost 20% of that GEMM on Zen 4.)
-void pack_transposed(const float* s, int64_t ld, int rows, int width, int64_t kc, float* d) {
+void pack_transposed(const float* s, int64_t ld, int rows, int width, int64_t kc, float* d, int64_t ahead) {
   for (int g = 0; g < width; g += 4) {
     for (int64_t k0 = 0; k0 < kc; k0 += 16) {
       const int kr = kc - k0 < 16 ? int(kc - k0) : 16;
@@ -117,6 +117,9 @@ void pack_transposed(const float* s, int64_t ld, int rows, int width, int64_t kc
 #pragma GCC unroll 4
       for (int t = 0; t < 4; ++t)
         x[t] = g + t < rows ? _mm512_maskz_loadu_ps(mk, s + (g + t) * ld + k0) : _mm512_setzero_ps();
+      if (ahead)
+        for (int t = 0; t < 4 && g + t < rows; ++t)
+          _mm_prefetch(reinterpret_cast<const char*>(s + (g + t) * ld + k0 + ahead), _MM_HINT_T1);
       transpose4(x[0], x[1], x[2], x[3], o);
       float* dk = d + k0 * width + g;
       store_lane<0>(dk, width, o, kr);
@@ -154,11 +157,14 @@ void sgemm_pack_a_12__avx512(const PackAArgs* p) {
     const int m = p->mc - r < MR ? int(p->mc - r) : MR;
     float* d = p->dst + r * p->kc;
     if (!p->trans) {
-      pack_transposed(p->a + r * p->lda, p->lda, m, MR, p->kc, d);
+      pack_transposed(p->a + r * p->lda, p->lda, m, MR, p->kc, d, p->ahead);
     } else {  // A^T: each k-slice is already contiguous in memory
       const __mmask16 mk = __mmask16((1u << m) - 1);
-      for (int64_t k = 0; k < p->kc; ++k)
-        _mm512_mask_storeu_ps(d + k * MR, 0x0FFF, _mm512_maskz_loadu_ps(mk, p->a + k * p->lda + r));
+      for (int64_t k = 0; k < p->kc; ++k) {
+        const float* s = p->a + k * p->lda + r;
+        if (p->ahead) _mm_prefetch(reinterpret_cast<const char*>(s + p->ahead), _MM_HINT_T1);
+        _mm512_mask_storeu_ps(d + k * MR, 0x0FFF, _mm512_maskz_loadu_ps(mk, s));
+      }
     }
   }
 }
@@ -167,8 +173,9 @@ void sgemm_pack_b_32__avx512(const PackBArgs* p) {
   const int64_t kc = p->kc, nc = p->nc, ldb = p->ldb, full = nc / NR * NR;
   const int w = int(nc - full), wp = (w + VEC - 1) / VEC * VEC;
   if (p->trans) {  // B^T: panel columns are source rows
-    for (int64_t j = 0; j < full; j += NR) pack_transposed(p->b + j * ldb, ldb, NR, NR, kc, p->dst + j * kc);
-    if (w) pack_transposed(p->b + full * ldb, ldb, w, wp, kc, p->dst + full * kc);
+    for (int64_t j = 0; j < full; j += NR)
+      pack_transposed(p->b + j * ldb, ldb, NR, NR, kc, p->dst + j * kc, p->ahead);
+    if (w) pack_transposed(p->b + full * ldb, ldb, w, wp, kc, p->dst + full * kc, p->ahead);
     return;
   }
   // Row-major B: sweep each source row across all panels, so every source page is touched once per row rather
@@ -178,6 +185,8 @@ void sgemm_pack_b_32__avx512(const PackBArgs* p) {
   for (int64_t k = 0; k < kc; ++k) {
     const float* s = p->b + k * ldb;
     float* d = p->dst + k * NR;
+    if (p->ahead)
+      for (int64_t j = 0; j < nc; j += 16) _mm_prefetch(reinterpret_cast<const char*>(s + j + p->ahead), _MM_HINT_T1);
     for (int64_t j = 0; j < full; j += NR, d += NR * kc) {
       _mm512_store_ps(d, _mm512_loadu_ps(s + j));
       _mm512_store_ps(d + VEC, _mm512_loadu_ps(s + j + VEC));

@@ -27,6 +27,10 @@ struct PackAArgs {
   int64_t lda, mc, kc;
   bool trans;
   float* dst;
+  // Floats from each source element to the same element of the block packed next (0: none). Packers that honour
+  // it prefetch that block's lines while reading this one, so the next pack finds its source in L2 rather than
+  // waiting on memory after a block of arithmetic (operands streamed from memory: 1x1 conv gradients).
+  int64_t ahead = 0;
 };
 using PackAFn = void (*)(const PackAArgs*);
 
@@ -36,6 +40,7 @@ struct PackBArgs {
   int64_t ldb, kc, nc;
   bool trans;
   float* dst;
+  int64_t ahead = 0;  // as in PackAArgs
 };
 using PackBFn = void (*)(const PackBArgs*);
 
