@@ -136,6 +136,34 @@ def test_env_var_bad_value_is_reported():
     assert r.returncode != 0 and "unknown instruction-set level 'sse9'" in r.stderr
 
 
+def test_large_freed_tensors_are_cached_and_empty_cache_returns_them():
+    fc.empty_cache()
+    x = np.ones((8, 64, 64, 64), np.float32)  # 8 MiB result
+    y = fc.functional.relu(x)
+    assert np.array_equal(y, x)
+    nbytes = y.nbytes
+    del y
+    assert fc.cached_memory_bytes() >= nbytes
+    z = fc.functional.relu(-x)  # reuses the cached block: its old contents must not show through
+    assert np.all(z == 0)
+    del z
+    assert fc.empty_cache() >= nbytes
+    assert fc.cached_memory_bytes() == 0
+
+
+def test_cache_size_env_var_is_checked():
+    code = "import numpy as np, fastconv as fc; fc.functional.relu(np.ones((1 << 20,), np.float32))"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env={**os.environ, "FASTCONV_CACHE_MB": "lots"})
+    assert r.returncode != 0 and "FASTCONV_CACHE_MB must be a non-negative integer (MiB), got 'lots'" in r.stderr
+    code = ("import numpy as np, fastconv as fc; y = fc.functional.relu(np.ones((1 << 20,), np.float32)); del y; "
+            "print(fc.cached_memory_bytes())")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env={**os.environ, "FASTCONV_CACHE_MB": "0"})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "0"
+
+
 def test_cmake_dir_points_inside_package():
     assert fc.get_cmake_dir().endswith(os.path.join("lib", "cmake", "fastconv"))
 

@@ -53,6 +53,8 @@ PYBIND11_MODULE(_C, m) {
   m.def("set_isa", [](const std::string& name) { set_isa(parse_isa(name)); }, py::arg("isa"));
   m.def("get_num_threads", &get_num_threads);
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
+  m.def("empty_cache", &release_cached_memory);
+  m.def("cached_memory_bytes", &cached_memory_bytes);
 
   m.def("cuda_compiled", &cuda::compiled);
   m.def("cuda_is_available", &cuda::is_available);

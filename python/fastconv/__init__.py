@@ -26,7 +26,7 @@ from . import data, models
 __version__ = _C.__version__
 
 __all__ = ["Tensor", "from_dlpack", "from_numpy", "tensor", "cuda", "functional", "value_and_grad", "trace",
-           "cpu_features", "set_num_threads", "get_num_threads", "set_isa", "get_isa", "get_cmake_dir",
+           "cpu_features", "set_num_threads", "get_num_threads", "empty_cache", "cached_memory_bytes", "set_isa", "get_isa", "get_cmake_dir",
            "manual_seed", "Symbol", "cat", "conv_output_size", "conv_flops", "ConvOutputSize", "nn", "optim",
            "compile", "Compiled", "summary", "fit", "evaluate", "predict", "History", "save",
            "load", "data", "models"]
@@ -65,6 +65,19 @@ def set_num_threads(n: int) -> None:
 
 def get_num_threads() -> int:
     return _C.get_num_threads()
+
+
+def empty_cache() -> int:
+    """Returns the large freed CPU blocks that fastconv keeps for reuse to the system; the number of bytes freed.
+
+    Tensors of 1 MiB and more go back to a cache when freed (up to FASTCONV_CACHE_MB, default 256) so that the next
+    tensor of that size does not fault its pages in again; `FASTCONV_CACHE_MB=0` turns the cache off."""
+    return int(_C.empty_cache())
+
+
+def cached_memory_bytes() -> int:
+    """Bytes currently held by that cache (freed tensors kept for reuse, not in use)."""
+    return int(_C.cached_memory_bytes())
 
 
 def get_cmake_dir() -> str:

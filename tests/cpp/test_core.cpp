@@ -77,6 +77,42 @@ TEST(Tensor, FromBlobKeepsOwnerAliveUntilLastView) {
   EXPECT_EQ(released, 1);
 }
 
+// Large freed blocks come back for the next request of their size class (no new pages to fault in); other sizes,
+// small blocks and blocks still in use do not; release_cached_memory hands everything back.
+TEST(Allocator, LargeFreedBlocksAreReusedBySizeClass) {
+  release_cached_memory();
+  const size_t big = size_t(3) << 20;
+  void* a = cached_alloc64(big);
+  void* b = cached_alloc64(big);
+  ASSERT_NE(a, b);
+  static_cast<char*>(a)[big - 1] = 1;  // writable to the end
+  cached_free64(a, big);
+  EXPECT_EQ(cached_memory_bytes(), big);
+  void* c = cached_alloc64(big - 100);  // same 64 KiB class
+  EXPECT_EQ(c, a);
+  EXPECT_EQ(cached_memory_bytes(), 0u);
+  cached_free64(c, big - 100);
+  void* d = cached_alloc64(big * 2);  // another class: a new block
+  EXPECT_NE(d, a);
+  EXPECT_NE(d, b);
+  void* small = cached_alloc64(1000);
+  cached_free64(small, 1000);  // below 1 MiB: not kept
+  EXPECT_EQ(cached_memory_bytes(), big);
+  cached_free64(b, big);
+  cached_free64(d, big * 2);
+  EXPECT_EQ(release_cached_memory(), 4 * big);
+  EXPECT_EQ(cached_memory_bytes(), 0u);
+  {  // Storage goes through the cache too
+    Tensor t = Tensor::empty({1 << 20});
+    void* p = t.data_ptr();
+    t = Tensor();
+    Tensor u = Tensor::empty({1 << 20});
+    EXPECT_EQ(u.data_ptr(), p);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(u.data_ptr()) % 64, 0u);
+  }
+  release_cached_memory();
+}
+
 TEST(CpuFeatures, BestLevelIsConsistentWithFlags) {
   const CpuFeatures& f = cpu_features();
   if (f.best == Isa::avx512) {

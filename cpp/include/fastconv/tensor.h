@@ -19,6 +19,13 @@ Shape contiguous_strides(const Shape& s);  // in elements
 // 64-byte-aligned CPU memory (one cache line; an AVX-512 register).
 void* aligned_alloc64(size_t nbytes);
 void aligned_free64(void* p);
+// The same through a cache of large freed blocks (what Storage uses): a block of >= 1 MiB freed here is kept (up
+// to FASTCONV_CACHE_MB, default 256, oldest dropped first) and handed out again for a request of its size class,
+// so its pages are not faulted in again. cached_free64 needs the size given to cached_alloc64.
+void* cached_alloc64(size_t nbytes);
+void cached_free64(void* p, size_t nbytes);
+size_t release_cached_memory();  // returns the cached blocks to the system; the bytes freed
+size_t cached_memory_bytes();
 
 class Storage {
  public:

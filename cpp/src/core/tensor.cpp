@@ -40,7 +40,9 @@ Storage::~Storage() {
 }
 
 std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
-  if (device.is_cpu()) return std::make_shared<Storage>(aligned_alloc64(nbytes), nbytes, device, aligned_free64);
+  if (device.is_cpu())
+    return std::make_shared<Storage>(cached_alloc64(nbytes), nbytes, device,
+                                     [nbytes](void* p) { cached_free64(p, nbytes); });
   return std::make_shared<Storage>(cuda::malloc(nbytes, device.index), nbytes, device,
                                    [](void* p) { cuda::free(p); });
 }
