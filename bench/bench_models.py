@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import machine, save_json, table  # noqa: E402
+from common import add_malloc_option, apply_malloc_option, machine, save_json, table  # noqa: E402
 
 import fastconv as fc  # noqa: E402
 import fastconv.functional as F  # noqa: E402
@@ -196,7 +196,9 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--threads", type=int, default=None, help="both frameworks (default: fastconv's count)")
     ap.add_argument("--json", default=None)
+    add_malloc_option(ap)
     a = ap.parse_args(argv)
+    apply_malloc_option(a.malloc)
     import torch
 
     threads = a.threads or fc.get_num_threads()

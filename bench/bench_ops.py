@@ -13,7 +13,8 @@ import sys
 import numpy as np
 
 sys.path.insert(0, __import__("os").path.dirname(__file__))
-from common import interleaved_medians, machine, median_time, save_json, table  # noqa: E402
+from common import (add_malloc_option, apply_malloc_option, interleaved_medians, machine, median_time,  # noqa: E402
+                    save_json, table)
 
 import fastconv as fc  # noqa: E402
 import fastconv.functional as F  # noqa: E402
@@ -85,7 +86,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--json", default=None)
     ap.add_argument("--only", default="sgemm,conv")
+    add_malloc_option(ap)
     args = ap.parse_args()
+    apply_malloc_option(args.malloc)
     import torch
 
     threads = args.threads or fc.get_num_threads()
