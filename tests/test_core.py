@@ -22,6 +22,36 @@ def test_version_features_and_cuda_query():
         assert fc.cuda.is_available() is False
 
 
+def _sysfs_l2_bytes():
+    """Per-core L2 size from Linux's sysfs (an independent reading of the same CPUID data), or None."""
+    base = "/sys/devices/system/cpu/cpu0/cache"
+    if not os.path.isdir(base):
+        return None
+    for idx in sorted(os.listdir(base)):
+        try:
+            with open(os.path.join(base, idx, "level")) as f:
+                level = f.read().strip()
+            with open(os.path.join(base, idx, "type")) as f:
+                kind = f.read().strip()
+            with open(os.path.join(base, idx, "size")) as f:
+                size = f.read().strip()
+        except OSError:
+            continue
+        if level == "2" and kind in ("Unified", "Data"):
+            units = {"K": 1 << 10, "M": 1 << 20}
+            return int(size[:-1]) * units[size[-1]] if size[-1] in units else int(size)
+    return None
+
+
+def test_l2_cache_size_matches_the_kernel():
+    l2 = fc.cpu_features()["l2_cache_bytes"]
+    sysfs = _sysfs_l2_bytes()
+    if sysfs is None:  # no sysfs reading to compare with: the documented default or a plausible size
+        assert 128 << 10 <= l2 <= 64 << 20
+    else:
+        assert l2 == sysfs
+
+
 def test_tensor_creation_shape_strides():
     t = fc._C.zeros([2, 3, 4])
     assert t.shape == (2, 3, 4)

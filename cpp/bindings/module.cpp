@@ -45,6 +45,7 @@ PYBIND11_MODULE(_C, m) {
     d["avx512bw"] = f.avx512bw;
     d["avx512vl"] = f.avx512vl;
     d["avx512dq"] = f.avx512dq;
+    d["l2_cache_bytes"] = f.l2_bytes;
     d["best_isa"] = isa_name(f.best);
     d["isa"] = isa_name(active_isa());
     return d;

@@ -275,6 +275,8 @@ TEST(Winograd, ForwardNetworkShapes) {
   // Large Cin x Cout and more tiles than one block holds: the sequential multi-block path (every 61st channel
   // checked).
   check_forward(make(1, 16, 88, 88, 1024, 1), true, false, 61);
+  // 100 tiles in one block: the fused path where L2 is under 2 MiB (fused_max_tiles), the packed one elsewhere.
+  check_forward(make(1, 160, 40, 40, 130, 1), true, false, 7);
 }
 
 TEST(Winograd, BackwardDataSmallAndOddShapes) {
@@ -294,6 +296,7 @@ TEST(Winograd, BackwardDataNetworkShapes) {
   check_backward(make(1, 256, 14, 14, 128, 1));
   check_backward(make(1, 512, 7, 7, 512, 1));
   check_backward(make(1, 200, 6, 5, 512, 1));  // U blocks of 128 + 72 input channels of the forward conv
+  check_backward(make(1, 130, 40, 40, 160, 1));  // 100 tiles: fused where L2 < 2 MiB, as in the forward test
 }
 
 TEST(Winograd, EmptyBatchDoesNothing) {

@@ -12,6 +12,9 @@ struct CpuFeatures {
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false;
   bool os_avx = false, os_avx512 = false;  // the OS saves the wide registers (XGETBV)
   Isa best = Isa::scalar;                  // highest level both CPU and OS support
+  // Per-core L2 size (glibc's reading of CPUID; 2 MiB when unknown): blocking choices that trade re-reading data
+  // from L3 against writing it out depend on it (conv_winograd_f4x3.cpp).
+  long l2_bytes = 2l << 20;
 };
 
 const CpuFeatures& cpu_features();

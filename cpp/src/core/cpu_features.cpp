@@ -1,6 +1,7 @@
 #include "fastconv/cpu_features.h"
 
 #include <cpuid.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -65,6 +66,7 @@ CpuFeatures detect() {
     f.brand = s == std::string::npos ? "" : f.brand.substr(s);
   }
 
+  if (const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE); l2 > 0) f.l2_bytes = l2;
   if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.avx2 && f.fma)
     f.best = Isa::avx512;
   else if (f.avx2 && f.fma)

@@ -116,6 +116,16 @@ int64_t fused_weight_floats(const Geometry& g, int64_t tiles) {
   return a + b + max_slots() * round_up(kPoints * kFusedWRows * kMaxNr, 16);
 }
 
+// Up to how many tiles the forward/data pass takes the fused path. Its cost is re-reading the packed V of all 36
+// products once per 32-channel panel (from L3); the packed path's is writing U and streaming it back. With a 2 MiB
+// L2 the packed path won from 128 tiles on (256^2 at 14x14: fused 0.8x); with 1 MiB (Zen 4), where U_e's B blocks
+// no longer stay in L2 beside the A block, fused won at 128 tiles (VGG conv3_2, batch 8: 0.92x the time, per-round
+// median of 10 interleaved runs) and lost at 392 (128^2 at 28x28).
+int64_t fused_max_tiles() {
+  static const int64_t n = cpu_features().l2_bytes < (2l << 20) ? 2 * kFusedMaxTiles : kFusedMaxTiles;
+  return n;
+}
+
 Plan make_plan(const Geometry& g) {
   Plan p{g, g.N * g.TH * g.TW, 0, 0, 0, false, false, 0, 0, 0};
   if (p.tiles <= 0 || g.Cin <= 0 || g.Cout <= 0) return p;
@@ -134,7 +144,7 @@ Plan make_plan(const Geometry& g) {
   // the products. The fused path keeps the transformed filters of one 32-channel panel in L2 instead. Measured
   // against the packed GEMMs: 512^2 with 32 tiles forward 1.6x faster, 256^2 with 16 tiles 1.35x; level at 64
   // tiles (128^2); slower from 128 tiles on (256^2 at 14x14, 128^2 at 28x28: 0.8x).
-  p.fused = !p.per_thread && p.nblocks == 1 && p.tiles <= kFusedMaxTiles;
+  p.fused = !p.per_thread && p.nblocks == 1 && p.tiles <= fused_max_tiles();
   p.u_floats = p.fused ? fused_floats(g, p.block) : round_up(kPoints * g.Cin * g.Cout, 16);
   p.xb_floats = g.N * g.CB * g.Hp * g.Wp * kLanes;
   p.slot_floats = kPoints * p.block * (g.Cp + g.Kp);
