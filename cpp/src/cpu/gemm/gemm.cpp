@@ -120,6 +120,20 @@ void scale_c(float beta, float* c, int64_t ldc, int64_t m, int64_t n) {
 
 constexpr int64_t kPackGroup = 8;  // B panels packed per step of the first strip
 
+// The source bytes of op(A)[i0:i0+m, p0:p0+k] and of op(B)[p0:p0+k, j0:j0+n], for PrefetchCursor.
+gemm::PrefetchRegion a_region(const Problem& P, int64_t i0, int64_t m, int64_t p0, int64_t k) {
+  if (m <= 0 || k <= 0) return {};
+  const char* s = reinterpret_cast<const char*>(P.a_at(i0, p0));
+  const int64_t ld = P.lda * int64_t(sizeof(float));
+  return P.ta ? gemm::PrefetchRegion{s, k, m * 4, ld} : gemm::PrefetchRegion{s, m, k * 4, ld};
+}
+gemm::PrefetchRegion b_region(const Problem& P, int64_t p0, int64_t k, int64_t j0, int64_t n) {
+  if (n <= 0 || k <= 0) return {};
+  const char* s = reinterpret_cast<const char*>(P.b_at(p0, j0));
+  const int64_t ld = P.ldb * int64_t(sizeof(float));
+  return P.tb ? gemm::PrefetchRegion{s, n, k * 4, ld} : gemm::PrefetchRegion{s, k, n * 4, ld};
+}
+
 // C[m0:m1, n0:n1] (over depth k0:k1, first block using `beta`) with the loop nest described at the top.
 void run_region(const Problem& P, const Config& cfg, int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t k0,
                 int64_t k1, float beta) {
@@ -133,17 +147,22 @@ void run_region(const Problem& P, const Config& cfg, int64_t m0, int64_t m1, int
       const float beta_k = pc == k0 ? beta : 1.f;
       float* bbuf = t_pack_b.get(kc * round_up(nc, cfg.nr));
       float* abuf = t_pack_a.get(kc * std::min(round_up(m1 - m0, cfg.mr), mc_step));
-      // Where the next B block starts (next depth block, else the next column block's first one).
-      const int64_t b_ahead = pc + kc < k1   ? P.b_at(pc + kc, jc) - P.b_at(pc, jc)
-                              : jc + nc < n1 ? P.b_at(k0, jc + nc) - P.b_at(pc, jc)
-                                             : 0;
+      // The B block packed after this one: the next depth block, else the next column block's first one.
+      const bool more_k = pc + kc < k1, more_n = jc + nc < n1;
+      const int64_t nk = more_k ? std::min(kc_step, k1 - pc - kc) : std::min(kc_step, k1 - k0);
+      const gemm::PrefetchRegion next_b = more_k   ? b_region(P, pc + kc, nk, jc, nc)
+                                          : more_n ? b_region(P, k0, nk, jc + nc, std::min(nc_step, n1 - jc - nc))
+                                                   : gemm::PrefetchRegion{};
       for (int64_t ic = m0; ic < m1; ic += mc_step) {
         const int64_t mc = std::min(mc_step, m1 - ic);
-        // Likewise for A: the next row block, else the first row block of the next depth block.
-        const int64_t a_ahead = ic + mc < m1 ? P.a_at(ic + mc, pc) - P.a_at(ic, pc)
-                                : pc + kc < k1 ? P.a_at(m0, pc + kc) - P.a_at(ic, pc)
-                                               : 0;
-        const PackAArgs pa{P.a_at(ic, pc), P.lda, mc, kc, P.ta, abuf, a_ahead};
+        // Likewise for A: the next row block, else the first row block of the next depth (or column) block.
+        const bool last_m = ic + mc >= m1;
+        const int64_t fm = std::min(mc_step, m1 - m0);
+        const gemm::PrefetchRegion next[2] = {
+            !last_m ? a_region(P, ic + mc, std::min(mc_step, m1 - ic - mc), pc, kc)
+            : (more_k || more_n) ? a_region(P, m0, fm, more_k ? pc + kc : k0, nk) : gemm::PrefetchRegion{},
+            last_m ? next_b : gemm::PrefetchRegion{}};
+        const PackAArgs pa{P.a_at(ic, pc), P.lda, mc, kc, P.ta, abuf};
         cfg.pack_a(&pa);
         float* c = P.C + ic * P.ldc + jc;
         int64_t done = 0;
@@ -154,20 +173,22 @@ void run_region(const Problem& P, const Config& cfg, int64_t m0, int64_t m1, int
           const int64_t group = cfg.nr * kPackGroup;
           for (int64_t jr = 0; jr < nc; jr += group) {
             const int64_t w = std::min<int64_t>(group, nc - jr);
-            const PackBArgs pb{P.b_at(pc, jc + jr), P.ldb, kc, w, P.tb, bbuf + jr * kc, b_ahead};
+            const PackBArgs pb{P.b_at(pc, jc + jr), P.ldb, kc, w, P.tb, bbuf + jr * kc};
             cfg.pack_b(&pb);
             const MacroArgs ma{abuf, bbuf + jr * kc, c + jr, P.ldc, done, w, kc, P.alpha, beta_k};
             cfg.macro(&ma);
           }
         }
-        if (done < mc) {
-          const MacroArgs ma{abuf + done * kc, bbuf, c + done * P.ldc, P.ldc, mc - done, nc, kc, P.alpha, beta_k};
+        if (done < mc) {  // the bulk of the block: the next blocks' sources are prefetched between its tiles
+          const MacroArgs ma{abuf + done * kc, bbuf, c + done * P.ldc, P.ldc, mc - done, nc, kc, P.alpha, beta_k,
+                             next, 2};
           cfg.macro(&ma);
         }
       }
     }
   }
 }
+
 
 // Below this many multiply-adds (~160^3) a second thread costs more (wake-up, duplicate packing) than it saves.
 constexpr int64_t kParallelMinWork = int64_t(1) << 22;

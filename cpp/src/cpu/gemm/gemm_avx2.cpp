@@ -81,6 +81,7 @@ constexpr const TileFn* kTiles[MR + 1] = {nullptr,     Row<1>::fns, Row<2>::fns,
 
 void sgemm_macro_6x16__avx2(const MacroArgs* p) {
   const int64_t kc = p->kc, ldc = p->ldc;
+  PrefetchCursor pf(p->next, p->nnext, (p->mc + MR - 1) / MR * ((p->nc + NR - 1) / NR));
   // Strips outer, panels inner (see gemm_avx512.cpp).
   for (int64_t i = 0; i < p->mc; i += MR) {
     const int m = p->mc - i < MR ? int(p->mc - i) : MR;
@@ -88,8 +89,12 @@ void sgemm_macro_6x16__avx2(const MacroArgs* p) {
     float* c = p->c + i * ldc;
     int64_t j = 0;
     if (m == MR)
-      for (; j + NR <= p->nc; j += NR) tile<MR, NVMAX>(kc, a, p->b + j * kc, c + j, ldc, VEC, p->alpha, p->beta);
+      for (; j + NR <= p->nc; j += NR) {
+        pf.step();
+        tile<MR, NVMAX>(kc, a, p->b + j * kc, c + j, ldc, VEC, p->alpha, p->beta);
+      }
     for (; j < p->nc; j += NR) {
+      pf.step();
       const int n = p->nc - j < NR ? int(p->nc - j) : NR, nv = (n + VEC - 1) / VEC;
       kTiles[m][nv - 1](kc, a, p->b + j * kc, c + j, ldc, n - (nv - 1) * VEC, p->alpha, p->beta);
     }

@@ -112,7 +112,7 @@ inline void store_lane(float* d, int64_t width, const __m512 o[4], int kmax) {
 // that GEMM on Zen 4; walking the whole depth per 4 rows revisited each destination line width/4 times after it
 // had left L1: 64x256x3136 NT ~5% slower than with 64-k chunks.)
 constexpr int64_t kPackChunk = 64;
-void pack_transposed(const float* s, int64_t ld, int rows, int width, int64_t kc, float* d, int64_t ahead) {
+void pack_transposed(const float* s, int64_t ld, int rows, int width, int64_t kc, float* d) {
   for (int64_t c0 = 0; c0 < kc; c0 += kPackChunk)
     for (int g = 0; g < width; g += 4)
       for (int64_t k0 = c0; k0 < std::min(kc, c0 + kPackChunk); k0 += 16) {
@@ -122,9 +122,6 @@ void pack_transposed(const float* s, int64_t ld, int rows, int width, int64_t kc
 #pragma GCC unroll 4
         for (int t = 0; t < 4; ++t)
           x[t] = g + t < rows ? _mm512_maskz_loadu_ps(mk, s + (g + t) * ld + k0) : _mm512_setzero_ps();
-        if (ahead)
-          for (int t = 0; t < 4 && g + t < rows; ++t)
-            _mm_prefetch(reinterpret_cast<const char*>(s + (g + t) * ld + k0 + ahead), _MM_HINT_T1);
         transpose4(x[0], x[1], x[2], x[3], o);
         float* dk = d + k0 * width + g;
         store_lane<0>(dk, width, o, kr);
@@ -139,6 +136,7 @@ void pack_transposed(const float* s, int64_t ld, int rows, int width, int64_t kc
 
 void sgemm_macro_12x32__avx512(const MacroArgs* p) {
   const int64_t kc = p->kc, ldc = p->ldc;
+  PrefetchCursor pf(p->next, p->nnext, (p->mc + MR - 1) / MR * ((p->nc + NR - 1) / NR));
   // Strips outer, panels inner: the A strip stays in L1, B panels stream from L2, and C is walked along its rows
   // (walking down C instead costs a TLB miss per row when ldc is large).
   for (int64_t i = 0; i < p->mc; i += MR) {
@@ -147,8 +145,12 @@ void sgemm_macro_12x32__avx512(const MacroArgs* p) {
     float* c = p->c + i * ldc;
     int64_t j = 0;
     if (m == MR)  // the hot path, called directly so it can be inlined
-      for (; j + NR <= p->nc; j += NR) tile<MR, NVMAX>(kc, a, p->b + j * kc, c + j, ldc, 0xFFFF, p->alpha, p->beta);
+      for (; j + NR <= p->nc; j += NR) {
+        pf.step();
+        tile<MR, NVMAX>(kc, a, p->b + j * kc, c + j, ldc, 0xFFFF, p->alpha, p->beta);
+      }
     for (; j < p->nc; j += NR) {
+      pf.step();
       const int n = p->nc - j < NR ? int(p->nc - j) : NR;
       const __mmask16 last = __mmask16(n % VEC ? (1u << (n % VEC)) - 1 : 0xFFFFu);
       kTiles[m][(n + VEC - 1) / VEC - 1](kc, a, p->b + j * kc, c + j, ldc, last, p->alpha, p->beta);
@@ -161,14 +163,11 @@ void sgemm_pack_a_12__avx512(const PackAArgs* p) {
     const int m = p->mc - r < MR ? int(p->mc - r) : MR;
     float* d = p->dst + r * p->kc;
     if (!p->trans) {
-      pack_transposed(p->a + r * p->lda, p->lda, m, MR, p->kc, d, p->ahead);
+      pack_transposed(p->a + r * p->lda, p->lda, m, MR, p->kc, d);
     } else {  // A^T: each k-slice is already contiguous in memory
       const __mmask16 mk = __mmask16((1u << m) - 1);
-      for (int64_t k = 0; k < p->kc; ++k) {
-        const float* s = p->a + k * p->lda + r;
-        if (p->ahead) _mm_prefetch(reinterpret_cast<const char*>(s + p->ahead), _MM_HINT_T1);
-        _mm512_mask_storeu_ps(d + k * MR, 0x0FFF, _mm512_maskz_loadu_ps(mk, s));
-      }
+      for (int64_t k = 0; k < p->kc; ++k)
+        _mm512_mask_storeu_ps(d + k * MR, 0x0FFF, _mm512_maskz_loadu_ps(mk, p->a + k * p->lda + r));
     }
   }
 }
@@ -177,9 +176,8 @@ void sgemm_pack_b_32__avx512(const PackBArgs* p) {
   const int64_t kc = p->kc, nc = p->nc, ldb = p->ldb, full = nc / NR * NR;
   const int w = int(nc - full), wp = (w + VEC - 1) / VEC * VEC;
   if (p->trans) {  // B^T: panel columns are source rows
-    for (int64_t j = 0; j < full; j += NR)
-      pack_transposed(p->b + j * ldb, ldb, NR, NR, kc, p->dst + j * kc, p->ahead);
-    if (w) pack_transposed(p->b + full * ldb, ldb, w, wp, kc, p->dst + full * kc, p->ahead);
+    for (int64_t j = 0; j < full; j += NR) pack_transposed(p->b + j * ldb, ldb, NR, NR, kc, p->dst + j * kc);
+    if (w) pack_transposed(p->b + full * ldb, ldb, w, wp, kc, p->dst + full * kc);
     return;
   }
   // Row-major B: sweep each source row across all panels, so every source page is touched once per row rather
@@ -189,8 +187,6 @@ void sgemm_pack_b_32__avx512(const PackBArgs* p) {
   for (int64_t k = 0; k < kc; ++k) {
     const float* s = p->b + k * ldb;
     float* d = p->dst + k * NR;
-    if (p->ahead)
-      for (int64_t j = 0; j < nc; j += 16) _mm_prefetch(reinterpret_cast<const char*>(s + j + p->ahead), _MM_HINT_T1);
     for (int64_t j = 0; j < full; j += NR, d += NR * kc) {
       _mm512_store_ps(d, _mm512_loadu_ps(s + j));
       _mm512_store_ps(d + VEC, _mm512_loadu_ps(s + j + VEC));
