@@ -92,20 +92,34 @@ inline void store_lane(float* p, __m512 v, int64_t cols) {
 
 }  // namespace
 
+constexpr int64_t kAhead = 8;  // input channels
+
 void filter_transform__avx512(const FilterArgs* a) {
-  // Vector lanes are 16 consecutive output channels; their taps are a constant stride apart in either layout.
+  // Vector lanes are 16 consecutive output channels; their filters are a constant stride apart in either layout.
   const int64_t stride = a->transposed ? 9 : a->Cin * 9;
-  const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                         _mm512_set1_epi32(int32_t(stride)));
   // Output channels innermost: the 36 planes of U are then written as 36 sequential streams. (With input
   // channels innermost every store lands on a new page, several times slower for large Cin x Cout.)
   for (int64_t ci = a->ci0; ci < a->ci1; ++ci)
     for (int64_t co = a->co0; co < a->co1; co += L) {
       const __mmask16 m = lanes(a->co1 - co);
       const float* base = a->transposed ? a->w + (ci * a->Cout + co) * 9 : a->w + (co * a->Cin + ci) * 9;
-      __m512 g[9];
-      for (int k = 0; k < 9; ++k)
-        g[k] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, base + (a->transposed ? 8 - k : k), 4);
+      // The taps are read from memory once per pass, and their addresses jump by Cin*9 (or Cout*9) floats per
+      // step, which no hardware prefetcher follows: each group waited on ~9 cache misses (2.1 of VGG conv4_2's 6 ms
+      // forward on Zen 4). Ask for the lines kAhead input channels ahead.
+      const int nl = int(a->co1 - co < L ? a->co1 - co : L);
+      if (ci + kAhead < a->ci1) {
+        const float* nb = a->transposed ? base + kAhead * a->Cout * 9 : base + kAhead * 9;
+        if (a->transposed)  // the group's taps are 16 x 9 contiguous floats
+          for (int q = 0; q <= 9 * nl / 16; ++q) _mm_prefetch(reinterpret_cast<const char*>(nb + 16 * q), _MM_HINT_T0);
+        else
+          for (int l = 0; l < nl; ++l) _mm_prefetch(reinterpret_cast<const char*>(nb + l * stride), _MM_HINT_T0);
+      }
+      // Each filter's 9 taps are contiguous: 16 short loads and a register transpose instead of 9 gathers (with
+      // the prefetch above, the transform took ~0.75x the time of gathers on Zen 4).
+      __m512 r[16], g[9];
+      for (int l = 0; l < L; ++l) r[l] = l < nl ? _mm512_maskz_loadu_ps(0x1FF, base + l * stride) : _mm512_setzero_ps();
+      transpose16(r);
+      for (int k = 0; k < 9; ++k) g[k] = r[a->transposed ? 8 - k : k];
       __m512 t[3][6], u[6];
       for (int j = 0; j < 3; ++j) g3(g[j], g[3 + j], g[6 + j], t[j]);
       for (int i = 0; i < 6; ++i) {
