@@ -126,11 +126,22 @@ using InputFn = void (*)(const InputArgs*);
 using OutputFn = void (*)(const OutputArgs*);
 using GradOutFn = void (*)(const GradOutArgs*);
 
+// The weight gradient's filter adjoint G^T m G: dw[l][c][3][3] for lanes l < n (n <= kLanes, consecutive output
+// channels, dw_stride floats apart) from the 36 transform-domain values m[e * plane + l].
+struct AdjointArgs {
+  const float* m;
+  int64_t plane, n;
+  float* dw;
+  int64_t dw_stride;
+};
+using AdjointFn = void (*)(const AdjointArgs*);
+
 void filter_transform__scalar(const FilterArgs*);
 void pack_input__scalar(const PackArgs*);
 void input_transform__scalar(const InputArgs*);
 void output_transform__scalar(const OutputArgs*);
 void gradout_transform__scalar(const GradOutArgs*);
+void filter_adjoint__scalar(const AdjointArgs*);
 void filter_transform__avx2(const FilterArgs*);
 void pack_input__avx2(const PackArgs*);
 void input_transform__avx2(const InputArgs*);
@@ -140,6 +151,7 @@ void pack_input__avx512(const PackArgs*);
 void input_transform__avx512(const InputArgs*);
 void output_transform__avx512(const OutputArgs*);
 void gradout_transform__avx512(const GradOutArgs*);
+void filter_adjoint__avx512(const AdjointArgs*);
 
 }  // namespace winograd
 }  // namespace fastconv::cpu

@@ -336,47 +336,23 @@ WeightPlan make_weight_plan(const WinogradParams& p) {
   return w;
 }
 
-// G^T m G for the 6x6 m of every (c, k) (the adjoint of filter_transform's G g G^T; G as in
-// conv_winograd_f4x3_scalar.cpp). Applied once to rows and once to columns, m -> m G exploits G's structure:
-//   o0 = m0/4 - (m1+m2)/6 + (m3+m4)/24,  o1 = (m2-m1)/6 + (m3-m4)/12,  o2 = (m3+m4-m1-m2)/6 + m5.
-// Lanes run over k, which is contiguous in Macc[e][c][k], so the 36 loads per lane are 36 sequential streams and
-// the loops vectorise; reading one (c, k) at a time instead strides by C*K floats per load (39 ms of a 42 ms
-// 512-channel weight gradient went there).
-constexpr int64_t kAdjLanes = 16;
+// Lanes of the filter adjoint (winograd::filter_adjoint__*) run over output channels k, which are contiguous in
+// Macc[e][c][k], so its 36 loads per lane are 36 sequential streams; reading one (c, k) at a time instead strides by
+// C*K floats per load (39 ms of a 42 ms 512-channel weight gradient went there).
+constexpr int64_t kAdjLanes = kLanes;
 
-inline void g_apply(const float* v0, const float* v1, const float* v2, const float* v3, const float* v4,
-                    const float* v5, int64_t n, float* o0, float* o1, float* o2) {
-  for (int64_t l = 0; l < n; ++l) {
-    const float p = v1[l] + v2[l], q = v3[l] + v4[l];
-    o0[l] = v0[l] * 0.25f - p * (1.f / 6) + q * (1.f / 24);
-    o1[l] = (v2[l] - v1[l]) * (1.f / 6) + (v3[l] - v4[l]) * (1.f / 12);
-    o2[l] = (q - p) * (1.f / 6) + v5[l];
-  }
-}
-
-// dw[k0 + l][c][3][3] for l < n from Macc + c*Cout + k0 (element e at e * plane); dw rows are dw_stride apart.
-void filter_adjoint(const float* m, int64_t plane, int64_t n, float* dw, int64_t dw_stride) {
-  alignas(64) float t[6][3][kAdjLanes], o[3][3][kAdjLanes];
-  for (int i = 0; i < 6; ++i) {
-    const float* r = m + i * 6 * plane;
-    g_apply(r, r + plane, r + 2 * plane, r + 3 * plane, r + 4 * plane, r + 5 * plane, n, t[i][0], t[i][1],
-            t[i][2]);
-  }
-  for (int s = 0; s < 3; ++s)
-    g_apply(t[0][s], t[1][s], t[2][s], t[3][s], t[4][s], t[5][s], n, o[0][s], o[1][s], o[2][s]);
-  for (int64_t l = 0; l < n; ++l)
-    for (int r = 0; r < 3; ++r)
-      for (int s = 0; s < 3; ++s) dw[l * dw_stride + r * 3 + s] = o[r][s][l];
-}
+AdjointFn pick_adjoint() { return pick_isa<AdjointFn>(filter_adjoint__scalar, nullptr, filter_adjoint__avx512); }
 
 // dw for output channels [co0, co0 + kn) from their Macc block [36][Cin][kn].
 void adjoint_block(const Geometry& g, const float* Macc, int64_t co0, int64_t kn, float* dw) {
   const int64_t plane = g.Cin * kn, kblocks = cdiv(kn, kAdjLanes);
+  const AdjointFn adjoint = pick_adjoint();
   parallel_for(g.Cin * kblocks, 16, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
       const int64_t c = i / kblocks, k0 = i % kblocks * kAdjLanes;
-      filter_adjoint(Macc + c * kn + k0, plane, std::min(kAdjLanes, kn - k0), dw + ((co0 + k0) * g.Cin + c) * 9,
-                     g.Cin * 9);
+      const AdjointArgs aa{Macc + c * kn + k0, plane, std::min(kAdjLanes, kn - k0), dw + ((co0 + k0) * g.Cin + c) * 9,
+                           g.Cin * 9};
+      adjoint(&aa);
     }
   });
 }
@@ -401,6 +377,7 @@ void fused_weight(const Geometry& g, const float* V, int64_t sv, const float* Wt
     }
   });
   const int64_t cblocks = cdiv(g.Cin, kFusedWRows), npanels = cdiv(g.Cout, int64_t(gk.nr));
+  const AdjointFn adjoint = pick_adjoint();
   const int64_t units = cblocks * npanels;
   const int64_t slots = std::min<int64_t>({max_slots(), units, get_num_threads()});
   parallel_for(slots, 1, [&](int64_t sb, int64_t se) {
@@ -416,9 +393,11 @@ void fused_weight(const Geometry& g, const float* V, int64_t sv, const float* Wt
           gk.macro(&m);
         }
         for (int64_t c = 0; c < rows; ++c)
-          for (int64_t k0 = 0; k0 < width; k0 += kAdjLanes)
-            filter_adjoint(buf + c * gk.nr + k0, plane, std::min(kAdjLanes, width - k0),
-                           dw + ((co0 + k0) * g.Cin + c0 + c) * 9, g.Cin * 9);
+          for (int64_t k0 = 0; k0 < width; k0 += kAdjLanes) {
+            const AdjointArgs aa{buf + c * gk.nr + k0, plane, std::min(kAdjLanes, width - k0),
+                                 dw + ((co0 + k0) * g.Cin + c0 + c) * 9, g.Cin * 9};
+            adjoint(&aa);
+          }
       }
     }
   });

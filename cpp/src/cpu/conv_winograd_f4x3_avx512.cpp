@@ -1,9 +1,10 @@
 // Winograd F(4x4, 3x3) transforms with AVX-512: one zmm holds the 16 channels of a block, so every transform is
 // plain vertical arithmetic (matrices in conv_winograd_f4x3_scalar.cpp); only the NCHW <-> blocked edges need
 // register transposes.
-// GCC 12's AVX-512 headers trip -Wmaybe-uninitialized on their own _mm512_undefined_ps (GCC bug 105593).
+// GCC 12's AVX-512 headers trip -W(maybe-)uninitialized on their own _mm512_undefined_ps (GCC bug 105593).
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 #include <immintrin.h>
 
@@ -287,6 +288,40 @@ void gradout_transform__avx512(const GradOutArgs* a) {
       }
     }
   }
+}
+
+namespace {
+// m -> m G on vectors (see filter_adjoint__scalar for the formulas).
+inline void g_apply(const __m512 v[6], __m512 o[3]) {
+  const __m512 p = _mm512_add_ps(v[1], v[2]), q = _mm512_add_ps(v[3], v[4]);
+  o[0] = _mm512_fmadd_ps(q, _mm512_set1_ps(1.f / 24),
+                         _mm512_fnmadd_ps(p, _mm512_set1_ps(1.f / 6), _mm512_mul_ps(v[0], _mm512_set1_ps(0.25f))));
+  o[1] = _mm512_fmadd_ps(_mm512_sub_ps(v[3], v[4]), _mm512_set1_ps(1.f / 12),
+                         _mm512_mul_ps(_mm512_sub_ps(v[2], v[1]), _mm512_set1_ps(1.f / 6)));
+  o[2] = _mm512_fmadd_ps(_mm512_sub_ps(q, p), _mm512_set1_ps(1.f / 6), v[5]);
+}
+}  // namespace
+
+// Lanes are output channels: 36 vector loads, the adjoint in registers, then a transpose so that each channel's 9
+// taps (contiguous in dw) go out as one masked store instead of 9 scalar ones.
+void filter_adjoint__avx512(const AdjointArgs* a) {
+  const __mmask16 m = lanes(a->n);
+  __m512 t[6][3];
+  for (int i = 0; i < 6; ++i) {
+    __m512 v[6];
+    for (int j = 0; j < 6; ++j) v[j] = _mm512_maskz_loadu_ps(m, a->m + (i * 6 + j) * a->plane);
+    g_apply(v, t[i]);
+  }
+  __m512 r[16];
+  for (int s = 0; s < 3; ++s) {
+    const __m512 v[6] = {t[0][s], t[1][s], t[2][s], t[3][s], t[4][s], t[5][s]};
+    __m512 o[3];
+    g_apply(v, o);
+    for (int q = 0; q < 3; ++q) r[q * 3 + s] = o[q];
+  }
+  for (int k = 9; k < 16; ++k) r[k] = _mm512_setzero_ps();
+  transpose16(r);
+  for (int64_t l = 0; l < a->n; ++l) _mm512_mask_storeu_ps(a->dw + l * a->dw_stride, 0x1FF, r[l]);
 }
 
 }  // namespace fastconv::cpu::winograd

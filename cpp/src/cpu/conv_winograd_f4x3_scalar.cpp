@@ -153,4 +153,34 @@ void gradout_transform__scalar(const GradOutArgs* a) {
   }
 }
 
+// G^T m G for the 6x6 m of every lane (the adjoint of filter_transform's G g G^T). Applied once to rows and once to
+// columns, m -> m G exploits G's structure:
+//   o0 = m0/4 - (m1+m2)/6 + (m3+m4)/24,  o1 = (m2-m1)/6 + (m3-m4)/12,  o2 = (m3+m4-m1-m2)/6 + m5.
+namespace {
+inline void g_apply(const float* v0, const float* v1, const float* v2, const float* v3, const float* v4,
+                    const float* v5, int64_t n, float* o0, float* o1, float* o2) {
+  for (int64_t l = 0; l < n; ++l) {
+    const float p = v1[l] + v2[l], q = v3[l] + v4[l];
+    o0[l] = v0[l] * 0.25f - p * (1.f / 6) + q * (1.f / 24);
+    o1[l] = (v2[l] - v1[l]) * (1.f / 6) + (v3[l] - v4[l]) * (1.f / 12);
+    o2[l] = (q - p) * (1.f / 6) + v5[l];
+  }
+}
+}  // namespace
+
+void filter_adjoint__scalar(const AdjointArgs* a) {
+  const int64_t plane = a->plane, n = a->n;
+  alignas(64) float t[6][3][L], o[3][3][L];
+  for (int i = 0; i < 6; ++i) {
+    const float* r = a->m + i * 6 * plane;
+    g_apply(r, r + plane, r + 2 * plane, r + 3 * plane, r + 4 * plane, r + 5 * plane, n, t[i][0], t[i][1],
+            t[i][2]);
+  }
+  for (int s = 0; s < 3; ++s)
+    g_apply(t[0][s], t[1][s], t[2][s], t[3][s], t[4][s], t[5][s], n, o[0][s], o[1][s], o[2][s]);
+  for (int64_t l = 0; l < n; ++l)
+    for (int r = 0; r < 3; ++r)
+      for (int s = 0; s < 3; ++s) a->dw[l * a->dw_stride + r * 3 + s] = o[r][s][l];
+}
+
 }  // namespace fastconv::cpu::winograd
