@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import add_malloc_option, apply_malloc_option, machine, save_json, table  # noqa: E402
+from common import add_malloc_option, apply_malloc_option, machine, rotated, save_json, table  # noqa: E402
 
 import fastconv as fc  # noqa: E402
 import fastconv.functional as F  # noqa: E402
@@ -124,15 +124,15 @@ def torch_peak(step) -> tuple[int, int]:
 # ---- one model --------------------------------------------------------------------------------------------------
 def alternating_medians(fns: dict, repeats: int, warmup: int = 1) -> dict:
     """Median seconds per fn, timing one call of each in turn per round, so load from other processes on a shared
-    machine falls on all of them alike."""
+    machine falls on all of them alike; the order rotates every round, so no fn always runs first or last."""
     for f in fns.values():
         for _ in range(warmup):
             f()
     times = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, f in fns.items():
+    for r in range(repeats):
+        for k in rotated(list(fns), r):
             t0 = time.perf_counter()
-            f()
+            fns[k]()
             times[k].append(time.perf_counter() - t0)
     return {k: float(np.median(v)) for k, v in times.items()}
 

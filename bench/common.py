@@ -33,15 +33,23 @@ def median_time(fn: Callable[[], object], repeats: int = 10, warmup: int = 2, mi
     return statistics.median(times)
 
 
+def rotated(keys: list, r: int) -> list:
+    """keys starting at position r (mod len): round r's order, so that across rounds each one leads in turn (with
+    a fixed order, the drift of a shared VM within a round fell on the same one every time)."""
+    i = r % len(keys) if keys else 0
+    return keys[i:] + keys[:i]
+
+
 def interleaved_medians(fns: dict[str, Callable[[], object]], repeats: int = 10, rounds: int = 3,
                         settle: float = 0.3) -> dict[str, float]:
     """Median wall time (seconds) per fn over `rounds` rounds of `repeats` calls each, the fns taking turns round
-    by round (each block after a `settle` pause and one untimed call). On a shared VM whose speed drifts by 1.5-2x
+    by round in a rotating order (each block after a `settle` pause and one untimed call). On a shared VM whose speed drifts by 1.5-2x
     over seconds, blocks measured minutes apart compare two different machines; taking turns spreads the drift
     over every fn alike."""
     times: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(rounds):
-        for k, fn in fns.items():
+    for r in range(rounds):
+        for k in rotated(list(fns), r):
+            fn = fns[k]
             time.sleep(settle)
             fn()
             for _ in range(repeats):
