@@ -7,8 +7,6 @@
 // the same size class; empty_cache() / release_cached_memory() returns them to the system.
 #include <cstdlib>
 #include <mutex>
-#include <new>
-#include <string>
 #include <utility>
 #include <vector>
 
@@ -21,9 +19,12 @@ namespace {
 constexpr size_t kCacheMinBytes = size_t(1) << 20;  // smaller blocks: malloc's free lists already reuse them
 constexpr size_t kSizeClass = size_t(64) << 10;     // large requests round up to this (<= 6% waste from 1 MiB)
 
+// aligned_alloc needs a multiple of 64, and kernels may read a full last vector.
+size_t line_rounded(size_t nbytes) { return nbytes == 0 ? 64 : (nbytes + 63) / 64 * 64; }
+
+// What the cache allocates and files a block under: large requests go up to their size class.
 size_t rounded(size_t nbytes) {
-  size_t n = (nbytes + 63) / 64 * 64;  // aligned_alloc needs a multiple of 64; kernels may read a full last vector
-  if (n == 0) n = 64;
+  const size_t n = line_rounded(nbytes);
   return n >= kCacheMinBytes ? (n + kSizeClass - 1) / kSizeClass * kSizeClass : n;
 }
 
@@ -49,22 +50,20 @@ Cache& cache() {
   return *c;
 }
 
-void* system_alloc(size_t n) {
+// n bytes (a multiple of 64) for a request of nbytes; the error names the request.
+void* system_alloc(size_t n, size_t nbytes) {
   void* p = std::aligned_alloc(64, n);
   if (!p) {  // the cache may be holding what the system lacks
     release_cached_memory();
     p = std::aligned_alloc(64, n);
   }
+  FC_CHECK(p != nullptr, Runtime, "out of memory: could not allocate ", nbytes, " bytes");
   return p;
 }
 
 }  // namespace
 
-void* aligned_alloc64(size_t nbytes) {
-  void* p = system_alloc(rounded(nbytes));
-  FC_CHECK(p != nullptr, Runtime, "out of memory: could not allocate ", nbytes, " bytes");
-  return p;
-}
+void* aligned_alloc64(size_t nbytes) { return system_alloc(line_rounded(nbytes), nbytes); }
 
 void aligned_free64(void* p) { std::free(p); }
 
@@ -81,9 +80,7 @@ void* cached_alloc64(size_t nbytes) {
         return p;
       }
   }
-  void* p = system_alloc(n);
-  FC_CHECK(p != nullptr, Runtime, "out of memory: could not allocate ", nbytes, " bytes");
-  return p;
+  return system_alloc(n, nbytes);
 }
 
 void cached_free64(void* p, size_t nbytes) {

@@ -177,17 +177,16 @@ Executable::Executable(std::shared_ptr<Graph> graph, std::vector<ValueId> output
     if (b.value == kNoValue) steps_[size_t(pos_of[size_t(b.node)])].ws_offset = b.offset;
   for (Step& s : steps_) {
     const Node& n = g.node(s.node);
-    for (ValueId v : n.outputs) {
-      if (fresh[size_t(v)] && !fresh_index(v))
-        fresh_.push_back({v, size_t(&s - steps_.data()), s.out.size(), false});
+    for (ValueId v : n.outputs) {  // each value has one producer, so one entry per fresh output
+      if (fresh[size_t(v)]) fresh_.push_back({v, size_t(&s - steps_.data()), s.out.size(), false});
       s.out.push_back(views_[size_t(v)]);
     }
   }
 }
 
 Executable::FreshOutput* Executable::fresh_index(ValueId v) const {
-  for (const FreshOutput& f : fresh_)
-    if (f.value == v) return const_cast<FreshOutput*>(&f);
+  for (FreshOutput& f : fresh_)  // fresh_ is mutable: output() marks a buffer as handed over
+    if (f.value == v) return &f;
   return nullptr;
 }
 

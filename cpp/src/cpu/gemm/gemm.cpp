@@ -189,7 +189,6 @@ void run_region(const Problem& P, const Config& cfg, int64_t m0, int64_t m1, int
   }
 }
 
-
 // Below this many multiply-adds (~160^3) a second thread costs more (wake-up, duplicate packing) than it saves.
 constexpr int64_t kParallelMinWork = int64_t(1) << 22;
 // From here (~1300^3) two tasks per thread: dynamic balancing against other jobs on the shared cores is worth

@@ -5,8 +5,8 @@
 // can be merged into baseline callers.
 #include <immintrin.h>
 
-#include <cstddef>
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 
 #include "cpu/gemm/microkernel.h"
