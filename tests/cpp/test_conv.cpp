@@ -110,7 +110,10 @@ TEST(Conv, Im2colPlanBatchesSmallOutputs) {
 }
 
 TEST(Conv, Gemm1x1MatchesReference) {
-  for (const ConvParams& p : {make(3, 8, 6, 2, 5, 7, 1, 1, 1, 0, 1), make(5, 3, 16, 1, 4, 33, 1, 1, 1, 0, 1)}) {
+  // More input than output channels takes the transposed weight gradient (per-slot dW^T partials), also with a
+  // slot left idle (N = 1) and with an empty batch; fewer takes the direct one.
+  for (const ConvParams& p : {make(3, 8, 6, 2, 5, 7, 1, 1, 1, 0, 1), make(5, 3, 16, 1, 4, 33, 1, 1, 1, 0, 1),
+                              make(1, 40, 7, 1, 6, 9, 1, 1, 1, 0, 1), make(0, 9, 4, 1, 3, 3, 1, 1, 1, 0, 1)}) {
     const int64_t slots = 2;
     std::vector<float> ws(cpu::conv_gemm_1x1_workspace(p, ConvPass::backward_weight, slots) / 4 + 1);
     check_all(

@@ -123,6 +123,14 @@ TEST_P(GemmTest, LeadingDimensions) {
   }
 }
 
+// Narrow products (N <= 128) read A in place on AVX-512 instead of packing it: several depth and row blocks, edge
+// strips of 1..11 rows, edge panels, padded lda, alpha/beta, and 129 columns (packed again) for contrast.
+TEST_P(GemmTest, NarrowProductsReadAInPlace) {
+  for (int64_t n : {1, 17, 32, 64, 100, 128, 129})
+    for (int t = 0; t < 4; ++t) check({263, n, 901, bool(t & 1), bool(t & 2), 0.5f, t == 3 ? 1.f : 0.f, 3});
+  check({256, 64, 3136, false, true, 1.f, 1.f});
+}
+
 // Several KC/MC/NC blocks, both grid splits and the K-split path for a tiny C.
 TEST_P(GemmTest, Large) {
   for (int t = 0; t < 4; ++t) check({300, 500, 700, bool(t & 1), bool(t & 2), 1.f, 0.f});

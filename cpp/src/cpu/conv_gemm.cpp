@@ -135,8 +135,14 @@ size_t conv_im2col_gemm_workspace(const ConvParams& p, ConvPass pass, const Gemm
   return sizeof(float) * size_t(col * slots + partials);
 }
 
+// The 1x1 weight gradient as dW^T = X dY^T when there are more input than output channels: the larger operand
+// is then GEMM's A, which a narrow product reads in place instead of packing it (gemm.cpp, kDirectMaxN).
+bool wgrad_transposed(const ConvParams& p) { return group_in(p) > group_out(p); }
+
 size_t conv_gemm_1x1_workspace(const ConvParams& p, ConvPass pass, int64_t slots) {
-  return sizeof(float) * size_t(conv_gemm_1x1_slot_floats(p, pass) * (slots - 1));
+  // Transposed partials need a buffer for slot 0 too (it cannot accumulate into dw).
+  const int64_t own = pass == ConvPass::backward_weight && wgrad_transposed(p) ? slots : slots - 1;
+  return sizeof(float) * size_t(conv_gemm_1x1_slot_floats(p, pass) * own);
 }
 
 void conv_im2col_gemm_forward(const ConvParams& p, const float* x, const float* w, const float* bias, float* y,
@@ -284,14 +290,36 @@ void conv_gemm_1x1_backward_data(const ConvParams& p, const float* dy, const flo
 void conv_gemm_1x1_backward_weight(const ConvParams& p, const float* dy, const float* x, float* dw, float* ws,
                                    int64_t slots) {
   const int64_t Cg = group_in(p), Kg = group_out(p), hw = out_vol(p), wf = weight_floats(p);
+  if (!wgrad_transposed(p)) {
+    for_images(p.N, slots, [&](int64_t n, int64_t s) {
+      float* acc = s == 0 ? dw : ws + (s - 1) * wf;
+      const float beta = n == s ? 0.f : 1.f;
+      for (int64_t g = 0; g < p.groups; ++g)
+        sgemm(false, true, Kg, Cg, hw, 1.f, dy + (n * p.K + g * Kg) * hw, hw, x + (n * p.C + g * Cg) * hw, hw,
+              beta, acc + g * Kg * Cg, Cg);
+    });
+    reduce_partials(p, dw, ws, slots);
+    return;
+  }
+  // Every slot's partial is [groups][Cg][Kg]; dw[g][k][c] is their sum, transposed.
   for_images(p.N, slots, [&](int64_t n, int64_t s) {
-    float* acc = s == 0 ? dw : ws + (s - 1) * wf;
     const float beta = n == s ? 0.f : 1.f;
     for (int64_t g = 0; g < p.groups; ++g)
-      sgemm(false, true, Kg, Cg, hw, 1.f, dy + (n * p.K + g * Kg) * hw, hw, x + (n * p.C + g * Cg) * hw, hw, beta,
-            acc + g * Kg * Cg, Cg);
+      sgemm(false, true, Cg, Kg, hw, 1.f, x + (n * p.C + g * Cg) * hw, hw, dy + (n * p.K + g * Kg) * hw, hw,
+            beta, ws + s * wf + g * Cg * Kg, Kg);
   });
-  reduce_partials(p, dw, ws, slots);
+  const int64_t used = std::min(slots, p.N);
+  parallel_for(p.groups * Kg, std::max<int64_t>(1, 4096 / Cg), [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      const int64_t g = r / Kg, k = r % Kg;
+      float* d = dw + r * Cg;
+      for (int64_t c = 0; c < Cg; ++c) {
+        float v = 0.f;
+        for (int64_t s = 0; s < used; ++s) v += ws[s * wf + (g * Cg + c) * Kg + k];
+        d[c] = v;
+      }
+    }
+  });
 }
 
 void conv_backward_bias(const ConvParams& p, const float* dy, float* db) {

@@ -34,6 +34,7 @@ struct Config {
   gemm::PackAFn pack_a;
   gemm::PackBFn pack_b;
   int64_t kc, mc, nc;
+  bool direct = false;  // the macro-kernel can read A in place (MacroArgs::lda)
 };
 
 // Blocking for the 48 KiB L1d / 2 MiB L2 of this class of core: the 12 x kc A strip (18 KiB at kc = 384) stays
@@ -47,7 +48,8 @@ const Config kAvx512{gemm::kMrAvx512,
                      gemm::sgemm_pack_b_32__avx512,
                      384,
                      240,
-                     768};
+                     768,
+                     true};
 const Config kAvx2{gemm::kMrAvx2,
                    gemm::kNrAvx2,
                    gemm::kVecAvx2,
@@ -119,6 +121,17 @@ void scale_c(float beta, float* c, int64_t ldc, int64_t m, int64_t n) {
 }
 
 constexpr int64_t kPackGroup = 8;  // B panels packed per step of the first strip
+constexpr int64_t kDirectMaxN = 128;
+
+// Whether `rows` rows `ld_bytes` apart fall into different L1 sets (64 sets of 64-byte lines, the 4 KiB way of
+// every current x86 L1d), at most two to a set: A rows read in place must all stay in L1 next to the B panel.
+// With a stride of 1, 2 or 4 KiB they share one to four sets and evict each other (256x64x1024 ran 15% slower).
+bool rows_spread_over_l1_sets(int64_t ld_bytes, int rows) {
+  int count[64] = {};
+  for (int r = 0; r < rows; ++r)
+    if (++count[(int64_t(r) * ld_bytes / 64) % 64] > 2) return false;
+  return true;
+}
 
 // The source bytes of op(A)[i0:i0+m, p0:p0+k] and of op(B)[p0:p0+k, j0:j0+n], for PrefetchCursor.
 gemm::PrefetchRegion a_region(const Problem& P, int64_t i0, int64_t m, int64_t p0, int64_t k) {
@@ -137,16 +150,24 @@ gemm::PrefetchRegion b_region(const Problem& P, int64_t p0, int64_t k, int64_t j
 // C[m0:m1, n0:n1] (over depth k0:k1, first block using `beta`) with the loop nest described at the top.
 void run_region(const Problem& P, const Config& cfg, int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t k0,
                 int64_t k1, float beta) {
+  // Packing A costs ~0.3-0.5 cycles per element on Zen 4 (an L2-bound copy: source rows ld apart, write-allocated
+  // destination), about as much as its uses when C is narrow (an A element serves N/16 FMAs): the 1x1 weight
+  // gradient dW^T = X dY^T (N = 64) spent ~15% of its time packing X. Such products read A in place and pack
+  // only B. (Reading a wide B in place instead measured 2x slower: rows ld apart map its panels onto a few L1
+  // sets.)
+  const bool direct = cfg.direct && !P.ta && n1 - n0 <= kDirectMaxN &&
+                      rows_spread_over_l1_sets(P.lda * int64_t(sizeof(float)), cfg.mr);
   const int64_t kc_step = even_step(k1 - k0, cfg.kc, 1);
   const int64_t mc_step = even_step(m1 - m0, cfg.mc, cfg.mr);
   const int64_t nc_step = even_step(n1 - n0, cfg.nc, cfg.nr);
+  const int64_t lda = direct ? P.lda : 0;
   for (int64_t jc = n0; jc < n1; jc += nc_step) {
     const int64_t nc = std::min(nc_step, n1 - jc);
     for (int64_t pc = k0; pc < k1; pc += kc_step) {
       const int64_t kc = std::min(kc_step, k1 - pc);
       const float beta_k = pc == k0 ? beta : 1.f;
       float* bbuf = t_pack_b.get(kc * round_up(nc, cfg.nr));
-      float* abuf = t_pack_a.get(kc * std::min(round_up(m1 - m0, cfg.mr), mc_step));
+      float* abuf = direct ? nullptr : t_pack_a.get(kc * std::min(round_up(m1 - m0, cfg.mr), mc_step));
       // The B block packed after this one: the next depth block, else the next column block's first one.
       const bool more_k = pc + kc < k1, more_n = jc + nc < n1;
       const int64_t nk = more_k ? std::min(kc_step, k1 - pc - kc) : std::min(kc_step, k1 - k0);
@@ -162,8 +183,12 @@ void run_region(const Problem& P, const Config& cfg, int64_t m0, int64_t m1, int
             !last_m ? a_region(P, ic + mc, std::min(mc_step, m1 - ic - mc), pc, kc)
             : (more_k || more_n) ? a_region(P, m0, fm, more_k ? pc + kc : k0, nk) : gemm::PrefetchRegion{},
             last_m ? next_b : gemm::PrefetchRegion{}};
-        const PackAArgs pa{P.a_at(ic, pc), P.lda, mc, kc, P.ta, abuf};
-        cfg.pack_a(&pa);
+        const float* a = direct ? P.a_at(ic, pc) : abuf;
+        const int64_t a_step = direct ? P.lda : kc;  // floats from row r to r+1
+        if (!direct) {
+          const PackAArgs pa{P.a_at(ic, pc), P.lda, mc, kc, P.ta, abuf};
+          cfg.pack_a(&pa);
+        }
         float* c = P.C + ic * P.ldc + jc;
         int64_t done = 0;
         if (ic == m0) {
@@ -175,13 +200,13 @@ void run_region(const Problem& P, const Config& cfg, int64_t m0, int64_t m1, int
             const int64_t w = std::min<int64_t>(group, nc - jr);
             const PackBArgs pb{P.b_at(pc, jc + jr), P.ldb, kc, w, P.tb, bbuf + jr * kc};
             cfg.pack_b(&pb);
-            const MacroArgs ma{abuf, bbuf + jr * kc, c + jr, P.ldc, done, w, kc, P.alpha, beta_k};
+            const MacroArgs ma{a, bbuf + jr * kc, c + jr, P.ldc, done, w, kc, P.alpha, beta_k, nullptr, 0, lda};
             cfg.macro(&ma);
           }
         }
         if (done < mc) {  // the bulk of the block: the next blocks' sources are prefetched between its tiles
-          const MacroArgs ma{abuf + done * kc, bbuf, c + done * P.ldc, P.ldc, mc - done, nc, kc, P.alpha, beta_k,
-                             next, 2};
+          const MacroArgs ma{a + done * a_step, bbuf, c + done * P.ldc, P.ldc, mc - done, nc, kc, P.alpha, beta_k,
+                             next, 2, lda};
           cfg.macro(&ma);
         }
       }

@@ -19,9 +19,11 @@ constexpr int64_t kTailK = 32;  // k iterations (~400 cycles) left when C is pul
 
 // One M x (NV*16) tile of C over the whole packed depth kc. M and NV are compile-time so the accumulators stay
 // in registers; rows past M are never touched (edge strips run a shorter tile rather than multiplying zeros).
-template <int M, int NV>
-void tile(int64_t kc, const float* __restrict a, const float* __restrict b, float* __restrict c, int64_t ldc,
-          __mmask16 last, float alpha, float beta) {
+// A is a packed strip ([k][MR]) or, with Direct, its M source rows lda apart and contiguous along k (each row's
+// cache lines serve 16 k-steps; the M row pointers fit in general registers).
+template <int M, int NV, bool Direct>
+void tile(int64_t kc, const float* __restrict a, int64_t lda, const float* __restrict b, float* __restrict c,
+          int64_t ldc, __mmask16 last, float alpha, float beta) {
   __m512 acc[M][NV];
 #pragma GCC unroll 16
   for (int i = 0; i < M; ++i)
@@ -37,7 +39,7 @@ void tile(int64_t kc, const float* __restrict a, const float* __restrict b, floa
     for (int v = 0; v < NV; ++v) bv[v] = _mm512_load_ps(b + k * (NV * VEC) + v * VEC);
 #pragma GCC unroll 16
     for (int i = 0; i < M; ++i) {
-      const __m512 ai = _mm512_set1_ps(a[k * MR + i]);
+      const __m512 ai = _mm512_set1_ps(Direct ? a[i * lda + k] : a[k * MR + i]);
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
     }
@@ -69,15 +71,17 @@ void tile(int64_t kc, const float* __restrict a, const float* __restrict b, floa
   }
 }
 
-using TileFn = void (*)(int64_t, const float*, const float*, float*, int64_t, __mmask16, float, float);
+using TileFn = void (*)(int64_t, const float*, int64_t, const float*, float*, int64_t, __mmask16, float, float);
 
-template <int M>
+template <int M, bool D>
 struct Row {
-  static constexpr TileFn fns[NVMAX] = {tile<M, 1>, tile<M, 2>};
+  static constexpr TileFn fns[NVMAX] = {tile<M, 1, D>, tile<M, 2, D>};
 };
-constexpr const TileFn* kTiles[MR + 1] = {nullptr,    Row<1>::fns,  Row<2>::fns, Row<3>::fns, Row<4>::fns,
-                                          Row<5>::fns, Row<6>::fns,  Row<7>::fns, Row<8>::fns, Row<9>::fns,
-                                          Row<10>::fns, Row<11>::fns, Row<12>::fns};
+template <bool D>
+constexpr const TileFn* kTiles[MR + 1] = {nullptr,          Row<1, D>::fns,  Row<2, D>::fns,  Row<3, D>::fns,
+                                          Row<4, D>::fns,   Row<5, D>::fns,  Row<6, D>::fns,  Row<7, D>::fns,
+                                          Row<8, D>::fns,   Row<9, D>::fns,  Row<10, D>::fns, Row<11, D>::fns,
+                                          Row<12, D>::fns};
 
 // In-lane 4x4 transpose: lane h of o[t] holds (r0,r1,r2,r3)[4h+t]. (The all-ones maskz forms compile to the
 // plain unpacks but avoid GCC 12's spurious -Wmaybe-uninitialized from _mm512_undefined_ps.)
@@ -132,31 +136,34 @@ void pack_transposed(const float* s, int64_t ld, int rows, int width, int64_t kc
 }
 #pragma GCC diagnostic pop
 
-}  // namespace
-
-void sgemm_macro_12x32__avx512(const MacroArgs* p) {
-  const int64_t kc = p->kc, ldc = p->ldc;
+template <bool Direct>
+void macro(const MacroArgs* p) {
+  const int64_t kc = p->kc, ldc = p->ldc, lda = p->lda;
   PrefetchCursor pf(p->next, p->nnext, (p->mc + MR - 1) / MR * ((p->nc + NR - 1) / NR));
   // Strips outer, panels inner: the A strip stays in L1, B panels stream from L2, and C is walked along its rows
   // (walking down C instead costs a TLB miss per row when ldc is large).
   for (int64_t i = 0; i < p->mc; i += MR) {
     const int m = p->mc - i < MR ? int(p->mc - i) : MR;
-    const float* a = p->a + i * kc;
+    const float* a = p->a + i * (Direct ? lda : kc);
     float* c = p->c + i * ldc;
     int64_t j = 0;
     if (m == MR)  // the hot path, called directly so it can be inlined
       for (; j + NR <= p->nc; j += NR) {
         pf.step();
-        tile<MR, NVMAX>(kc, a, p->b + j * kc, c + j, ldc, 0xFFFF, p->alpha, p->beta);
+        tile<MR, NVMAX, Direct>(kc, a, lda, p->b + j * kc, c + j, ldc, 0xFFFF, p->alpha, p->beta);
       }
     for (; j < p->nc; j += NR) {
       pf.step();
       const int n = p->nc - j < NR ? int(p->nc - j) : NR;
       const __mmask16 last = __mmask16(n % VEC ? (1u << (n % VEC)) - 1 : 0xFFFFu);
-      kTiles[m][(n + VEC - 1) / VEC - 1](kc, a, p->b + j * kc, c + j, ldc, last, p->alpha, p->beta);
+      kTiles<Direct>[m][(n + VEC - 1) / VEC - 1](kc, a, lda, p->b + j * kc, c + j, ldc, last, p->alpha, p->beta);
     }
   }
 }
+
+}  // namespace
+
+void sgemm_macro_12x32__avx512(const MacroArgs* p) { p->lda > 0 ? macro<true>(p) : macro<false>(p); }
 
 void sgemm_pack_a_12__avx512(const PackAArgs* p) {
   for (int64_t r = 0; r < p->mc; r += MR) {

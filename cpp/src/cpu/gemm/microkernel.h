@@ -60,13 +60,16 @@ class PrefetchCursor {
 };
 
 struct MacroArgs {
-  const float* a;  // packed A block (mc x kc)
+  const float* a;  // packed A block (mc x kc), or with `lda` > 0 the A rows themselves
   const float* b;  // packed B block (kc x nc)
   float* c;        // C block (mc x nc), row stride ldc
   int64_t ldc, mc, nc, kc;
   float alpha, beta;  // C = alpha*A*B + beta*C; beta == 0: C is not read
   const PrefetchRegion* next = nullptr;  // regions to prefetch while this block runs (PrefetchCursor)
   int nnext = 0;
+  // > 0: A is not packed but read in place, row i at a + i*lda, contiguous along k. Only macro-kernels the
+  // driver marks `direct` accept it.
+  int64_t lda = 0;
 };
 using MacroFn = void (*)(const MacroArgs*);
 
