@@ -131,6 +131,17 @@ TEST_P(GemmTest, NarrowProductsReadAInPlace) {
   check({256, 64, 3136, false, true, 1.f, 1.f});
 }
 
+// Short products (M <= 64, B not transposed, N >= 96) run C^T tiles over B read in place on AVX-512: every
+// vector count (M 1..64), column edges (N not a multiple of 24/12/8/6), several depth blocks (K > 256) with
+// alpha/beta, padded leading dimensions; M = 65 and transposed B (packed paths) for contrast.
+TEST_P(GemmTest, ShortProducts) {
+  for (int64_t m : {1, 5, 16, 17, 31, 32, 33, 48, 49, 63, 64, 65})
+    for (int t = 0; t < 4; ++t) check({m, 96 + 7 * m, 300 + 50 * (m % 3), bool(t & 1), bool(t & 2), 1.5f, t == 2 ? 1.f : 0.f, 3});
+  for (int64_t n = 96; n < 96 + 24; ++n) check({7, n, 45, false, false}, uint32_t(n));  // every edge width
+  check({64, 3136, 256, true, false});
+  check({64, 1000, 1200, false, false, 1.f, -0.5f});
+}
+
 // Several KC/MC/NC blocks, both grid splits and the K-split path for a tiny C.
 TEST_P(GemmTest, Large) {
   for (int t = 0; t < 4; ++t) check({300, 500, 700, bool(t & 1), bool(t & 2), 1.f, 0.f});

@@ -6,6 +6,8 @@
 //        -> jr over NR-column panels of the B block, walking C along its rows.
 // On the first strip of a B block its panels are packed in small groups just before use, so the copy of the
 // source is interleaved with arithmetic instead of being a separate memory-bound phase.
+// Two shapes leave this nest: narrow C (N <= 128) reads A in place instead of packing it, and short C (M <= 64)
+// runs C^T tiles over B read in place (run_short): packing the wide operand would cost as much as using it.
 // Threads take whole regions (a grid over M x N, or K slices when C is tiny), so the only synchronisation is
 // the fork-join of parallel_for, and every task packs into its own thread-local buffers.
 #include "cpu/gemm/gemm.h"
@@ -35,6 +37,8 @@ struct Config {
   gemm::PackBFn pack_b;
   int64_t kc, mc, nc;
   bool direct = false;  // the macro-kernel can read A in place (MacroArgs::lda)
+  gemm::ShortFn short_fn = nullptr;  // products of M <= kShortMaxM rows (microkernel.h), if the ISA has them
+  gemm::PackAFn pack_short_a = nullptr;
 };
 
 // Blocking for the 48 KiB L1d / 2 MiB L2 of this class of core: the 12 x kc A strip (18 KiB at kc = 384) stays
@@ -49,7 +53,9 @@ const Config kAvx512{gemm::kMrAvx512,
                      384,
                      240,
                      768,
-                     true};
+                     true,
+                     gemm::sgemm_short__avx512,
+                     gemm::sgemm_pack_short_a__avx512};
 const Config kAvx2{gemm::kMrAvx2,
                    gemm::kNrAvx2,
                    gemm::kVecAvx2,
@@ -147,9 +153,38 @@ gemm::PrefetchRegion b_region(const Problem& P, int64_t p0, int64_t k, int64_t j
   return P.tb ? gemm::PrefetchRegion{s, n, k * 4, ld} : gemm::PrefetchRegion{s, k, n * 4, ld};
 }
 
+// Short products pay a transposing store per tile of 24/NV columns (NV = ceil(M/16)), so they need some depth:
+// 64x3136xK TN measured 0.93x the packed path at K = 64, level at 128, 1.25x at 256 (Zen 4).
+bool use_short(int64_t m, int64_t n, int64_t k, bool tb) {
+  return m <= gemm::kShortMaxM && !tb && n >= 96 && k >= 32 * ((m + 15) / 16);
+}
+
+constexpr int64_t kShortKc = 256;  // depth per short-product pass: the packed A ([kc][64], 64 KiB) stays in L2
+
+// C[m0:m1, n0:n1] for m1 - m0 <= kShortMaxM (microkernel.h): A packed per depth block, B read in place. Column
+// blocks only when there are several depth blocks, so that C's block stays in cache between them.
+void run_short(const Problem& P, const Config& cfg, int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t k0,
+               int64_t k1, float beta) {
+  const int64_t m = m1 - m0, kc_step = even_step(k1 - k0, kShortKc, 1);
+  const int64_t nc_step = kc_step >= k1 - k0 ? n1 - n0 : cfg.nc;
+  float* abuf = t_pack_a.get(kc_step * round_up(m, cfg.vec));
+  float* edge = t_pack_b.get(kc_step * 24);
+  for (int64_t jc = n0; jc < n1; jc += nc_step)
+    for (int64_t pc = k0; pc < k1; pc += kc_step) {
+      const int64_t kc = std::min(kc_step, k1 - pc);
+      const PackAArgs pa{P.a_at(m0, pc), P.lda, m, kc, P.ta, abuf};
+      cfg.pack_short_a(&pa);
+      const gemm::ShortArgs sa{abuf, P.b_at(pc, jc), P.ldb, P.C + m0 * P.ldc + jc, P.ldc, m,
+                               std::min(nc_step, n1 - jc), kc, P.alpha, pc == k0 ? beta : 1.f, edge};
+      cfg.short_fn(&sa);
+    }
+}
+
 // C[m0:m1, n0:n1] (over depth k0:k1, first block using `beta`) with the loop nest described at the top.
 void run_region(const Problem& P, const Config& cfg, int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t k0,
                 int64_t k1, float beta) {
+  if (cfg.short_fn && use_short(m1 - m0, n1 - n0, k1 - k0, P.tb))
+    return run_short(P, cfg, m0, m1, n0, n1, k0, k1, beta);
   // Packing A costs ~0.3-0.5 cycles per element on Zen 4 (an L2-bound copy: source rows ld apart, write-allocated
   // destination), about as much as its uses when C is narrow (an A element serves N/16 FMAs): the 1x1 weight
   // gradient dW^T = X dY^T (N = 64) spent ~15% of its time packing X. Such products read A in place and pack

@@ -1,4 +1,5 @@
-// AVX-512 SGEMM: a 12x32 register tile (24 zmm accumulators, 2 B vectors, 1 broadcast register) and packers.
+// AVX-512 SGEMM: a 12x32 register tile (24 zmm accumulators, 2 B vectors, 1 broadcast register) and packers,
+// plus C^T tiles for short products (M <= 64) that read B in place.
 // 12x32 keeps 2 FMA ports busy through the 4-cycle FMA latency with 14 loads per 24 FMAs; 8x48, 14x32 and 6x64
 // measured within noise of it, and 12 rows suit the M = 64..512 of convolution GEMMs (64 = 5 strips + 4 rows).
 // Compiled with -mavx512f/bw/vl/dq; everything but the exported kernels has internal linkage so no AVX-512 code
@@ -136,6 +137,127 @@ void pack_transposed(const float* s, int64_t ld, int rows, int width, int64_t kc
 }
 #pragma GCC diagnostic pop
 
+// ---- Short products (M <= 64): C^T tiles, B read in place --------------------------------------------------
+// All of C's M rows fit in NV vectors, so a tile spans every row and NC = 24/NV columns: A is packed as k-slices
+// [kc][NV*16] (it is small), B's NC values of row k are broadcast straight from memory and each B element is
+// loaded exactly once. Nothing of the wide operand is packed (a packed B element would serve only M/16 FMAs, as
+// much work as packing it). Accumulator acc[i][v] holds rows 16v.. of column i; the store transposes 4 columns
+// at a time (transpose4), so C is written along its rows.
+template <int NV>
+constexpr int kShortCols = 24 / NV;
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // _mm512_extractf32x4_ps, as for store_lane above
+// How a tile combines with C: C not read (beta == 0), C added (beta == 1), or beta * C added.
+enum class BetaMode { zero, one, scaled };
+
+// Stores `cols` (1..4) consecutive floats of r at d, after adding beta * d per `B`. Two columns (the second
+// group of a 6-column tile) take a 64-bit store; 1 and 3 (edge tiles only) a masked one.
+template <BetaMode B>
+inline void store_row(float* d, __m128 r, int cols, __m128 vb) {
+  if (cols == 4) {
+    if (B == BetaMode::one) r = _mm_add_ps(r, _mm_loadu_ps(d));
+    if (B == BetaMode::scaled) r = _mm_fmadd_ps(vb, _mm_loadu_ps(d), r);
+    _mm_storeu_ps(d, r);
+  } else if (cols == 2) {
+    auto* d2 = reinterpret_cast<__m64*>(d);
+    if (B == BetaMode::one) r = _mm_add_ps(r, _mm_loadl_pi(_mm_setzero_ps(), d2));
+    if (B == BetaMode::scaled) r = _mm_fmadd_ps(vb, _mm_loadl_pi(_mm_setzero_ps(), d2), r);
+    _mm_storel_pi(d2, r);
+  } else {
+    const __mmask8 mk = __mmask8((1u << cols) - 1);
+    if (B == BetaMode::one) r = _mm_add_ps(r, _mm_maskz_loadu_ps(mk, d));
+    if (B == BetaMode::scaled) r = _mm_fmadd_ps(vb, _mm_maskz_loadu_ps(mk, d), r);
+    _mm_mask_storeu_ps(d, mk, r);
+  }
+}
+
+// C[0:m, 0:cols] over depth kc; b is row-major with stride ldb and holds (at least) kShortCols<NV> readable
+// columns. pf: where the tile kShortCols * 2 to the right starts, prefetched one line per k (B rows are ldb apart,
+// too many streams for the hardware prefetcher).
+template <int NV, BetaMode B>
+void short_tile(int64_t kc, const float* __restrict a, const float* __restrict b, int64_t ldb, float* c,
+                int64_t ldc, int m, int cols, float alpha, float beta, const float* pf) {
+  constexpr int NC = kShortCols<NV>;
+  __m512 acc[NC][NV];
+#pragma GCC unroll 24
+  for (int i = 0; i < NC; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
+#pragma GCC unroll 2
+  for (int64_t k = 0; k < kc; ++k) {
+    __m512 av[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) av[v] = _mm512_load_ps(a + k * (NV * VEC) + v * VEC);
+    const float* bk = b + k * ldb;
+    if (pf) _mm_prefetch(reinterpret_cast<const char*>(pf + k * ldb), _MM_HINT_T0);
+#pragma GCC unroll 24
+    for (int i = 0; i < NC; ++i) {
+      const __m512 bi = _mm512_set1_ps(bk[i]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(av[v], bi, acc[i][v]);
+    }
+  }
+  if (alpha != 1.f) {
+    const __m512 va = _mm512_set1_ps(alpha);
+#pragma GCC unroll 24
+    for (int i = 0; i < NC; ++i)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_mul_ps(acc[i][v], va);
+  }
+  // Four columns at a time: after transpose4, 128-bit lane h of o[t] is row 16v + 4h + t of those columns.
+  const __m128 vb = _mm_set1_ps(beta);
+  const __m512 zero = _mm512_setzero_ps();
+#pragma GCC unroll 6
+  for (int g = 0; g < NC; g += 4) {
+    const int cg = cols - g < 4 ? cols - g : 4;
+    if (cg <= 0) break;
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      __m512 o[4];
+      transpose4(acc[g][v], g + 1 < NC ? acc[g + 1][v] : zero, g + 2 < NC ? acc[g + 2][v] : zero,
+                 g + 3 < NC ? acc[g + 3][v] : zero, o);
+      const int rows = m - 16 * v < 16 ? m - 16 * v : 16;
+      float* cv = c + 16 * v * ldc + g;
+      if (rows == 16) {
+#pragma GCC unroll 4
+        for (int h = 0; h < 4; ++h)
+#pragma GCC unroll 4
+          for (int t = 0; t < 4; ++t)
+            store_row<B>(cv + (4 * h + t) * ldc, _mm512_extractf32x4_ps(o[t], h), cg, vb);
+      } else {  // the last rows of an M that is not a multiple of 16
+        alignas(64) float t4[4][VEC];
+        for (int t = 0; t < 4; ++t) _mm512_store_ps(t4[t], o[t]);
+        for (int r = 0; r < rows; ++r) store_row<B>(cv + r * ldc, _mm_load_ps(&t4[r % 4][4 * (r / 4)]), cg, vb);
+      }
+    }
+  }
+}
+
+#pragma GCC diagnostic pop
+
+template <int NV, BetaMode B>
+void short_product(const ShortArgs* p) {
+  constexpr int NC = kShortCols<NV>;
+  const int64_t kc = p->kc, n = p->n, full = n / NC * NC;
+  for (int64_t j = 0; j < full; j += NC)
+    short_tile<NV, B>(kc, p->a, p->b + j, p->ldb, p->c + j, p->ldc, int(p->m), NC, p->alpha, p->beta,
+                      j + 2 * NC < n ? p->b + j + 2 * NC : nullptr);
+  if (full < n) {  // the last columns, copied with zero padding so the tile reads nothing past column n
+    const int cols = int(n - full);
+    float* e = p->edge;
+    const __mmask16 m0 = __mmask16(cols >= VEC ? 0xFFFFu : (1u << cols) - 1);
+    const __mmask16 m1 = __mmask16(cols > VEC ? (1u << (cols - VEC)) - 1 : 0u);
+    // Rows in order: a 16-float store that runs into row k+1 is overwritten by that row's own.
+    for (int64_t k = 0; k < kc; ++k) {
+      const float* src = p->b + k * p->ldb + full;
+      _mm512_storeu_ps(e + k * NC, _mm512_maskz_loadu_ps(m0, src));
+      if (NC > VEC) _mm512_mask_storeu_ps(e + k * NC + VEC, 0x00FF, _mm512_maskz_loadu_ps(m1, src + VEC));
+    }
+    short_tile<NV, B>(kc, p->a, e, NC, p->c + full, p->ldc, int(p->m), cols, p->alpha, p->beta, nullptr);
+  }
+}
+
 template <bool Direct>
 void macro(const MacroArgs* p) {
   const int64_t kc = p->kc, ldc = p->ldc, lda = p->lda;
@@ -161,9 +283,37 @@ void macro(const MacroArgs* p) {
   }
 }
 
+template <BetaMode B>
+void short_by_width(const ShortArgs* p) {
+  switch ((p->m + VEC - 1) / VEC) {
+    case 1: return short_product<1, B>(p);
+    case 2: return short_product<2, B>(p);
+    case 3: return short_product<3, B>(p);
+    default: return short_product<4, B>(p);
+  }
+}
+
 }  // namespace
 
 void sgemm_macro_12x32__avx512(const MacroArgs* p) { p->lda > 0 ? macro<true>(p) : macro<false>(p); }
+
+void sgemm_short__avx512(const ShortArgs* p) {
+  if (p->beta == 0.f) return short_by_width<BetaMode::zero>(p);
+  if (p->beta == 1.f) return short_by_width<BetaMode::one>(p);
+  short_by_width<BetaMode::scaled>(p);
+}
+
+void sgemm_pack_short_a__avx512(const PackAArgs* p) {
+  const int width = int((p->mc + VEC - 1) / VEC * VEC);
+  if (!p->trans) return pack_transposed(p->a, p->lda, int(p->mc), width, p->kc, p->dst);
+  const __mmask16 mk[4] = {__mmask16(p->mc >= 16 ? 0xFFFF : (1u << p->mc) - 1),
+                           __mmask16(p->mc >= 32 ? 0xFFFF : p->mc > 16 ? (1u << (p->mc - 16)) - 1 : 0),
+                           __mmask16(p->mc >= 48 ? 0xFFFF : p->mc > 32 ? (1u << (p->mc - 32)) - 1 : 0),
+                           __mmask16(p->mc >= 64 ? 0xFFFF : p->mc > 48 ? (1u << (p->mc - 48)) - 1 : 0)};
+  for (int64_t k = 0; k < p->kc; ++k)
+    for (int v = 0; v < width / VEC; ++v)
+      _mm512_store_ps(p->dst + k * width + v * VEC, _mm512_maskz_loadu_ps(mk[v], p->a + k * p->lda + v * VEC));
+}
 
 void sgemm_pack_a_12__avx512(const PackAArgs* p) {
   for (int64_t r = 0; r < p->mc; r += MR) {

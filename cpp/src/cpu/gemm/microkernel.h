@@ -91,6 +91,21 @@ struct PackBArgs {
 };
 using PackBFn = void (*)(const PackBArgs*);
 
+// Short products (M <= kShortMaxM): C[0:m, 0:n] = alpha * op(A) B + beta C, op(A) packed as k-slices [kc][w]
+// (w = m rounded up to the vector width, rows past m zero) and B read in place (row k at b + k*ldb, along n).
+// `edge`: scratch of kc * 24 floats for the last, partial column block.
+struct ShortArgs {
+  const float* a;
+  const float* b;
+  int64_t ldb;
+  float* c;
+  int64_t ldc, m, n, kc;
+  float alpha, beta;
+  float* edge;
+};
+using ShortFn = void (*)(const ShortArgs*);
+constexpr int64_t kShortMaxM = 64;
+
 // Register tiles: MR rows of C (broadcast from A) x NR columns (vector loads from B). `Vec` is the SIMD width,
 // the granule that the last B panel is padded to.
 constexpr int kMrAvx512 = 12, kNrAvx512 = 32, kVecAvx512 = 16;
@@ -100,6 +115,8 @@ constexpr int kMrScalar = 4, kNrScalar = 8, kVecScalar = 8;
 void sgemm_macro_12x32__avx512(const MacroArgs* args);
 void sgemm_pack_a_12__avx512(const PackAArgs* args);
 void sgemm_pack_b_32__avx512(const PackBArgs* args);
+void sgemm_short__avx512(const ShortArgs* args);
+void sgemm_pack_short_a__avx512(const PackAArgs* args);  // op(A) as k-slices [kc][round_up(mc, 16)], mc <= 64
 void sgemm_macro_6x16__avx2(const MacroArgs* args);
 void sgemm_macro_4x8__scalar(const MacroArgs* args);
 
