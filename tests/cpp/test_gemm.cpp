@@ -140,6 +140,10 @@ TEST_P(GemmTest, ShortProducts) {
   for (int64_t n = 96; n < 96 + 24; ++n) check({7, n, 45, false, false}, uint32_t(n));  // every edge width
   check({64, 3136, 256, true, false});
   check({64, 1000, 1200, false, false, 1.f, -0.5f});
+  // Transposed A with narrow C runs as the short product C^T = op(B)^T A, stored by columns.
+  for (int64_t n : {1, 13, 33, 64})
+    for (int t = 0; t < 2; ++t) check({301, n, 517, true, bool(t), 0.5f, t ? 1.f : 0.f, 3});
+  check({4608, 64, 512, true, false});
 }
 
 // Several KC/MC/NC blocks, both grid splits and the K-split path for a tiny C.

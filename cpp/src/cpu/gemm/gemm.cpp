@@ -163,9 +163,10 @@ bool use_short(int64_t m, int64_t n, int64_t k, bool tb) {
 constexpr int64_t kShortKc = 256;  // depth per short-product pass: the packed A ([kc][64], 64 KiB) stays in L2
 
 // C[m0:m1, n0:n1] for m1 - m0 <= kShortMaxM (microkernel.h): A packed per depth block, B read in place. Column
-// blocks only when there are several depth blocks, so that C's block stays in cache between them.
+// blocks only when there are several depth blocks, so that C's block stays in cache between them. c_cols: P.C is
+// stored by columns (element (i, j) at C + j*ldc + i), for a transposed problem.
 void run_short(const Problem& P, const Config& cfg, int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t k0,
-               int64_t k1, float beta) {
+               int64_t k1, float beta, bool c_cols = false) {
   const int64_t m = m1 - m0, kc_step = even_step(k1 - k0, kShortKc, 1);
   const int64_t nc_step = kc_step >= k1 - k0 ? n1 - n0 : cfg.nc;
   float* abuf = t_pack_a.get(kc_step * round_up(m, cfg.vec));
@@ -175,8 +176,9 @@ void run_short(const Problem& P, const Config& cfg, int64_t m0, int64_t m1, int6
       const int64_t kc = std::min(kc_step, k1 - pc);
       const PackAArgs pa{P.a_at(m0, pc), P.lda, m, kc, P.ta, abuf};
       cfg.pack_short_a(&pa);
-      const gemm::ShortArgs sa{abuf, P.b_at(pc, jc), P.ldb, P.C + m0 * P.ldc + jc, P.ldc, m,
-                               std::min(nc_step, n1 - jc), kc, P.alpha, pc == k0 ? beta : 1.f, edge};
+      float* c = c_cols ? P.C + jc * P.ldc + m0 : P.C + m0 * P.ldc + jc;
+      const gemm::ShortArgs sa{abuf, P.b_at(pc, jc), P.ldb, c, P.ldc, m, std::min(nc_step, n1 - jc), kc,
+                               P.alpha, pc == k0 ? beta : 1.f, edge, c_cols};
       cfg.short_fn(&sa);
     }
 }
@@ -186,6 +188,12 @@ void run_region(const Problem& P, const Config& cfg, int64_t m0, int64_t m1, int
                 int64_t k1, float beta) {
   if (cfg.short_fn && use_short(m1 - m0, n1 - n0, k1 - k0, P.tb))
     return run_short(P, cfg, m0, m1, n0, n1, k0, k1, beta);
+  // Narrow C with A stored transposed (a weight's W^T against a few columns): C^T = op(B)^T A is short, reads A
+  // in place along its rows and writes C^T by columns, i.e. C by rows.
+  if (cfg.short_fn && P.ta && use_short(n1 - n0, m1 - m0, k1 - k0, false)) {
+    const Problem T{!P.tb, false, P.N, P.M, P.K, P.alpha, P.B, P.ldb, P.A, P.lda, P.beta, P.C, P.ldc};
+    return run_short(T, cfg, n0, n1, m0, m1, k0, k1, beta, true);
+  }
   // Packing A costs ~0.3-0.5 cycles per element on Zen 4 (an L2-bound copy: source rows ld apart, write-allocated
   // destination), about as much as its uses when C is narrow (an A element serves N/16 FMAs): the 1x1 weight
   // gradient dW^T = X dY^T (N = 64) spent ~15% of its time packing X. Such products read A in place and pack

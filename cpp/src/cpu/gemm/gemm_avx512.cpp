@@ -175,7 +175,7 @@ inline void store_row(float* d, __m128 r, int cols, __m128 vb) {
 // C[0:m, 0:cols] over depth kc; b is row-major with stride ldb and holds (at least) kShortCols<NV> readable
 // columns. pf: where the tile kShortCols * 2 to the right starts, prefetched one line per k (B rows are ldb apart,
 // too many streams for the hardware prefetcher).
-template <int NV, BetaMode B>
+template <int NV, BetaMode B, bool CCols>
 void short_tile(int64_t kc, const float* __restrict a, const float* __restrict b, int64_t ldb, float* c,
                 int64_t ldc, int m, int cols, float alpha, float beta, const float* pf) {
   constexpr int NC = kShortCols<NV>;
@@ -204,6 +204,24 @@ void short_tile(int64_t kc, const float* __restrict a, const float* __restrict b
     for (int i = 0; i < NC; ++i)
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_mul_ps(acc[i][v], va);
+  }
+  if (CCols) {  // C stored by columns (the caller's C^T): each accumulator is a run of one column
+    const __m512 vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 24
+    for (int i = 0; i < NC; ++i) {
+      if (i >= cols) break;
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        const int rows = m - 16 * v < 16 ? m - 16 * v : 16;
+        const __mmask16 mk = __mmask16(rows >= 16 ? 0xFFFFu : (1u << rows) - 1);
+        float* d = c + i * ldc + 16 * v;
+        __m512 r = acc[i][v];
+        if (B == BetaMode::one) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(mk, d));
+        if (B == BetaMode::scaled) r = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mk, d), r);
+        _mm512_mask_storeu_ps(d, mk, r);
+      }
+    }
+    return;
   }
   // Four columns at a time: after transpose4, 128-bit lane h of o[t] is row 16v + 4h + t of those columns.
   const __m128 vb = _mm_set1_ps(beta);
@@ -236,13 +254,13 @@ void short_tile(int64_t kc, const float* __restrict a, const float* __restrict b
 
 #pragma GCC diagnostic pop
 
-template <int NV, BetaMode B>
+template <int NV, BetaMode B, bool CCols>
 void short_product(const ShortArgs* p) {
   constexpr int NC = kShortCols<NV>;
-  const int64_t kc = p->kc, n = p->n, full = n / NC * NC;
+  const int64_t kc = p->kc, n = p->n, full = n / NC * NC, c_step = CCols ? p->ldc : 1;
   for (int64_t j = 0; j < full; j += NC)
-    short_tile<NV, B>(kc, p->a, p->b + j, p->ldb, p->c + j, p->ldc, int(p->m), NC, p->alpha, p->beta,
-                      j + 2 * NC < n ? p->b + j + 2 * NC : nullptr);
+    short_tile<NV, B, CCols>(kc, p->a, p->b + j, p->ldb, p->c + j * c_step, p->ldc, int(p->m), NC, p->alpha,
+                             p->beta, j + 2 * NC < n ? p->b + j + 2 * NC : nullptr);
   if (full < n) {  // the last columns, copied with zero padding so the tile reads nothing past column n
     const int cols = int(n - full);
     float* e = p->edge;
@@ -254,7 +272,8 @@ void short_product(const ShortArgs* p) {
       _mm512_storeu_ps(e + k * NC, _mm512_maskz_loadu_ps(m0, src));
       if (NC > VEC) _mm512_mask_storeu_ps(e + k * NC + VEC, 0x00FF, _mm512_maskz_loadu_ps(m1, src + VEC));
     }
-    short_tile<NV, B>(kc, p->a, e, NC, p->c + full, p->ldc, int(p->m), cols, p->alpha, p->beta, nullptr);
+    short_tile<NV, B, CCols>(kc, p->a, e, NC, p->c + full * c_step, p->ldc, int(p->m), cols, p->alpha, p->beta,
+                             nullptr);
   }
 }
 
@@ -283,25 +302,28 @@ void macro(const MacroArgs* p) {
   }
 }
 
-template <BetaMode B>
+template <BetaMode B, bool CCols>
 void short_by_width(const ShortArgs* p) {
   switch ((p->m + VEC - 1) / VEC) {
-    case 1: return short_product<1, B>(p);
-    case 2: return short_product<2, B>(p);
-    case 3: return short_product<3, B>(p);
-    default: return short_product<4, B>(p);
+    case 1: return short_product<1, B, CCols>(p);
+    case 2: return short_product<2, B, CCols>(p);
+    case 3: return short_product<3, B, CCols>(p);
+    default: return short_product<4, B, CCols>(p);
   }
+}
+
+template <bool CCols>
+void short_by_beta(const ShortArgs* p) {
+  if (p->beta == 0.f) return short_by_width<BetaMode::zero, CCols>(p);
+  if (p->beta == 1.f) return short_by_width<BetaMode::one, CCols>(p);
+  short_by_width<BetaMode::scaled, CCols>(p);
 }
 
 }  // namespace
 
 void sgemm_macro_12x32__avx512(const MacroArgs* p) { p->lda > 0 ? macro<true>(p) : macro<false>(p); }
 
-void sgemm_short__avx512(const ShortArgs* p) {
-  if (p->beta == 0.f) return short_by_width<BetaMode::zero>(p);
-  if (p->beta == 1.f) return short_by_width<BetaMode::one>(p);
-  short_by_width<BetaMode::scaled>(p);
-}
+void sgemm_short__avx512(const ShortArgs* p) { p->c_cols ? short_by_beta<true>(p) : short_by_beta<false>(p); }
 
 void sgemm_pack_short_a__avx512(const PackAArgs* p) {
   const int width = int((p->mc + VEC - 1) / VEC * VEC);

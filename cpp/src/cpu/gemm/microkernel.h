@@ -102,6 +102,7 @@ struct ShortArgs {
   int64_t ldc, m, n, kc;
   float alpha, beta;
   float* edge;
+  bool c_cols = false;  // C stored by columns: element (i, j) at c + j*ldc + i
 };
 using ShortFn = void (*)(const ShortArgs*);
 constexpr int64_t kShortMaxM = 64;
