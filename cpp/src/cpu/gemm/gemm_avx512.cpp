@@ -16,6 +16,9 @@ namespace fastconv::cpu::gemm {
 namespace {
 
 constexpr int MR = kMrAvx512, NR = kNrAvx512, VEC = kVecAvx512, NVMAX = NR / VEC;
+
+// The first n lanes of a vector (none for n <= 0, all for n >= 16): masks for row and column remainders.
+inline __mmask16 first_lanes(int64_t n) { return __mmask16(n >= VEC ? 0xFFFFu : n > 0 ? (1u << n) - 1 : 0u); }
 constexpr int64_t kTailK = 32;  // k iterations (~400 cycles) left when C is pulled into L1
 
 // One M x (NV*16) tile of C over the whole packed depth kc. M and NV are compile-time so the accumulators stay
@@ -213,7 +216,7 @@ void short_tile(int64_t kc, const float* __restrict a, const float* __restrict b
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) {
         const int rows = m - 16 * v < 16 ? m - 16 * v : 16;
-        const __mmask16 mk = __mmask16(rows >= 16 ? 0xFFFFu : (1u << rows) - 1);
+        const __mmask16 mk = first_lanes(rows);
         float* d = c + i * ldc + 16 * v;
         __m512 r = acc[i][v];
         if (B == BetaMode::one) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(mk, d));
@@ -264,8 +267,7 @@ void short_product(const ShortArgs* p) {
   if (full < n) {  // the last columns, copied with zero padding so the tile reads nothing past column n
     const int cols = int(n - full);
     float* e = p->edge;
-    const __mmask16 m0 = __mmask16(cols >= VEC ? 0xFFFFu : (1u << cols) - 1);
-    const __mmask16 m1 = __mmask16(cols > VEC ? (1u << (cols - VEC)) - 1 : 0u);
+    const __mmask16 m0 = first_lanes(cols), m1 = first_lanes(cols - VEC);
     // Rows in order: a 16-float store that runs into row k+1 is overwritten by that row's own.
     for (int64_t k = 0; k < kc; ++k) {
       const float* src = p->b + k * p->ldb + full;
@@ -328,13 +330,10 @@ void sgemm_short__avx512(const ShortArgs* p) { p->c_cols ? short_by_beta<true>(p
 void sgemm_pack_short_a__avx512(const PackAArgs* p) {
   const int width = int((p->mc + VEC - 1) / VEC * VEC);
   if (!p->trans) return pack_transposed(p->a, p->lda, int(p->mc), width, p->kc, p->dst);
-  const __mmask16 mk[4] = {__mmask16(p->mc >= 16 ? 0xFFFF : (1u << p->mc) - 1),
-                           __mmask16(p->mc >= 32 ? 0xFFFF : p->mc > 16 ? (1u << (p->mc - 16)) - 1 : 0),
-                           __mmask16(p->mc >= 48 ? 0xFFFF : p->mc > 32 ? (1u << (p->mc - 32)) - 1 : 0),
-                           __mmask16(p->mc >= 64 ? 0xFFFF : p->mc > 48 ? (1u << (p->mc - 48)) - 1 : 0)};
   for (int64_t k = 0; k < p->kc; ++k)
     for (int v = 0; v < width / VEC; ++v)
-      _mm512_store_ps(p->dst + k * width + v * VEC, _mm512_maskz_loadu_ps(mk[v], p->a + k * p->lda + v * VEC));
+      _mm512_store_ps(p->dst + k * width + v * VEC,
+                      _mm512_maskz_loadu_ps(first_lanes(p->mc - v * VEC), p->a + k * p->lda + v * VEC));
 }
 
 void sgemm_pack_a_12__avx512(const PackAArgs* p) {
@@ -361,8 +360,7 @@ void sgemm_pack_b_32__avx512(const PackBArgs* p) {
   }
   // Row-major B: sweep each source row across all panels, so every source page is touched once per row rather
   // than once per row per panel (TLB walks, nested under a hypervisor, dominated panel-at-a-time packing).
-  const __mmask16 m0 = __mmask16(w >= VEC ? 0xFFFFu : (1u << w) - 1);
-  const __mmask16 m1 = __mmask16(w > VEC ? (1u << (w - VEC)) - 1 : 0u);
+  const __mmask16 m0 = first_lanes(w), m1 = first_lanes(w - VEC);
   for (int64_t k = 0; k < kc; ++k) {
     const float* s = p->b + k * ldb;
     float* d = p->dst + k * NR;
