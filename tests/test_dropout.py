@@ -20,15 +20,15 @@ def scale_of(p):
 
 @contextlib.contextmanager
 def dropout_algo(name):
-    old = os.environ.get("FASTCONV_DROPOUT_ALGO")
-    os.environ["FASTCONV_DROPOUT_ALGO"] = name
+    old = os.environ.get("FASTCONV_ALGO")
+    os.environ["FASTCONV_ALGO"] = f"dropout={name}"
     try:
         yield
     finally:
         if old is None:
-            del os.environ["FASTCONV_DROPOUT_ALGO"]
+            del os.environ["FASTCONV_ALGO"]
         else:
-            os.environ["FASTCONV_DROPOUT_ALGO"] = old
+            os.environ["FASTCONV_ALGO"] = old
 
 
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.9])

@@ -305,7 +305,7 @@ def test_fused_plan_has_no_overlapping_live_buffers_and_is_smaller():
 # ---- every conv algorithm and both norm kernels under the fused ops ------------------------------------------
 @pytest.mark.parametrize("algo", ["ref", "im2col_gemm", "winograd_f4x3", "gemm_1x1", "depthwise_direct"])
 def test_each_conv_algorithm_fused_equals_unfused(monkeypatch, algo):
-    monkeypatch.setenv("FASTCONV_CONV_ALGO", algo)
+    monkeypatch.setenv("FASTCONV_ALGO", f"conv={algo}")
     for name in ("resblock", "depthwise"):
         a, b, shape = pair(name, seed=13)
         fa, fb = compile_pair(a, b, shape)
@@ -324,7 +324,7 @@ def test_each_conv_algorithm_fused_equals_unfused(monkeypatch, algo):
 
 @pytest.mark.parametrize("name", ["stack", "resblock"])
 def test_reference_norm_kernels_fused_equal_unfused(monkeypatch, name):
-    monkeypatch.setenv("FASTCONV_NORM_ALGO", "ref")
+    monkeypatch.setenv("FASTCONV_ALGO", "norm=ref")
     a, b, shape = pair(name, seed=15)
     fa, fb = compile_pair(a, b, shape)
     x, y = data(shape, seed=16)

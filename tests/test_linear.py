@@ -8,9 +8,9 @@ import fastconv.functional as F
 from conftest import randn, rel_err, t64, torch
 
 
-@pytest.fixture(params=["gemm", "ref"])
+@pytest.fixture(params=["sgemm", "ref"])
 def algo(request, monkeypatch):
-    monkeypatch.setenv("FASTCONV_LINEAR_ALGO", request.param)
+    monkeypatch.setenv("FASTCONV_ALGO", f"linear={request.param}")
     return request.param
 
 
@@ -63,6 +63,7 @@ def test_linear_errors_name_both_shapes():
 
 
 def test_bad_algo_env_is_an_error(monkeypatch):
-    monkeypatch.setenv("FASTCONV_LINEAR_ALGO", "fast")
-    with pytest.raises(ValueError, match="FASTCONV_LINEAR_ALGO='fast'"):
+    monkeypatch.setenv("FASTCONV_ALGO", "linear=fast")
+    with pytest.raises(ValueError, match=r"'linear=fast': no linear kernel is called 'fast' \(linear algorithms: "
+                                         r"ref, sgemm\)"):
         F.linear(np.zeros((2, 3), np.float32), np.zeros((4, 3), np.float32))

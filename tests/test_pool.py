@@ -159,7 +159,7 @@ def test_max_pool_all_minus_inf_keeps_the_first_index():
 
 
 # Typical VGG/ResNet layers (2x2/2, 3x3/2 pad 1, 3x3/1 pad 1) on widths that exercise vector body, border and tail.
-PATHS = [("ref", "scalar"), ("fast", "scalar"), ("fast", "avx2"), ("fast", "avx512")]
+PATHS = [("ref", "scalar"), ("vec", "scalar"), ("vec", "avx2"), ("vec", "avx512")]
 SHAPES = [((2, 3, 32, 37), dict(kernel_size=2, stride=2)), ((1, 4, 35, 71), dict(kernel_size=3, stride=2, padding=1)),
           ((1, 2, 17, 40), dict(kernel_size=3, stride=1, padding=1)),
           ((1, 2, 9, 50), dict(kernel_size=(2, 3), stride=(1, 2), padding=(1, 1), ceil_mode=True)),
@@ -171,7 +171,7 @@ SHAPES = [((2, 3, 32, 37), dict(kernel_size=2, stride=2)), ((1, 4, 35, 71), dict
 @pytest.mark.parametrize("shape,kw", SHAPES)
 def test_pool2d_every_kernel_path(algo, isa, shape, kw, monkeypatch):
     best = isa_or_skip(isa)
-    monkeypatch.setenv("FASTCONV_POOL_ALGO", algo)
+    monkeypatch.setenv("FASTCONV_ALGO", f"pool={algo}")
     x = data(shape, 7, ties=True)
     x[0, 0, 3, 5] = np.nan
     xg = data(shape, 8, ties=False)
@@ -348,7 +348,7 @@ def test_bad_input_errors(call, kind, msg):
 @pytest.mark.parametrize("algo,isa", PATHS)
 def test_schedule_names_the_chosen_kernel(algo, isa, monkeypatch):
     best = isa_or_skip(isa)
-    monkeypatch.setenv("FASTCONV_POOL_ALGO", algo)
+    monkeypatch.setenv("FASTCONV_ALGO", f"pool={algo}")
     kw = dict(kernel_size=3, stride=2, padding=1)
     g = fc._C.Graph()
     x = g.input("x", [1, 2, 8, 40], "float32")
@@ -360,14 +360,15 @@ def test_schedule_names_the_chosen_kernel(algo, isa, monkeypatch):
         sched = fc._C.Executable(g, [y[0], b[0]]).schedule()
     finally:
         fc.set_isa(best)
-    fast = algo == "fast" and isa != "scalar"
+    fast = algo == "vec" and isa != "scalar"
     for name in ("max_pool2d", "avg_pool2d", "avg_pool2d_backward"):
         assert (f"<{name}__{isa}>" if fast else f"{name} <ref>") in sched
 
 
 def test_unknown_pool_algo_is_rejected(monkeypatch):
-    monkeypatch.setenv("FASTCONV_POOL_ALGO", "fastest")
-    with pytest.raises(ValueError, match="FASTCONV_POOL_ALGO must be 'ref' or 'fast', got 'fastest'"):
+    monkeypatch.setenv("FASTCONV_ALGO", "pool=fastest")
+    with pytest.raises(ValueError, match=r"FASTCONV_ALGO: 'pool=fastest': no pool kernel is called 'fastest' "
+                                         r"\(pool algorithms: ref, vec\)"):
         F.max_pool2d(randn(1, 1, 4, 4), 2)
 
 

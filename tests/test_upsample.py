@@ -95,11 +95,11 @@ def up_cfg(draw):
 @settings(max_examples=120, deadline=None)
 @given(up_cfg(), st.sampled_from(["ref", "tables"]))
 def test_interpolate_matches_torch(cfg, algo):
-    os.environ["FASTCONV_UPSAMPLE_ALGO"] = algo  # each kernel path on its own
+    os.environ["FASTCONV_ALGO"] = f"upsample={algo}"  # each kernel path on its own
     try:
         check_interpolate(*cfg)
     finally:
-        del os.environ["FASTCONV_UPSAMPLE_ALGO"]
+        del os.environ["FASTCONV_ALGO"]
 
 
 def check_interpolate(shape, kw, seed):
@@ -148,8 +148,9 @@ def test_aliases_and_area_mode():
 # ------------------------------------------------------------------------------------------------ errors
 
 def test_unknown_upsample_algo_is_rejected(monkeypatch):
-    monkeypatch.setenv("FASTCONV_UPSAMPLE_ALGO", "fast")
-    with pytest.raises(ValueError, match="FASTCONV_UPSAMPLE_ALGO must be 'ref' or 'tables', got 'fast'"):
+    monkeypatch.setenv("FASTCONV_ALGO", "upsample=fast")
+    with pytest.raises(ValueError, match=r"'upsample=fast': no upsample kernel is called 'fast' \(upsample "
+                                         r"algorithms: ref, tables\)"):
         F.interpolate(randn(1, 1, 2, 2), scale_factor=2)
 
 

@@ -2,6 +2,7 @@
 #include <pybind11/stl.h>
 
 #include "convert.h"
+#include "backend/backend.h"
 #include "fastconv/graph.h"
 #include "ops/op.h"
 
@@ -27,6 +28,13 @@ void bind_graph(py::module_& m) {
         py::arg("op"), py::arg("inputs"), py::arg("attrs") = py::dict(),
         "Runs one op now on arrays; returns a list of NumPy arrays.");
   m.def("op_names", [] { return Registry::global().names(); });
+  m.def("backend_names", &Backend::names);
+  m.def("derive_backend", &Backend::derive, py::arg("name"), py::arg("base") = "cpu",
+        py::arg("algos") = std::vector<std::string>(),
+        "A CPU backend with a subset of another's kernels (no algos: the reference set); returns the kernel count.");
+  m.def("kernel_algos", [](const std::string& family_or_op, const std::string& backend) {
+          return KernelTable::global().algos(family_or_op, backend);
+        }, py::arg("family_or_op"), py::arg("backend") = "cpu");
 
   py::class_<Graph, std::shared_ptr<Graph>>(m, "Graph")
       .def(py::init<>())
@@ -70,15 +78,19 @@ void bind_graph(py::module_& m) {
 
   py::class_<Executable>(m, "Executable")
       .def(py::init([](std::shared_ptr<Graph> g, std::vector<ValueId> outputs, const std::string& device,
-                       bool plan_memory, bool fuse) {
+                       bool plan_memory, bool fuse, const std::string& backend,
+                       std::map<std::string, std::string> algo) {
              CompileOptions o;
              o.device = Device::parse(device);
              o.plan_memory = plan_memory;
              o.fuse = fuse;
+             o.backend = backend;
+             o.algo = std::move(algo);
              return new Executable(std::move(g), std::move(outputs), o);
            }),
            py::arg("graph"), py::arg("outputs"), py::arg("device") = "cpu", py::arg("plan_memory") = true,
-           py::arg("fuse") = false)
+           py::arg("fuse") = false, py::arg("backend") = "", py::arg("algo") = std::map<std::string, std::string>())
+      .def_property_readonly("backend", &Executable::backend)
       .def_property_readonly("fuse_stats", [](const Executable& e) {
         const FuseStats& s = e.fuse_stats();
         return py::dict(py::arg("bn_fold") = s.bn_fold, py::arg("conv_epilogue") = s.conv_epilogue,

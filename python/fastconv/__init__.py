@@ -11,7 +11,7 @@ import os as _os
 
 from . import _C
 from ._C import Tensor, from_dlpack, from_numpy
-from . import cuda
+from . import backends, cuda
 from ._trace import Symbol, value_and_grad, trace, manual_seed
 from . import functional
 from .functional import cat
@@ -25,7 +25,7 @@ from . import data, models
 
 __version__ = _C.__version__
 
-__all__ = ["Tensor", "from_dlpack", "from_numpy", "tensor", "cuda", "functional", "value_and_grad", "trace",
+__all__ = ["Tensor", "from_dlpack", "from_numpy", "tensor", "backends", "cuda", "functional", "value_and_grad", "trace",
            "cpu_features", "set_num_threads", "get_num_threads", "empty_cache", "cached_memory_bytes", "set_isa", "get_isa", "get_cmake_dir",
            "manual_seed", "Symbol", "cat", "conv_output_size", "conv_flops", "ConvOutputSize", "nn", "optim",
            "compile", "Compiled", "summary", "fit", "evaluate", "predict", "History", "save",

@@ -82,7 +82,8 @@ class Compiled:
     def __init__(self, model: Module, input_shape: Sequence[int], loss=None, optimizer=None, device: str = "cpu",
                  precision: str = "fp32", clip_grad_norm: float | None = None, clip_norm_type: float = 2.0,
                  target_shape: Sequence[int] | None = None, target_dtype: str | None = None,
-                 plan_memory: bool = True, fuse: bool = True) -> None:
+                 plan_memory: bool = True, fuse: bool = True, backend: str | None = None,
+                 algo: dict | None = None) -> None:
         if not isinstance(model, Module):
             raise TypeError(f"compile: model must be a fastconv.nn.Module, got {type(model).__name__}")
         if precision not in ("fp32", "float32"):
@@ -100,6 +101,14 @@ class Compiled:
         self.target_shape = tuple(target_shape) if target_shape is not None else None
         self.clip_grad_norm, self.clip_norm_type = clip_grad_norm, float(clip_norm_type)
         self.plan_memory = plan_memory
+        if backend is not None and not isinstance(backend, str):
+            raise TypeError(f"compile: backend must be a backend name (str) or None, got {type(backend).__name__}")
+        if algo is not None and not (isinstance(algo, dict) and
+                                     all(isinstance(k, str) and isinstance(v, (str, int)) for k, v in algo.items())):
+            raise TypeError(f"compile: algo must be a dict of override -> algorithm name, e.g. {{'conv': 'ref'}}, "
+                            f"got {algo!r}")
+        self.backend = backend or ""
+        self.algo = {k: str(v) for k, v in (algo or {}).items()}
         self.fuse = bool(fuse)
         self._cache: dict[tuple, _Program] = {}
         self.last_output = None
@@ -137,6 +146,9 @@ class Compiled:
             prog = self._cache[key] = self._build(kind, tuple(x_shape), y_shape, y_dtype)
         return prog
 
+    def _executable(self, graph, outputs):
+        return _C.Executable(graph, outputs, self.device, self.plan_memory, self.fuse, self.backend, self.algo)
+
     def _build(self, kind: str, x_shape, y_shape, y_dtype) -> _Program:
         model = self.model
         saved = [(m, m.training) for m in model.modules()]
@@ -150,7 +162,7 @@ class Compiled:
                 out = model(x)
                 flat = _flatten(out)
                 if not has_loss:
-                    exe = _C.Executable(ctx.graph, [s.id for s in flat], self.device, self.plan_memory, self.fuse)
+                    exe = self._executable(ctx.graph, [s.id for s in flat])
                     return _Program(ctx, exe, x.id, None, flat, None, out)
                 y = ctx.input("y", y_shape, y_dtype)
                 g = ctx.graph
@@ -161,7 +173,7 @@ class Compiled:
                     raise ValueError(f"compile: the loss must return a one-element traced value, got "
                                      f"{getattr(loss, 'shape', type(loss).__name__)}")
                 if kind == "evalloss":
-                    exe = _C.Executable(g, [loss.id] + [s.id for s in flat], self.device, self.plan_memory, self.fuse)
+                    exe = self._executable(g, [loss.id] + [s.id for s in flat])
                     return _Program(ctx, exe, x.id, y.id, flat, loss.id, out)
                 in_opt = {id(p) for grp in self.optimizer.param_groups for p in grp["params"]}
                 train = [(name, arr, sym) for name, arr, sym in binder.bound.values()
@@ -175,7 +187,7 @@ class Compiled:
                                  "clip_grad_norm")[0]
                 items = [(arr, sym.id, gid, name) for (name, arr, sym), gid in zip(train, grads)]
                 self.optimizer.append_updates(ctx, items, clip)
-                exe = _C.Executable(g, [loss.id] + [s.id for s in flat], self.device, self.plan_memory, self.fuse)
+                exe = self._executable(g, [loss.id] + [s.id for s in flat])
                 return _Program(ctx, exe, x.id, y.id, flat, loss.id, out,
                                 {name: gid for (name, _, _), gid in zip(train, grads)})
         finally:
@@ -292,8 +304,7 @@ class Compiled:
                     prog = self._build("train", x.shape, y.shape, ydt)
                 finally:
                     opt.append_updates = append
-                exe = _C.Executable(prog.ctx.graph, [prog.loss_id] + list(prog.grads.values()), self.device,
-                                    self.plan_memory, self.fuse)
+                exe = self._executable(prog.ctx.graph, [prog.loss_id] + list(prog.grads.values()))
                 prog.exe = exe
                 self._cache[key] = prog
         finally:

@@ -3,6 +3,7 @@
 // flat loop over prepared kernels.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -81,8 +82,13 @@ std::vector<ValueId> append_backward(Graph& g, ValueId loss, const std::vector<V
 
 struct CompileOptions {
   Device device;
+  std::string backend;      // who runs it (kernel table + runtime); empty: "cpu" or "cuda" for `device`
   bool plan_memory = true;  // false: every value gets its own buffer (debugging)
   bool fuse = false;        // run the fusion passes (fuse_graph) before planning
+  // Algorithm overrides and tuning values, merged over the FASTCONV_ALGO environment variable (these win):
+  // {"conv": "winograd_f4x3"} forces an algorithm of an op family (or of one op, or "*" for all) where it
+  // applies; {"conv.winograd_fused_tiles": "64"} sets a family's tuning value. See docs/design.md.
+  std::map<std::string, std::string> algo;
 };
 
 // What the fusion passes did (counts of rewritten patterns).
@@ -131,6 +137,7 @@ class Executable {
   const Graph& graph() const { return *graph_; }  // the compiled (fused, when opts.fuse) graph
   const FuseStats& fuse_stats() const { return fuse_stats_; }
   std::string schedule_str() const;
+  const std::string& backend() const { return backend_; }
   uint64_t steps_run() const { return step_; }
   // Per-step wall time, accumulated over run() calls while profiling is on (off by default: no clock reads).
   struct StepProfile {
@@ -147,6 +154,7 @@ class Executable {
   std::shared_ptr<Graph> graph_;
   std::vector<ValueId> outputs_;
   CompileOptions opts_;
+  std::string backend_;
   std::vector<Step> steps_;
   std::vector<PlannedBuffer> plan_;
   std::vector<Tensor> views_;  // per value: where it lives (arena view, param/const storage, bound input)

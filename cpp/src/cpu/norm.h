@@ -1,5 +1,5 @@
 // Normalization kernels split for the thread pool (baseline ISA; the loops are written so the compiler
-// vectorises the contiguous inner runs). ops/norm.cpp picks these or the cpu/ref ones (FASTCONV_NORM_ALGO=ref).
+// vectorises the contiguous inner runs). ops/norm.cpp picks these or the cpu/ref ones (FASTCONV_ALGO=norm=ref forces those).
 #pragma once
 #include <cstdint>
 

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "backend/backend.h"
 #include "fastconv/cuda.h"
 #include "fastconv/graph.h"
 #include "graph/plan.h"
@@ -23,6 +24,17 @@ Executable::~Executable() = default;
 
 Executable::Executable(std::shared_ptr<Graph> graph, std::vector<ValueId> outputs, CompileOptions opts)
     : graph_(std::move(graph)), outputs_(std::move(outputs)), opts_(opts) {
+  backend_ = opts_.backend.empty() ? Backend::default_for(opts_.device) : opts_.backend;
+  const Backend& backend = Backend::get(backend_);
+  FC_CHECK(backend.device_type() == opts_.device.type, Value, "backend '", backend_, "' runs on ",
+           backend.device_type() == DeviceType::CPU ? "cpu" : "cuda", " memory but the graph is compiled for ",
+           opts_.device.str());
+  KernelOptions kopts = KernelOptions::from_env();
+  KernelOptions given;
+  given.source = "CompileOptions.algo";
+  for (const auto& [k, v] : opts_.algo) given.set(k, v);
+  kopts.merge(given);
+  if (!kopts.empty()) KernelTable::global().validate(kopts);
   if (opts_.fuse) graph_ = fuse_graph(*graph_, outputs_, &fuse_stats_);
   Graph& g = *graph_;
   const Registry& reg = Registry::global();
@@ -123,9 +135,8 @@ Executable::Executable(std::shared_ptr<Graph> graph, std::vector<ValueId> output
     std::vector<TensorDesc> in, out;
     for (ValueId v : n.inputs) in.push_back(g.value(v).desc);
     for (ValueId v : n.outputs) out.push_back(g.value(v).desc);
-    const OpDef& def = reg.get(n.op);
     try {
-      s.prepared = def.prepare(OpCall{n.op, n.attrs, in}, out, opts_.device);
+      s.prepared = KernelTable::global().prepare(KernelCall{{n.op, n.attrs, in}, out, opts_.device, backend_, kopts});
     } catch (const Error& e) {
       if (n.scope.empty()) throw;
       throw Error(e.kind(), "in layer '" + n.scope + "': " + e.what());
@@ -269,8 +280,9 @@ Tensor Executable::output(ValueId id) const {
 
 std::string Executable::schedule_str() const {
   std::ostringstream os;
-  os << "schedule: " << steps_.size() << " steps, arena " << peak_bytes_ << " bytes on " << opts_.device.str()
-     << "\n";
+  os << "schedule: " << steps_.size() << " steps, arena " << peak_bytes_ << " bytes on " << opts_.device.str();
+  if (backend_ != Backend::default_for(opts_.device)) os << " (backend " << backend_ << ")";
+  os << "\n";
   int i = 0;
   for (const Step& s : steps_) {
     const Node& n = graph_->node(s.node);

@@ -21,19 +21,21 @@ std::vector<TensorDesc> infer_same(const OpCall& c) {
   return {c.in[0]};
 }
 
-Prepared prepare_relu(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
-  require_cpu(c.op, d);
-  auto k = pick_isa<cpu::UnaryKernel>(ref::relu, cpu::relu__avx2, cpu::relu__avx512);
+// Vec: the active ISA's kernel ("relu__avx512"); else the reference ("ref"), still split over threads.
+template <bool Vec>
+Prepared prepare_relu(const KernelCall&) {
+  auto k = Vec ? pick_isa<cpu::UnaryKernel>(ref::relu, cpu::relu__avx2, cpu::relu__avx512) : ref::relu;
   return {[k](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
             parallel_unary(k, fptr(in[0]), fptr_mut(out[0]), out[0].numel());
           },
-          0, std::string("relu__") + isa_name(active_isa())};
+          0, Vec ? std::string("relu__") + isa_name(active_isa()) : "ref"};
 }
 
-Prepared prepare_relu_backward(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
-  require_cpu(c.op, d);
-  auto k = pick_isa<cpu::UnaryBackwardKernel>(ref::relu_backward, cpu::relu_backward__avx2,
-                                               cpu::relu_backward__avx512);
+template <bool Vec>
+Prepared prepare_relu_backward(const KernelCall&) {
+  auto k = Vec ? pick_isa<cpu::UnaryBackwardKernel>(ref::relu_backward, cpu::relu_backward__avx2,
+                                                    cpu::relu_backward__avx512)
+               : ref::relu_backward;
   return {[k](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
             const float *g = fptr(in[0]), *y = fptr(in[1]);
             float* dx = fptr_mut(out[0]);
@@ -42,7 +44,7 @@ Prepared prepare_relu_backward(const OpCall& c, const std::vector<TensorDesc>&, 
               k(g + lo, y + lo, dx + lo, hi - lo);
             });
           },
-          0, std::string("relu_backward__") + isa_name(active_isa())};
+          0, Vec ? std::string("relu_backward__") + isa_name(active_isa()) : "ref"};
 }
 
 // ---- parameterised point-wise activations ----------------------------------------------------------------------
@@ -104,10 +106,10 @@ std::vector<TensorDesc> infer_act(const OpCall& c) {
 
 // Vectorised kinds take the active ISA's kernel; gelu/softplus use the reference (std::erf / log1p), still
 // split over threads.
-Prepared prepare_act(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
-  require_cpu(c.op, d);
+template <bool Vec>
+Prepared prepare_act(const KernelCall& c) {
   ref::ActParams p = act_params(c);
-  const bool vec = cpu::act_is_vectorised(p.kind);
+  const bool vec = Vec && cpu::act_is_vectorised(p.kind);
   cpu::ActKernel k = vec ? pick_isa<cpu::ActKernel>(ref::activation, cpu::activation__avx2, cpu::activation__avx512)
                          : ref::activation;
   return {[k, p](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
@@ -121,10 +123,10 @@ Prepared prepare_act(const OpCall& c, const std::vector<TensorDesc>&, Device d) 
           0, base_name(c.op) + "__" + (vec ? isa_name(active_isa()) : "ref")};
 }
 
-Prepared prepare_act_backward(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
-  require_cpu(c.op, d);
+template <bool Vec>
+Prepared prepare_act_backward(const KernelCall& c) {
   ref::ActParams p = act_params(c);
-  const bool vec = cpu::act_is_vectorised(p.kind);
+  const bool vec = Vec && cpu::act_is_vectorised(p.kind);
   cpu::ActBackwardKernel k = vec ? pick_isa<cpu::ActBackwardKernel>(ref::activation_backward,
                                                                     cpu::activation_backward__avx2,
                                                                     cpu::activation_backward__avx512)
@@ -167,15 +169,15 @@ std::vector<TensorDesc> infer_softmax(const OpCall& c) {
   return infer_same(c);
 }
 
-template <bool Backward>
-Prepared prepare_softmax(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
-  require_cpu(c.op, d);
+template <bool Backward, bool Vec>
+Prepared prepare_softmax(const KernelCall& c) {
   ref::SoftmaxParams p = softmax_params(c);
   const int64_t grain = std::max<int64_t>(1, kChunk / std::max<int64_t>(1, p.dim * p.inner));
-  const std::string algo = c.op + "__" + isa_name(active_isa());
+  const std::string algo = Vec ? c.op + "__" + isa_name(active_isa()) : "ref";
   if constexpr (Backward) {
-    auto k = pick_isa<cpu::SoftmaxBackwardKernel>(ref::softmax_backward, cpu::softmax_backward__avx2,
-                                                  cpu::softmax_backward__avx512);
+    auto k = Vec ? pick_isa<cpu::SoftmaxBackwardKernel>(ref::softmax_backward, cpu::softmax_backward__avx2,
+                                                        cpu::softmax_backward__avx512)
+                 : ref::softmax_backward;
     return {[k, p, grain](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
               const float *g = fptr(in[0]), *y = fptr(in[1]);
               float* dx = fptr_mut(out[0]);
@@ -183,7 +185,8 @@ Prepared prepare_softmax(const OpCall& c, const std::vector<TensorDesc>&, Device
             },
             0, algo};
   } else {
-    auto k = pick_isa<cpu::SoftmaxKernel>(ref::softmax, cpu::softmax__avx2, cpu::softmax__avx512);
+    auto k = Vec ? pick_isa<cpu::SoftmaxKernel>(ref::softmax, cpu::softmax__avx2, cpu::softmax__avx512)
+                 : ref::softmax;
     return {[k, p, grain](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
               const float* x = fptr(in[0]);
               float* y = fptr_mut(out[0]);
@@ -195,28 +198,35 @@ Prepared prepare_softmax(const OpCall& c, const std::vector<TensorDesc>&, Device
 
 }  // namespace
 
-void register_activation_ops(Registry& r) {
-  r.add({"relu", 1, 1, infer_same, prepare_relu,
+void register_activation_ops(Registry& r, KernelTable& k) {
+  r.add({"relu", 1, 1, infer_same,
          [](BackwardCall& b) -> std::vector<ValueId> {
            return {b.g.add1("relu_backward", {b.grad_out[0], b.out(0)})};
          },
          false, 0});
-  r.add({"relu_backward", 2, 2, infer_same, prepare_relu_backward, nullptr, false, 0});
+  r.add({"relu_backward", 2, 2, infer_same, nullptr, false, 0});
+  add_cpu_kernels(k, "relu", "activation", prepare_relu<true>, prepare_relu<false>);
+  add_cpu_kernels(k, "relu_backward", "activation", prepare_relu_backward<true>, prepare_relu_backward<false>);
 
   for (const char* name :
        {"leaky_relu", "elu", "sigmoid", "tanh", "threshold", "hardtanh", "relu6", "gelu", "softplus"}) {
-    r.add({name, 1, 1, infer_act, prepare_act, backward_act, false, 0});
-    r.add({std::string(name) + "_backward", 2, 2, infer_act, prepare_act_backward, nullptr, false, 0});
+    const std::string bwd = std::string(name) + "_backward";
+    r.add({name, 1, 1, infer_act, backward_act, false, 0});
+    r.add({bwd, 2, 2, infer_act, nullptr, false, 0});
+    add_cpu_kernels(k, name, "activation", prepare_act<true>, prepare_act<false>);
+    add_cpu_kernels(k, bwd, "activation", prepare_act_backward<true>, prepare_act_backward<false>);
   }
 
   for (const char* name : {"softmax", "log_softmax"}) {
     const std::string bwd = std::string(name) + "_backward";
-    r.add({name, 1, 1, infer_softmax, prepare_softmax<false>,
+    r.add({name, 1, 1, infer_softmax,
            [bwd](BackwardCall& b) -> std::vector<ValueId> {
              return {b.g.add1(bwd, {b.grad_out[0], b.out(0)}, b.node.attrs)};
            },
            false, 0});
-    r.add({bwd, 2, 2, infer_softmax, prepare_softmax<true>, nullptr, false, 0});
+    r.add({bwd, 2, 2, infer_softmax, nullptr, false, 0});
+    add_cpu_kernels(k, name, "activation", prepare_softmax<false, true>, prepare_softmax<false, false>);
+    add_cpu_kernels(k, bwd, "activation", prepare_softmax<true, true>, prepare_softmax<true, false>);
   }
 }
 

@@ -64,8 +64,22 @@ void parallel_binary(void (*k)(const float*, const float*, float*, int64_t), con
   });
 }
 
-void require_cpu(const std::string& op, Device d) {
-  FC_CHECK(d.is_cpu(), NotImplemented, op, ": no kernel for device '", d.str(), "' yet (only 'cpu')");
+void add_cpu_kernel(KernelTable& t, const std::string& op, const std::string& family, const std::string& algo,
+                    int priority, PrepareFn prepare, CallPredicate applies) {
+  KernelDef k;
+  k.op = op;
+  k.backend = "cpu";
+  k.family = family;
+  k.algo = algo;
+  k.priority = priority;
+  k.prepare = std::move(prepare);
+  k.applies = std::move(applies);
+  t.add(std::move(k));
+}
+
+void add_cpu_kernels(KernelTable& t, const std::string& op, const std::string& family, PrepareFn vec, PrepareFn ref) {
+  add_cpu_kernel(t, op, family, "vec", 10, std::move(vec));
+  add_cpu_kernel(t, op, family, "ref", 0, std::move(ref));
 }
 
 }  // namespace fastconv

@@ -22,8 +22,14 @@ void parallel_unary(void (*k)(const float*, float*, int64_t), const float* x, fl
 void parallel_binary(void (*k)(const float*, const float*, float*, int64_t), const float* a, const float* b, float* y,
                      int64_t n);
 
-// A kernel that runs only on the CPU; errors clearly for other devices.
-void require_cpu(const std::string& op, Device d);
+// Kernel registration on the CPU backend. Priorities: "ref" 0, vectorised "vec" 10, families with several
+// algorithms order theirs above (conv_prepare.cpp).
+using PrepareFn = std::function<Prepared(const KernelCall&)>;
+using CallPredicate = std::function<bool(const KernelCall&)>;
+void add_cpu_kernel(KernelTable& t, const std::string& op, const std::string& family, const std::string& algo,
+                    int priority, PrepareFn prepare, CallPredicate applies = nullptr);
+// The common pair: the active ISA's vectorised kernel ("vec") and the reference kernel ("ref").
+void add_cpu_kernels(KernelTable& t, const std::string& op, const std::string& family, PrepareFn vec, PrepareFn ref);
 
 inline const float* fptr(const Tensor& t) { return t.data<const float>(); }
 inline float* fptr_mut(const Tensor& t) { return t.data<float>(); }

@@ -353,66 +353,67 @@ std::vector<ValueId> transpose_backward(BackwardCall& b) {
 
 }  // namespace
 
-void register_conv_ops(Registry& r) {
+void register_conv_ops(Registry& r, KernelTable& k) {
+  using conv::PassCall;
   for (int nd = 1; nd <= 3; ++nd) {
-    r.add({rank_op("conv", nd, ""), 2, 3,
+    const std::string fwd = rank_op("conv", nd, ""), tr = rank_op("conv_transpose", nd, "");
+    const std::string bd = rank_op("conv", nd, "_backward_data"), bw = rank_op("conv", nd, "_backward_weight");
+    const std::string bb = rank_op("conv", nd, "_backward_bias");
+    r.add({fwd, 2, 3,
            [nd](const OpCall& c) -> std::vector<TensorDesc> {
              const ConvParams p = conv_geometry(c);
              return {{nchw(p.N, p.K, p, nd, true), DType::f32}};
            },
-           [](const OpCall& c, const std::vector<TensorDesc>&, Device d) {
-             return conv::prepare_pass(c.op, ConvPass::forward, conv_geometry(c), c.in.size() > 2, d);
-           },
            conv_backward, false, -1});
-    r.add({rank_op("conv_transpose", nd, ""), 2, 3,
+    r.add({tr, 2, 3,
            [nd](const OpCall& c) -> std::vector<TensorDesc> {
              const ConvParams p = transpose_geometry(c);
              return {{nchw(p.N, p.C, p, nd, false), DType::f32}};
            },
-           [](const OpCall& c, const std::vector<TensorDesc>&, Device d) {
-             return conv::prepare_pass(c.op, ConvPass::backward_data, transpose_geometry(c), c.in.size() > 2, d);
-           },
            transpose_backward, false, -1});
-    r.add({rank_op("conv", nd, "_backward_data"), 2, 2,
+    r.add({bd, 2, 2,
            [nd](const OpCall& c) -> std::vector<TensorDesc> {
              const ConvParams p = backward_geometry(c, ConvPass::backward_data);
              return {{nchw(p.N, p.C, p, nd, false), DType::f32}};
            },
-           [](const OpCall& c, const std::vector<TensorDesc>&, Device d) {
-             return conv::prepare_pass(c.op, ConvPass::backward_data, backward_geometry(c, ConvPass::backward_data),
-                                       false, d, c.attr().get_bool("flip", false));
-           },
            nullptr, false, -1});
-    r.add({rank_op("conv", nd, "_backward_weight"), 2, 2,
+    r.add({bw, 2, 2,
            [nd](const OpCall& c) -> std::vector<TensorDesc> {
              const ConvParams p = backward_geometry(c, ConvPass::backward_weight);
              Shape s{p.K, group_in(p)};
              for (int i = 0; i < nd; ++i) s.push_back(p.k[axis(nd, i)]);
              return {{s, DType::f32}};
            },
-           [](const OpCall& c, const std::vector<TensorDesc>&, Device d) {
-             return conv::prepare_pass(c.op, ConvPass::backward_weight,
-                                       backward_geometry(c, ConvPass::backward_weight), false, d,
-                                       c.attr().get_bool("flip", false));
-           },
            nullptr, false, -1});
-    r.add({rank_op("conv", nd, "_backward_bias"), 1, 1,
+    r.add({bb, 1, 1,
            [nd](const OpCall& c) -> std::vector<TensorDesc> {
              expect_dtype(c, 0, DType::f32, "grad_output");
              check_rank(c, 0, nd, "grad_output", input_layout(nd));
              return {{Shape{c.in[0].shape[1]}, DType::f32}};
            },
-           [nd](const OpCall& c, const std::vector<TensorDesc>&, Device d) -> Prepared {
-             require_cpu(c.op, d);
-             ConvParams p;
-             p.N = c.in[0].shape[0], p.K = p.C = c.in[0].shape[1];
-             for (int i = 0; i < nd; ++i) p.out[axis(nd, i)] = c.in[0].shape[size_t(i) + 2];
-             return {[p](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
-                       cpu::conv_backward_bias(p, fptr(in[0]), fptr_mut(out[0]));
-                     },
-                     0, "reduce"};
-           },
            nullptr, false, -1});
+    conv::register_pass_kernels(k, fwd, ConvPass::forward, [](const OpCall& c) {
+      return PassCall{conv_geometry(c), c.in.size() > 2, false};
+    });
+    // conv_transpose is the data gradient of the convolution it transposes; its bias is added to that gradient.
+    conv::register_pass_kernels(k, tr, ConvPass::backward_data, [](const OpCall& c) {
+      return PassCall{transpose_geometry(c), c.in.size() > 2, false};
+    });
+    conv::register_pass_kernels(k, bd, ConvPass::backward_data, [](const OpCall& c) {
+      return PassCall{backward_geometry(c, ConvPass::backward_data), false, c.attr().get_bool("flip", false)};
+    });
+    conv::register_pass_kernels(k, bw, ConvPass::backward_weight, [](const OpCall& c) {
+      return PassCall{backward_geometry(c, ConvPass::backward_weight), false, c.attr().get_bool("flip", false)};
+    });
+    add_cpu_kernel(k, bb, "conv", "reduce", 0, [nd](const KernelCall& c) -> Prepared {
+      ConvParams p;
+      p.N = c.in[0].shape[0], p.K = p.C = c.in[0].shape[1];
+      for (int i = 0; i < nd; ++i) p.out[axis(nd, i)] = c.in[0].shape[size_t(i) + 2];
+      return {[p](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
+                cpu::conv_backward_bias(p, fptr(in[0]), fptr_mut(out[0]));
+              },
+              0, ""};
+    });
   }
   for (const char* name : {"correlate2d", "convolve2d"}) {
     r.add({name, 2, 2,
@@ -420,10 +421,10 @@ void register_conv_ops(Registry& r) {
              const ConvParams p = signal_geometry(c);
              return {{Shape{p.out[1], p.out[2]}, DType::f32}};
            },
-           [](const OpCall& c, const std::vector<TensorDesc>&, Device d) {
-             return conv::prepare_pass(c.op, ConvPass::forward, signal_geometry(c), false, d, c.op == "convolve2d");
-           },
            signal_backward, false, -1});
+    conv::register_pass_kernels(k, name, ConvPass::forward, [](const OpCall& c) {
+      return PassCall{signal_geometry(c), false, c.op == "convolve2d"};
+    });
   }
 }
 

@@ -9,13 +9,12 @@
 
 namespace fastconv::conv {
 
-// Every algorithm a convolution pass can run with; chosen once in prepare (rules, or FASTCONV_CONV_ALGO).
+// Every algorithm a convolution pass can run with: one kernel-table entry each (conv_prepare.cpp), chosen once when
+// a node is prepared (the rules, or an override: FASTCONV_ALGO=conv=<name>).
 enum class Algo { ref, im2col_gemm, gemm_1x1, depthwise_direct, winograd_f4x3 };
 const char* algo_name(Algo a);
-
-// The algorithm for one pass: the forced one (FASTCONV_CONV_ALGO) where it applies to these shapes, else the rules.
-Algo choose_algo(const cpu::ConvParams& p, cpu::ConvPass pass);
-bool algo_applies(Algo a, const cpu::ConvParams& p, cpu::ConvPass pass);
+Algo algo_from_name(const std::string& name);
+bool algo_applies(Algo a, const cpu::ConvParams& p);
 
 // Kernel inputs/outputs by pass:
 //   forward:          in = {x, w[, bias]}           out = {y}
@@ -23,7 +22,15 @@ bool algo_applies(Algo a, const cpu::ConvParams& p, cpu::ConvPass pass);
 //   backward_weight:  in = {dy, x}                  out = {dw}
 // `flip_kernel`: the kernel is used spatially reversed (true convolution, convolve2d): the weight input is flipped
 // into scratch, and a weight gradient is flipped back in place.
-Prepared prepare_pass(const std::string& op, cpu::ConvPass pass, const cpu::ConvParams& p, bool has_bias,
-                      Device d, bool flip_kernel = false);
+Prepared prepare_pass(cpu::ConvPass pass, const cpu::ConvParams& p, bool has_bias, Algo algo, bool flip_kernel);
+
+// What a conv op's call means for its kernels: the geometry, whether a bias input is there, whether the kernel is
+// used flipped. Each op gives one such function; register_pass_kernels adds an entry per algorithm for the op.
+struct PassCall {
+  cpu::ConvParams p;
+  bool has_bias = false, flip = false;
+};
+using PassGeometry = std::function<PassCall(const OpCall&)>;
+void register_pass_kernels(KernelTable& k, const std::string& op, cpu::ConvPass pass, PassGeometry geometry);
 
 }  // namespace fastconv::conv

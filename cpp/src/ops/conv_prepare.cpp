@@ -1,13 +1,13 @@
-// Algorithm choice and kernel glue for every convolution pass. Rules, in order:
+// The convolution kernels of every pass, one kernel-table entry per algorithm. Rules (priorities), in order:
 //   gemm_1x1          1x1 kernel, stride 1, no padding: a GEMM straight on NCHW, no column matrix
 //   depthwise_direct  groups == C_in > 1 and C_out a multiple of it: direct vectorised plane kernels
-//   winograd_f4x3     3x3, stride 1, dilation 1, groups 1, 2-D; every pass; not when a few tiles meet many
-//                     channels (transformed weights dominate)
+//   winograd_f4x3     3x3, stride 1, dilation 1, groups 1, 2-D; every pass; preferred only where the transforms
+//                     pay (not when a few tiles meet many channels: transformed weights dominate)
 //   im2col_gemm       everything else (grouped convs loop over groups)
-// FASTCONV_CONV_ALGO=ref|im2col_gemm|gemm_1x1|depthwise_direct|winograd_f4x3 forces one where it applies (tests);
-// where it does not (a 3x3 conv with gemm_1x1 forced), the rules decide.
+//   ref               the naive reference (never chosen by the rules)
+// FASTCONV_ALGO=conv=<algorithm> (or CompileOptions::algo) forces one where it applies (tests); where it does not
+// (a 3x3 conv with gemm_1x1 forced), the rules decide.
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 
 #include "cpu/conv_depthwise.h"
@@ -55,20 +55,6 @@ bool winograd_pays(const ConvParams& p) {
   return outputs * 9 >= tiles * 36 * 2 && tiles >= std::max<int64_t>(8, p.C * p.K / (128 * 128));
 }
 
-Algo parse_forced() {
-  const char* v = std::getenv("FASTCONV_CONV_ALGO");
-  if (!v || !*v) return Algo::ref;  // caller checks has_forced()
-  for (Algo a : {Algo::ref, Algo::im2col_gemm, Algo::gemm_1x1, Algo::depthwise_direct, Algo::winograd_f4x3})
-    if (std::strcmp(v, algo_name(a)) == 0) return a;
-  fail(ErrorKind::Value, "FASTCONV_CONV_ALGO='", v,
-       "' is not a convolution algorithm (expected ref, im2col_gemm, gemm_1x1, depthwise_direct or winograd_f4x3)");
-}
-
-bool has_forced() {
-  const char* v = std::getenv("FASTCONV_CONV_ALGO");
-  return v && *v;
-}
-
 }  // namespace
 
 const char* algo_name(Algo a) {
@@ -82,7 +68,7 @@ const char* algo_name(Algo a) {
   return "?";
 }
 
-bool algo_applies(Algo a, const ConvParams& p, ConvPass pass) {
+bool algo_applies(Algo a, const ConvParams& p) {
   switch (a) {
     case Algo::ref:
     case Algo::im2col_gemm: return true;
@@ -93,21 +79,7 @@ bool algo_applies(Algo a, const ConvParams& p, ConvPass pass) {
   return false;
 }
 
-Algo choose_algo(const ConvParams& p, ConvPass pass) {
-  if (has_forced()) {
-    Algo f = parse_forced();
-    if (algo_applies(f, p, pass)) return f;
-  }
-  if (algo_applies(Algo::gemm_1x1, p, pass)) return Algo::gemm_1x1;
-  if (algo_applies(Algo::depthwise_direct, p, pass)) return Algo::depthwise_direct;
-  if (algo_applies(Algo::winograd_f4x3, p, pass) && winograd_pays(p)) return Algo::winograd_f4x3;
-  return Algo::im2col_gemm;
-}
-
-Prepared prepare_pass(const std::string& op, ConvPass pass, const ConvParams& p, bool has_bias, Device d,
-                      bool flip_kernel) {
-  require_cpu(op, d);
-  const Algo algo = choose_algo(p, pass);
+Prepared prepare_pass(ConvPass pass, const ConvParams& p, bool has_bias, Algo algo, bool flip_kernel) {
   std::string name = algo_name(algo);
   // Scratch layout: [flipped kernel, padded to 64 bytes][algorithm scratch].
   const int64_t wfloats = p.K * group_in(p) * k_vol(p);
@@ -185,6 +157,36 @@ Prepared prepare_pass(const std::string& op, ConvPass pass, const ConvParams& p,
     }
   };
   return {run, flip_bytes + algo_bytes, name};
+}
+
+void register_pass_kernels(KernelTable& k, const std::string& op, ConvPass pass, PassGeometry geometry) {
+  struct Entry {
+    Algo algo;
+    int priority;
+  };
+  for (const Entry e : {Entry{Algo::gemm_1x1, 40}, Entry{Algo::depthwise_direct, 30}, Entry{Algo::winograd_f4x3, 20},
+                        Entry{Algo::im2col_gemm, 10}, Entry{Algo::ref, 0}}) {
+    KernelDef d;
+    d.op = op;
+    d.family = "conv";
+    d.algo = algo_name(e.algo);
+    d.priority = e.priority;
+    const Algo algo = e.algo;
+    d.applies = [geometry, algo](const KernelCall& c) { return algo_applies(algo, geometry(c).p); };
+    if (algo == Algo::winograd_f4x3)
+      d.preferred = [geometry](const KernelCall& c) { return winograd_pays(geometry(c).p); };
+    d.prepare = [geometry, pass, algo](const KernelCall& c) {
+      const PassCall g = geometry(c);
+      return prepare_pass(pass, g.p, g.has_bias, algo, g.flip);
+    };
+    k.add(std::move(d));
+  }
+}
+
+Algo algo_from_name(const std::string& name) {
+  for (Algo a : {Algo::ref, Algo::im2col_gemm, Algo::gemm_1x1, Algo::depthwise_direct, Algo::winograd_f4x3})
+    if (name == algo_name(a)) return a;
+  fail(ErrorKind::Runtime, "not a convolution algorithm: '", name, "'");
 }
 
 }  // namespace fastconv::conv

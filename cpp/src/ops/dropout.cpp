@@ -3,23 +3,13 @@
 // step give the same mask on any thread count, and every run of a compiled graph draws a fresh mask. The mask
 // (uint8, one entry per element or per channel) is an output that the backward reads.
 // Eval mode is the identity and is handled by the Python wrapper (no node is recorded).
-// FASTCONV_DROPOUT_ALGO=ref forces the single-threaded reference kernel.
-#include <cstdlib>
-
+// Kernels: "parallel" and the single-threaded "ref" (FASTCONV_ALGO=dropout=ref).
 #include "cpu/dropout.h"
 #include "cpu/ref/dropout_ref.h"
 #include "ops/common.h"
 
 namespace fastconv {
 namespace {
-
-bool use_ref(const std::string& op) {
-  const char* e = std::getenv("FASTCONV_DROPOUT_ALGO");
-  const std::string v = e ? e : "";
-  FC_CHECK(v.empty() || v == "ref" || v == "parallel", Value, op,
-           ": FASTCONV_DROPOUT_ALGO must be 'ref' or 'parallel', got '", v, "'");
-  return v == "ref";
-}
 
 bool channelwise(const std::string& op) { return op.rfind("dropout2d", 0) == 0; }
 
@@ -50,10 +40,10 @@ std::vector<TensorDesc> infer_dropout(const OpCall& c) {
   return {c.in[0], {mask_shape(c, c.in[0].shape), DType::u8}};
 }
 
-Prepared prepare_dropout(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
-  require_cpu(c.op, d);
+template <bool Ref>
+Prepared prepare_dropout(const KernelCall& c) {
   const ref::DropoutParams base = params(c, c.in[0].shape);
-  const bool r = use_ref(c.op);
+  const bool r = Ref;
   return {[base, r](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext& ctx) {
             ref::DropoutParams p = base;
             p.step = ctx.step;
@@ -77,10 +67,10 @@ std::vector<TensorDesc> infer_dropout_backward(const OpCall& c) {
   return {c.in[0]};
 }
 
-Prepared prepare_dropout_backward(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
-  require_cpu(c.op, d);
+template <bool Ref>
+Prepared prepare_dropout_backward(const KernelCall& c) {
   const ref::DropoutParams p = params(c, c.in[0].shape);
-  const bool r = use_ref(c.op);
+  const bool r = Ref;
   return {[p, r](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
             const float* g = fptr(in[0]);
             const uint8_t* m = in[1].data<const uint8_t>();
@@ -93,15 +83,19 @@ Prepared prepare_dropout_backward(const OpCall& c, const std::vector<TensorDesc>
 
 }  // namespace
 
-void register_dropout_ops(Registry& r) {
+void register_dropout_ops(Registry& r, KernelTable& k) {
   for (const char* name : {"dropout", "dropout2d"}) {
     const std::string bwd = std::string(name) + "_backward";
-    r.add({name, 1, 1, infer_dropout, prepare_dropout,
+    r.add({name, 1, 1, infer_dropout,
            [bwd](BackwardCall& b) -> std::vector<ValueId> {
              return {b.g.add1(bwd, {b.grad_out[0], b.out(1)}, b.node.attrs)};
            },
            false, 0});
-    r.add({bwd, 2, 2, infer_dropout_backward, prepare_dropout_backward, nullptr, false, 0});
+    r.add({bwd, 2, 2, infer_dropout_backward, nullptr, false, 0});
+    add_cpu_kernel(k, name, "dropout", "parallel", 10, prepare_dropout<false>);
+    add_cpu_kernel(k, name, "dropout", "ref", 0, prepare_dropout<true>);
+    add_cpu_kernel(k, bwd, "dropout", "parallel", 10, prepare_dropout_backward<false>);
+    add_cpu_kernel(k, bwd, "dropout", "ref", 0, prepare_dropout_backward<true>);
   }
 }
 

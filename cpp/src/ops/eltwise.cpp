@@ -23,15 +23,19 @@ void same_shape_kernel(const float* a, const float* b, float* y, int64_t n) {
   }
 }
 
+bool same_shapes(const KernelCall& c) { return c.in[0].shape == c.out[0].shape && c.in[1].shape == c.out[0].shape; }
+
 template <ref::BinaryOp OP>
-Prepared prepare_binary(const OpCall& c, const std::vector<TensorDesc>& out, Device d) {
-  require_cpu(c.op, d);
-  const Shape a = c.in[0].shape, b = c.in[1].shape, o = out[0].shape;
-  if (a == o && b == o)
-    return {[](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
-              parallel_binary(same_shape_kernel<OP>, fptr(in[0]), fptr(in[1]), fptr_mut(out[0]), out[0].numel());
-            },
-            0, "same_shape"};
+Prepared prepare_same_shape(const KernelCall&) {
+  return {[](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
+            parallel_binary(same_shape_kernel<OP>, fptr(in[0]), fptr(in[1]), fptr_mut(out[0]), out[0].numel());
+          },
+          0, "same_shape"};
+}
+
+template <ref::BinaryOp OP>
+Prepared prepare_broadcast(const KernelCall& c) {
+  const Shape a = c.in[0].shape, b = c.in[1].shape, o = c.out[0].shape;
   ref::BroadcastParams p;
   p.ndim = static_cast<int>(o.size());
   auto sa = broadcast_strides(a, o), sb = broadcast_strides(b, o);
@@ -43,7 +47,22 @@ Prepared prepare_binary(const OpCall& c, const std::vector<TensorDesc>& out, Dev
   return {[p](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
             ref::binary(OP, p, fptr(in[0]), fptr(in[1]), fptr_mut(out[0]));
           },
-          0, "broadcast"};
+          0, "ref"};
+}
+
+template <ref::BinaryOp OP>
+void add_binary_kernels(KernelTable& k, const std::string& op) {
+  add_cpu_kernel(k, op, "eltwise", "same_shape", 10, prepare_same_shape<OP>, same_shapes);
+  add_cpu_kernel(k, op, "eltwise", "ref", 0, prepare_broadcast<OP>);
+}
+
+bool oki_reduce(const KernelCall& c) {
+  cpu::OKI oki;
+  return cpu::collapse_outer_kept_inner(c.in[0].shape, c.out[0].shape, &oki);
+}
+bool oki_broadcast(const KernelCall& c) {
+  cpu::OKI oki;
+  return cpu::collapse_outer_kept_inner(c.out[0].shape, c.in[0].shape, &oki);
 }
 
 // Gradient of a broadcast operand: sum over the broadcast axes.
@@ -94,33 +113,34 @@ Shape shape_attr(const OpCall& c) {
 
 }  // namespace
 
-void register_eltwise_ops(Registry& r) {
-  r.add({"add", 2, 2, infer_binary, prepare_binary<ref::BinaryOp::add>,
-         [](BackwardCall& b) { return backward_add_sub(b, false); }, false, 0});
-  r.add({"sub", 2, 2, infer_binary, prepare_binary<ref::BinaryOp::sub>,
-         [](BackwardCall& b) { return backward_add_sub(b, true); }, false, 0});
-  r.add({"mul", 2, 2, infer_binary, prepare_binary<ref::BinaryOp::mul>, backward_mul, false, 0});
-  r.add({"div", 2, 2, infer_binary, prepare_binary<ref::BinaryOp::div>, backward_div, false, 0});
+void register_eltwise_ops(Registry& r, KernelTable& k) {
+  r.add({"add", 2, 2, infer_binary, [](BackwardCall& b) { return backward_add_sub(b, false); }, false, 0});
+  r.add({"sub", 2, 2, infer_binary, [](BackwardCall& b) { return backward_add_sub(b, true); }, false, 0});
+  r.add({"mul", 2, 2, infer_binary, backward_mul, false, 0});
+  r.add({"div", 2, 2, infer_binary, backward_div, false, 0});
+  add_binary_kernels<ref::BinaryOp::add>(k, "add");
+  add_binary_kernels<ref::BinaryOp::sub>(k, "sub");
+  add_binary_kernels<ref::BinaryOp::mul>(k, "mul");
+  add_binary_kernels<ref::BinaryOp::div>(k, "div");
 
   // y = alpha * x + beta
   r.add({"scale", 1, 1, infer_unary_f32,
-         [](const OpCall& c, const std::vector<TensorDesc>&, Device d) -> Prepared {
-           require_cpu(c.op, d);
-           float alpha = float(c.attr().get_float("alpha", 1.0)), beta = float(c.attr().get_float("beta", 0.0));
-           return {[alpha, beta](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
-                     const float* x = fptr(in[0]);
-                     float* y = fptr_mut(out[0]);
-                     parallel_for(out[0].numel(), 1 << 15, [&](int64_t b, int64_t e) {
-                       for (int64_t i = b; i < e; ++i) y[i] = alpha * x[i] + beta;
-                     });
-                   },
-                   0, "scalar"};
-         },
          [](BackwardCall& b) -> std::vector<ValueId> {
            double alpha = b.attr().get_float("alpha", 1.0);
            return {b.g.add1("scale", {b.grad_out[0]}, {{"alpha", alpha}})};
          },
          false, 0});
+  add_cpu_kernel(k, "scale", "eltwise", "ref", 0, [](const KernelCall& c) -> Prepared {
+    float alpha = float(c.attr().get_float("alpha", 1.0)), beta = float(c.attr().get_float("beta", 0.0));
+    return {[alpha, beta](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
+              const float* x = fptr(in[0]);
+              float* y = fptr_mut(out[0]);
+              parallel_for(out[0].numel(), 1 << 15, [&](int64_t b, int64_t e) {
+                for (int64_t i = b; i < e; ++i) y[i] = alpha * x[i] + beta;
+              });
+            },
+            0, ""};
+  });
 
   // A tensor shaped like the input, filled with `value` (the seed of backward passes).
   r.add({"fill_like", 1, 1,
@@ -129,16 +149,15 @@ void register_eltwise_ops(Registry& r) {
            c.attr().get_float("value");
            return {{c.in[0].shape, DType::f32}};
          },
-         [](const OpCall& c, const std::vector<TensorDesc>&, Device d) -> Prepared {
-           require_cpu(c.op, d);
-           float v = float(c.attr().get_float("value"));
-           return {[v](const std::vector<Tensor>&, const std::vector<Tensor>& out, const RunContext&) {
-                     float* y = fptr_mut(out[0]);
-                     for (int64_t i = 0, n = out[0].numel(); i < n; ++i) y[i] = v;
-                   },
-                   0, "scalar"};
-         },
          [](BackwardCall&) -> std::vector<ValueId> { return {kNoValue}; }, false, -1});
+  add_cpu_kernel(k, "fill_like", "eltwise", "ref", 0, [](const KernelCall& c) -> Prepared {
+    float v = float(c.attr().get_float("value"));
+    return {[v](const std::vector<Tensor>&, const std::vector<Tensor>& out, const RunContext&) {
+              float* y = fptr_mut(out[0]);
+              for (int64_t i = 0, n = out[0].numel(); i < n; ++i) y[i] = v;
+            },
+            0, ""};
+  });
 
   // Sum over broadcast axes down to `shape` (the reverse of broadcast_to).
   r.add({"sum_to", 1, 1,
@@ -150,24 +169,28 @@ void register_eltwise_ops(Registry& r) {
                     " does not broadcast to the input shape ", shape_str(c.in[0].shape));
            return {{s, DType::f32}};
          },
-         [](const OpCall& c, const std::vector<TensorDesc>& out, Device d) -> Prepared {
-           require_cpu(c.op, d);
-           cpu::OKI oki;
-           if (cpu::collapse_outer_kept_inner(c.in[0].shape, out[0].shape, &oki))
-             return {[oki](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
-                       cpu::sum_oki(oki, fptr(in[0]), fptr_mut(out[0]));
-                     },
-                     0, "outer_kept_inner"};
-           ref::ReduceParams p = reduce_params(c.in[0].shape, out[0].shape);
-           return {[p](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
-                     ref::sum_to(p, fptr(in[0]), fptr_mut(out[0]), out[0].numel());
-                   },
-                   0, "ref"};
-         },
          [](BackwardCall& b) -> std::vector<ValueId> {
            return {b.g.add1("broadcast_to", {b.grad_out[0]}, {{"shape", b.desc(b.in(0)).shape}})};
          },
          false, -1});
+  add_cpu_kernel(
+      k, "sum_to", "eltwise", "outer_kept_inner", 10,
+      [](const KernelCall& c) -> Prepared {
+        cpu::OKI oki;
+        cpu::collapse_outer_kept_inner(c.in[0].shape, c.out[0].shape, &oki);
+        return {[oki](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
+                  cpu::sum_oki(oki, fptr(in[0]), fptr_mut(out[0]));
+                },
+                0, ""};
+      },
+      oki_reduce);
+  add_cpu_kernel(k, "sum_to", "eltwise", "ref", 0, [](const KernelCall& c) -> Prepared {
+    ref::ReduceParams p = reduce_params(c.in[0].shape, c.out[0].shape);
+    return {[p](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
+              ref::sum_to(p, fptr(in[0]), fptr_mut(out[0]), out[0].numel());
+            },
+            0, ""};
+  });
 
   r.add({"broadcast_to", 1, 1,
          [](const OpCall& c) -> std::vector<TensorDesc> {
@@ -178,32 +201,36 @@ void register_eltwise_ops(Registry& r) {
                     shape_str(c.in[0].shape), " cannot be broadcast to ", shape_str(s));
            return {{s, DType::f32}};
          },
-         [](const OpCall& c, const std::vector<TensorDesc>& out, Device d) -> Prepared {
-           require_cpu(c.op, d);
-           cpu::OKI oki;
-           if (cpu::collapse_outer_kept_inner(out[0].shape, c.in[0].shape, &oki))
-             return {[oki](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
-                       cpu::broadcast_oki(oki, fptr(in[0]), fptr_mut(out[0]));
-                     },
-                     0, "outer_kept_inner"};
-           ref::BroadcastParams p;
-           const Shape& o = out[0].shape;
-           p.ndim = static_cast<int>(o.size());
-           auto sa = broadcast_strides(c.in[0].shape, o);
-           for (size_t i = 0; i < o.size(); ++i) {
-             p.shape[i] = o[i];
-             p.stride_a[i] = sa[i];
-           }
-           return {[p](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
-                     static const float zero = 0.f;
-                     ref::binary(ref::BinaryOp::add, p, fptr(in[0]), &zero, fptr_mut(out[0]));
-                   },
-                   0, "ref"};
-         },
          [](BackwardCall& b) -> std::vector<ValueId> {
            return {reduce_to(b.g, b.grad_out[0], b.desc(b.in(0)).shape)};
          },
          false, -1});
+  add_cpu_kernel(
+      k, "broadcast_to", "eltwise", "outer_kept_inner", 10,
+      [](const KernelCall& c) -> Prepared {
+        cpu::OKI oki;
+        cpu::collapse_outer_kept_inner(c.out[0].shape, c.in[0].shape, &oki);
+        return {[oki](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
+                  cpu::broadcast_oki(oki, fptr(in[0]), fptr_mut(out[0]));
+                },
+                0, ""};
+      },
+      oki_broadcast);
+  add_cpu_kernel(k, "broadcast_to", "eltwise", "ref", 0, [](const KernelCall& c) -> Prepared {
+    ref::BroadcastParams p;
+    const Shape& o = c.out[0].shape;
+    p.ndim = static_cast<int>(o.size());
+    auto sa = broadcast_strides(c.in[0].shape, o);
+    for (size_t i = 0; i < o.size(); ++i) {
+      p.shape[i] = o[i];
+      p.stride_a[i] = sa[i];
+    }
+    return {[p](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
+              static const float zero = 0.f;
+              ref::binary(ref::BinaryOp::add, p, fptr(in[0]), &zero, fptr_mut(out[0]));
+            },
+            0, ""};
+  });
 }
 
 }  // namespace fastconv

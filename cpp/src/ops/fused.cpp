@@ -15,7 +15,6 @@
 //       backward kernel then reads as its gradient (it reads each element before writing it).
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 
 #include "cpu/activation.h"
 #include "cpu/norm.h"
@@ -97,11 +96,10 @@ bool gemm_geometry(const ConvFusedCall& f, const Shape& ys, cpu::ConvParams* p) 
 }
 
 // im2col_gemm / gemm_1x1: the epilogue runs inside the kernel's per-image loop, right after each image's GEMM (or
-// in the scatter of a batched chunk).
-bool prepare_gemm_epilogue(const ConvFusedCall& f, const Shape& ys, Prepared* out) {
+// in the scatter of a batched chunk). `algo`: what the table picked for the conv itself.
+bool prepare_gemm_epilogue(const ConvFusedCall& f, const Shape& ys, conv::Algo algo, Prepared* out) {
   cpu::ConvParams p;
   if (!gemm_geometry(f, ys, &p)) return false;
-  const conv::Algo algo = conv::choose_algo(p, cpu::ConvPass::forward);
   if (algo != conv::Algo::im2col_gemm && algo != conv::Algo::gemm_1x1) return false;
   const bool i2c = algo == conv::Algo::im2col_gemm;
   const cpu::GemmPlan slots =
@@ -127,9 +125,12 @@ bool prepare_gemm_epilogue(const ConvFusedCall& f, const Shape& ys, Prepared* ou
   return true;
 }
 
-Prepared prepare_conv_fused(const OpCall& c, const std::vector<TensorDesc>& outs, Device d) {
-  require_cpu(c.op, d);
+// The conv runs what the kernel table picks for the unfused conv on this backend (overrides included).
+Prepared prepare_conv_fused(const KernelCall& c) {
+  const std::vector<TensorDesc>& outs = c.out;
   const ConvFusedCall f = split(c);
+  const KernelCall base{{f.base, f.attrs, f.in}, outs, c.device, c.backend, c.options};
+  const KernelDef& chosen = KernelTable::global().select(base);
   auto suffix = [&f] {
     std::string s;
     if (f.bias) s += " bias";
@@ -137,11 +138,12 @@ Prepared prepare_conv_fused(const OpCall& c, const std::vector<TensorDesc>& outs
     if (f.relu) s += " relu";
     return s;
   };
-  if (Prepared g; prepare_gemm_epilogue(f, outs[0].shape, &g)) {
+  if (Prepared g; prepare_gemm_epilogue(f, outs[0].shape, conv::algo_from_name(chosen.algo), &g)) {
     g.algo += suffix() + " (in-loop)";
     return g;
   }
-  Prepared conv = Registry::global().get(f.base).prepare(OpCall{f.base, f.attrs, f.in}, outs, d);
+  Prepared conv = chosen.prepare(base);
+  if (conv.algo.empty()) conv.algo = chosen.algo;
   const Shape& ys = outs[0].shape;
   const int64_t planes = ys[0] * ys[1], plane = planes ? shape_numel(ys) / planes : 0;
   const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 15) / std::max<int64_t>(1, plane));
@@ -186,8 +188,7 @@ std::vector<TensorDesc> infer_fold(const OpCall& c) {
   return {c.in[0], {ch, DType::f32}};
 }
 
-Prepared prepare_fold(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
-  require_cpu(c.op, d);
+Prepared prepare_fold(const KernelCall& c) {
   const FoldSlots s = fold_slots(c.attr());
   const double eps = c.attr().get_float("eps", 1e-5);
   const int64_t K = c.in[0].shape[0], per = K ? shape_numel(c.in[0].shape) / K : 0;
@@ -212,11 +213,6 @@ Prepared prepare_fold(const OpCall& c, const std::vector<TensorDesc>&, Device d)
 }
 
 // ---- batch_norm_relu / batch_norm_relu_backward --------------------------------------------------------------
-
-bool norm_ref_forced() {
-  const char* e = std::getenv("FASTCONV_NORM_ALGO");
-  return e && std::string(e) == "ref";
-}
 
 struct BnSlots {
   int running_mean = -1, running_var = -1, weight = -1, bias = -1, count = 1;
@@ -272,12 +268,13 @@ std::vector<TensorDesc> infer_bn_relu(const OpCall& c) {
   return out;
 }
 
-Prepared prepare_bn_relu(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
-  require_cpu(c.op, d);
+// Ref: the reference batch norm then add/relu over the whole tensor; else per channel block while in cache.
+template <bool Ref>
+Prepared prepare_bn_relu(const KernelCall& c) {
   const BnSlots s = bn_slots(c.attr(), true, 1);
   const int res = c.op == "batch_norm_add_relu" ? s.count : -1;
   const ref::BatchNormParams p = bn_params(c.attr(), c.in[0].shape);
-  const bool r = norm_ref_forced();
+  const bool r = Ref;
   const auto relu_k = pick_isa<cpu::UnaryKernel>(ref::relu, cpu::relu__avx2, cpu::relu__avx512);
   const int64_t grain = std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, p.N * p.S));
   const std::string tail = res >= 0 ? " + add + relu" : " + relu";
@@ -308,11 +305,11 @@ std::vector<TensorDesc> infer_bn_relu_backward(const OpCall& c) {
   return Registry::global().get("batch_norm_backward").infer(OpCall{"batch_norm_backward", c.attrs, rest});
 }
 
-Prepared prepare_bn_relu_backward(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
-  require_cpu(c.op, d);
+template <bool Ref>
+Prepared prepare_bn_relu_backward(const KernelCall& c) {
   const BnSlots s = bn_slots(c.attr(), false, 3);
   const ref::BatchNormParams p = bn_params(c.attr(), c.in[2].shape);
-  const bool r = norm_ref_forced();
+  const bool r = Ref;
   const auto mask_k = pick_isa<cpu::UnaryBackwardKernel>(ref::relu_backward, cpu::relu_backward__avx2,
                                                           cpu::relu_backward__avx512);
   const int64_t grain = std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, p.N * p.S));
@@ -337,13 +334,23 @@ Prepared prepare_bn_relu_backward(const OpCall& c, const std::vector<TensorDesc>
 
 }  // namespace
 
-void register_fused_ops(Registry& r) {
-  for (const char* base : {"conv1d", "conv2d", "conv3d"})
-    r.add({std::string(base) + "_fused", 2, 4, infer_conv_fused, prepare_conv_fused, nullptr, false, -1});
-  r.add({"conv_bn_fold", 3, 6, infer_fold, prepare_fold, nullptr, false, -1});
-  r.add({"batch_norm_relu", 1, 5, infer_bn_relu, prepare_bn_relu, nullptr, /*side_effects*/ true, -1});
-  r.add({"batch_norm_add_relu", 2, 6, infer_bn_relu, prepare_bn_relu, nullptr, /*side_effects*/ true, -1});
-  r.add({"batch_norm_relu_backward", 5, 6, infer_bn_relu_backward, prepare_bn_relu_backward, nullptr, false, -1});
+void register_fused_ops(Registry& r, KernelTable& k) {
+  for (const char* base : {"conv1d", "conv2d", "conv3d"}) {
+    const std::string op = std::string(base) + "_fused";
+    r.add({op, 2, 4, infer_conv_fused, nullptr, false, -1});
+    add_cpu_kernel(k, op, "conv", "fused", 10, prepare_conv_fused);
+  }
+  r.add({"conv_bn_fold", 3, 6, infer_fold, nullptr, false, -1});
+  add_cpu_kernel(k, "conv_bn_fold", "norm", "fold", 0, prepare_fold);
+  for (const bool residual : {false, true}) {
+    const char* op = residual ? "batch_norm_add_relu" : "batch_norm_relu";
+    r.add({op, 1 + int(residual), 5 + int(residual), infer_bn_relu, nullptr, /*side_effects*/ true, -1});
+    add_cpu_kernel(k, op, "norm", "channels", 10, prepare_bn_relu<false>);
+    add_cpu_kernel(k, op, "norm", "ref", 0, prepare_bn_relu<true>);
+  }
+  r.add({"batch_norm_relu_backward", 5, 6, infer_bn_relu_backward, nullptr, false, -1});
+  add_cpu_kernel(k, "batch_norm_relu_backward", "norm", "channels", 10, prepare_bn_relu_backward<false>);
+  add_cpu_kernel(k, "batch_norm_relu_backward", "norm", "ref", 0, prepare_bn_relu_backward<true>);
 }
 
 }  // namespace fastconv

@@ -1,8 +1,7 @@
 // linear: y = x W^T + b over the last dimension of x (torch.nn.functional.linear). Every product goes through the
 // one SGEMM; the leading dimensions of x are flattened into the GEMM's M. Backward emits two GEMM-backed ops and
-// a sum_to for the bias. FASTCONV_LINEAR_ALGO=ref forces the naive reference kernels (tests).
+// a sum_to for the bias. Kernels: "sgemm" and the naive "ref" (FASTCONV_ALGO=linear=ref, for tests).
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -13,13 +12,6 @@
 
 namespace fastconv {
 namespace {
-
-bool use_ref() {
-  const char* v = std::getenv("FASTCONV_LINEAR_ALGO");
-  if (!v || !*v || std::string(v) == "gemm") return false;
-  FC_CHECK(std::string(v) == "ref", Value, "linear: FASTCONV_LINEAR_ALGO='", v, "' is not one of 'gemm', 'ref'");
-  return true;
-}
 
 int64_t leading(const Shape& s) {  // product of all but the last dim (safe when the last is 0)
   int64_t m = 1;
@@ -46,11 +38,11 @@ std::vector<TensorDesc> infer_linear(const OpCall& c) {
   return {{y, DType::f32}};
 }
 
-Prepared prepare_linear(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
-  require_cpu(c.op, d);
+template <bool Ref>
+Prepared prepare_linear(const KernelCall& c) {
   const int64_t M = leading(c.in[0].shape), N = c.in[1].shape[0], K = c.in[1].shape[1];
   const bool bias = c.in.size() == 3;
-  if (use_ref())
+  if (Ref)
     return {[=](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
               ref::linear(fptr(in[0]), fptr(in[1]), bias ? fptr(in[2]) : nullptr, M, N, K, fptr_mut(out[0]));
             },
@@ -78,10 +70,10 @@ std::vector<TensorDesc> infer_grad_input(const OpCall& c) {
   return {{x, DType::f32}};
 }
 
-Prepared prepare_grad_input(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
-  require_cpu(c.op, d);
+template <bool Ref>
+Prepared prepare_grad_input(const KernelCall& c) {
   const int64_t M = leading(c.in[0].shape), N = c.in[1].shape[0], K = c.in[1].shape[1];
-  if (use_ref())
+  if (Ref)
     return {[=](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
               ref::linear_grad_input(fptr(in[0]), fptr(in[1]), M, N, K, fptr_mut(out[0]));
             },
@@ -101,10 +93,10 @@ std::vector<TensorDesc> infer_grad_weight(const OpCall& c) {
   return {{{g.back(), x.back()}, DType::f32}};
 }
 
-Prepared prepare_grad_weight(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
-  require_cpu(c.op, d);
+template <bool Ref>
+Prepared prepare_grad_weight(const KernelCall& c) {
   const int64_t M = leading(c.in[0].shape), N = c.in[0].shape.back(), K = c.in[1].shape.back();
-  if (use_ref())
+  if (Ref)
     return {[=](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
               ref::linear_grad_weight(fptr(in[0]), fptr(in[1]), M, N, K, fptr_mut(out[0]));
             },
@@ -126,10 +118,16 @@ std::vector<ValueId> backward_linear(BackwardCall& b) {
 
 }  // namespace
 
-void register_linear_ops(Registry& r) {
-  r.add({"linear", 2, 3, infer_linear, prepare_linear, backward_linear, false, -1});
-  r.add({"linear_grad_input", 2, 2, infer_grad_input, prepare_grad_input, nullptr, false, -1});
-  r.add({"linear_grad_weight", 2, 2, infer_grad_weight, prepare_grad_weight, nullptr, false, -1});
+void register_linear_ops(Registry& r, KernelTable& k) {
+  r.add({"linear", 2, 3, infer_linear, backward_linear, false, -1});
+  r.add({"linear_grad_input", 2, 2, infer_grad_input, nullptr, false, -1});
+  r.add({"linear_grad_weight", 2, 2, infer_grad_weight, nullptr, false, -1});
+  add_cpu_kernel(k, "linear", "linear", "sgemm", 10, prepare_linear<false>);
+  add_cpu_kernel(k, "linear", "linear", "ref", 0, prepare_linear<true>);
+  add_cpu_kernel(k, "linear_grad_input", "linear", "sgemm", 10, prepare_grad_input<false>);
+  add_cpu_kernel(k, "linear_grad_input", "linear", "ref", 0, prepare_grad_input<true>);
+  add_cpu_kernel(k, "linear_grad_weight", "linear", "sgemm", 10, prepare_grad_weight<false>);
+  add_cpu_kernel(k, "linear_grad_weight", "linear", "ref", 0, prepare_grad_weight<true>);
 }
 
 }  // namespace fastconv

@@ -109,8 +109,9 @@ std::vector<TensorDesc> infer_cross_entropy(const OpCall& c) {
   return {{loss, DType::f32}, {{l.N * l.S}, DType::f32}};
 }
 
-Prepared prepare_cross_entropy(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
-  require_cpu(c.op, d);
+// Vec: the active ISA's blocked kernels (cpu/loss_ce.cpp) where it has them; else the reference.
+template <bool Vec>
+Prepared prepare_cross_entropy(const KernelCall& c) {
   ClassLayout l = class_layout(c);
   const bool prob = check_target(c, l, true), weighted = c.in.size() > 2;
   const ref::CrossEntropyParams p = class_params(c, l, 2, true);
@@ -118,7 +119,7 @@ Prepared prepare_cross_entropy(const OpCall& c, const std::vector<TensorDesc>&, 
     return std::make_tuple(fptr(in[0]), prob ? nullptr : in[1].data<const int64_t>(), prob ? fptr(in[1]) : nullptr,
                            weighted ? fptr(in[2]) : nullptr);
   };
-  const cpu::CeKernels fast = cpu::ce_kernels();
+  const cpu::CeKernels fast = Vec ? cpu::ce_kernels() : cpu::CeKernels{};
   if (!fast.stats)
     return {[=](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
               auto [x, ti, tp, w] = args(in);
@@ -142,15 +143,15 @@ std::vector<TensorDesc> infer_cross_entropy_backward(const OpCall& c) {
   return {c.in[1]};
 }
 
-Prepared prepare_cross_entropy_backward(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
-  require_cpu(c.op, d);
+template <bool Vec>
+Prepared prepare_cross_entropy_backward(const KernelCall& c) {
   std::vector<TensorDesc> fwd{c.in[1], c.in[2]};
   if (c.in.size() > 4) fwd.push_back(c.in[4]);
   OpCall fc{c.op, c.attrs, fwd};
   ClassLayout l = class_layout(fc);
   const bool prob = check_target(fc, l, true), weighted = c.in.size() > 4;
   const ref::CrossEntropyParams p = class_params(fc, l, 2, true);
-  const cpu::CeKernels fast = cpu::ce_kernels();
+  const cpu::CeKernels fast = Vec ? cpu::ce_kernels() : cpu::CeKernels{};
   auto run = [=](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext& ctx) {
     const int64_t* ti = prob ? nullptr : in[2].data<const int64_t>();
     const float* tp = prob ? fptr(in[2]) : nullptr;
@@ -166,8 +167,7 @@ Prepared prepare_cross_entropy_backward(const OpCall& c, const std::vector<Tenso
 }
 
 // cross_entropy_target_backward(grad, input, target, lse, weight?) -> d target (probability targets only)
-Prepared prepare_cross_entropy_target_backward(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
-  require_cpu(c.op, d);
+Prepared prepare_cross_entropy_target_backward(const KernelCall& c) {
   std::vector<TensorDesc> fwd{c.in[1], c.in[2]};
   if (c.in.size() > 4) fwd.push_back(c.in[4]);
   OpCall fc{c.op, c.attrs, fwd};
@@ -210,8 +210,7 @@ std::vector<TensorDesc> infer_nll_loss(const OpCall& c) {
   return {{p.reduction == Reduction::none ? l.pos : Shape{}, DType::f32}};
 }
 
-Prepared prepare_nll_loss(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
-  require_cpu(c.op, d);
+Prepared prepare_nll_loss(const KernelCall& c) {
   const ref::CrossEntropyParams p = class_params(c, class_layout(c), 2, false);
   const bool weighted = c.in.size() > 2;
   return {[=](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
@@ -228,8 +227,7 @@ std::vector<TensorDesc> infer_nll_loss_backward(const OpCall& c) {
   return {c.in[1]};
 }
 
-Prepared prepare_nll_loss_backward(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
-  require_cpu(c.op, d);
+Prepared prepare_nll_loss_backward(const KernelCall& c) {
   std::vector<TensorDesc> fwd(c.in.begin() + 1, c.in.end());
   OpCall fc{c.op, c.attrs, fwd};
   const ref::CrossEntropyParams p = class_params(fc, class_layout(fc), 2, false);
@@ -313,8 +311,7 @@ const float* opt(const std::vector<Tensor>& in, int at, size_t first) {
 }
 
 template <size_t I>
-Prepared prepare_pointwise(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
-  require_cpu(c.op, d);
+Prepared prepare_pointwise(const KernelCall& c) {
   const PointwiseCall pc = pointwise_call(c, kPointwise[I], 0);
   const int64_t n = shape_numel(c.in[0].shape), chunks = (n + kChunk - 1) / kChunk;
   // Per-chunk partial sums in double, added in chunk order: the same total on any thread count.
@@ -367,8 +364,7 @@ std::vector<TensorDesc> infer_pointwise_backward(const OpCall& c) {
 }
 
 template <size_t I>
-Prepared prepare_pointwise_backward(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
-  require_cpu(c.op, d);
+Prepared prepare_pointwise_backward(const KernelCall& c) {
   const PointwiseCall pc = pointwise_call(c, kPointwise[I], 1);
   const bool wrt_target = c.attr().get_str("wrt") == "target";
   const int64_t n = shape_numel(c.in[1].shape), chunks = (n + kChunk - 1) / kChunk;
@@ -411,12 +407,29 @@ std::vector<ValueId> backward_pointwise(BackwardCall& b, const PointwiseOp& op) 
 }
 
 template <size_t I>
-void add_pointwise(Registry& r) {
+void add_pointwise(Registry& r, KernelTable& k) {
   const PointwiseOp& op = kPointwise[I];
-  r.add({op.name, 2, 4, infer_pointwise<I>, prepare_pointwise<I>,
-         [](BackwardCall& b) { return backward_pointwise(b, kPointwise[I]); }, false, -1});
-  r.add({std::string(op.name) + "_backward", 3, 5, infer_pointwise_backward<I>, prepare_pointwise_backward<I>,
-         nullptr, false, -1});
+  const std::string bwd = std::string(op.name) + "_backward";
+  r.add({op.name, 2, 4, infer_pointwise<I>, [](BackwardCall& b) { return backward_pointwise(b, kPointwise[I]); },
+         false, -1});
+  r.add({bwd, 3, 5, infer_pointwise_backward<I>, nullptr, false, -1});
+  add_cpu_kernel(k, op.name, "loss", "ref", 0, prepare_pointwise<I>);
+  add_cpu_kernel(k, bwd, "loss", "ref", 0, prepare_pointwise_backward<I>);
+}
+
+// An op of this family with its one CPU kernel ("ref"), registered together.
+struct LossOp {
+  std::string name;
+  int min_inputs, max_inputs;
+  std::function<std::vector<TensorDesc>(const OpCall&)> infer;
+  std::function<Prepared(const KernelCall&)> prepare;
+  std::function<std::vector<ValueId>(BackwardCall&)> backward;
+  bool side_effects;
+  int inplace_input;
+};
+void add_op(Registry& r, KernelTable& k, LossOp d) {
+  r.add({d.name, d.min_inputs, d.max_inputs, d.infer, d.backward, d.side_effects, d.inplace_input});
+  add_cpu_kernel(k, d.name, "loss", "ref", 0, d.prepare);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -475,13 +488,15 @@ ref::CosineParams cosine_params(const OpCall& c, size_t first, Shape* out) {
 
 }  // namespace
 
-void register_loss_ops(Registry& r) {
-  r.add({"cross_entropy", 2, 3, infer_cross_entropy, prepare_cross_entropy, backward_cross_entropy, false, -1});
-  r.add({"cross_entropy_backward", 4, 5, infer_cross_entropy_backward, prepare_cross_entropy_backward, nullptr,
-         false, -1});
-  r.add({"cross_entropy_target_backward", 4, 5, infer_cross_entropy_target_backward,
-         prepare_cross_entropy_target_backward, nullptr, false, -1});
-  r.add({"nll_loss", 2, 3, infer_nll_loss, prepare_nll_loss,
+void register_loss_ops(Registry& r, KernelTable& k) {
+  r.add({"cross_entropy", 2, 3, infer_cross_entropy, backward_cross_entropy, false, -1});
+  r.add({"cross_entropy_backward", 4, 5, infer_cross_entropy_backward, nullptr, false, -1});
+  add_cpu_kernels(k, "cross_entropy", "loss", prepare_cross_entropy<true>, prepare_cross_entropy<false>);
+  add_cpu_kernels(k, "cross_entropy_backward", "loss", prepare_cross_entropy_backward<true>,
+                  prepare_cross_entropy_backward<false>);
+  add_op(r, k, {"cross_entropy_target_backward", 4, 5, infer_cross_entropy_target_backward,
+                prepare_cross_entropy_target_backward, nullptr, false, -1});
+  add_op(r, k, {"nll_loss", 2, 3, infer_nll_loss, prepare_nll_loss,
          [](BackwardCall& b) -> std::vector<ValueId> {
            no_weight_grad(b, 2);
            std::vector<ValueId> g(b.node.inputs.size(), kNoValue);
@@ -491,21 +506,20 @@ void register_loss_ops(Registry& r) {
            return g;
          },
          false, -1});
-  r.add({"nll_loss_backward", 3, 4, infer_nll_loss_backward, prepare_nll_loss_backward, nullptr, false, -1});
+  add_op(r, k, {"nll_loss_backward", 3, 4, infer_nll_loss_backward, prepare_nll_loss_backward, nullptr, false, -1});
 
-  add_pointwise<0>(r);
-  add_pointwise<1>(r);
-  add_pointwise<2>(r);
-  add_pointwise<3>(r);
-  add_pointwise<4>(r);
-  add_pointwise<5>(r);
+  add_pointwise<0>(r, k);
+  add_pointwise<1>(r, k);
+  add_pointwise<2>(r, k);
+  add_pointwise<3>(r, k);
+  add_pointwise<4>(r, k);
+  add_pointwise<5>(r, k);
 
-  r.add({"triplet_margin_loss", 3, 3,
+  add_op(r, k, {"triplet_margin_loss", 3, 3,
          [](const OpCall& c) -> std::vector<TensorDesc> {
            return {{triplet_out(c, triplet_params(c, 0), 0), DType::f32}};
          },
-         [](const OpCall& c, const std::vector<TensorDesc>&, Device d) -> Prepared {
-           require_cpu(c.op, d);
+         [](const KernelCall& c) -> Prepared {
            const ref::TripletParams q = triplet_params(c, 0);
            return {[q](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
                      ref::triplet_margin_loss(q, fptr(in[0]), fptr(in[1]), fptr(in[2]), fptr_mut(out[0]));
@@ -521,14 +535,13 @@ void register_loss_ops(Registry& r) {
          },
          false, -1});
   // triplet_margin_loss_backward(grad, anchor, positive, negative) -> (d anchor, d positive, d negative)
-  r.add({"triplet_margin_loss_backward", 4, 4,
+  add_op(r, k, {"triplet_margin_loss_backward", 4, 4,
          [](const OpCall& c) -> std::vector<TensorDesc> {
            ref::TripletParams q = triplet_params(c, 1);
            FC_CHECK(c.in[0].shape == triplet_out(c, q, 1), Value, c.op, ": bad grad shape ", shape_str(c.in[0].shape));
            return {c.in[1], c.in[1], c.in[1]};
          },
-         [](const OpCall& c, const std::vector<TensorDesc>&, Device d) -> Prepared {
-           require_cpu(c.op, d);
+         [](const KernelCall& c) -> Prepared {
            const ref::TripletParams q = triplet_params(c, 1);
            return {[q](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
                      ref::triplet_margin_loss_backward(q, fptr(in[0]), fptr(in[1]), fptr(in[2]), fptr(in[3]),
@@ -538,14 +551,13 @@ void register_loss_ops(Registry& r) {
          },
          nullptr, false, -1});
 
-  r.add({"cosine_similarity", 2, 2,
+  add_op(r, k, {"cosine_similarity", 2, 2,
          [](const OpCall& c) -> std::vector<TensorDesc> {
            Shape out;
            cosine_params(c, 0, &out);
            return {{out, DType::f32}};
          },
-         [](const OpCall& c, const std::vector<TensorDesc>&, Device d) -> Prepared {
-           require_cpu(c.op, d);
+         [](const KernelCall& c) -> Prepared {
            const ref::CosineParams q = cosine_params(c, 0, nullptr);
            return {[q](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
                      parallel_for(q.O, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, q.D * q.I)),
@@ -567,7 +579,7 @@ void register_loss_ops(Registry& r) {
          },
          false, -1});
   // cosine_similarity_backward(grad, x1, x2) -> (d x1, d x2)
-  r.add({"cosine_similarity_backward", 3, 3,
+  add_op(r, k, {"cosine_similarity_backward", 3, 3,
          [](const OpCall& c) -> std::vector<TensorDesc> {
            Shape out;
            cosine_params(c, 1, &out);
@@ -575,8 +587,7 @@ void register_loss_ops(Registry& r) {
                     shape_str(out));
            return {c.in[1], c.in[1]};
          },
-         [](const OpCall& c, const std::vector<TensorDesc>&, Device d) -> Prepared {
-           require_cpu(c.op, d);
+         [](const KernelCall& c) -> Prepared {
            const ref::CosineParams q = cosine_params(c, 1, nullptr);
            return {[q](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
                      parallel_for(q.O, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, q.D * q.I)),

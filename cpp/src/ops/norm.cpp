@@ -2,7 +2,8 @@
 // Optional tensors (weight, bias, running stats) are present or not according to has_* attributes, in a fixed
 // order after the input; the Python wrappers set them. batch_norm writes the running statistics in place (they
 // are inputs) and is marked side_effects so the update survives dead-code removal.
-// FASTCONV_NORM_ALGO=ref forces the reference kernels (tests run both paths).
+// Kernels: "channels" (parallel over channel blocks) and "ref"; FASTCONV_ALGO=norm=ref forces the reference (tests
+// run both paths).
 #include <algorithm>
 #include <cstdlib>
 
@@ -13,14 +14,6 @@
 
 namespace fastconv {
 namespace {
-
-bool use_ref(const std::string& op) {
-  const char* e = std::getenv("FASTCONV_NORM_ALGO");
-  const std::string v = e ? e : "";
-  FC_CHECK(v.empty() || v == "ref" || v == "parallel", Value, op, ": FASTCONV_NORM_ALGO must be 'ref' or 'parallel', got '",
-           v, "'");
-  return v == "ref";
-}
 
 // Positions of the optional inputs after input 0 (-1 = absent); `first` is where they start.
 struct Slots {
@@ -95,11 +88,11 @@ std::vector<TensorDesc> infer_batch_norm(const OpCall& c) {
   return {c.in[0], {ch, DType::f32}, {ch, DType::f32}};
 }
 
-Prepared prepare_batch_norm(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
-  require_cpu(c.op, d);
+template <bool Ref>
+Prepared prepare_batch_norm(const KernelCall& c) {
   const Slots s = slots(c.attr(), true);
   const ref::BatchNormParams p = bn_params(c, 0);
-  const bool r = use_ref(c.op);
+  const bool r = Ref;
   const int64_t grain = std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, p.N * p.S));
   return {[p, s, r, grain](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
             const float *x = fptr(in[0]), *w = opt(in, s.weight), *b = opt(in, s.bias);
@@ -137,11 +130,11 @@ std::vector<TensorDesc> infer_batch_norm_backward(const OpCall& c) {
   return {c.in[1], {ch, DType::f32}, {ch, DType::f32}};
 }
 
-Prepared prepare_batch_norm_backward(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
-  require_cpu(c.op, d);
+template <bool Ref>
+Prepared prepare_batch_norm_backward(const KernelCall& c) {
   const Slots s = slots(c.attr(), false, 2);
   const ref::BatchNormParams p = bn_params(c, 1);
-  const bool r = use_ref(c.op);
+  const bool r = Ref;
   const int64_t grain = std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, p.N * p.S));
   return {[p, s, r, grain](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
             const float *g = fptr(in[0]), *x = fptr(in[1]), *w = opt(in, s.weight);
@@ -206,12 +199,12 @@ std::vector<TensorDesc> infer_row_norm(const OpCall& c) {
   return {c.in[0], {{p.M}, DType::f32}, {{p.M}, DType::f32}};
 }
 
-Prepared prepare_row_norm(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
-  require_cpu(c.op, d);
+template <bool Ref>
+Prepared prepare_row_norm(const KernelCall& c) {
   const Slots s = slots(c.attr(), false);
   Shape affine;
   const ref::RowNormParams p = row_params(c, 0, &affine);
-  const bool r = use_ref(c.op);
+  const bool r = Ref;
   const int64_t grain = std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(1, p.D));
   return {[p, s, r, grain](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
             const float *x = fptr(in[0]), *w = opt(in, s.weight), *b = opt(in, s.bias);
@@ -249,12 +242,12 @@ std::vector<TensorDesc> infer_row_norm_backward(const OpCall& c) {
   return {c.in[1], {affine, DType::f32}, {affine, DType::f32}};
 }
 
-Prepared prepare_row_norm_backward(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
-  require_cpu(c.op, d);
+template <bool Ref>
+Prepared prepare_row_norm_backward(const KernelCall& c) {
   const Slots s = slots(c.attr(), false, 2);
   Shape affine;
   const ref::RowNormParams p = row_params(c, 1, &affine);
-  const bool r = use_ref(c.op);
+  const bool r = Ref;
   const int64_t grain = std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(1, p.D));
   const int64_t agrain = std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(1, p.M * p.inner));
   return {[p, s, r, grain, agrain](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
@@ -297,8 +290,7 @@ std::vector<TensorDesc> infer_lrn(const OpCall& c) {
   return {c.in[0], c.in[0]};
 }
 
-Prepared prepare_lrn(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
-  require_cpu(c.op, d);
+Prepared prepare_lrn(const OpCall& c) {
   const ref::LrnParams p = lrn_params(c);
   return {[p](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
             const float* x = fptr(in[0]);
@@ -309,8 +301,7 @@ Prepared prepare_lrn(const OpCall& c, const std::vector<TensorDesc>&, Device d) 
 }
 
 // inputs: grad, x, y, scale
-Prepared prepare_lrn_backward(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
-  require_cpu(c.op, d);
+Prepared prepare_lrn_backward(const OpCall& c) {
   const ref::LrnParams p = lrn_params(c);
   return {[p](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
             const float *g = fptr(in[0]), *x = fptr(in[1]), *y = fptr(in[2]), *scale = fptr(in[3]);
@@ -324,15 +315,23 @@ Prepared prepare_lrn_backward(const OpCall& c, const std::vector<TensorDesc>&, D
 
 }  // namespace
 
-void register_norm_ops(Registry& r) {
-  r.add({"batch_norm", 1, 5, infer_batch_norm, prepare_batch_norm, backward_batch_norm, /*side_effects*/ true, -1});
-  r.add({"batch_norm_backward", 4, 5, infer_batch_norm_backward, prepare_batch_norm_backward, nullptr, false, -1});
+void register_norm_ops(Registry& r, KernelTable& k) {
+  r.add({"batch_norm", 1, 5, infer_batch_norm, backward_batch_norm, /*side_effects*/ true, -1});
+  r.add({"batch_norm_backward", 4, 5, infer_batch_norm_backward, nullptr, false, -1});
+  add_cpu_kernel(k, "batch_norm", "norm", "channels", 10, prepare_batch_norm<false>);
+  add_cpu_kernel(k, "batch_norm", "norm", "ref", 0, prepare_batch_norm<true>);
+  add_cpu_kernel(k, "batch_norm_backward", "norm", "channels", 10, prepare_batch_norm_backward<false>);
+  add_cpu_kernel(k, "batch_norm_backward", "norm", "ref", 0, prepare_batch_norm_backward<true>);
   for (const char* name : {"group_norm", "layer_norm"}) {
-    r.add({name, 1, 3, infer_row_norm, prepare_row_norm, backward_row_norm, false, -1});
-    r.add({std::string(name) + "_backward", 4, 5, infer_row_norm_backward, prepare_row_norm_backward, nullptr, false,
-           -1});
+    const std::string bwd = std::string(name) + "_backward";
+    r.add({name, 1, 3, infer_row_norm, backward_row_norm, false, -1});
+    r.add({bwd, 4, 5, infer_row_norm_backward, nullptr, false, -1});
+    add_cpu_kernel(k, name, "norm", "rows", 10, prepare_row_norm<false>);
+    add_cpu_kernel(k, name, "norm", "ref", 0, prepare_row_norm<true>);
+    add_cpu_kernel(k, bwd, "norm", "rows", 10, prepare_row_norm_backward<false>);
+    add_cpu_kernel(k, bwd, "norm", "ref", 0, prepare_row_norm_backward<true>);
   }
-  r.add({"local_response_norm", 1, 1, infer_lrn, prepare_lrn,
+  r.add({"local_response_norm", 1, 1, infer_lrn,
          [](BackwardCall& b) -> std::vector<ValueId> {
            return {b.g.add1("local_response_norm_backward", {b.grad_out[0], b.in(0), b.out(0), b.out(1)},
                             b.node.attrs)};
@@ -344,11 +343,12 @@ void register_norm_ops(Registry& r) {
            lrn_params(OpCall{c.op, c.attrs, in});
            return {c.in[1]};
          },
-         [](const OpCall& c, const std::vector<TensorDesc>& o, Device d) {
-           std::vector<TensorDesc> in{c.in[1]};
-           return prepare_lrn_backward(OpCall{c.op, c.attrs, in}, o, d);
-         },
          nullptr, false, -1});
+  add_cpu_kernel(k, "local_response_norm", "norm", "ref", 0, [](const KernelCall& c) { return prepare_lrn(c); });
+  add_cpu_kernel(k, "local_response_norm_backward", "norm", "ref", 0, [](const KernelCall& c) {
+    std::vector<TensorDesc> in{c.in[1]};
+    return prepare_lrn_backward(OpCall{c.op, c.attrs, in});
+  });
 }
 
 }  // namespace fastconv

@@ -1,38 +1,18 @@
-// The op contract. One op = a name, a shape rule (validates, throws user-facing errors), a prepare step that
-// picks a kernel for the device and shapes (once, at compile time), and a backward rule that *emits graph
-// nodes*. Families register their ops in registry.cpp, one line each.
+// The op contract. One op = a name, a shape rule (validates, throws user-facing errors), a backward rule that
+// *emits graph nodes*, and traits the graph passes read. Its kernels live in the kernel table (backend/kernel.h),
+// registered by the same family per (backend, dtype, algorithm). Families register in registry.cpp, one line each.
 #pragma once
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "backend/kernel.h"
 #include "fastconv/attrs.h"
 #include "fastconv/error.h"
 #include "fastconv/graph.h"
 #include "fastconv/tensor.h"
 
 namespace fastconv {
-
-struct OpCall {
-  const std::string& op;
-  const Attrs& attrs;
-  const std::vector<TensorDesc>& in;
-  AttrReader attr() const { return AttrReader(op, attrs); }
-};
-
-struct RunContext {
-  uint64_t step = 0;        // how many times the executable ran before; seeds per-step randomness (dropout)
-  void* workspace = nullptr;
-  size_t workspace_bytes = 0;
-};
-
-using KernelFn = std::function<void(const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&)>;
-
-struct Prepared {
-  KernelFn run;
-  size_t workspace_bytes = 0;
-  std::string algo;  // shown in schedule dumps: "im2col_gemm", "winograd_f4x3__avx512", ...
-};
 
 struct BackwardCall {
   Graph& g;
@@ -50,7 +30,6 @@ struct OpDef {
   std::string name;
   int min_inputs = 1, max_inputs = 1;  // max_inputs = -1: variadic
   std::function<std::vector<TensorDesc>(const OpCall&)> infer;
-  std::function<Prepared(const OpCall&, const std::vector<TensorDesc>& out, Device)> prepare;
   // Returns one gradient value per input (kNoValue for none). Null: the op is not differentiable.
   std::function<std::vector<ValueId>(BackwardCall&)> backward;
   bool side_effects = false;  // writes state (running stats, optimizer updates): never removed as dead code
@@ -75,7 +54,8 @@ void expect_inputs(const OpCall& c, size_t n);
 void expect_dtype(const OpCall& c, size_t i, DType t, const char* arg);
 void expect_rank(const OpCall& c, size_t i, int64_t rank, const char* arg, const char* layout);
 
-// Runs one op immediately on concrete tensors (eager mode); outputs are freshly allocated.
+// Runs one op immediately on concrete tensors (eager mode) with the kernel the table picks for their device's
+// backend (FASTCONV_ALGO applies); outputs are freshly allocated.
 std::vector<Tensor> run_op(const std::string& op, const std::vector<Tensor>& inputs, const Attrs& attrs);
 
 }  // namespace fastconv

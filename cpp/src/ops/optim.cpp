@@ -47,8 +47,7 @@ std::vector<TensorDesc> infer_sgd(const OpCall& c) {
   return {};
 }
 
-Prepared prepare_sgd(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
-  require_cpu(c.op, d);
+Prepared prepare_sgd(const KernelCall& c) {
   ref::SgdParams p{};
   p.momentum = c.attr().get_float("momentum", 0.0);
   p.dampening = c.attr().get_float("dampening", 0.0);
@@ -78,8 +77,7 @@ std::vector<TensorDesc> infer_adam(const OpCall& c) {
   return {};
 }
 
-Prepared prepare_adam(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
-  require_cpu(c.op, d);
+Prepared prepare_adam(const KernelCall& c) {
   ref::AdamParams p{};
   p.beta1 = c.attr().get_float("beta1");
   p.beta2 = c.attr().get_float("beta2");
@@ -111,8 +109,7 @@ std::vector<TensorDesc> infer_rmsprop(const OpCall& c) {
   return {};
 }
 
-Prepared prepare_rmsprop(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
-  require_cpu(c.op, d);
+Prepared prepare_rmsprop(const KernelCall& c) {
   ref::RmspropParams p{};
   p.alpha = c.attr().get_float("alpha", 0.99);
   p.eps = c.attr().get_float("eps", 1e-8);
@@ -146,8 +143,7 @@ std::vector<TensorDesc> infer_clip(const OpCall& c) {
   return {{{1}, DType::f32}};
 }
 
-Prepared prepare_clip(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
-  require_cpu(c.op, d);
+Prepared prepare_clip(const KernelCall& c) {
   const double max_norm = c.attr().get_float("max_norm");
   const bool inf = std::isinf(c.attr().get_float("norm_type", 2.0));
   return {[max_norm, inf](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
@@ -166,11 +162,15 @@ Prepared prepare_clip(const OpCall& c, const std::vector<TensorDesc>&, Device d)
 
 }  // namespace
 
-void register_optim_ops(Registry& r) {
-  r.add({"sgd_update", 3, 5, infer_sgd, prepare_sgd, nullptr, true, -1});
-  r.add({"adam_update", 5, 7, infer_adam, prepare_adam, nullptr, true, -1});
-  r.add({"rmsprop_update", 4, 7, infer_rmsprop, prepare_rmsprop, nullptr, true, -1});
-  r.add({"clip_grad_coef", 1, -1, infer_clip, prepare_clip, nullptr, false, -1});
+void register_optim_ops(Registry& r, KernelTable& k) {
+  r.add({"sgd_update", 3, 5, infer_sgd, nullptr, true, -1});
+  r.add({"adam_update", 5, 7, infer_adam, nullptr, true, -1});
+  r.add({"rmsprop_update", 4, 7, infer_rmsprop, nullptr, true, -1});
+  r.add({"clip_grad_coef", 1, -1, infer_clip, nullptr, false, -1});
+  add_cpu_kernel(k, "sgd_update", "optim", "vec", 10, prepare_sgd);
+  add_cpu_kernel(k, "adam_update", "optim", "vec", 10, prepare_adam);
+  add_cpu_kernel(k, "rmsprop_update", "optim", "vec", 10, prepare_rmsprop);
+  add_cpu_kernel(k, "clip_grad_coef", "optim", "ref", 0, prepare_clip);
 }
 
 }  // namespace fastconv

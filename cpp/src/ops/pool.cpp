@@ -104,29 +104,38 @@ PoolCfg pool_cfg(const std::string& op, const Attrs& attrs, const Shape& in, int
   return c;
 }
 
-// FASTCONV_POOL_ALGO=ref forces the reference kernels (tests use it so no path hides behind another).
-bool force_ref() {
-  const char* e = std::getenv("FASTCONV_POOL_ALGO");
-  const std::string v = e ? e : "";
-  FC_CHECK(v.empty() || v == "ref" || v == "fast", Value, "FASTCONV_POOL_ALGO must be 'ref' or 'fast', got '", v,
-           "'");
-  return v == "ref";
-}
-
 // Splits planes across the pool in chunks of roughly 64K output elements.
 template <class F>
 void over_planes(int64_t planes, int64_t per_plane, const F& f) {
   parallel_for(planes, std::max<int64_t>(1, 65536 / std::max<int64_t>(1, per_plane)), f);
 }
 
+// A pool op and its CPU kernels, registered together: "ref", plus "vec" for the ops with a vectorised 2-D path
+// (prepare then gets vec = true and falls back to the reference where the path does not apply).
+struct PoolOp {
+  std::string name;
+  int min_inputs, max_inputs;
+  std::function<std::vector<TensorDesc>(const OpCall&)> infer;
+  std::function<Prepared(const KernelCall&, bool vec)> prepare;
+  std::function<std::vector<ValueId>(BackwardCall&)> backward;
+  bool side_effects;
+  int inplace_input;
+};
+
+void add_op(Registry& r, KernelTable& k, PoolOp d, bool vec_path = false) {
+  r.add({d.name, d.min_inputs, d.max_inputs, d.infer, d.backward, d.side_effects, d.inplace_input});
+  auto prep = d.prepare;
+  if (vec_path) add_cpu_kernel(k, d.name, "pool", "vec", 10, [prep](const KernelCall& c) { return prep(c, true); });
+  add_cpu_kernel(k, d.name, "pool", "ref", 0, [prep](const KernelCall& c) { return prep(c, false); });
+}
+
 Shape input_shape_attr(const OpCall& c) { return c.attr().get_int_list("input_shape"); }
 
-// The active level's fast 2-D kernel when it applies (else the reference) and the algorithm name for the
-// schedule: "<name>__<isa>" or "ref".
+// "vec": the active level's fast 2-D kernel, where it applies ("<name>__<isa>"); "ref" otherwise or when forced.
 template <class Kernel>
-std::pair<Kernel, std::string> pick_pool_kernel(int nd, const ref::PoolParams& p, const char* name, Kernel ref_k,
-                                                Kernel avx2, Kernel avx512) {
-  if (nd != 2 || force_ref() || !cpu::pool2d_fast_ok(p)) return {ref_k, "ref"};
+std::pair<Kernel, std::string> pick_pool_kernel(bool vec, int nd, const ref::PoolParams& p, const char* name,
+                                                Kernel ref_k, Kernel avx2, Kernel avx512) {
+  if (!vec || nd != 2 || !cpu::pool2d_fast_ok(p)) return {ref_k, "ref"};
   const Kernel k = pick_isa<Kernel>(ref_k, avx2, avx512);
   return {k, k == ref_k ? std::string("ref") : std::string(name) + "__" + isa_name(active_isa())};
 }
@@ -134,18 +143,17 @@ std::pair<Kernel, std::string> pick_pool_kernel(int nd, const ref::PoolParams& p
 // Work per plane of a forward window sweep, for over_planes.
 int64_t window_work(const ref::PoolParams& p) { return p.out[0] * p.out[1] * p.out[2] * p.k[0] * p.k[1] * p.k[2]; }
 
-void register_fixed_pool(Registry& r, const std::string& name, int nd, bool is_max, bool is_min) {
+void register_fixed_pool(Registry& r, KernelTable& k, const std::string& name, int nd, bool is_max, bool is_min) {
   if (is_max) {
-    r.add({name, 1, 1,
+    add_op(r, k, {name, 1, 1,
            [nd](const OpCall& c) -> std::vector<TensorDesc> {
              expect_dtype(c, 0, DType::f32, "input");
              PoolCfg cfg = pool_cfg(c.op, c.attrs, c.in[0].shape, nd, true);
              return {{cfg.out_shape, DType::f32}, {cfg.out_shape, DType::i64}};
            },
-           [nd, is_min](const OpCall& c, const std::vector<TensorDesc>&, Device dev) -> Prepared {
-             require_cpu(c.op, dev);
-             PoolCfg cfg = pool_cfg(c.op, c.attrs, c.in[0].shape, nd, true);
-             const auto picked = pick_pool_kernel<cpu::MaxPoolKernel>(nd, cfg.p, "max_pool2d", ref::max_pool,
+           [nd, is_min](const KernelCall& c, bool vec) -> Prepared {
+                          PoolCfg cfg = pool_cfg(c.op, c.attrs, c.in[0].shape, nd, true);
+             const auto picked = pick_pool_kernel<cpu::MaxPoolKernel>(vec, nd, cfg.p, "max_pool2d", ref::max_pool,
                                                                          cpu::max_pool2d__avx2,
                                                                          cpu::max_pool2d__avx512);
              const cpu::MaxPoolKernel k = picked.first;  // copies: C++17 lambdas cannot capture structured bindings
@@ -166,17 +174,17 @@ void register_fixed_pool(Registry& r, const std::string& name, int nd, bool is_m
              return {b.g.add1(b.node.op + "_backward", {b.grad_out[0], b.out(1)},
                               {{"input_shape", b.desc(b.in(0)).shape}})};
            },
-           false, -1});
+           false, -1},
+           true);
   } else {
-    r.add({name, 1, 1,
+    add_op(r, k, {name, 1, 1,
            [nd](const OpCall& c) -> std::vector<TensorDesc> {
              expect_dtype(c, 0, DType::f32, "input");
              return {{pool_cfg(c.op, c.attrs, c.in[0].shape, nd, false).out_shape, DType::f32}};
            },
-           [nd](const OpCall& c, const std::vector<TensorDesc>&, Device dev) -> Prepared {
-             require_cpu(c.op, dev);
-             PoolCfg cfg = pool_cfg(c.op, c.attrs, c.in[0].shape, nd, false);
-             const auto picked = pick_pool_kernel<cpu::AvgPoolKernel>(nd, cfg.p, "avg_pool2d", ref::avg_pool,
+           [nd](const KernelCall& c, bool vec) -> Prepared {
+                          PoolCfg cfg = pool_cfg(c.op, c.attrs, c.in[0].shape, nd, false);
+             const auto picked = pick_pool_kernel<cpu::AvgPoolKernel>(vec, nd, cfg.p, "avg_pool2d", ref::avg_pool,
                                                                          cpu::avg_pool2d__avx2,
                                                                          cpu::avg_pool2d__avx512);
              const cpu::AvgPoolKernel k = picked.first;
@@ -196,9 +204,10 @@ void register_fixed_pool(Registry& r, const std::string& name, int nd, bool is_m
              a.set("input_shape", b.desc(b.in(0)).shape);
              return {b.g.add1(b.node.op + "_backward", {b.grad_out[0]}, a)};
            },
-           false, -1});
+           false, -1},
+           true);
     // avg_poolNd_backward(grad_out; forward attributes + input_shape) -> grad_input
-    r.add({name + "_backward", 1, 1,
+    add_op(r, k, {name + "_backward", 1, 1,
            [nd](const OpCall& c) -> std::vector<TensorDesc> {
              expect_dtype(c, 0, DType::f32, "grad_output");
              Shape in = input_shape_attr(c);
@@ -207,11 +216,10 @@ void register_fixed_pool(Registry& r, const std::string& name, int nd, bool is_m
                       shape_str(c.in[0].shape), " but the forward output has shape ", shape_str(cfg.out_shape));
              return {{in, DType::f32}};
            },
-           [nd](const OpCall& c, const std::vector<TensorDesc>&, Device dev) -> Prepared {
-             require_cpu(c.op, dev);
-             PoolCfg cfg = pool_cfg(c.op, c.attrs, input_shape_attr(c), nd, false);
+           [nd](const KernelCall& c, bool vec) -> Prepared {
+                          PoolCfg cfg = pool_cfg(c.op, c.attrs, input_shape_attr(c), nd, false);
              const auto picked = pick_pool_kernel<cpu::AvgPoolKernel>(
-                 nd, cfg.p, "avg_pool2d_backward", ref::avg_pool_backward, cpu::avg_pool2d_backward__avx2,
+                 vec, nd, cfg.p, "avg_pool2d_backward", ref::avg_pool_backward, cpu::avg_pool2d_backward__avx2,
                  cpu::avg_pool2d_backward__avx512);
              const cpu::AvgPoolKernel k = picked.first;
              const std::string algo = picked.second;
@@ -225,7 +233,8 @@ void register_fixed_pool(Registry& r, const std::string& name, int nd, bool is_m
                      },
                      0, algo};
            },
-           nullptr, false, -1});
+           nullptr, false, -1},
+           true);
   }
 }
 
@@ -245,8 +254,8 @@ int64_t spatial_numel(const Shape& s, int nd) {
 }
 
 // <max pool>_backward(grad_out, indices; input_shape) -> grad_input: grad scattered (summed) to the argmax.
-void register_index_backward(Registry& r, const std::string& name, int nd) {
-  r.add({name, 2, 2,
+void register_index_backward(Registry& r, KernelTable& k, const std::string& name, int nd) {
+  add_op(r, k, {name, 2, 2,
          [nd](const OpCall& c) -> std::vector<TensorDesc> {
            expect_dtype(c, 0, DType::f32, "grad_output");
            expect_dtype(c, 1, DType::i64, "indices");
@@ -257,8 +266,8 @@ void register_index_backward(Registry& r, const std::string& name, int nd) {
            expect_same_planes(c.op, c.in[0].shape, "grad_output", in, "input_shape", nd);
            return {{in, DType::f32}};
          },
-         [nd](const OpCall& c, const std::vector<TensorDesc>& o, Device dev) -> Prepared {
-           require_cpu(c.op, dev);
+         [nd](const KernelCall& c, bool) -> Prepared {
+           const std::vector<TensorDesc>& o = c.out;
            const int64_t src = spatial_numel(c.in[0].shape, nd), dst = spatial_numel(o[0].shape, nd);
            const int64_t planes = dst ? shape_numel(o[0].shape) / dst : 0;
            return {[src, dst, planes](const std::vector<Tensor>& in, const std::vector<Tensor>& out,
@@ -296,17 +305,16 @@ ref::AdaptiveParams adaptive_cfg(const OpCall& c, const Shape& in, Shape* out_sh
   return p;
 }
 
-void register_adaptive(Registry& r) {
-  r.add({"adaptive_avg_pool2d", 1, 1,
+void register_adaptive(Registry& r, KernelTable& k) {
+  add_op(r, k, {"adaptive_avg_pool2d", 1, 1,
          [](const OpCall& c) -> std::vector<TensorDesc> {
            expect_dtype(c, 0, DType::f32, "input");
            Shape os;
            adaptive_cfg(c, c.in[0].shape, &os);
            return {{os, DType::f32}};
          },
-         [](const OpCall& c, const std::vector<TensorDesc>&, Device dev) -> Prepared {
-           require_cpu(c.op, dev);
-           Shape os;
+         [](const KernelCall& c, bool) -> Prepared {
+                      Shape os;
            ref::AdaptiveParams p = adaptive_cfg(c, c.in[0].shape, &os);
            const int64_t planes = shape_numel(os) / (p.out_h * p.out_w);
            return {[p, planes](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
@@ -324,7 +332,7 @@ void register_adaptive(Registry& r) {
            return {b.g.add1("adaptive_avg_pool2d_backward", {b.grad_out[0]}, a)};
          },
          false, -1});
-  r.add({"adaptive_avg_pool2d_backward", 1, 1,
+  add_op(r, k, {"adaptive_avg_pool2d_backward", 1, 1,
          [](const OpCall& c) -> std::vector<TensorDesc> {
            expect_dtype(c, 0, DType::f32, "grad_output");
            Shape in = input_shape_attr(c), os;
@@ -333,9 +341,8 @@ void register_adaptive(Registry& r) {
                     " but the forward output has shape ", shape_str(os));
            return {{in, DType::f32}};
          },
-         [](const OpCall& c, const std::vector<TensorDesc>&, Device dev) -> Prepared {
-           require_cpu(c.op, dev);
-           Shape os;
+         [](const KernelCall& c, bool) -> Prepared {
+                      Shape os;
            ref::AdaptiveParams p = adaptive_cfg(c, input_shape_attr(c), &os);
            const int64_t planes = shape_numel(os) / (p.out_h * p.out_w);
            return {[p, planes](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
@@ -347,16 +354,15 @@ void register_adaptive(Registry& r) {
                    0, "ref"};
          },
          nullptr, false, -1});
-  r.add({"adaptive_max_pool2d", 1, 1,
+  add_op(r, k, {"adaptive_max_pool2d", 1, 1,
          [](const OpCall& c) -> std::vector<TensorDesc> {
            expect_dtype(c, 0, DType::f32, "input");
            Shape os;
            adaptive_cfg(c, c.in[0].shape, &os);
            return {{os, DType::f32}, {os, DType::i64}};
          },
-         [](const OpCall& c, const std::vector<TensorDesc>&, Device dev) -> Prepared {
-           require_cpu(c.op, dev);
-           Shape os;
+         [](const KernelCall& c, bool) -> Prepared {
+                      Shape os;
            ref::AdaptiveParams p = adaptive_cfg(c, c.in[0].shape, &os);
            const int64_t planes = shape_numel(os) / (p.out_h * p.out_w);
            return {[p, planes](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
@@ -374,7 +380,7 @@ void register_adaptive(Registry& r) {
                             {{"input_shape", b.desc(b.in(0)).shape}})};
          },
          false, -1});
-  register_index_backward(r, "adaptive_max_pool2d_backward", 2);
+  register_index_backward(r, k, "adaptive_max_pool2d_backward", 2);
 
   // Keras GlobalAveragePooling2D: [N, C, H, W] -> [N, C] (adaptive_avg_pool2d(x, 1) keeps [N, C, 1, 1]).
   auto global_in = [](const OpCall& c, const Shape& s) {
@@ -382,15 +388,14 @@ void register_adaptive(Registry& r) {
              shape_str(s));
     FC_CHECK(s[2] > 0 && s[3] > 0, Value, c.op, ": input of shape ", shape_str(s), " has an empty spatial dimension");
   };
-  r.add({"global_avg_pool2d", 1, 1,
+  add_op(r, k, {"global_avg_pool2d", 1, 1,
          [global_in](const OpCall& c) -> std::vector<TensorDesc> {
            expect_dtype(c, 0, DType::f32, "input");
            global_in(c, c.in[0].shape);
            return {{{c.in[0].shape[0], c.in[0].shape[1]}, DType::f32}};
          },
-         [](const OpCall& c, const std::vector<TensorDesc>&, Device dev) -> Prepared {
-           require_cpu(c.op, dev);
-           const int64_t hw = c.in[0].shape[2] * c.in[0].shape[3], planes = c.in[0].shape[0] * c.in[0].shape[1];
+         [](const KernelCall& c, bool) -> Prepared {
+                      const int64_t hw = c.in[0].shape[2] * c.in[0].shape[3], planes = c.in[0].shape[0] * c.in[0].shape[1];
            return {[hw, planes](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
                      const float* x = fptr(in[0]);
                      float* y = fptr_mut(out[0]);
@@ -409,7 +414,7 @@ void register_adaptive(Registry& r) {
            return {b.g.add1("global_avg_pool2d_backward", {b.grad_out[0]}, {{"input_shape", b.desc(b.in(0)).shape}})};
          },
          false, -1});
-  r.add({"global_avg_pool2d_backward", 1, 1,
+  add_op(r, k, {"global_avg_pool2d_backward", 1, 1,
          [global_in](const OpCall& c) -> std::vector<TensorDesc> {
            expect_dtype(c, 0, DType::f32, "grad_output");
            Shape in = input_shape_attr(c);
@@ -418,8 +423,8 @@ void register_adaptive(Registry& r) {
                     shape_str(c.in[0].shape), " but the forward output has shape ", shape_str({in[0], in[1]}));
            return {{in, DType::f32}};
          },
-         [](const OpCall& c, const std::vector<TensorDesc>& o, Device dev) -> Prepared {
-           require_cpu(c.op, dev);
+         [](const KernelCall& c, bool) -> Prepared {
+           const std::vector<TensorDesc>& o = c.out;
            const int64_t hw = o[0].shape[2] * o[0].shape[3], planes = o[0].shape[0] * o[0].shape[1];
            return {[hw, planes](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
                      const float* g = fptr(in[0]);
@@ -468,8 +473,8 @@ Shape unpool_out_shape(const OpCall& c) {
   return out;
 }
 
-void register_unpool(Registry& r) {
-  r.add({"max_unpool2d", 2, 2,
+void register_unpool(Registry& r, KernelTable& k) {
+  add_op(r, k, {"max_unpool2d", 2, 2,
          [](const OpCall& c) -> std::vector<TensorDesc> {
            expect_dtype(c, 0, DType::f32, "input");
            expect_dtype(c, 1, DType::i64, "indices");
@@ -477,8 +482,8 @@ void register_unpool(Registry& r) {
                     " but indices have shape ", shape_str(c.in[1].shape), " (expected the same)");
            return {{unpool_out_shape(c), DType::f32}};
          },
-         [](const OpCall& c, const std::vector<TensorDesc>& o, Device dev) -> Prepared {
-           require_cpu(c.op, dev);
+         [](const KernelCall& c, bool) -> Prepared {
+           const std::vector<TensorDesc>& o = c.out;
            const int64_t src = spatial_numel(c.in[0].shape, 2), dst = spatial_numel(o[0].shape, 2);
            const int64_t planes = shape_numel(o[0].shape) / dst;
            return {[src, dst, planes](const std::vector<Tensor>& in, const std::vector<Tensor>& out,
@@ -497,7 +502,7 @@ void register_unpool(Registry& r) {
          },
          false, -1});
   // max_unpool2d_backward(grad_out, indices) -> grad_input[i] = grad_out[plane, indices[i]]
-  r.add({"max_unpool2d_backward", 2, 2,
+  add_op(r, k, {"max_unpool2d_backward", 2, 2,
          [](const OpCall& c) -> std::vector<TensorDesc> {
            expect_dtype(c, 0, DType::f32, "grad_output");
            expect_dtype(c, 1, DType::i64, "indices");
@@ -505,8 +510,8 @@ void register_unpool(Registry& r) {
            expect_same_planes(c.op, c.in[0].shape, "grad_output", c.in[1].shape, "indices", 2);
            return {{c.in[1].shape, DType::f32}};
          },
-         [](const OpCall& c, const std::vector<TensorDesc>& o, Device dev) -> Prepared {
-           require_cpu(c.op, dev);
+         [](const KernelCall& c, bool) -> Prepared {
+           const std::vector<TensorDesc>& o = c.out;
            const int64_t src = spatial_numel(c.in[0].shape, 2), ip = spatial_numel(o[0].shape, 2);
            const int64_t planes = shape_numel(o[0].shape) / ip;
            return {[src, ip, planes](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
@@ -523,17 +528,17 @@ void register_unpool(Registry& r) {
 
 }  // namespace
 
-void register_pool_ops(Registry& r) {
+void register_pool_ops(Registry& r, KernelTable& k) {
   for (int nd = 1; nd <= 3; ++nd) {
     const std::string sfx = std::to_string(nd) + "d";
-    register_fixed_pool(r, "max_pool" + sfx, nd, true, false);
-    register_index_backward(r, "max_pool" + sfx + "_backward", nd);
-    register_fixed_pool(r, "avg_pool" + sfx, nd, false, false);
+    register_fixed_pool(r, k, "max_pool" + sfx, nd, true, false);
+    register_index_backward(r, k, "max_pool" + sfx + "_backward", nd);
+    register_fixed_pool(r, k, "avg_pool" + sfx, nd, false, false);
   }
-  register_fixed_pool(r, "min_pool2d", 2, true, true);
-  register_index_backward(r, "min_pool2d_backward", 2);
-  register_adaptive(r);
-  register_unpool(r);
+  register_fixed_pool(r, k, "min_pool2d", 2, true, true);
+  register_index_backward(r, k, "min_pool2d_backward", 2);
+  register_adaptive(r, k);
+  register_unpool(r, k);
 }
 
 }  // namespace fastconv

@@ -40,15 +40,15 @@ std::vector<TensorDesc> infer_reduce(const OpCall& c) {
   return {{out, DType::f32}};
 }
 
-Prepared prepare_reduce(const OpCall& c, const std::vector<TensorDesc>&, Device d, bool mean) {
-  require_cpu(c.op, d);
+// Fast: the input viewed as [outer, kept, inner] (cpu::sum_oki); else the reference over any broadcast pattern.
+Prepared prepare_reduce(const KernelCall& c, bool mean, bool fast) {
   Shape keep, out;
   reduced_shapes(c, &keep, &out);
   ref::ReduceParams p = reduce_params(c.in[0].shape, keep);
   int64_t count = shape_numel(keep) ? shape_numel(c.in[0].shape) / shape_numel(keep) : 0;
   float scale = mean ? (count ? 1.f / float(count) : std::numeric_limits<float>::quiet_NaN()) : 1.f;
   cpu::OKI oki;
-  const bool fast = cpu::collapse_outer_kept_inner(c.in[0].shape, keep, &oki);
+  fast = fast && cpu::collapse_outer_kept_inner(c.in[0].shape, keep, &oki);
   return {[p, scale, fast, oki](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
             float* y = fptr_mut(out[0]);
             if (fast)
@@ -59,6 +59,13 @@ Prepared prepare_reduce(const OpCall& c, const std::vector<TensorDesc>&, Device 
               for (int64_t i = 0, n = out[0].numel(); i < n; ++i) y[i] *= scale;
           },
           0, fast ? "outer_kept_inner" : "ref"};
+}
+
+bool collapses(const KernelCall& c) {
+  Shape keep, out;
+  reduced_shapes(c, &keep, &out);
+  cpu::OKI oki;
+  return cpu::collapse_outer_kept_inner(c.in[0].shape, keep, &oki);
 }
 
 std::vector<ValueId> backward_reduce(BackwardCall& b, bool mean) {
@@ -77,13 +84,16 @@ std::vector<ValueId> backward_reduce(BackwardCall& b, bool mean) {
 
 }  // namespace
 
-void register_reduce_ops(Registry& r) {
-  r.add({"sum", 1, 1, infer_reduce,
-         [](const OpCall& c, const std::vector<TensorDesc>& o, Device d) { return prepare_reduce(c, o, d, false); },
-         [](BackwardCall& b) { return backward_reduce(b, false); }, false, -1});
-  r.add({"mean", 1, 1, infer_reduce,
-         [](const OpCall& c, const std::vector<TensorDesc>& o, Device d) { return prepare_reduce(c, o, d, true); },
-         [](BackwardCall& b) { return backward_reduce(b, true); }, false, -1});
+void register_reduce_ops(Registry& r, KernelTable& k) {
+  r.add({"sum", 1, 1, infer_reduce, [](BackwardCall& b) { return backward_reduce(b, false); }, false, -1});
+  r.add({"mean", 1, 1, infer_reduce, [](BackwardCall& b) { return backward_reduce(b, true); }, false, -1});
+  for (const bool mean : {false, true}) {
+    const char* op = mean ? "mean" : "sum";
+    add_cpu_kernel(
+        k, op, "reduce", "outer_kept_inner", 10, [mean](const KernelCall& c) { return prepare_reduce(c, mean, true); },
+        collapses);
+    add_cpu_kernel(k, op, "reduce", "ref", 0, [mean](const KernelCall& c) { return prepare_reduce(c, mean, false); });
+  }
 }
 
 }  // namespace fastconv

@@ -1,51 +1,61 @@
-// Every op family, listed explicitly: one line each. Adding a family = a file in ops/ plus one line here.
+// Every op family, listed explicitly: one line each. Adding a family = a file in ops/ plus one line here. Each
+// family registers its ops here and its kernels in the kernel table (backend/kernel.h).
 #include <algorithm>
 #include <mutex>
 
+#include "backend/backend.h"
 #include "ops/op.h"
 
 namespace fastconv {
 
-void register_eltwise_ops(Registry& r);
-void register_activation_ops(Registry& r);
-void register_reduce_ops(Registry& r);
-void register_shape_ops(Registry& r);
-void register_conv_ops(Registry& r);
-void register_pool_ops(Registry& r);
-void register_upsample_ops(Registry& r);
-void register_norm_ops(Registry& r);
-void register_dropout_ops(Registry& r);
-void register_linear_ops(Registry& r);
-void register_loss_ops(Registry& r);
-void register_optim_ops(Registry& r);
-void register_fused_ops(Registry& r);
+void register_eltwise_ops(Registry& r, KernelTable& k);
+void register_activation_ops(Registry& r, KernelTable& k);
+void register_reduce_ops(Registry& r, KernelTable& k);
+void register_shape_ops(Registry& r, KernelTable& k);
+void register_conv_ops(Registry& r, KernelTable& k);
+void register_pool_ops(Registry& r, KernelTable& k);
+void register_upsample_ops(Registry& r, KernelTable& k);
+void register_norm_ops(Registry& r, KernelTable& k);
+void register_dropout_ops(Registry& r, KernelTable& k);
+void register_linear_ops(Registry& r, KernelTable& k);
+void register_loss_ops(Registry& r, KernelTable& k);
+void register_optim_ops(Registry& r, KernelTable& k);
+void register_fused_ops(Registry& r, KernelTable& k);
 
 namespace {
-void register_all(Registry& r) {
-  register_eltwise_ops(r);     // add, sub, mul, div, neg, scale, sum_to, fill_like
-  register_activation_ops(r);  // relu, leaky_relu, elu, sigmoid, tanh, threshold, hardtanh, relu6, gelu, softplus, softmax, log_softmax, identity
-  register_reduce_ops(r);      // sum, mean
-  register_shape_ops(r);       // reshape, flatten, cat
-  register_conv_ops(r);        // conv1d/2d/3d, conv_transpose1d/2d/3d, correlate2d/convolve2d
-  register_pool_ops(r);        // max/avg/min/adaptive pooling, max_unpool
-  register_upsample_ops(r);    // interpolate: nearest, bilinear, bed_of_nails
-  register_norm_ops(r);        // batch_norm, group_norm, layer_norm, local_response_norm
-  register_dropout_ops(r);     // dropout, dropout2d
-  register_linear_ops(r);      // linear
-  register_loss_ops(r);        // cross_entropy, nll, mse, bce, triplet margin, cosine similarity
-  register_optim_ops(r);       // sgd/adam/rmsprop updates, gradient clipping
-  register_fused_ops(r);       // conv*d_fused, conv_bn_fold, batch_norm_relu(_backward): made by graph/fuse.cpp
+void register_all(Registry& r, KernelTable& k) {
+  register_eltwise_ops(r, k);     // add, sub, mul, div, neg, scale, sum_to, fill_like
+  register_activation_ops(r, k);  // relu, leaky_relu, elu, sigmoid, tanh, threshold, hardtanh, relu6, gelu, softplus, softmax, log_softmax, identity
+  register_reduce_ops(r, k);      // sum, mean
+  register_shape_ops(r, k);       // reshape, flatten, cat
+  register_conv_ops(r, k);        // conv1d/2d/3d, conv_transpose1d/2d/3d, correlate2d/convolve2d
+  register_pool_ops(r, k);        // max/avg/min/adaptive pooling, max_unpool
+  register_upsample_ops(r, k);    // interpolate: nearest, bilinear, bed_of_nails
+  register_norm_ops(r, k);        // batch_norm, group_norm, layer_norm, local_response_norm
+  register_dropout_ops(r, k);     // dropout, dropout2d
+  register_linear_ops(r, k);      // linear
+  register_loss_ops(r, k);        // cross_entropy, nll, mse, bce, triplet margin, cosine similarity
+  register_optim_ops(r, k);       // sgd/adam/rmsprop updates, gradient clipping
+  register_fused_ops(r, k);       // conv*d_fused, conv_bn_fold, batch_norm_relu(_backward): made by graph/fuse.cpp
+}
+
+// The op registry and the kernel table are filled together, once, on first use of either.
+struct Tables {
+  Registry ops;
+  KernelTable kernels;
+};
+Tables& tables() {
+  static Tables* t = [] {
+    auto* made = new Tables();  // never destroyed: compiled programs may outlive static teardown
+    register_all(made->ops, made->kernels);
+    return made;
+  }();
+  return *t;
 }
 }  // namespace
 
-Registry& Registry::global() {
-  static Registry* r = [] {
-    auto* reg = new Registry();
-    register_all(*reg);
-    return reg;
-  }();
-  return *r;
-}
+Registry& Registry::global() { return tables().ops; }
+KernelTable& KernelTable::global() { return tables().kernels; }
 
 void Registry::add(OpDef def) {
   FC_CHECK(!has(def.name), Runtime, "op '", def.name, "' is registered twice");
@@ -104,7 +114,10 @@ std::vector<Tensor> run_op(const std::string& op, const std::vector<Tensor>& inp
            def.min_inputs == def.max_inputs ? std::to_string(def.min_inputs)
                                             : std::to_string(def.min_inputs) + " to " + std::to_string(def.max_inputs));
   std::vector<TensorDesc> out = def.infer(call);
-  Prepared p = def.prepare(call, out, dev);
+  const KernelOptions options = KernelOptions::from_env();
+  if (!options.empty()) KernelTable::global().validate(options);
+  const KernelCall kc{call, out, dev, Backend::default_for(dev), options};
+  Prepared p = KernelTable::global().prepare(kc);
   std::vector<Tensor> cin, cout;
   for (const Tensor& t : inputs) cin.push_back(t.contiguous());
   for (const TensorDesc& d : out) cout.push_back(Tensor::empty(d.shape, d.dtype, dev));

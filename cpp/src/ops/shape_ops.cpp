@@ -9,8 +9,7 @@
 namespace fastconv {
 namespace {
 
-Prepared prepare_copy(const OpCall& c, const std::vector<TensorDesc>&, Device d) {
-  require_cpu(c.op, d);
+Prepared prepare_copy(const KernelCall&) {
   return {[](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
             if (in[0].data_ptr() != out[0].data_ptr())
               std::memcpy(out[0].data_ptr(), in[0].data_ptr(), out[0].nbytes());
@@ -106,8 +105,8 @@ std::vector<TensorDesc> infer_cat(const OpCall& c) {
   return {{out, c.in[0].dtype}};
 }
 
-Prepared prepare_cat(const OpCall& c, const std::vector<TensorDesc>& outs, Device d) {
-  require_cpu(c.op, d);
+Prepared prepare_cat(const KernelCall& c) {
+  const std::vector<TensorDesc>& outs = c.out;
   const int64_t dim = cat_dim(c), esize = int64_t(dtype_size(outs[0].dtype));
   const Blocks ob = blocks(outs[0].shape, dim);
   const int64_t out_row = outs[0].shape[size_t(dim)] * ob.inner * esize;
@@ -157,8 +156,8 @@ std::vector<TensorDesc> infer_slice(const OpCall& c) {
   return {{out, c.in[0].dtype}};
 }
 
-Prepared prepare_slice(const OpCall& c, const std::vector<TensorDesc>& outs, Device d) {
-  require_cpu(c.op, d);
+Prepared prepare_slice(const KernelCall& c) {
+  const std::vector<TensorDesc>& outs = c.out;
   SliceArgs a = slice_args(c.op, c.attr(), c.in[0].shape);
   const Blocks bl = blocks(c.in[0].shape, a.dim);
   const int64_t es = int64_t(dtype_size(outs[0].dtype)), in_row = c.in[0].shape[size_t(a.dim)] * bl.inner * es;
@@ -183,8 +182,8 @@ std::vector<TensorDesc> infer_slice_backward(const OpCall& c) {
   return {{s, c.in[0].dtype}};
 }
 
-Prepared prepare_slice_backward(const OpCall& c, const std::vector<TensorDesc>& outs, Device d) {
-  require_cpu(c.op, d);
+Prepared prepare_slice_backward(const KernelCall& c) {
+  const std::vector<TensorDesc>& outs = c.out;
   const Shape& s = outs[0].shape;
   const int64_t dim = normalize_axis(c.op, c.attr().get_int("dim"), int64_t(s.size()));
   const Blocks bl = blocks(s, dim);
@@ -200,12 +199,12 @@ Prepared prepare_slice_backward(const OpCall& c, const std::vector<TensorDesc>& 
 
 }  // namespace
 
-void register_shape_ops(Registry& r) {
+void register_shape_ops(Registry& r, KernelTable& k) {
   // view = true: the planner aliases the output to the input's bytes (prepare_copy then skips the copy).
-  r.add({"reshape", 1, 1, infer_reshape, prepare_copy, backward_reshape, false, 0, /*view*/ true});
-  r.add({"flatten", 1, 1, infer_flatten, prepare_copy, backward_reshape, false, 0, /*view*/ true});
-  r.add({"cat", 0, -1, infer_cat, prepare_cat, backward_cat, false, -1});
-  r.add({"slice", 1, 1, infer_slice, prepare_slice,
+  r.add({"reshape", 1, 1, infer_reshape, backward_reshape, false, 0, /*view*/ true});
+  r.add({"flatten", 1, 1, infer_flatten, backward_reshape, false, 0, /*view*/ true});
+  r.add({"cat", 0, -1, infer_cat, backward_cat, false, -1});
+  r.add({"slice", 1, 1, infer_slice,
          [](BackwardCall& b) -> std::vector<ValueId> {
            return {b.g.add1("slice_backward", {b.grad_out[0]},
                             {{"shape", b.desc(b.in(0)).shape},
@@ -213,7 +212,7 @@ void register_shape_ops(Registry& r) {
                              {"start", b.attr().get_int("start")}})};
          },
          false, -1});
-  r.add({"slice_backward", 1, 1, infer_slice_backward, prepare_slice_backward,
+  r.add({"slice_backward", 1, 1, infer_slice_backward,
          [](BackwardCall& b) -> std::vector<ValueId> {
            const int64_t dim = b.attr().get_int("dim");
            const Shape gs = b.desc(b.in(0)).shape;
@@ -222,6 +221,10 @@ void register_shape_ops(Registry& r) {
                             {{"dim", dim}, {"start", b.attr().get_int("start")}, {"length", gs[size_t(d)]}})};
          },
          false, -1});
+  for (const char* op : {"reshape", "flatten"}) add_cpu_kernel(k, op, "shape", "copy", 0, prepare_copy);
+  add_cpu_kernel(k, "cat", "shape", "copy", 0, prepare_cat);
+  add_cpu_kernel(k, "slice", "shape", "copy", 0, prepare_slice);
+  add_cpu_kernel(k, "slice_backward", "shape", "copy", 0, prepare_slice_backward);
 }
 
 }  // namespace fastconv

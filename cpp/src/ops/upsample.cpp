@@ -131,21 +131,13 @@ const char* mode_name(const ref::UpsampleParams& p) {
   }
 }
 
-// FASTCONV_UPSAMPLE_ALGO=ref forces the reference kernels; the default is the table-driven one.
-bool use_ref() {
-  const char* e = std::getenv("FASTCONV_UPSAMPLE_ALGO");
-  const std::string v = e ? e : "";
-  FC_CHECK(v.empty() || v == "ref" || v == "tables", Value, "FASTCONV_UPSAMPLE_ALGO must be 'ref' or 'tables', got '",
-           v, "'");
-  return v == "ref";
-}
-
-Prepared make_run(const UpCfg& cfg, bool backward) {
+// Kernels: "tables" (index/weight tables built at prepare time) and "ref" (FASTCONV_ALGO=upsample=ref).
+Prepared make_run(const UpCfg& cfg, bool backward, bool use_ref) {
   const int64_t planes = cfg.planes;
   const int64_t per_plane = cfg.p.in_h * cfg.p.in_w + cfg.p.out_h * cfg.p.out_w;
   const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, per_plane));
   std::string algo = std::string("upsample_") + mode_name(cfg.p) + (backward ? "_backward" : "");
-  if (use_ref()) {
+  if (use_ref) {
     const ref::UpsampleParams p = cfg.p;
     auto k = backward ? ref::upsample_backward : ref::upsample;
     return {[p, planes, grain, k](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
@@ -168,16 +160,11 @@ Prepared make_run(const UpCfg& cfg, bool backward) {
 
 }  // namespace
 
-void register_upsample_ops(Registry& r) {
+void register_upsample_ops(Registry& r, KernelTable& k) {
   r.add({"interpolate", 1, 1,
          [](const OpCall& c) -> std::vector<TensorDesc> {
            expect_dtype(c, 0, DType::f32, "input");
            return {{upsample_cfg(c.op, c.attrs, c.in[0].shape).out_shape, DType::f32}};
-         },
-         [](const OpCall& c, const std::vector<TensorDesc>&, Device d) -> Prepared {
-           require_cpu(c.op, d);
-           UpCfg cfg = upsample_cfg(c.op, c.attrs, c.in[0].shape);
-           return make_run(cfg, false);
          },
          [](BackwardCall& b) -> std::vector<ValueId> {
            if (b.grad_out[0] == kNoValue || !b.needs_grad[0]) return {kNoValue};
@@ -196,12 +183,15 @@ void register_upsample_ops(Registry& r) {
                     " but the forward output has shape ", shape_str(cfg.out_shape));
            return {{in, DType::f32}};
          },
-         [](const OpCall& c, const std::vector<TensorDesc>&, Device d) -> Prepared {
-           require_cpu(c.op, d);
-           UpCfg cfg = upsample_cfg(c.op, c.attrs, c.attr().get_int_list("input_shape"));
-           return make_run(cfg, true);
-         },
          nullptr, false, -1});
+  for (const bool r : {false, true}) {
+    add_cpu_kernel(k, "interpolate", "upsample", r ? "ref" : "tables", r ? 0 : 10, [r](const KernelCall& c) {
+      return make_run(upsample_cfg(c.op, c.attrs, c.in[0].shape), false, r);
+    });
+    add_cpu_kernel(k, "interpolate_backward", "upsample", r ? "ref" : "tables", r ? 0 : 10, [r](const KernelCall& c) {
+      return make_run(upsample_cfg(c.op, c.attrs, c.attr().get_int_list("input_shape")), true, r);
+    });
+  }
 }
 
 }  // namespace fastconv
