@@ -233,10 +233,9 @@ class Traced:
         self.exe = _C.Executable(ctx.graph, [out.id] + list(self.grads))
 
     def run(self, args: Sequence[Any]):
-        for i in self.array_pos:
-            self.exe.set_input(self.syms[i].id, _convert_input(args[i], self.dtypes[i]))
-        self.exe.run()
-        return self.exe.output(self.out.id), [self.exe.output(g) for g in self.grads]
+        inputs = {self.syms[i].id: _convert_input(args[i], self.dtypes[i]) for i in self.array_pos}
+        vals = self.exe.call(inputs, [self.out.id] + list(self.grads))
+        return vals[0], vals[1:]
 
 
 def _cache_key(args: Sequence[Any]) -> tuple:

@@ -8,6 +8,7 @@ updates), planned into one arena and run as a flat schedule of kernels; each tra
 """
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -111,6 +112,7 @@ class Compiled:
         self.algo = {k: str(v) for k, v in (algo or {}).items()}
         self.fuse = bool(fuse)
         self._cache: dict[tuple, _Program] = {}
+        self._lock = threading.RLock()  # program cache and the Python-side state of steps
         self.last_output = None
         # Compile now for the declared shape so peak_bytes is known before anything runs.
         if self.loss_fn is not None and self.optimizer is not None:
@@ -204,17 +206,20 @@ class Compiled:
             raise TypeError(f"compiled model: input must be a numeric array, got dtype {x.dtype}")
         return np.ascontiguousarray(x, dtype=np.float32)
 
-    def _outputs(self, prog: _Program):
-        vals = iter([prog.exe.output(i) for i in prog.outs])
-        return _rebuild(prog.tree, vals)
+    @staticmethod
+    def _call(prog: _Program, inputs: dict, extra: list[int] = ()):
+        """One step of `prog` (thread-safe in C++): (values of `extra` ids, the model outputs rebuilt)."""
+        vals = prog.exe.call(inputs, list(extra) + prog.outs)
+        return vals[:len(extra)], _rebuild(prog.tree, iter(vals[len(extra):]))
 
     def _run_inference(self, kind: str, x):
         x = self._x(x)
-        prog = self._program(kind, x.shape)
-        prog.exe.set_input(prog.x_id, x)
-        prog.exe.run()
-        out = self._outputs(prog)
-        if kind == "forward":
+        with self._lock:
+            prog = self._program(kind, x.shape)
+        if kind != "forward":
+            return self._call(prog, {prog.x_id: x})[1]
+        with self._lock:  # batch-norm counters are Python state
+            out = self._call(prog, {prog.x_id: x})[1]
             self._count_bn_batches(train_step=False)
         return out
 
@@ -259,25 +264,22 @@ class Compiled:
         if self.loss_fn is None or self.optimizer is None:
             raise ValueError("train_step: compile the model with loss=... and optimizer=... to train it")
         x, y, ydt = self._batch(x, y, "train_step")
-        prog = self._program("train", x.shape, y.shape, ydt)
-        prog.exe.set_input(prog.x_id, x)
-        prog.exe.set_input(prog.y_id, y)
-        self.optimizer._before_step()
-        prog.exe.run()
-        self._count_bn_batches(train_step=True)
-        self.last_output = self._outputs(prog)
-        return float(prog.exe.output(prog.loss_id).reshape(-1)[0])
+        with self._lock:  # steps update shared state: one at a time, in call order
+            prog = self._program("train", x.shape, y.shape, ydt)
+            self.optimizer._before_step()
+            (loss,), self.last_output = self._call(prog, {prog.x_id: x, prog.y_id: y}, [prog.loss_id])
+            self._count_bn_batches(train_step=True)
+        return float(loss.reshape(-1)[0])
 
     def eval_step(self, x, y) -> tuple[float, Any]:
         """The loss and outputs on (x, y) in eval mode (nothing is updated)."""
         if self.loss_fn is None:
             raise ValueError("eval_step: compile the model with loss=... to evaluate a loss")
         x, y, ydt = self._batch(x, y, "eval_step")
-        prog = self._program("evalloss", x.shape, y.shape, ydt)
-        prog.exe.set_input(prog.x_id, x)
-        prog.exe.set_input(prog.y_id, y)
-        prog.exe.run()
-        return float(prog.exe.output(prog.loss_id).reshape(-1)[0]), self._outputs(prog)
+        with self._lock:
+            prog = self._program("evalloss", x.shape, y.shape, ydt)
+        (loss,), out = self._call(prog, {prog.x_id: x, prog.y_id: y}, [prog.loss_id])
+        return float(loss.reshape(-1)[0]), out
 
     def _count_bn_batches(self, train_step: bool) -> None:
         for m in self.model.modules():
@@ -309,11 +311,8 @@ class Compiled:
                 self._cache[key] = prog
         finally:
             self.optimizer = saved
-        prog.exe.set_input(prog.x_id, x)
-        prog.exe.set_input(prog.y_id, y)
-        prog.exe.run()
-        return (float(prog.exe.output(prog.loss_id).reshape(-1)[0]),
-                {k: prog.exe.output(v) for k, v in prog.grads.items()})
+        vals = prog.exe.call({prog.x_id: x, prog.y_id: y}, [prog.loss_id] + list(prog.grads.values()))
+        return float(vals[0].reshape(-1)[0]), dict(zip(prog.grads, vals[1:]))
 
     # ---- introspection ----------------------------------------------------------------------------------------------
     def _main(self) -> _Program:

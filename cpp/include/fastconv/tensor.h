@@ -26,6 +26,11 @@ void* cached_alloc64(size_t nbytes);
 void cached_free64(void* p, size_t nbytes);
 size_t release_cached_memory();  // returns the cached blocks to the system; the bytes freed
 size_t cached_memory_bytes();
+// Bytes of CPU tensor storage allocated now, and the most at any time since the last reset (the process-wide
+// high-water mark; torch.cuda.max_memory_allocated's meaning for the CPU).
+size_t allocated_bytes();
+size_t max_allocated_bytes();
+void reset_max_allocated_bytes();
 
 class Storage {
  public:

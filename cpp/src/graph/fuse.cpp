@@ -17,6 +17,7 @@
 #include <set>
 
 #include "fastconv/graph.h"
+#include "graph/dce.h"
 #include "ops/op.h"
 
 namespace fastconv {
@@ -303,20 +304,7 @@ std::shared_ptr<Graph> fuse_graph(const Graph& src, const std::vector<ValueId>& 
   r.outputs.insert(outputs.begin(), outputs.end());
 
   // Dead nodes would count as consumers and block patterns: drop them first (the executor's rule).
-  std::vector<char> live_v(size_t(src.num_values()), 0);
-  for (ValueId o : outputs) {
-    src.value(o);  // validates the id
-    live_v[size_t(o)] = 1;
-  }
-  std::vector<char> keep(size_t(src.num_nodes()), 0);
-  for (int i = src.num_nodes() - 1; i >= 0; --i) {
-    const Node& n = src.node(i);
-    bool k = reg.get(n.op).side_effects;
-    for (ValueId o : n.outputs) k = k || live_v[size_t(o)];
-    if (!k) continue;
-    keep[size_t(i)] = 1;
-    for (ValueId v : n.inputs) live_v[size_t(v)] = 1;
-  }
+  const std::vector<char> keep = live_nodes(src, outputs);
   for (int i = 0; i < src.num_nodes(); ++i)
     if (keep[size_t(i)]) r.nodes.push_back(src.node(i));
 
