@@ -146,6 +146,6 @@ def test_repeated_fit_continues_with_the_same_optimizer_state():
     m = Affine()
     fc.fit(m, x, y, loss=mse, metrics=[], verbose=0, seed=0)
     (c,) = m._fc_compiled.values()
-    step = c.optimizer._step
+    step = c.optimizer._cstate.steps
     fc.fit(m, x, y, loss=mse, metrics=[], verbose=0, seed=0)
-    assert list(m._fc_compiled.values()) == [c] and c.optimizer._step == 2 * step
+    assert list(m._fc_compiled.values()) == [c] and c.optimizer._cstate.steps == 2 * step

@@ -33,6 +33,10 @@ py::dtype numpy_dtype(DType t) {
   }
 }
 
+namespace {
+constexpr const char* kCapsule = "fastconv.Tensor";  // the base of every array numpy_from_tensor makes
+}
+
 Tensor tensor_from_numpy(const py::array& a) {
   DType t = dtype_of(a.dtype());
   Shape shape(a.shape(), a.shape() + a.ndim()), strides(a.ndim());
@@ -41,6 +45,18 @@ Tensor tensor_from_numpy(const py::array& a) {
     FC_CHECK(a.strides(i) % item == 0, Value, "array strides must be multiples of the item size, got ",
              a.strides(i), " bytes for items of ", item, " bytes");
     strides[size_t(i)] = a.strides(i) / item;
+  }
+  // An array viewing memory fastconv allocated (parameters, outputs): share that storage directly, so ownership
+  // stays with C++ and no Python object is kept alive by the tensor.
+  py::handle base = a.base();
+  for (int hops = 0; hops < 8 && base && py::isinstance<py::array>(base); ++hops)  // views of views (Parameter)
+    base = py::reinterpret_borrow<py::array>(base).base();
+  if (base && PyCapsule_CheckExact(base.ptr()) && PyCapsule_IsValid(base.ptr(), kCapsule)) {
+    const Tensor* owner = static_cast<const Tensor*>(PyCapsule_GetPointer(base.ptr(), kCapsule));
+    const char* begin = static_cast<const char*>(owner->storage()->data());
+    const char* p = static_cast<const char*>(a.data());
+    if (owner->device().is_cpu() && p >= begin && p <= begin + owner->storage()->nbytes())
+      return Tensor(owner->storage(), int64_t(p - begin), shape, strides, t);
   }
   // The owner holds a reference to the array; releasing it needs the GIL, whichever thread drops the tensor.
   auto* ref = new py::object(a);
@@ -57,7 +73,9 @@ py::array numpy_from_tensor(const Tensor& t) {
   std::vector<ssize_t> shape(t.shape().begin(), t.shape().end()), strides;
   for (int64_t s : t.strides()) strides.push_back(static_cast<ssize_t>(s * int64_t(dtype_size(t.dtype()))));
   auto* keep = new Tensor(t);
-  py::capsule base(keep, [](void* p) { delete static_cast<Tensor*>(p); });
+  py::capsule base(keep, kCapsule, [](PyObject* o) {
+    delete static_cast<Tensor*>(PyCapsule_GetPointer(o, kCapsule));
+  });
   return py::array(numpy_dtype(t.dtype()), shape, strides, t.data_ptr(), base);
 }
 

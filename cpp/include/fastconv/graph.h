@@ -71,11 +71,15 @@ class Graph {
 
   // The scope given to nodes that add() creates without one (backward rules inherit their forward node's).
   std::string current_scope;
+  // Values that builders create once per graph and find again by a key (the step counter: train.h).
+  ValueId memo(const std::string& key) const;  // kNoValue if absent
+  void set_memo(const std::string& key, ValueId v);
 
  private:
   ValueId new_value(Value v);
   std::vector<Value> values_;
   std::vector<Node> nodes_;
+  std::map<std::string, ValueId> memo_;
 };
 
 // Appends the backward pass of `loss` (a scalar) to g and returns d loss / d wrt[i] for each i
@@ -211,7 +215,8 @@ class Executable {
   mutable std::condition_variable pool_cv_;
   mutable std::vector<std::unique_ptr<Context>> idle_;
   mutable int contexts_ = 0;
-  std::unique_ptr<Context> default_;  // set_input/run/output
+  Context& default_context() const;
+  mutable std::unique_ptr<Context> default_;  // set_input/run/output, made on first use
 };
 
 }  // namespace fastconv

@@ -180,7 +180,6 @@ Executable::Executable(std::shared_ptr<Graph> graph, std::vector<ValueId> output
       io_bytes_ += g.value(v).desc.nbytes();
 
   max_contexts_ = stateful_ ? 1 : std::max(2, int(std::thread::hardware_concurrency()));
-  default_ = make_context();
 }
 
 std::string Executable::schedule_str() const {

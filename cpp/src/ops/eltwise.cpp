@@ -122,6 +122,7 @@ void register_eltwise_ops(Registry& r, KernelTable& k) {
   add_binary_kernels<ref::BinaryOp::sub>(k, "sub");
   add_binary_kernels<ref::BinaryOp::mul>(k, "mul");
   add_binary_kernels<ref::BinaryOp::div>(k, "div");
+  r.set_role(Role::accumulate, "add");
 
   // y = alpha * x + beta
   r.add({"scale", 1, 1, infer_unary_f32,
@@ -158,6 +159,7 @@ void register_eltwise_ops(Registry& r, KernelTable& k) {
             },
             0, ""};
   });
+  r.set_role(Role::fill_like, "fill_like");
 
   // Sum over broadcast axes down to `shape` (the reverse of broadcast_to).
   r.add({"sum_to", 1, 1,

@@ -2,7 +2,7 @@
 
 Masks come from a counter-based hash of (seed, step, index): with `seed=None` a seed is drawn from fastconv's
 global stream (fastconv.manual_seed makes eager calls reproducible); inside a compiled graph the seed is fixed at
-trace time and the executable's step counter gives every run a fresh mask.
+trace time and the graph's step counter (the optimizer's, in a training step) gives every run a fresh mask.
 """
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ def _dropout(name: str, input, p, training: bool, inplace: bool, seed):
     if not training:
         return x  # the identity, as torch (no copy)
     seed = next_seed() if seed is None else int(seed)
-    y = op(name, [x], dict(p=p, seed=seed & 0x7FFFFFFFFFFFFFFF), multi=True)[0]
+    inputs = [x, x.ctx.step()] if is_symbol(x) else [x]  # traced: a fresh mask every step
+    y = op(name, inputs, dict(p=p, seed=seed & 0x7FFFFFFFFFFFFFFF), multi=True)[0]
     if inplace and isinstance(input, np.ndarray) and input.dtype == np.float32 and input.flags.writeable \
             and not is_symbol(y):
         np.copyto(input, y)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
-from .._trace import Symbol
+from .._trace import Symbol, op
 from . import init
 from .module import Module, Parameter
 
@@ -78,8 +78,9 @@ class _BatchNorm(Module):
                 if self.momentum is None:
                     raise NotImplementedError(f"{name}: momentum=None (cumulative average) is supported in eager "
                                               f"mode only; give a number to compile the model")
+                op("counter_increment", [self.num_batches_tracked])  # counted by the step itself, in place
             else:
-                nbt += 1  # compiled train steps count it in Python after each run
+                nbt += 1
                 if self.momentum is None:
                     factor = 1.0 / float(nbt)
         bn_training = self.training or (self._buffers["running_mean"] is None)
