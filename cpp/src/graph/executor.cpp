@@ -29,7 +29,8 @@ Executable::Executable(std::shared_ptr<Graph> graph, std::vector<ValueId> output
   for (const auto& [k, v] : opts_.algo) given.set(k, v);
   kopts.merge(given);
   if (!kopts.empty()) KernelTable::global().validate(kopts);
-  if (opts_.fuse) graph_ = fuse_graph(*graph_, outputs_, &fuse_stats_);
+  fuse_stats_ = empty_fuse_stats();
+  if (opts_.fuse) graph_ = fuse_graph(*graph_, outputs_, &fuse_stats_, backend_);
   Graph& g = *graph_;
   const Registry& reg = Registry::global();
   const int nv = g.num_values(), nn = g.num_nodes();

@@ -12,6 +12,7 @@
 #include "fastconv/error.h"
 #include "fastconv/graph.h"
 #include "fastconv/tensor.h"
+#include "graph/rewrite.h"
 
 namespace fastconv {
 
@@ -69,11 +70,15 @@ class Registry {
   const std::string& role(Role role) const;
   void add_optimizer(OptimizerDef def);
   const OptimizerDef& optimizer(const std::string& name) const;  // ValueError listing the known ones
+  // Fusion patterns, applied by graph/fuse.cpp in registration order.
+  void add_fusion(FusionPattern p) { fusions_.push_back(std::move(p)); }
+  const std::vector<FusionPattern>& fusions() const { return fusions_; }
 
  private:
   std::vector<OpDef> ops_;
   std::map<Role, std::string> roles_;
   std::vector<OptimizerDef> optimizers_;
+  std::vector<FusionPattern> fusions_;
 };
 
 // Shape-rule helpers shared by families.
