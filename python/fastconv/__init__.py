@@ -20,7 +20,7 @@ from . import nn, optim
 from .compile import compile, Compiled
 from .summary import summary
 from .training import fit, evaluate, predict, History
-from .io import save, load
+from .io import save, load, register_module
 from . import data, models
 
 __version__ = _C.__version__
@@ -29,7 +29,7 @@ __all__ = ["Tensor", "from_dlpack", "from_numpy", "tensor", "cuda", "functional"
            "cpu_features", "set_num_threads", "get_num_threads", "empty_cache", "cached_memory_bytes", "set_isa", "get_isa", "get_cmake_dir",
            "manual_seed", "Symbol", "cat", "conv_output_size", "conv_flops", "ConvOutputSize", "nn", "optim",
            "compile", "Compiled", "summary", "fit", "evaluate", "predict", "History", "save",
-           "load", "data", "models"]
+           "load", "register_module", "data", "models"]
 
 
 def tensor(data) -> Tensor:
@@ -60,6 +60,10 @@ def set_isa(isa: str) -> None:
 
 def set_num_threads(n: int) -> None:
     """Threads used by CPU kernels (default: FASTCONV_NUM_THREADS, else OMP_NUM_THREADS, else all cores)."""
+    import numbers
+
+    if not isinstance(n, numbers.Integral) or isinstance(n, bool) or not 1 <= int(n) <= 1024:
+        raise ValueError(f"set_num_threads: argument 'n' must be an int between 1 and 1024, got {n!r}")
     _C.set_num_threads(int(n))
 
 
