@@ -45,7 +45,7 @@ TEST(SizeChecks, HelpersNameOpAndArguments) {
             ErrorKind::Value);
   EXPECT_NE(msg.find("conv2d: the padding would be 1180591620717411303424"), std::string::npos) << msg;
   EXPECT_NE(msg.find("argument 'padding'=(7,)"), std::string::npos) << msg;
-  EXPECT_EQ(kind_of([] { checked_numel("pool", {int64_t(1) << 40, int64_t(1) << 40}, "the output", "k"); }, &msg),
+  EXPECT_EQ(kind_of([] { checked_numel("pool", {int64_t(1) << 40, int64_t(1) << 40}, "the output shape", "k"); }, &msg),
             ErrorKind::Value);
   EXPECT_NE(msg.find("pool: the output shape [1099511627776, 1099511627776]"), std::string::npos) << msg;
   EXPECT_EQ(wide_str(-(wide(1) << 100)), "-1267650600228229401496703205376");

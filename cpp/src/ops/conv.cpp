@@ -158,7 +158,7 @@ ConvParams conv_geometry(const OpCall& c) {
     for (int i = 0; i < nd; ++i)
       p.out[axis(nd, i)] = checked_extent(c.op, o[size_t(i)], "argument 'out_size'", "out_size=" + tup(o));
   }
-  checked_numel(c.op, nchw_shape(p.N, p.K, p.out, nd), "the output",
+  checked_numel(c.op, nchw_shape(p.N, p.K, p.out, nd), "the output shape",
                 because + ", 'stride'=" + tup(stride));
   return p;
 }
@@ -204,7 +204,7 @@ ConvParams transpose_geometry(const OpCall& c) {
     p.in[ax] = checked_extent(c.op, out[size_t(i)], "the output size", because);
     p.out[ax] = in[size_t(i)], p.k[ax] = ksz[size_t(i)], p.pad[ax] = pads[size_t(i)];
   }
-  checked_numel(c.op, nchw_shape(p.N, p.C, p.in, nd), "the output", because);
+  checked_numel(c.op, nchw_shape(p.N, p.C, p.in, nd), "the output shape", because);
   return p;
 }
 
@@ -251,7 +251,7 @@ ConvParams backward_geometry(const OpCall& c, ConvPass pass) {
     p.in[ax] = in[u], p.k[ax] = ksz[u], p.pad[ax] = pads[u], p.out[ax] = g[u + 2];
   }
   checked_numel(c.op, pass == ConvPass::backward_data ? nchw_shape(p.N, p.C, p.in, nd) : Shape{p.K, p.C, 1},
-                "the gradient", because);
+                "the gradient shape", because);
   return p;
 }
 
@@ -307,8 +307,8 @@ ConvParams signal_geometry(const OpCall& c) {
       p.out[ax] = x[size_t(i)];
     }
   }
-  checked_numel(c.op, {p.out[1], p.out[2]}, "the output", "mode='" + mode + "' on shapes " + shape_str(x) + " and " +
-                                                             shape_str(k));
+  checked_numel(c.op, {p.out[1], p.out[2]}, "the output shape",
+                "mode='" + mode + "' on shapes " + shape_str(x) + " and " + shape_str(k));
   return p;
 }
 

@@ -117,7 +117,7 @@ PoolCfg pool_cfg(const std::string& op, const Attrs& attrs, const Shape& in, int
   }
   c.out_shape.assign(in.begin(), in.begin() + std::ptrdiff_t(lead));
   for (int i = 0; i < nd; ++i) c.out_shape.push_back(outsz[i]);
-  checked_numel(op, c.out_shape, "the output", because);
+  checked_numel(op, c.out_shape, "the output shape", because);
   return c;
 }
 
@@ -323,7 +323,7 @@ ref::AdaptiveParams adaptive_cfg(const OpCall& c, const Shape& in, Shape* out_sh
   out_shape->assign(in.begin(), in.begin() + std::ptrdiff_t(lead));
   out_shape->push_back(p.out_h);
   out_shape->push_back(p.out_w);
-  checked_numel(c.op, *out_shape, "the output", "argument 'output_size'=" + tuple_str(os) + ", input " +
+  checked_numel(c.op, *out_shape, "the output shape", "argument 'output_size'=" + tuple_str(os) + ", input " +
                                                     shape_str(in));
   return p;
 }
@@ -504,7 +504,7 @@ Shape unpool_out_shape(const OpCall& c) {
   Shape out(in.begin(), in.begin() + std::ptrdiff_t(lead));
   out.push_back(checked_extent(c.op, os[0], "the output height", because));
   out.push_back(checked_extent(c.op, os[1], "the output width", because));
-  checked_numel(c.op, out, "the output", because);
+  checked_numel(c.op, out, "the output shape", because);
   return out;
 }
 

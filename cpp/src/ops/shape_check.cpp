@@ -40,13 +40,13 @@ int64_t checked_numel(const std::string& op, const Shape& shape, const std::stri
   wide n = 1;
   bool empty = false;
   for (int64_t d : shape) {
-    FC_CHECK(d >= 0, Value, op, ": ", what, " shape ", shape_str(shape), " has a negative size; from ", because);
+    FC_CHECK(d >= 0, Value, op, ": ", what, " ", shape_str(shape), " has a negative size; from ", because);
     empty = empty || d == 0;
   }
   if (empty) return 0;
   for (int64_t d : shape) {
     n *= d;
-    FC_CHECK(n <= kMaxElements, Value, op, ": ", what, " shape ", shape_str(shape), " has more than 2**60 elements ",
+    FC_CHECK(n <= kMaxElements, Value, op, ": ", what, " ", shape_str(shape), " has more than 2**60 elements ",
              "(no tensor can be that large); from ", because);
   }
   return int64_t(n);

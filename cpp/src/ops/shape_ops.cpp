@@ -105,7 +105,7 @@ std::vector<TensorDesc> infer_cat(const OpCall& c) {
     FC_CHECK(ok, Value, c.op, ": tensor ", i, " has shape ", shape_str(si), " but tensor 0 has shape ", shape_str(s0),
              "; sizes must match except in dimension ", dim);
     out[size_t(dim)] += si[size_t(dim)];  // each term <= 2**60 and at most a few million inputs: no wrap
-    checked_numel(c.op, out, "the output", "concatenating " + std::to_string(i + 1) + " tensors along dim " +
+    checked_numel(c.op, out, "the output shape", "concatenating " + std::to_string(i + 1) + " tensors along dim " +
                                               std::to_string(dim));
   }
   return {{out, c.in[0].dtype}};
@@ -150,8 +150,9 @@ SliceArgs slice_args(const std::string& op, const AttrReader& a, const Shape& s)
   SliceArgs r{normalize_axis(op, a.get_int("dim"), int64_t(s.size())), a.get_int("start"), a.get_int("length")};
   const int64_t n = s[size_t(r.dim)];
   // start <= n - length rather than start + length <= n: the sum of two hostile int64s can wrap.
-  FC_CHECK(r.start >= 0 && r.length >= 0 && r.length <= n && r.start <= n - r.length, Index, op, ": start ", r.start, " and length ",
-           r.length, " are out of range for dimension ", r.dim, " of size ", n, " (shape ", shape_str(s), ")");
+  FC_CHECK(r.start >= 0 && r.length >= 0 && r.length <= n && r.start <= n - r.length, Index, op, ": start ", r.start,
+           " and length ", r.length, " are out of range for dimension ", r.dim, " of size ", n, " (shape ",
+           shape_str(s), ")");
   return r;
 }
 

@@ -128,7 +128,7 @@ UpCfg upsample_cfg(const std::string& op, const Attrs& attrs, const Shape& in) {
     FC_CHECK(wide(out[i]) * insp[i] <= kMaxElements, Value, op, ": output size ", list_str(out), " (from ",
              has_size ? "argument 'size'" : "argument 'scale_factor'", ") is too large for input ", shape_str(insp),
              " (no tensor can be that large)");
-  checked_numel(op, c.out_shape, "the output",
+  checked_numel(op, c.out_shape, "the output shape",
                 std::string(has_size ? "argument 'size'=" : "argument 'scale_factor'=") +
                     (has_size ? list_str(a.get_int_list("size")) : list_str(a.get_float_list("scale_factor"))) +
                     ", input " + shape_str(in));

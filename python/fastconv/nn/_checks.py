@@ -60,12 +60,12 @@ def ints_arg(owner, name: str, value, n: int, lo: int | None = 0, hi: int = MAX_
     for v in items:
         if not _is_int(v):
             raise TypeError(f"{who}: argument '{name}' must be an int or a {n}-tuple of ints, got {value!r}")
-        try:
-            out.append(int_arg(who, name, v, lo, hi))
-        except ValueError:
-            want = {1: "positive", 0: "non-negative"}.get(lo, f">= {lo}") if lo is not None else "in range"
-            raise ValueError(f"{who}: argument '{name}' must hold {want} ints of at most {hi}, got "
-                             f"{tuple(items)!r}") from None
+        if lo is not None and int(v) < lo:
+            want = {1: "positive", 0: "non-negative"}.get(lo, f">= {lo}")
+            raise ValueError(f"{who}: argument '{name}' must hold {want} ints, got {tuple(items)!r}")
+        if int(v) > hi or int(v) < -MAX_INT - 1:
+            raise ValueError(f"{who}: argument '{name}' must hold ints of at most {hi}, got {tuple(items)!r}")
+        out.append(int(v))
     return tuple(out)
 
 

@@ -132,8 +132,8 @@ class Upsample(Module):
                  recompute_scale_factor=None) -> None:
         super().__init__()
         if (size is None) == (scale_factor is None):
-            raise ValueError(f"{type(self).__name__}: give exactly one of 'size' and 'scale_factor', got size={size!r}, "
-                             f"scale_factor={scale_factor!r}")
+            raise ValueError(f"{type(self).__name__}: give exactly one of 'size' and 'scale_factor', got "
+                             f"size={size!r}, scale_factor={scale_factor!r}")
         if size is not None:
             for s in (size if isinstance(size, (list, tuple)) else [size]):
                 _checks.int_arg(self, "size", s, 1)
