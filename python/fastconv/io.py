@@ -29,7 +29,8 @@ import numpy as np
 from .nn.module import Module
 
 __all__ = ["save", "load", "save_safetensors", "load_safetensors", "read_metadata", "architecture",
-           "build_from_architecture", "register_module", "registered_modules", "ArchitectureError"]
+           "build_from_architecture", "register_module", "registered_modules", "ArchitectureError",
+           "save_checkpoint", "load_checkpoint"]
 
 _DTYPES = {"F32": np.float32, "F64": np.float64, "F16": np.float16, "I64": np.int64, "I32": np.int32,
            "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_}
@@ -443,3 +444,84 @@ def load(path, model: Module | None = None) -> Module:
     except (RuntimeError, TypeError, ValueError) as e:
         raise ValueError(f"fastconv.load: {p}: the weights do not match the model: {e}") from None
     return model
+
+
+# ---- training checkpoints ---------------------------------------------------------------------------------------
+_OPT = "optimizer."
+
+
+def save_checkpoint(path, model, optimizer=None, info: dict | None = None) -> None:
+    """Everything a training run needs to continue where it stopped, in one safetensors file: the model as
+    fastconv.save writes it (weights, buffers, architecture), the optimizer's state tensors under
+    'optimizer.<parameter index>.<slot>', and its hyper-parameters and step count plus `info` (JSON-able: epoch,
+    data position...) in the metadata. Written to a temporary name and renamed, so a kill leaves the old file."""
+    from .compile import Compiled
+    if isinstance(model, Compiled):
+        model = model.model
+    if not isinstance(model, Module):
+        raise TypeError(f"save_checkpoint: expected a fastconv.nn.Module, got {type(model).__name__}")
+    from . import __version__
+    tensors = dict(model.state_dict())
+    meta = {"format": _FORMAT, "fastconv_version": __version__,
+            "architecture": json.dumps(architecture(model), separators=(",", ":")),
+            "checkpoint": json.dumps({"info": info or {}}, separators=(",", ":"))}
+    if optimizer is not None:
+        sd = optimizer.state_dict()
+        step = None
+        for idx, st in sd["state"].items():
+            for slot, a in st.items():
+                if slot == "step":
+                    step = int(float(a))
+                    continue
+                tensors[f"{_OPT}{idx}.{slot}"] = np.asarray(a)
+        groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()} for g in sd["param_groups"]]
+        meta["checkpoint"] = json.dumps({"info": info or {}, "optimizer": type(optimizer).__name__,
+                                         "param_groups": groups, "step": step if step is not None else
+                                         int(getattr(optimizer, "_step", 0))}, separators=(",", ":"))
+    save_safetensors(tensors, path, meta)
+
+
+def load_checkpoint(path, model: Module | None = None, optimizer=None) -> tuple:
+    """(model, info) from save_checkpoint's file: the model rebuilt from its architecture (or `model` filled in),
+    and `optimizer` (built by the caller over that model's parameters, as before the checkpoint) given back its
+    state, hyper-parameters and step count. Malformed files are ValueErrors naming the file, as in load()."""
+    tensors, meta = load_safetensors(path)
+    p = os.fspath(path)
+    bad = _bad(p)
+    ck = _json(meta.get("checkpoint", "null"), "the checkpoint metadata", bad)
+    if not isinstance(ck, dict) or not isinstance(ck.get("info", {}), dict):
+        raise bad("no training checkpoint in the file's metadata (written by fastconv.save, not save_checkpoint?)")
+    weights = OrderedDict((k, v) for k, v in tensors.items() if not k.startswith(_OPT))
+    if model is None:
+        spec = _json(meta.get("architecture", "null"), "the architecture metadata", bad)
+        model = build_from_architecture(spec, p, max_elements=sum(int(t.size) for t in weights.values()))
+    try:
+        model.load_state_dict(weights, strict=True)
+    except (RuntimeError, TypeError, ValueError) as e:
+        raise bad(f"the weights do not match the model: {e}") from None
+    if optimizer is not None:
+        if ck.get("optimizer") != type(optimizer).__name__:
+            raise bad(f"the checkpoint holds {ck.get('optimizer')!r} state, not {type(optimizer).__name__}")
+        groups = ck.get("param_groups")
+        if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
+            raise bad("checkpoint field 'param_groups' must be a list of objects")
+        state: dict = {}
+        for k, a in tensors.items():
+            if k.startswith(_OPT):
+                idx, _, slot = k[len(_OPT):].partition(".")
+                if not idx.isdigit() or not slot:
+                    raise bad(f"optimizer tensor name {k!r} is not 'optimizer.<index>.<slot>'")
+                state.setdefault(int(idx), {})[slot] = a
+        step = ck.get("step")
+        if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+            raise bad(f"checkpoint field 'step' must be a non-negative int, got {step!r}")
+        for st in state.values():
+            st["step"] = np.array(float(step), np.float32)
+        groups = [{k: (tuple(v) if isinstance(v, list) and k != "params" else v) for k, v in g.items()}
+                  for g in groups]
+        try:
+            optimizer.load_state_dict({"state": state, "param_groups": groups})
+        except (ValueError, KeyError, IndexError, TypeError) as e:
+            raise bad(f"the optimizer state does not match the optimizer: {type(e).__name__}: {e}") from None
+        optimizer._step = step  # also when no parameter has state yet (a checkpoint before the first step)
+    return model, ck.get("info", {})
