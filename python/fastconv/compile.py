@@ -241,6 +241,8 @@ class Compiled:
     def predict(self, x, batch_size: int | None = None):
         """Inference (eval mode) on x; with batch_size, in chunks (each chunk shape is compiled once)."""
         x = self._x(x)
+        if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
+            raise ValueError(f"predict: argument 'batch_size' must be a positive int or None, got {batch_size!r}")
         if batch_size is None or len(x) <= batch_size:
             return self._run_inference("eval", x)
         parts = [self._run_inference("eval", x[i:i + batch_size]) for i in range(0, len(x), batch_size)]

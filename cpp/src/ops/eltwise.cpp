@@ -2,6 +2,7 @@
 #include "cpu/reduce.h"
 #include "fastconv/parallel.h"
 #include "ops/common.h"
+#include "ops/shape_check.h"
 
 namespace fastconv {
 namespace {
@@ -108,6 +109,7 @@ std::vector<TensorDesc> infer_unary_f32(const OpCall& c) {
 Shape shape_attr(const OpCall& c) {
   Shape s = c.attr().get_int_list("shape");
   for (int64_t d : s) FC_CHECK(d >= 0, Value, c.op, ": 'shape' ", shape_str(s), " has a negative size");
+  checked_numel(c.op, s, "argument 'shape'", "shape=" + shape_str(s));
   return s;
 }
 
