@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import numbers
 import threading
 from typing import Any, Callable, Sequence
 
@@ -182,6 +183,10 @@ _base_seed = [0x5EED]
 def manual_seed(seed: int) -> None:
     """Seeds fastconv's random streams (dropout masks, parameter initialisation)."""
     global _seed_counter
+    if isinstance(seed, bool) or not isinstance(seed, (numbers.Integral, np.integer)):
+        raise TypeError(f"manual_seed: argument 'seed' must be an int, got {type(seed).__name__} {seed!r:.60}")
+    if not -2**63 <= int(seed) < 2**64:  # torch's range: any 64-bit value, signed or not
+        raise ValueError(f"manual_seed: argument 'seed' must be in [-2**63, 2**64), got {int(seed)}")
     _base_seed[0] = int(seed)
     _seed_counter = itertools.count()
 

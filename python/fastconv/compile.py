@@ -8,6 +8,7 @@ updates), planned into one arena and run as a flat schedule of kernels; each tra
 """
 from __future__ import annotations
 
+import numbers
 import threading
 from collections import OrderedDict
 from typing import Any, Callable, Sequence
@@ -79,6 +80,19 @@ class _Program:
         self.loss_id, self.tree, self.grads = loss_id, tree, grads or {}
 
 
+def _shape_arg(shape, arg: str) -> tuple[int, ...]:
+    """A shape argument: a sequence of ints (ValueError for a negative one; the graph's shape rules check the rest)."""
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
+        raise TypeError(f"compile: argument '{arg}' must be a sequence of ints, got {type(shape).__name__} "
+                        f"{shape!r:.60}")
+    dims = tuple(shape)
+    for d in dims:
+        if isinstance(d, bool) or not isinstance(d, (numbers.Integral, np.integer)):
+            raise TypeError(f"compile: argument '{arg}' must be a sequence of ints, got {shape!r:.60} (element "
+                            f"{d!r:.30} is {type(d).__name__})")
+    return tuple(int(d) for d in dims)
+
+
 class Compiled:
     max_programs = 8  # programs kept per compiled model (one per input shape and kind); see _program
 
@@ -97,11 +111,11 @@ class Compiled:
         if clip_grad_norm is not None and not clip_grad_norm > 0:
             raise ValueError(f"compile: clip_grad_norm must be a positive number, got {clip_grad_norm}")
         self.model, self.optimizer, self.device, self.precision = model, optimizer, str(device), precision
-        self.input_shape = tuple(int(s) for s in input_shape)
+        self.input_shape = _shape_arg(input_shape, "input_shape")
         self.loss_fn, loss_target_dtype = resolve_loss(loss)
         self.loss = loss
         self.target_dtype = target_dtype or loss_target_dtype
-        self.target_shape = tuple(target_shape) if target_shape is not None else None
+        self.target_shape = _shape_arg(target_shape, "target_shape") if target_shape is not None else None
         self.clip_grad_norm, self.clip_norm_type = clip_grad_norm, float(clip_norm_type)
         self.plan_memory = plan_memory
         if backend is not None and not isinstance(backend, str):
@@ -216,8 +230,10 @@ class Compiled:
         if hasattr(x, "detach") and hasattr(x, "numpy"):
             x = x.detach().cpu().numpy()
         x = np.asarray(x)
-        if x.dtype.kind not in "fiu":
-            raise TypeError(f"compiled model: input must be a numeric array, got dtype {x.dtype}")
+        if x.dtype.kind != "f":  # as torch's conv: an integer image is data to convert and scale, not an input
+            raise TypeError(f"compiled model: input 'x' must be a floating-point array (float32), got dtype {x.dtype}"
+                            + ("; convert and scale it first, e.g. x.astype(np.float32) / 255"
+                               if x.dtype.kind in "iub" else ""))
         return np.ascontiguousarray(x, dtype=np.float32)
 
     @staticmethod

@@ -3,9 +3,6 @@ from __future__ import annotations
 
 from cases import CLI, I, T, V, VT, case
 
-LABELS = "the lead's work: class indices checked in compiled steps, weights untouched on error"
-INTS = "the lead's work: integer image dtypes in compiled steps"
-PLAN = "the lead's work: planner sizes and peak_bytes of absurd shapes"
 
 # ---- nn layers and the model zoo -------------------------------------------------------------------------------
 for ctor, args, exc, words in [
@@ -82,24 +79,22 @@ case("compile.shape_negative", NET + "fc.compile(net, (-1, 1, 4, 4))", V, ["-1"]
 case("compile.shape_rank", NET + "fc.compile(net, (4, 4))", V, ["input"])
 case("compile.shape_channels", NET + "fc.compile(net, (4, 3, 4, 4))", V, ["channels", "3"])
 case("compile.loss_name", NET + "fc.compile(net, (4, 1, 4, 4), loss='hinge')", V, ["loss", "hinge"])
-case("compile.shape_str", NET + "fc.compile(net, 'big')", VT, ["input_shape"],
-     lead="compile.py is the lead's: its input_shape parsing gives int()'s message")
+case("compile.shape_str", NET + "fc.compile(net, 'big')", VT, ["input_shape"])
 case("compile.peak_bytes_huge", "c = fc.compile(nn.Linear(4, 2), (2**62 + 1, 4))\nassert c.peak_bytes > 2**62", V,
-     ["shape"], lead=PLAN)
+     ["shape"])
 case("train_step.channels", STEP + "c.train_step(np.ones((4, 2, 4, 4), np.float32), np.zeros(4, np.int64))",
      V, ["channels", "2"])
 case("train_step.targets_len", STEP + "c.train_step(np.ones((4, 1, 4, 4), np.float32), np.zeros(3, np.int64))",
      V, ["x has 4 samples", "y has 3"])
 case("train_step.label_7", STEP + "c.train_step(np.ones((4, 1, 4, 4), np.float32), np.array([0, 1, 7, 1]))", I,
-     ["7"], lead=LABELS)
+     ["7"])
 case("train_step.label_neg", STEP + "c.train_step(np.ones((4, 1, 4, 4), np.float32), np.array([0, 1, -1, 1]))",
-     I, ["-1"], lead=LABELS)
+     I, ["-1"])
 case("train_step.label_u8", STEP + "c.train_step(np.ones((4, 1, 4, 4), np.float32), np.array([0, 1, 255, 1], "
-     "np.uint8))", I, ["255"], lead=LABELS)
+     "np.uint8))", I, ["255"])
 case("train_step.uint8_images", STEP + "c.train_step(np.full((4, 1, 4, 4), 255, np.uint8), np.zeros(4, np.int64))",
-     T, ["uint8"], lead=INTS)
-case("predict.uint8_images", NET + "fc.predict(net, np.full((4, 1, 4, 4), 255, np.uint8))", T, ["uint8"],
-     lead=INTS)
+     T, ["uint8"])
+case("predict.uint8_images", NET + "fc.predict(net, np.full((4, 1, 4, 4), 255, np.uint8))", T, ["uint8"])
 case("predict.batch_0", NET + "fc.predict(net, np.ones((4, 1, 4, 4), np.float32), batch_size=0)", V,
      ["batch_size", "0"])
 case("predict.batch_neg", STEP + "c.predict(np.ones((8, 1, 4, 4), np.float32), batch_size=-2)", V,
@@ -237,4 +232,4 @@ case("set_num_threads.2**63", "fc.set_num_threads(2**63)", V, ["'n'", "922337203
 case("set_num_threads.str", "fc.set_num_threads('4')", V, ["'n'", "'4'"])
 case("tensor.object", "fc.tensor(np.array([object()]))", T, ["dtype"])
 case("from_numpy.strings", "fc.from_numpy(np.array(['a']))", T, ["dtype"])
-case("manual_seed.str", "fc.manual_seed('abc')", VT, ["seed"], lead="manual_seed lives in _trace.py, the lead's")
+case("manual_seed.str", "fc.manual_seed('abc')", VT, ["seed"])

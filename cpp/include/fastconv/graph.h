@@ -186,10 +186,12 @@ class Executable {
   struct Step;
   struct Context;
   struct Binding;  // where a value that changes between runs appears in the steps' argument lists
+  struct IndexCheck;  // an input holding indices (class labels), checked before a step starts
   std::unique_ptr<Context> make_context() const;
   Context* acquire() const;
   void release(Context* c) const;
   void bind_input(Context& c, ValueId id, const Tensor& t) const;
+  void check_indices(ValueId id, const Tensor& t) const;
   void execute(Context& c) const;
   Tensor take(Context& c, ValueId id) const;
   void rebind(Context& c, ValueId v, const Tensor& t) const;
@@ -205,6 +207,7 @@ class Executable {
   std::vector<char> own_buffer_;       // per value: an output with a buffer of its own
   std::vector<Binding> bindings_;      // inputs and own-buffer outputs
   std::vector<int> binding_of_;        // per value: index into bindings_, -1
+  std::vector<IndexCheck> index_checks_;
   size_t peak_bytes_ = 0, naive_bytes_ = 0, io_bytes_ = 0;
   int inplace_ = 0, aliased_ = 0;
   bool stateful_ = false, fixed_io_ = false;

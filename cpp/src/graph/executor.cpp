@@ -124,6 +124,11 @@ Executable::Executable(std::shared_ptr<Graph> graph, std::vector<ValueId> output
       if (n.scope.empty()) throw;
       throw Error(e.kind(), "in layer '" + n.scope + "': " + e.what());
     }
+    if (const auto& ix = reg.get(n.op).index_inputs)
+      for (IndexInput r : ix(OpCall{n.op, n.attrs, in}))
+        if (r.input < n.inputs.size() && g.value(n.inputs[r.input]).kind == ValueKind::Input &&
+            in[r.input].dtype == DType::i64)
+          index_checks_.push_back({n.inputs[r.input], n.op, std::move(r)});
     if (s.prepared.workspace_bytes) {
       naive_bytes_ += (s.prepared.workspace_bytes + 63) / 64 * 64;
       int p = pos_of[size_t(s.node)];

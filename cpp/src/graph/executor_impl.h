@@ -4,6 +4,7 @@
 
 #include "backend/kernel.h"
 #include "fastconv/graph.h"
+#include "ops/op.h"
 
 namespace fastconv {
 
@@ -14,6 +15,12 @@ struct Executable::Step {
   size_t ws_offset = 0;
   double prof_ms = 0;  // written only while profiling, when calls run one at a time
   uint64_t prof_calls = 0;
+};
+
+struct Executable::IndexCheck {
+  ValueId value;  // a graph input
+  std::string op;
+  IndexInput range;
 };
 
 struct Executable::Binding {

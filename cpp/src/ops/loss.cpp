@@ -2,9 +2,9 @@
 // dedicated backward ops that read the saved forward values (cross_entropy saves its log-sum-exp, so softmax is
 // computed once per position on the way back, not re-reduced).
 //
-// Class-index targets are only checked by shape here: a shape rule never sees values. Out-of-range indices make
-// that position's loss and gradient NaN in every kernel (see cpu/ref/loss_ref.h); the eager Python wrappers check
-// ranges on NumPy targets before calling, so interactive use gets an IndexError.
+// A shape rule never sees values: class-index targets are range-checked by the executor when they come from a graph
+// input (class_index_inputs, op.h's IndexInput), and by the eager Python wrappers on NumPy targets. Out-of-range
+// indices that reach a kernel make that position's loss and gradient NaN (see cpu/ref/loss_ref.h).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -212,6 +212,12 @@ std::vector<TensorDesc> infer_nll_loss(const OpCall& c) {
   check_target(c, l, false);
   ref::CrossEntropyParams p = class_params(c, l, 2, false);
   return {{p.reduction == Reduction::none ? l.pos : Shape{}, DType::f32}};
+}
+
+// The executor checks class-index targets that come straight from a graph input (op.h: IndexInput).
+std::vector<IndexInput> class_index_inputs(const OpCall& c) {
+  if (c.in.size() < 2 || c.in[1].dtype != DType::i64) return {};
+  return {{1, "target", 0, class_layout(c).C, true, c.attr().get_int("ignore_index", -100), "class indices"}};
 }
 
 Prepared prepare_nll_loss(const KernelCall& c) {
@@ -430,9 +436,11 @@ struct LossOp {
   std::function<std::vector<ValueId>(BackwardCall&)> backward;
   bool side_effects;
   int inplace_input;
+  std::function<std::vector<IndexInput>(const OpCall&)> index_inputs = nullptr;
 };
 void add_op(Registry& r, KernelTable& k, LossOp d) {
-  r.add({d.name, d.min_inputs, d.max_inputs, d.infer, d.backward, d.side_effects, d.inplace_input});
+  r.add({d.name, d.min_inputs, d.max_inputs, d.infer, d.backward, d.side_effects, d.inplace_input, false,
+         d.index_inputs});
   add_cpu_kernel(k, d.name, "loss", "ref", 0, d.prepare);
 }
 
@@ -493,7 +501,7 @@ ref::CosineParams cosine_params(const OpCall& c, size_t first, Shape* out) {
 }  // namespace
 
 void register_loss_ops(Registry& r, KernelTable& k) {
-  r.add({"cross_entropy", 2, 3, infer_cross_entropy, backward_cross_entropy, false, -1});
+  r.add({"cross_entropy", 2, 3, infer_cross_entropy, backward_cross_entropy, false, -1, false, class_index_inputs});
   r.add({"cross_entropy_backward", 4, 5, infer_cross_entropy_backward, nullptr, false, -1});
   add_cpu_kernels(k, "cross_entropy", "loss", prepare_cross_entropy<true>, prepare_cross_entropy<false>);
   add_cpu_kernels(k, "cross_entropy_backward", "loss", prepare_cross_entropy_backward<true>,
@@ -509,7 +517,7 @@ void register_loss_ops(Registry& r, KernelTable& k) {
            if (b.needs_grad[0]) g[0] = b.g.add1("nll_loss_backward", ins, b.node.attrs);
            return g;
          },
-         false, -1});
+         false, -1, class_index_inputs});
   add_op(r, k, {"nll_loss_backward", 3, 4, infer_nll_loss_backward, prepare_nll_loss_backward, nullptr, false, -1});
 
   add_pointwise<0>(r, k);

@@ -28,6 +28,18 @@ struct BackwardCall {
   TensorDesc desc(ValueId v) const { return g.value(v).desc; }
 };
 
+// An integer input whose values index something (class labels): the executor checks graph inputs that feed it
+// before a step starts, so a bad label is an IndexError and the step changes nothing. A shape rule never sees
+// values; kernels turn an out-of-range index into NaN, never into an out-of-bounds read.
+struct IndexInput {
+  size_t input;            // position among the op's inputs (int64)
+  std::string arg;         // its argument name: "target"
+  int64_t lo, hi;          // valid values are [lo, hi) ...
+  bool has_ignore = false;  // ... or `ignore`
+  int64_t ignore = 0;
+  std::string what;  // "class indices"
+};
+
 struct OpDef {
   std::string name;
   int min_inputs = 1, max_inputs = 1;  // max_inputs = -1: variadic
@@ -37,6 +49,7 @@ struct OpDef {
   bool side_effects = false;  // writes state (running stats, optimizer updates): never removed as dead code
   int inplace_input = -1;     // output 0 may reuse this input's buffer when the input dies at this node
   bool view = false;          // output 0 is input 0's bytes unchanged (reshape): the planner aliases, no copy
+  std::function<std::vector<IndexInput>(const OpCall&)> index_inputs;  // null: no input holds indices
 };
 
 // Ops the graph passes need by what they do, not by name: families say which of their ops plays each role.

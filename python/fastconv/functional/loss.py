@@ -2,8 +2,9 @@
 
 Values a shape rule cannot see are checked here when they are concrete NumPy arrays (eager calls, or constants in a
 trace): class indices out of range raise IndexError, binary_cross_entropy inputs outside [0, 1] raise ValueError.
-Inside a compiled graph such values are not checked: an out-of-range class index makes that position's loss and
-gradient NaN (never an out-of-bounds read), and a BCE input outside [0, 1] gives NaN from the log.
+A compiled step checks class indices that come from its inputs before it runs (IndexError, nothing updated); a
+class index computed inside a graph makes that position's loss and gradient NaN (never an out-of-bounds read), and
+a BCE input outside [0, 1] gives NaN from the log.
 """
 from __future__ import annotations
 
