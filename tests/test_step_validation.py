@@ -110,3 +110,58 @@ def test_compile_input_shape_must_be_ints(shape, exc):
 def test_manual_seed_validates(seed, exc):
     with pytest.raises(exc, match="seed"):
         fc.manual_seed(seed)
+
+
+def test_detect_anomaly_names_the_first_node_that_produces_nan_and_stops_the_step():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(1, 2, 3)
+            self.fc = nn.Linear(8, 3)
+
+        def forward(self, x):
+            h = self.conv(x)
+            z = h - h
+            return self.fc(F.div(z, z).reshape(h.shape[0], -1))  # 0 / 0: NaN
+
+    fc.manual_seed(0)
+    m = Net()
+    opt = fc.optim.SGD(m.parameters(), lr=0.1)
+    c = fc.compile(m, X.shape, loss="cross_entropy", optimizer=opt)
+    before = _snapshot(m, opt)
+    assert not fc.is_anomaly_enabled()
+    with fc.detect_anomaly():
+        assert fc.is_anomaly_enabled()
+        with pytest.raises(RuntimeError, match=r"node \[\d+\] div .*produced NaN in output 0 at \[0, 0, 0, 0\]") as e:
+            c.train_step(X, Y)
+        with pytest.raises(RuntimeError, match="input 'x' holds inf at \\[0, 0, 1, 2\\]"):
+            bad = X.copy()
+            bad[0, 0, 1, 2] = np.inf
+            c.predict(bad)
+        m2 = _net()
+        m2[0].weight.data[1, 0, 2, 2] = np.nan  # weights destroyed earlier are named before anything runs
+        with pytest.raises(RuntimeError, match=r"parameter '\S*weight' holds NaN at \[1, 0, 2, 2\]"):
+            fc.predict(m2, X)
+    assert not fc.is_anomaly_enabled()
+    assert "later nodes of this step did not run" in str(e.value)
+    _same(before, _snapshot(m, opt))  # the updates come after the NaN: none ran
+    assert np.isnan(c.train_step(X, Y))  # off again: the step runs (and does the damage anomaly mode prevented)
+
+
+def test_fit_stops_at_a_bad_label_with_its_position_and_keeps_the_last_good_weights():
+    m = _net()
+    c = fc.compile(m, (2, 1, 4, 4), loss="cross_entropy", optimizer=fc.optim.SGD(m.parameters(), lr=0.1))
+    x = np.random.default_rng(2).standard_normal((6, 1, 4, 4)).astype(np.float32)
+    y = np.array([0, 1, 2, 1, 9, 0])
+    seen = []
+
+    class Keep(fc.training.Callback):
+        def on_train_batch_end(self, step, logs):
+            seen.append({k: np.array(v, copy=True) for k, v in m.state_dict().items()})
+
+    with pytest.raises(IndexError, match=r"fit: epoch 1, step 3 \(batch positions are into the samples 4..5 of x\)"
+                                         r".*holds 9 at \[0\]"):
+        fc.fit(c, x, y, batch_size=2, shuffle=False, verbose=0, callbacks=[Keep()])
+    assert len(seen) == 2
+    for k, v in m.state_dict().items():
+        assert np.array_equal(np.asarray(v), seen[-1][k]), k

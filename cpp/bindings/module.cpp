@@ -6,6 +6,7 @@
 #include "fastconv/cpu_features.h"
 #include "fastconv/cuda.h"
 #include "fastconv/error.h"
+#include "fastconv/graph.h"
 #include "fastconv/parallel.h"
 
 namespace fastconv {
@@ -57,6 +58,8 @@ PYBIND11_MODULE(_C, m) {
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
   m.def("empty_cache", &release_cached_memory);
   m.def("cached_memory_bytes", &cached_memory_bytes);
+  m.def("set_detect_anomaly", &set_detect_anomaly, py::arg("mode"));
+  m.def("is_anomaly_enabled", &is_anomaly_enabled);
   m.def("memory_allocated", &allocated_bytes);
   m.def("max_memory_allocated", &max_allocated_bytes);
   m.def("reset_peak_memory_stats", &reset_max_allocated_bytes);

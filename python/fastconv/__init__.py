@@ -26,7 +26,8 @@ from . import data, models
 __version__ = _C.__version__
 
 __all__ = ["Tensor", "from_dlpack", "from_numpy", "tensor", "backends", "cuda", "functional", "value_and_grad", "trace",
-           "cpu_features", "set_num_threads", "get_num_threads", "empty_cache", "cached_memory_bytes",
+           "cpu_features", "set_num_threads", "get_num_threads", "set_detect_anomaly", "is_anomaly_enabled",
+           "detect_anomaly", "empty_cache", "cached_memory_bytes",
            "memory_allocated", "max_memory_allocated", "reset_peak_memory_stats", "set_isa", "get_isa", "get_cmake_dir",
            "manual_seed", "Symbol", "cat", "conv_output_size", "conv_flops", "ConvOutputSize", "nn", "optim",
            "compile", "Compiled", "summary", "fit", "evaluate", "predict", "History", "save",
@@ -66,6 +67,36 @@ def set_num_threads(n: int) -> None:
     if not isinstance(n, numbers.Integral) or isinstance(n, bool) or not 1 <= int(n) <= 1024:
         raise ValueError(f"set_num_threads: argument 'n' must be an int between 1 and 1024, got {n!r}")
     _C.set_num_threads(int(n))
+
+
+def set_detect_anomaly(mode: bool) -> None:
+    """While on, every compiled step checks each node's floating-point outputs and raises RuntimeError at the first
+    NaN or infinity, naming the node, its layer and the position (torch.autograd.set_detect_anomaly's role). The
+    nodes after it do not run, so a step whose forward or backward goes bad updates no weights. Costs a pass over
+    every value: for debugging."""
+    if not isinstance(mode, (bool, int)):
+        raise TypeError(f"set_detect_anomaly: argument 'mode' must be a bool, got {type(mode).__name__}")
+    _C.set_detect_anomaly(bool(mode))
+
+
+def is_anomaly_enabled() -> bool:
+    return bool(_C.is_anomaly_enabled())
+
+
+class detect_anomaly:
+    """Context manager: anomaly detection on inside the block (see set_detect_anomaly)."""
+
+    def __init__(self, mode: bool = True) -> None:
+        self.mode = bool(mode)
+
+    def __enter__(self):
+        self.prev = is_anomaly_enabled()
+        set_detect_anomaly(self.mode)
+        return self
+
+    def __exit__(self, *exc):
+        set_detect_anomaly(self.prev)
+        return False
 
 
 def get_num_threads() -> int:

@@ -209,6 +209,11 @@ def _eval_arrays(c: Compiled, x, y, batch_size: int, metrics) -> dict:
     return logs
 
 
+def _span(idx: np.ndarray) -> str:
+    return f"{idx[0]}..{idx[-1]}" if not len(idx) or np.array_equal(idx, np.arange(idx[0], idx[-1] + 1)) else \
+        "[" + ", ".join(map(str, idx[:8])) + (", ..." if len(idx) > 8 else "") + "]"
+
+
 def fit(model, x, y, batch_size: int = 32, epochs: int = 1, validation_split: float = 0.0,
         validation_data=None, loss="cross_entropy", optimizer=None, metrics: Sequence = ("accuracy",),
         callbacks=None, shuffle: bool = True, verbose: int = 1, seed: int | None = None,
@@ -259,7 +264,11 @@ def fit(model, x, y, batch_size: int = 32, epochs: int = 1, validation_split: fl
         for s in range(steps):
             idx = order[s * batch_size:(s + 1) * batch_size]
             xb, yb = x[idx], y[idx]
-            loss_v = c.train_step(xb, yb)
+            try:
+                loss_v = c.train_step(xb, yb)
+            except IndexError as e:  # a bad label: the step changed nothing; say where in the data it is
+                raise IndexError(f"fit: epoch {epoch + 1}, step {s + 1} (batch positions are into the samples "
+                                 f"{_span(idx)} of x): {e}") from None
             if not np.isfinite(loss_v):
                 raise FloatingPointError(f"fit: the loss became {loss_v} at epoch {epoch + 1}, step {s + 1}; "
                                          f"lower the learning rate")

@@ -136,6 +136,12 @@ struct PlannedBuffer {
 // Inputs are borrowed for the step (no copy), or, with fixed I/O (CompileOptions::fixed_io, the default where the
 // backend needs fixed addresses), copied into slots of their own; outputs are copied out, or handed over (take):
 // the output's buffer goes to the caller and the context gets a new one at that point, outside the step.
+// Anomaly detection (torch.autograd.set_detect_anomaly's role): while on, every compiled step checks each
+// floating-point output of every node and stops at the first NaN or infinity, naming the node and its layer; costs a
+// pass over every value, so it is off by default. Process-wide; read when a run starts.
+void set_detect_anomaly(bool on);
+bool is_anomaly_enabled();
+
 class Executable {
  public:
   Executable(std::shared_ptr<Graph> graph, std::vector<ValueId> outputs, CompileOptions opts = {});
@@ -192,6 +198,7 @@ class Executable {
   void release(Context* c) const;
   void bind_input(Context& c, ValueId id, const Tensor& t) const;
   void check_indices(ValueId id, const Tensor& t) const;
+  void check_finite(const Context& c, size_t step) const;
   void execute(Context& c) const;
   Tensor take(Context& c, ValueId id) const;
   void rebind(Context& c, ValueId v, const Tensor& t) const;

@@ -1,6 +1,8 @@
 // Running an Executable: execution contexts (made once, pooled), binding inputs, the step loop, outputs.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cmath>
 
 #include "backend/backend.h"
 #include "fastconv/error.h"
@@ -130,6 +132,67 @@ void Executable::bind_input(Context& c, ValueId id, const Tensor& t) const {
   c.bound[size_t(b)] = 1;
 }
 
+namespace {
+std::atomic<bool> g_anomaly{false};
+
+// The flat index of the first NaN or infinity in t (a contiguous float tensor on the host), or -1.
+template <typename T>
+int64_t first_nonfinite(const Tensor& t) {
+  const T* p = t.data<const T>();
+  for (int64_t i = 0, n = t.numel(); i < n; ++i)
+    if (!std::isfinite(p[i])) return i;
+  return -1;
+}
+
+std::string index_str(const Shape& s, int64_t i) {
+  std::string at;
+  for (int64_t d = int64_t(s.size()) - 1; d >= 0; --d) {
+    at = std::to_string(i % s[size_t(d)]) + (at.empty() ? "" : ", ") + at;
+    i /= s[size_t(d)];
+  }
+  return "[" + at + "]";
+}
+}  // namespace
+
+void set_detect_anomaly(bool on) { g_anomaly.store(on); }
+bool is_anomaly_enabled() { return g_anomaly.load(); }
+
+// Step `step` (or, for step == steps_.size(), the graph inputs) has just run: fail at its first non-finite output.
+void Executable::check_finite(const Context& c, size_t step) const {
+  const bool inputs = step == steps_.size();
+  const std::vector<ValueId>& ids = inputs ? std::vector<ValueId>() : steps_[step].out;
+  std::vector<std::pair<ValueId, Tensor>> vals;
+  if (inputs) {
+    for (const Binding& b : bindings_)
+      if (graph_->value(b.value).kind == ValueKind::Input) vals.push_back({b.value, c.views[size_t(b.value)]});
+    for (ValueId v = 0; v < graph_->num_values(); ++v)
+      if (graph_->value(v).kind == ValueKind::Param || graph_->value(v).kind == ValueKind::Const)
+        vals.push_back({v, graph_->value(v).data});
+  } else {
+    for (size_t k = 0; k < ids.size(); ++k) vals.push_back({ids[k], c.out[step][k]});
+  }
+  for (size_t k = 0; k < vals.size(); ++k) {
+    const Tensor& t = vals[k].second;
+    if (!t.defined() || (t.dtype() != DType::f32 && t.dtype() != DType::f64)) continue;
+    FC_CHECK(t.device().is_cpu(), NotImplemented, "anomaly detection reads values on the host; ", t.device().str(),
+             " is not supported yet");
+    const Tensor h = t.contiguous();
+    const int64_t i = h.dtype() == DType::f32 ? first_nonfinite<float>(h) : first_nonfinite<double>(h);
+    if (i < 0) continue;
+    const double x = h.dtype() == DType::f32 ? double(h.data<const float>()[i]) : h.data<const double>()[i];
+    const std::string what = std::isnan(x) ? "NaN" : x > 0 ? "inf" : "-inf";
+    if (inputs)
+      fail(ErrorKind::Runtime, "anomaly detection: ",
+           graph_->value(vals[k].first).kind == ValueKind::Input ? "input '" : "parameter '",
+           graph_->value(vals[k].first).name, "' holds ", what, " at ", index_str(h.shape(), i),
+           " before any node ran");
+    const Node& n = graph_->node(steps_[step].node);
+    fail(ErrorKind::Runtime, "anomaly detection: node [", step, "] ", n.op,
+         n.scope.empty() ? std::string() : " in layer '" + n.scope + "'", " produced ", what, " in output ", k,
+         " at ", index_str(h.shape(), i), " (its inputs were finite); later nodes of this step did not run");
+  }
+}
+
 void Executable::execute(Context& c) const {
   const Graph& g = *graph_;
   for (size_t b = 0; b < bindings_.size(); ++b) {
@@ -146,13 +209,15 @@ void Executable::execute(Context& c) const {
   RunContext ctx;
   step_.fetch_add(1);
   char* arena = static_cast<char*>(c.arena->data());
-  const bool prof = profiling_.load();
+  const bool prof = profiling_.load(), anomaly = g_anomaly.load();
+  if (anomaly) check_finite(c, steps_.size());
   for (size_t i = 0; i < steps_.size(); ++i) {
     const Step& s = steps_[i];
     ctx.workspace = s.prepared.workspace_bytes ? arena + s.ws_offset : nullptr;
     ctx.workspace_bytes = s.prepared.workspace_bytes;
     if (!prof) {
       s.prepared.run(c.in[i], c.out[i], ctx);
+      if (anomaly) check_finite(c, i);
       continue;
     }
     const auto t0 = std::chrono::steady_clock::now();
