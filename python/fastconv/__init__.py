@@ -22,6 +22,7 @@ from .summary import summary
 from .training import fit, evaluate, predict, History
 from .io import save, load
 from . import data, models
+from . import onnx  # fastconv.onnx imports the onnx package only inside its functions
 
 __version__ = _C.__version__
 
@@ -29,7 +30,7 @@ __all__ = ["Tensor", "from_dlpack", "from_numpy", "tensor", "backends", "cuda", 
            "cpu_features", "set_num_threads", "get_num_threads", "empty_cache", "cached_memory_bytes", "set_isa", "get_isa", "get_cmake_dir",
            "manual_seed", "Symbol", "cat", "conv_output_size", "conv_flops", "ConvOutputSize", "nn", "optim",
            "compile", "Compiled", "summary", "fit", "evaluate", "predict", "History", "save",
-           "load", "data", "models"]
+           "load", "data", "models", "onnx"]
 
 
 def tensor(data) -> Tensor:
