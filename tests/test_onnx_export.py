@@ -105,7 +105,7 @@ class _Ops(nn.Module):
         u = F.interpolate(p, scale_factor=2, mode="nearest") + F.interpolate(p, size=(8, 8), mode="bilinear")
         u = u + F.interpolate(p, size=(8, 8), mode="bilinear", align_corners=True)
         u = u + F.interpolate(p, scale_factor=2.0, mode="nearest-exact")
-        y = self.fc(u)  # linear over the last dimension of a 4-D input: MatMul + Add
+        y = F.permute(self.fc(u), (0, 1, 3, 2))  # linear over the last dimension of a 4-D input: MatMul + Add
         s = F.softmax(y, dim=1) + F.log_softmax(y, dim=-1)
         t = F.cat([F.adaptive_avg_pool2d(y, (3, 2)), F.adaptive_max_pool2d(y, (3, 4))], 3)
         return t.mean(dim=(2, 3)) + s.mean(dim=(2, 3)), F.global_avg_pool2d(u).sum(1)
