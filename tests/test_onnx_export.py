@@ -134,6 +134,26 @@ def test_opset_20_gelu_and_21_group_norm(tmp_path):
         assert rel_err(g, r) <= 1e-5
 
 
+def test_onnx_padding_forms_round_trip():
+    w1, w2 = np.random.default_rng(5).standard_normal((2, 3, 4, 3, 3)).astype(np.float32)
+
+    class Pads(nn.Module):
+        def forward(self, x):
+            a = F.conv2d(x, w1, padding=((1, 1), (2, 0)))
+            b = F.conv2d(x, w2, stride=2, padding="same_upper")
+            c = F.max_pool2d(a, 3, 2, padding=((2, 0), (0, 1))) + F.avg_pool2d(a, 2, 2, padding="same_lower")
+            c = c + F.avg_pool2d(a, 2, 2, padding=((1, 0), (0, 1)), count_include_pad=False)
+            d = F.avg_pool2d(b, 2, 1, padding=((1, 0), (0, 1)), dilation=2)
+            return c, d
+
+    x = np.random.default_rng(6).standard_normal((2, 4, 9, 8)).astype(np.float32)
+    with pytest.raises(fc.onnx.OnnxExportError, match="opset >= 19"):
+        fc.onnx.export(Pads(), x.shape)
+    proto = fc.onnx.export(Pads(), x.shape, opset=19)
+    for g, r in zip(_session(proto).run(None, {"input": x}), fc.compile(Pads(), x.shape).predict(x)):
+        assert g.shape == r.shape and rel_err(g, r) <= 1e-5
+
+
 def test_static_batch_and_errors():
     class Mix(nn.Module):
         def forward(self, x):

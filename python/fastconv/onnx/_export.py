@@ -372,7 +372,10 @@ def _avg_pool(b: Builder, n: _Node) -> None:
     nd = int(n.op[-2])
     if n.attrs.get("divisor_override") not in (None, 0):
         raise OnnxExportError(f"fastconv.onnx.export: {n.where()}: divisor_override has no ONNX equivalent")
-    attrs = _pool_common(b, n, nd, "dilation" in n.attrs)
+    attrs = _pool_common(b, n, nd, True)
+    if attrs["dilations"] is not None and b.opset < 19:
+        raise OnnxExportError(f"fastconv.onnx.export: {n.where()}: a dilated average pool needs opset >= 19 "
+                              f"(AveragePool's dilations)")
     b.emit(n, "AveragePool", [b.name(n.inputs[0])], count_include_pad=int(bool(n.attrs.get("count_include_pad",
                                                                                               True))), **attrs)
 
