@@ -154,6 +154,28 @@ def test_onnx_padding_forms_round_trip():
         assert g.shape == r.shape and rel_err(g, r) <= 1e-5
 
 
+def test_resize_modes_round_trip():
+    class Up(nn.Module):
+        def forward(self, x):
+            a = F.interpolate(x, size=(9, 7), mode="bicubic") + F.interpolate(x, scale_factor=1.5, mode="bicubic",
+                                                                              align_corners=True)
+            b = F.interpolate(x, size=(3, 2), mode="bilinear", antialias=True)
+            c = F.interpolate(x, size=(3, 2), mode="bicubic", antialias=True)
+            d = F.resize(x, size=(3, 2), axes=(2, 3), mode="cubic", coordinate_transformation_mode="half_pixel",
+                         exclude_outside=True, cubic_coeff_a=-0.6)
+            e = F.resize(x, scale_factor=(1.0, 1.0, 0.5, 2.0), mode="linear", coordinate_transformation_mode="asymmetric")
+            return a, b + c + d, e
+
+    x = np.random.default_rng(7).standard_normal((2, 3, 6, 5)).astype(np.float32)
+    with pytest.raises(fc.onnx.OnnxExportError, match="opset >= 18"):
+        fc.onnx.export(Up(), x.shape)
+    proto = fc.onnx.export(Up(), x.shape, opset=18)
+    for batch in (2, 3):
+        xb = np.random.default_rng(batch).standard_normal((batch, 3, 6, 5)).astype(np.float32)
+        for g, r in zip(_session(proto).run(None, {"input": xb}), fc.compile(Up(), xb.shape).predict(xb)):
+            assert g.shape == r.shape and rel_err(g, r) <= 1e-5
+
+
 def test_static_batch_and_errors():
     class Mix(nn.Module):
         def forward(self, x):

@@ -16,6 +16,7 @@ void register_permute_ops(Registry& r, KernelTable& k);
 void register_conv_ops(Registry& r, KernelTable& k);
 void register_pool_ops(Registry& r, KernelTable& k);
 void register_upsample_ops(Registry& r, KernelTable& k);
+void register_resize_ops(Registry& r, KernelTable& k);
 void register_norm_ops(Registry& r, KernelTable& k);
 void register_dropout_ops(Registry& r, KernelTable& k);
 void register_linear_ops(Registry& r, KernelTable& k);
@@ -33,6 +34,7 @@ void register_all(Registry& r, KernelTable& k) {
   register_conv_ops(r, k);        // conv1d/2d/3d, conv_transpose1d/2d/3d, correlate2d/convolve2d
   register_pool_ops(r, k);        // max/avg/min/adaptive pooling, max_unpool
   register_upsample_ops(r, k);    // interpolate: nearest, bilinear, bed_of_nails
+  register_resize_ops(r, k);      // resize: ONNX Resize (any rank; nearest/linear/cubic, antialias, every coordinate mode)
   register_norm_ops(r, k);        // batch_norm, group_norm, layer_norm, local_response_norm
   register_dropout_ops(r, k);     // dropout, dropout2d
   register_linear_ops(r, k);      // linear

@@ -36,12 +36,22 @@ def export_resize(b, n) -> None:
                      antialias=int(bool(a.get("antialias", False))) or None)
         if extra["antialias"] and b.opset < 18:
             raise OnnxExportError(f"fastconv.onnx.export: {n.where()}: antialiased Resize needs opset >= 18")
-        roi = a.get("roi")
+        if ctm == "half_pixel_symmetric" and b.opset < 19:
+            raise OnnxExportError(f"fastconv.onnx.export: {n.where()}: half_pixel_symmetric needs opset >= 19")
+        roi = a.get("roi") or [0.0] * rank + [1.0] * rank
         roi_name = b.const(np.asarray(roi, np.float32), b.tmp(n, "roi")) if ctm == "tf_crop_and_resize" else ""
-        scales = [float(s) for s in a["scales"]]
-        b.emit(n, "Resize", [x, roi_name, b.const(np.asarray(scales, np.float32), b.tmp(n, "scales"))]
-               if a.get("use_scales", False) else [x, roi_name, "", _sizes_input(b, n, x)], mode=mode,
-               coordinate_transformation_mode=ctm, nearest_mode=nearest, **extra)
+        ins_shape = b.shape(n.inputs[0])
+        sizes, scales = [int(v) for v in a["sizes"]], [float(v) for v in a["scales"]]
+        by_size = all(i == 0 or abs(sc - o / i) <= 1e-12 * max(1.0, sc) for i, o, sc in zip(ins_shape, sizes, scales))
+        if by_size:
+            inputs = [x, roi_name, "", _sizes_input(b, n, x)]
+        else:
+            f32 = np.asarray(scales, np.float32)
+            if [int(np.float64(v) * i) for v, i in zip(f32, ins_shape)] != sizes:
+                raise OnnxExportError(f"fastconv.onnx.export: {n.where()}: resize to {tuple(sizes)} with scales "
+                                      f"{tuple(scales)}: ONNX Resize would give another size from float32 scales")
+            inputs = [x, roi_name, b.const(f32, b.tmp(n, "scales"))]
+        b.emit(n, "Resize", inputs, mode=mode, coordinate_transformation_mode=ctm, nearest_mode=nearest, **extra)
         return
     tmode = a.get("mode", "nearest")
     if tmode not in _TORCH_MODES:
