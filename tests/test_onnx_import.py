@@ -296,3 +296,33 @@ def test_saved_description_is_checked_before_anything_is_built():
     huge["args"][0]["__dict__"][6][1].append(["w", [2 ** 40, 2 ** 40], "float32"])  # static tensors
     with pytest.raises(ValueError):
         fc.io.build_from_architecture(huge, max_elements=100)
+
+
+def test_zero_pad_folds_into_conv_and_avg_pool():
+    """torch's F.pad before a convolution (and before an average pool counting the pads) is exported as Pad; it
+    folds into the reader's pads. Other Pads are refused naming the node."""
+    class P(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = tnn.Conv2d(2, 3, 3)
+
+        def forward(self, x):
+            y = self.conv(TF.pad(x, (1, 2, 0, 1)))
+            return TF.avg_pool2d(TF.pad(y, (1, 0, 1, 0)), 2, count_include_pad=True)
+
+    torch.manual_seed(0)
+    model = P().eval()
+    data = _torch_export(model, (2, 2, 7, 6))
+    assert any(n.op_type == "Pad" for n in onnx.load_from_string(data).graph.node)
+    x = np.random.default_rng(0).standard_normal((2, 2, 7, 6)).astype(np.float32)
+    with torch.no_grad():
+        want = model.double()(torch.tensor(x, dtype=torch.float64)).numpy()
+    got = fc.compile(fc.onnx.load(data), x.shape).predict(x)
+    assert got.shape == want.shape and rel_err(got, want) <= 1e-5
+
+    class Q(tnn.Module):
+        def forward(self, x):
+            return TF.relu(TF.pad(x, (1, 1, 1, 1), value=2.0))
+
+    with pytest.raises(fc.onnx.OnnxImportError, match=r"\(Pad\): Pad is supported only when it folds .*value 2.0"):
+        fc.onnx.load(_torch_export(Q(), (1, 2, 4, 4)))

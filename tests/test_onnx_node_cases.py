@@ -81,12 +81,11 @@ def test_onnx_node_case(case):
 
 
 def test_skips_are_real_and_documented():
-    """Every listed skip names a case that exists and still fails (so the list shrinks as features land), and
+    """Every listed skip that the installed onnx generates still fails (so the list shrinks as features land), and
     docs/onnx.md lists exactly these cases."""
-    names = {c.name: c for c in CASES}
-    assert set(SKIPS) <= set(names), sorted(set(SKIPS) - set(names))
+    names = {c.name: c for c in CASES}  # (a listed case that another onnx version lacks is not an error)
     passing = []
-    for name in SKIPS:
+    for name in sorted(set(SKIPS) & set(names)):
         try:
             run_case(names[name])
         except Exception:  # noqa: BLE001 - expected: this case is listed because it fails

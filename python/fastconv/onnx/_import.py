@@ -10,6 +10,7 @@ import os
 import numpy as np
 
 from ._errors import OnnxImportError
+from ._import_fold import fold_constants, fold_pads
 from ._import_ops import OPS, RUNNING_SLOTS, supported
 from ._module import OnnxModule
 
@@ -124,7 +125,7 @@ def describe(model):
             tensors[n.output[0]] = _constant(n, attrs, where)
             constants.add(n.output[0])
             continue
-        if n.op_type not in ok:
+        if n.op_type not in ok and n.op_type != "Pad":  # (Pad: folded below, or refused)
             raise OnnxImportError(f"fastconv.onnx.load: {where}: op '{n.op_type}' is not supported")
         allowed = OPS[n.op_type][1] if n.op_type in OPS else None
         for k in attrs:
@@ -139,6 +140,9 @@ def describe(model):
         for x in n.input:
             consumers.setdefault(x, []).append(n.op_type)
         nodes.append([n.op_type, n.name or f"#{i}", list(n.input), list(n.output), attrs])
+    where_n = lambda n: f"node '{n[1]}' ({n[0]})"  # noqa: E731
+    nodes = fold_constants(nodes, tensors, constants, opset, where_n)
+    nodes = fold_pads(nodes, tensors, opset, [o.name for o in g.output], where_n)
     for node in nodes:  # MaxPool indices that only MaxUnpool reads may stay per-plane (torch's layout)
         if node[0] == "MaxPool" and len(node[3]) > 1 and node[3][1]:
             if set(consumers.get(node[3][1], [])) == {"MaxUnpool"}:
