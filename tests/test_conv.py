@@ -425,8 +425,8 @@ def test_errors_name_the_argument_and_value():
         F.conv2d(x, randn(4, 3, 3))
     with pytest.raises(ValueError, match=r"padding='same' is not supported for strided convolutions \(stride=\(2, 1\)\)"):
         F.conv2d(x, randn(4, 3, 3, 3), padding="same", stride=(2, 1))
-    with pytest.raises(ValueError, match=r"argument 'padding' must be an int, a tuple of 2 ints, 'valid', 'same' or "
-                                         r"'full', got 'half'"):
+    with pytest.raises(ValueError, match=r"argument 'padding' must be an int, a tuple of 2 ints, 'valid', 'same', "
+                                         r"'same_upper', 'same_lower' or 'full', got 'half'"):
         F.conv2d(x, randn(4, 3, 3, 3), padding="half")
     with pytest.raises(ValueError, match=r"argument 'stride' must be positive, got \(0, 1\)"):
         F.conv2d(x, randn(4, 3, 3, 3), stride=(0, 1))

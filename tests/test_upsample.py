@@ -163,7 +163,7 @@ X4 = np.zeros((1, 1, 4, 4), np.float32)
     (dict(size=8, align_corners=True), ValueError,
      "interpolate: align_corners option can only be set with the interpolating modes"),
     (dict(size=8, mode="cubic"), ValueError, "interpolate: argument 'mode' must be one of .* got 'cubic'"),
-    (dict(size=8, mode="bicubic"), NotImplementedError, "interpolate: mode 'bicubic' is not supported yet"),
+    (dict(size=8, mode="trilinear"), ValueError, "interpolate: mode 'trilinear' needs a 5-D input"),
     (dict(size=8, mode="linear"), ValueError, r"interpolate: mode 'linear' needs a 3-D input \[N, C, W\], got 4-D"),
     (dict(scale_factor=1.5, mode="bed_of_nails"), ValueError,
      r"interpolate: mode 'bed_of_nails' needs integer scale factors, got \(1.5,\)"),
@@ -176,7 +176,8 @@ X4 = np.zeros((1, 1, 4, 4), np.float32)
     (dict(size=(2, 3, 4)), ValueError, "interpolate: input and output must have the same number of spatial dim"),
     (dict(size=8, recompute_scale_factor=True), ValueError,
      "interpolate: recompute_scale_factor is not meaningful with an explicit size"),
-    (dict(size=8, mode="bilinear", antialias=True), NotImplementedError, "interpolate: antialias=True"),
+    (dict(size=8, mode="nearest", antialias=True), ValueError,
+     "interpolate: anti-alias option is restricted to bilinear and bicubic modes"),
 ])
 def test_interpolate_errors(kw, kind, msg):
     with pytest.raises(kind, match=msg):

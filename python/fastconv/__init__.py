@@ -22,6 +22,7 @@ from .summary import summary
 from .training import fit, evaluate, predict, History
 from .io import save, load, register_module
 from . import data, models
+from . import onnx  # fastconv.onnx imports the onnx package only inside its functions
 
 __version__ = _C.__version__
 
@@ -31,7 +32,7 @@ __all__ = ["Tensor", "from_dlpack", "from_numpy", "tensor", "backends", "cuda", 
            "memory_allocated", "max_memory_allocated", "reset_peak_memory_stats", "set_isa", "get_isa", "get_cmake_dir",
            "manual_seed", "Symbol", "cat", "conv_output_size", "conv_flops", "ConvOutputSize", "nn", "optim",
            "compile", "Compiled", "summary", "fit", "evaluate", "predict", "History", "save",
-           "load", "register_module", "data", "models"]
+           "load", "register_module", "data", "models", "onnx"]
 
 
 def tensor(data) -> Tensor:

@@ -6,6 +6,7 @@
 // Every shape becomes one cpu::ConvParams (1-D and 2-D as 3-D with unit leading axes); conv_prepare.cpp picks the
 // algorithm. conv_transpose is the data gradient of convolution, so its forward runs the backward-data kernels and
 // its backward is a convolution plus a weight-gradient op.
+#include <algorithm>
 #include <sstream>
 
 #include "ops/common.h"
@@ -116,17 +117,27 @@ ConvParams conv_geometry(const OpCall& c) {
   }
   check_bias(c, 2, p.K);
 
+  // Padding: `pads` (2*nd ints: every begin, then every end, as ONNX orders them), or `padding`: an int or nd ints
+  // (both sides), 'valid', 'same' (torch: stride 1, the odd extra pad after), 'full', or ONNX's auto_pad modes
+  // 'same_upper' / 'same_lower' (any stride: output ceil(input / stride), the odd extra pad after / before).
   std::string mode;
-  Ints pads(static_cast<size_t>(nd), 0);
-  if (const AttrValue* v = c.attrs.find("padding"); v && std::holds_alternative<std::string>(*v)) {
+  Ints pads(static_cast<size_t>(nd), 0), ends;
+  if (c.attrs.has("pads")) {
+    FC_CHECK(!c.attrs.has("padding"), Value, c.op, ": give either 'padding' or 'pads' (begin and end), not both");
+    Ints pe = c.attr().get_ints("pads", size_t(2 * nd));
+    for (int64_t q : pe)
+      FC_CHECK(q >= 0, Value, c.op, ": argument 'pads' must be non-negative, got ", tup(pe));
+    pads.assign(pe.begin(), pe.begin() + nd);
+    ends.assign(pe.begin() + nd, pe.end());
+  } else if (const AttrValue* v = c.attrs.find("padding"); v && std::holds_alternative<std::string>(*v)) {
     mode = std::get<std::string>(*v);
-    FC_CHECK(mode == "valid" || mode == "same" || mode == "full", Value, c.op,
-             ": argument 'padding' must be an int, a tuple of ", nd, " ints, 'valid', 'same' or 'full', got '", mode,
-             "'");
+    FC_CHECK(mode == "valid" || mode == "same" || mode == "full" || mode == "same_upper" || mode == "same_lower",
+             Value, c.op, ": argument 'padding' must be an int, a tuple of ", nd,
+             " ints, 'valid', 'same', 'same_upper', 'same_lower' or 'full', got '", mode, "'");
     if (mode == "same")
       for (int64_t s : stride)
         FC_CHECK(s == 1, Value, c.op, ": padding='same' is not supported for strided convolutions (stride=",
-                 tup(stride), "); use an explicit padding");
+                 tup(stride), "); use an explicit padding, or 'same_upper' / 'same_lower' (ONNX's auto_pad)");
   } else {
     pads = c.attr().get_ints("padding", size_t(nd), 0);
     for (int64_t q : pads)
@@ -142,9 +153,14 @@ ConvParams conv_geometry(const OpCall& c) {
     FC_CHECK(ksz[u] > 0, Value, c.op, ": weight has an empty kernel, shape ", shape_str(ws));
     // 128-bit arithmetic: 2 * padding and dilation * (kernel - 1) may not fit in int64 for hostile arguments.
     const int64_t e = checked_extent(c.op, wide(dil[u]) * (ksz[u] - 1) + 1, "the dilated kernel size", because);
-    wide front = pads[u], total = wide(2) * pads[u];
+    wide front = pads[u], total = ends.empty() ? wide(2) * pads[u] : wide(pads[u]) + ends[u];
     if (mode == "same") total = e - 1, front = total / 2;  // torch: the odd extra pad goes after
     if (mode == "full") front = e - 1, total = wide(2) * (e - 1);
+    if (mode == "same_upper" || mode == "same_lower") {
+      const wide out = (wide(in[u]) + stride[u] - 1) / stride[u];
+      total = std::max<wide>(0, (out - 1) * stride[u] + e - in[u]);
+      front = mode == "same_upper" ? total / 2 : total - total / 2;
+    }
     p.in[ax] = in[u], p.k[ax] = ksz[u];
     p.pad[ax] = checked_extent(c.op, front, "the padding", because);
     padded[u] = checked_extent(c.op, in[u] + total, "the padded input size", because), eff[u] = e;
@@ -178,20 +194,33 @@ ConvParams transpose_geometry(const OpCall& c) {
            " (weight shape ", shape_str(ws), "; transposed-convolution weights are [", weight_layout(nd, true), "])");
   check_bias(c, 2, p.C);
   AttrReader a = c.attr();
-  Ints pads = a.get_ints("padding", size_t(nd), 0), opad = a.get_ints("output_padding", size_t(nd), 0);
+  // `pads` (begin..., end...) or a symmetric `padding`; the end pads only shorten the output.
+  Ints pads, ends;
+  if (a.has("pads")) {
+    FC_CHECK(!a.has("padding"), Value, c.op, ": give either 'padding' or 'pads' (begin and end), not both");
+    Ints pe = a.get_ints("pads", size_t(2 * nd));
+    pads.assign(pe.begin(), pe.begin() + nd);
+    ends.assign(pe.begin() + nd, pe.end());
+  } else {
+    pads = a.get_ints("padding", size_t(nd), 0);
+    ends = pads;
+  }
+  Ints opad = a.get_ints("output_padding", size_t(nd), 0);
   Ints ksz = spatial(ws), in = spatial(xs);
   std::vector<wide> out(static_cast<size_t>(nd));
-  const std::string because = "argument 'stride'=" + tup(stride) + ", 'padding'=" + tup(pads) + ", 'dilation'=" +
-                              tup(dil) + ", 'output_padding'=" + tup(opad) + ", kernel " + tup(ksz) + ", input " +
-                              tup(in);
+  const std::string because = "argument 'stride'=" + tup(stride) + ", '" + (a.has("pads") ? "pads" : "padding") +
+                              "'=" + tup(a.has("pads") ? a.get_ints("pads", size_t(2 * nd)) : pads) +
+                              ", 'dilation'=" + tup(dil) + ", 'output_padding'=" + tup(opad) + ", kernel " +
+                              tup(ksz) + ", input " + tup(in);
   for (int i = 0; i < nd; ++i) {
     const size_t u = size_t(i);
-    FC_CHECK(pads[u] >= 0, Value, c.op, ": argument 'padding' must be non-negative, got ", tup(pads));
+    FC_CHECK(pads[u] >= 0 && ends[u] >= 0, Value, c.op, ": argument '", a.has("pads") ? "pads" : "padding",
+             "' must be non-negative, got ", tup(a.has("pads") ? a.get_ints("pads", size_t(2 * nd)) : pads));
     FC_CHECK(opad[u] >= 0 && (opad[u] < stride[u] || opad[u] < dil[u]), Value, c.op, ": argument 'output_padding' ",
              tup(opad), " must be non-negative and smaller than either stride ", tup(stride), " or dilation ",
              tup(dil));
     checked_extent(c.op, wide(dil[u]) * (ksz[u] - 1) + 1, "the dilated kernel size", because);
-    out[u] = wide(in[u] - 1) * stride[u] - wide(2) * pads[u] + wide(dil[u]) * (ksz[u] - 1) + opad[u] + 1;
+    out[u] = wide(in[u] - 1) * stride[u] - wide(pads[u]) - ends[u] + wide(dil[u]) * (ksz[u] - 1) + opad[u] + 1;
   }
   for (int i = 0; i < nd; ++i) {
     const int ax = axis(nd, i);
@@ -375,6 +404,15 @@ std::vector<ValueId> transpose_backward(BackwardCall& b) {
   const ValueId gy = b.grad_out[0];
   if (b.needs_grad[0]) {  // the transposed conv's input gradient is the plain convolution of its output gradient
     Attrs a = pass_attrs(p, nd);
+    // Explicit begin/end pads: the end pad the windows reach, so that asymmetric pads pass the shape rule.
+    Ints pe = sizes(p.pad, nd);
+    for (int i = 0; i < nd; ++i) {
+      const int ax = axis(nd, i);
+      const int64_t e = p.dil[ax] * (p.k[ax] - 1) + 1;
+      pe.push_back(std::max<int64_t>(0, (p.out[ax] - 1) * p.stride[ax] + e - p.in[ax] - p.pad[ax]));
+    }
+    a = Attrs{{"stride", *std::get_if<Ints>(a.find("stride"))}, {"pads", pe},
+              {"dilation", *std::get_if<Ints>(a.find("dilation"))}, {"groups", p.groups}};
     a.set("out_size", sizes(p.out, nd));
     grads[0] = b.g.add1(rank_op("conv", nd, ""), {gy, b.in(1)}, a);
   }

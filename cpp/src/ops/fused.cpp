@@ -83,7 +83,11 @@ bool gemm_geometry(const ConvFusedCall& f, const Shape& ys, cpu::ConvParams* p) 
   const int nd = f.base[4] - '0';
   AttrReader a(f.base, f.attrs);
   const Ints stride = a.get_ints("stride", size_t(nd), 1), dil = a.get_ints("dilation", size_t(nd), 1);
-  const Ints pad = a.get_ints("padding", size_t(nd), 0);
+  Ints pad = a.get_ints("padding", size_t(nd), 0);
+  if (a.has("pads")) {  // begin pads; the end pads only set the output size, which ys already has
+    const Ints pe = a.get_ints("pads", size_t(2 * nd));
+    pad.assign(pe.begin(), pe.begin() + nd);
+  }
   const Shape &xs = f.in[0].shape, &ws = f.in[1].shape;
   p->N = xs[0], p->C = xs[1], p->K = ws[0], p->groups = a.get_int("groups", 1);
   for (int i = 0; i < nd; ++i) {

@@ -52,17 +52,43 @@ PoolCfg pool_cfg(const std::string& op, const Attrs& attrs, const Shape& in, int
   auto k = a.get_ints("kernel_size", size_t(nd));
   auto s = a.has("stride") ? a.get_ints("stride", size_t(nd)) : k;
   if (s.empty()) s = k;  // torch: stride=[] means "same as kernel_size"
-  auto p = a.get_ints("padding", size_t(nd), 0);
-  auto d = is_max ? a.get_ints("dilation", size_t(nd), 1) : std::vector<int64_t>(size_t(nd), 1);
+  // Padding: torch's symmetric `padding` (int or nd ints, at most half the kernel), or ONNX's forms: `pads`
+  // (2*nd ints, every begin then every end, each smaller than the kernel) or padding='same_upper' / 'same_lower'
+  // (output ceil(input / stride); the odd extra pad after / before) or 'valid'.
+  std::string mode;
+  std::vector<int64_t> p(size_t(nd), 0), pe;
+  const bool onnx_pads = a.has("pads");
+  if (onnx_pads) {
+    FC_CHECK(!a.has("padding"), Value, op, ": give either 'padding' or 'pads' (begin and end), not both");
+    auto pp = a.get_ints("pads", size_t(2 * nd));
+    p.assign(pp.begin(), pp.begin() + nd);
+    pe.assign(pp.begin() + nd, pp.end());
+    for (int i = 0; i < nd; ++i)
+      FC_CHECK(p[i] >= 0 && pe[i] >= 0 && p[i] < k[i] && pe[i] < k[i], Value, op,
+               ": argument 'pads' must be non-negative and smaller than the kernel, got pads=", tuple_str(pp),
+               " and kernel_size=", tuple_str(k));
+  } else if (const AttrValue* v = attrs.find("padding"); v && std::holds_alternative<std::string>(*v)) {
+    mode = std::get<std::string>(*v);
+    FC_CHECK(mode == "valid" || mode == "same_upper" || mode == "same_lower", Value, op,
+             ": argument 'padding' must be an int, a tuple of ints, 'valid', 'same_upper' or 'same_lower', got '", mode,
+             "'");
+  } else {
+    p = a.get_ints("padding", size_t(nd), 0);
+  }
+  // Dilation: torch's max pooling; ONNX's average pooling too (torch's avg_pool has none, so it stays 1 there).
+  auto d = a.get_ints("dilation", size_t(nd), 1);
   const bool ceil_mode = a.get_bool("ceil_mode", false);
+  FC_CHECK(!(ceil_mode && (mode == "same_upper" || mode == "same_lower")), Value, op, ": ceil_mode cannot be used ",
+           "with padding='", mode, "' (the output size is ceil(input / stride) already)");
   for (int i = 0; i < nd; ++i) {
     FC_CHECK(k[i] > 0, Value, op, ": argument 'kernel_size' must be positive, got ", tuple_str(k));
     FC_CHECK(s[i] > 0, Value, op, ": argument 'stride' must be positive, got ", tuple_str(s));
     FC_CHECK(p[i] >= 0, Value, op, ": argument 'padding' must be non-negative, got ", tuple_str(p));
     FC_CHECK(d[i] > 0, Value, op, ": argument 'dilation' must be positive, got ", tuple_str(d));
     // PyTorch bounds padding by the undilated kernel: pad <= kernel_size / 2.
-    FC_CHECK(p[i] <= k[i] / 2, Value, op, ": pad should be at most half of kernel size, but got padding=",
-             tuple_str(p), " and kernel_size=", tuple_str(k));
+    FC_CHECK(onnx_pads || !mode.empty() || p[i] <= k[i] / 2, Value, op,
+             ": pad should be at most half of kernel size, but got padding=", tuple_str(p), " and kernel_size=",
+             tuple_str(k));
   }
   PoolCfg c;
   const size_t lead = in.size() - size_t(nd);
@@ -71,9 +97,11 @@ PoolCfg pool_cfg(const std::string& op, const Attrs& attrs, const Shape& in, int
   for (size_t i = 0; i < lead; ++i) c.planes *= in[i];
   // A window with more taps than any tensor has elements is refused before anything runs: kernels visit at most
   // the taps inside the input, but divisors and work estimates multiply the window out.
-  const std::string because = "argument 'kernel_size'=" + tuple_str(k) + ", 'stride'=" + tuple_str(s) +
-                              ", 'padding'=" + tuple_str(p) + (is_max ? ", 'dilation'=" + tuple_str(d) : "") +
-                              ", input " + shape_str(in);
+  const std::string because =
+      "argument 'kernel_size'=" + tuple_str(k) + ", 'stride'=" + tuple_str(s) +
+      (onnx_pads ? ", 'pads'=" + tuple_str(a.get_ints("pads", size_t(2 * nd)))
+                 : ", 'padding'=" + (mode.empty() ? tuple_str(p) : "'" + mode + "'")) +
+      (is_max || a.has("dilation") ? ", 'dilation'=" + tuple_str(d) : "") + ", input " + shape_str(in);
   wide taps = 1;
   for (int i = 0; i < nd; ++i) {
     taps *= k[i];
@@ -85,19 +113,27 @@ PoolCfg pool_cfg(const std::string& op, const Attrs& attrs, const Shape& in, int
   for (int i = 0; i < nd; ++i) {
     const int64_t n = in[lead + size_t(i)];
     // 128 bits: 2 * padding and dilation * (kernel - 1) can each pass int64 for hostile arguments.
-    const wide padded = wide(n) + wide(2) * p[i];
+    const int64_t e = checked_extent(op, wide(d[i]) * (k[i] - 1) + 1, "the dilated window size", because);
+    int64_t pb = p[i], pa = onnx_pads ? pe[i] : p[i];
+    if (mode == "same_upper" || mode == "same_lower") {
+      const wide total = std::max<wide>(0, ((wide(n) + s[i] - 1) / s[i] - 1) * s[i] + e - n);
+      pb = checked_extent(op, mode == "same_upper" ? total / 2 : total - total / 2, "the padding", because);
+      pa = checked_extent(op, total - pb, "the padding", because);
+    }
+    const wide padded = wide(n) + pb + pa;
     checked_extent(op, padded, "the padded input size", because);
-    const wide num = padded - wide(d[i]) * (k[i] - 1) - 1 + (ceil_mode ? s[i] - 1 : 0);
+    const wide num = padded - e + (ceil_mode ? s[i] - 1 : 0);
     wide o = (num >= 0 ? num / s[i] : -((-num + s[i] - 1) / s[i])) + 1;  // floor division
     // ceil_mode: the last window must start inside the input or the left padding.
-    if (ceil_mode && o > 0 && (o - 1) * s[i] >= wide(n) + p[i]) --o;
+    if (ceil_mode && o > 0 && (o - 1) * s[i] >= wide(n) + pb) --o;
     insz[i] = n;
     outsz[i] = o < 0 ? 0 : checked_extent(op, o, "the output size", because);
     c.p.in[off + i] = n;
     c.p.out[off + i] = o;
     c.p.k[off + i] = k[i];
     c.p.s[off + i] = s[i];
-    c.p.p[off + i] = p[i];
+    c.p.p[off + i] = pb;
+    c.p.pe[off + i] = pa;
     c.p.d[off + i] = d[i];
   }
   for (int i = 0; i < nd; ++i)
@@ -105,7 +141,7 @@ PoolCfg pool_cfg(const std::string& op, const Attrs& attrs, const Shape& in, int
              " with kernel ", tuple_str(k), " (stride ", tuple_str(s), ", padding ", tuple_str(p),
              is_max ? ", dilation " + tuple_str(d) : std::string(), ceil_mode ? ", ceil_mode" : "",
              "); the kernel is larger than the padded input");
-  if (!is_max && nd == 3)  // PyTorch's avg_pool3d (only) also requires the unpadded input to hold the kernel
+  if (!is_max && nd == 3 && !onnx_pads && mode.empty())  // torch avg_pool3d (only): the unpadded input holds the kernel
     for (int i = 0; i < nd; ++i)
       FC_CHECK(insz[i] >= k[i], Value, op, ": input ", join_x(insz, nd), " is smaller than kernel_size ", tuple_str(k));
   if (!is_max) {
@@ -157,8 +193,10 @@ Shape input_shape_attr(const OpCall& c) {
 // "vec": the active level's fast 2-D kernel, where it applies ("<name>__<isa>"); "ref" otherwise or when forced.
 template <class Kernel>
 std::pair<Kernel, std::string> pick_pool_kernel(bool vec, int nd, const ref::PoolParams& p, const char* name,
-                                                Kernel ref_k, Kernel avx2, Kernel avx512) {
-  if (!vec || nd != 2 || !cpu::pool2d_fast_ok(p)) return {ref_k, "ref"};
+                                                Kernel ref_k, Kernel avx2, Kernel avx512, bool avg = false) {
+  // The average kernels assume torch's geometry: undilated windows, pads the same on both sides.
+  const bool torch_avg = p.d[1] == 1 && p.d[2] == 1 && p.pe[1] == p.p[1] && p.pe[2] == p.p[2];
+  if (!vec || nd != 2 || !cpu::pool2d_fast_ok(p) || (avg && !torch_avg)) return {ref_k, "ref"};
   const Kernel k = pick_isa<Kernel>(ref_k, avx2, avx512);
   return {k, k == ref_k ? std::string("ref") : std::string(name) + "__" + isa_name(active_isa())};
 }
@@ -214,7 +252,7 @@ void register_fixed_pool(Registry& r, KernelTable& k, const std::string& name, i
                           PoolCfg cfg = pool_cfg(c.op, c.attrs, c.in[0].shape, nd, false);
              const auto picked = pick_pool_kernel<cpu::AvgPoolKernel>(vec, nd, cfg.p, "avg_pool2d", ref::avg_pool,
                                                                          cpu::avg_pool2d__avx2,
-                                                                         cpu::avg_pool2d__avx512);
+                                                                         cpu::avg_pool2d__avx512, true);
              const cpu::AvgPoolKernel k = picked.first;
              const std::string algo = picked.second;
              ref::PoolParams p = cfg.p;
@@ -248,7 +286,7 @@ void register_fixed_pool(Registry& r, KernelTable& k, const std::string& name, i
                           PoolCfg cfg = pool_cfg(c.op, c.attrs, input_shape_attr(c), nd, false);
              const auto picked = pick_pool_kernel<cpu::AvgPoolKernel>(
                  vec, nd, cfg.p, "avg_pool2d_backward", ref::avg_pool_backward, cpu::avg_pool2d_backward__avx2,
-                 cpu::avg_pool2d_backward__avx512);
+                 cpu::avg_pool2d_backward__avx512, true);
              const cpu::AvgPoolKernel k = picked.first;
              const std::string algo = picked.second;
              ref::PoolParams p = cfg.p;

@@ -12,9 +12,11 @@ void register_eltwise_ops(Registry& r, KernelTable& k);
 void register_activation_ops(Registry& r, KernelTable& k);
 void register_reduce_ops(Registry& r, KernelTable& k);
 void register_shape_ops(Registry& r, KernelTable& k);
+void register_permute_ops(Registry& r, KernelTable& k);
 void register_conv_ops(Registry& r, KernelTable& k);
 void register_pool_ops(Registry& r, KernelTable& k);
 void register_upsample_ops(Registry& r, KernelTable& k);
+void register_resize_ops(Registry& r, KernelTable& k);
 void register_norm_ops(Registry& r, KernelTable& k);
 void register_dropout_ops(Registry& r, KernelTable& k);
 void register_linear_ops(Registry& r, KernelTable& k);
@@ -28,9 +30,11 @@ void register_all(Registry& r, KernelTable& k) {
   register_activation_ops(r, k);  // relu, leaky_relu, elu, sigmoid, tanh, threshold, hardtanh, relu6, gelu, softplus, softmax, log_softmax, identity
   register_reduce_ops(r, k);      // sum, mean
   register_shape_ops(r, k);       // reshape, flatten, cat
+  register_permute_ops(r, k);     // permute (ONNX Transpose)
   register_conv_ops(r, k);        // conv1d/2d/3d, conv_transpose1d/2d/3d, correlate2d/convolve2d
   register_pool_ops(r, k);        // max/avg/min/adaptive pooling, max_unpool
   register_upsample_ops(r, k);    // interpolate: nearest, bilinear, bed_of_nails
+  register_resize_ops(r, k);      // resize: ONNX Resize (any rank; nearest/linear/cubic, antialias, every coordinate mode)
   register_norm_ops(r, k);        // batch_norm, group_norm, layer_norm, local_response_norm
   register_dropout_ops(r, k);     // dropout, dropout2d
   register_linear_ops(r, k);      // linear

@@ -1,12 +1,26 @@
 """The conv op family (torch.nn.functional names): conv1d/2d/3d, conv_transpose1d/2d/3d, and the single-channel
 scipy.signal-style correlate2d/convolve2d. Argument checking lives in the C++ shape rules (cpp/src/ops/conv.cpp), so
-graphs built from C++ behave the same; here only unbatched inputs get their batch axis."""
+graphs built from C++ behave the same; here only unbatched inputs get their batch axis.
+
+fastconv extensions of `padding` (ONNX's forms): a tuple of (begin, end) pairs, one per spatial dimension, e.g.
+``padding=((0, 1), (1, 2))``; and 'same_upper' / 'same_lower' (ONNX auto_pad: output ceil(input / stride) at any
+stride, the odd extra pad after / before)."""
 from __future__ import annotations
 
 from ._util import as_float, is_symbol, op
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
            "correlate2d", "convolve2d"]
+
+
+def padding_attrs(padding) -> dict:
+    """`padding` as the C++ rules read it: (begin, end) pairs become `pads` (every begin, then every end)."""
+    if isinstance(padding, (tuple, list)) and any(isinstance(q, (tuple, list)) for q in padding):
+        pairs = [tuple(q) if isinstance(q, (tuple, list)) else (q, q) for q in padding]
+        if any(len(q) != 2 for q in pairs):
+            raise ValueError(f"padding: expected ints or (begin, end) pairs, got {padding!r}")
+        return dict(pads=tuple(int(q[0]) for q in pairs) + tuple(int(q[1]) for q in pairs))
+    return dict(padding=padding)
 
 
 def _unsqueeze0(x):
@@ -32,13 +46,14 @@ def _conv(nd):
     name = f"conv{nd}d"
 
     def f(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-        return _run(name, nd, input, weight, bias, dict(stride=stride, padding=padding, dilation=dilation,
-                                                       groups=groups))
+        return _run(name, nd, input, weight, bias, dict(stride=stride, dilation=dilation, groups=groups,
+                                                       **padding_attrs(padding)))
 
     f.__name__ = f.__qualname__ = name
     f.__doc__ = (f"{nd}-D convolution (cross-correlation) as torch.nn.functional.{name}. padding: int, tuple, "
                  "'valid', 'same' (stride 1; an odd extra pad goes after, as in torch) or 'full' (fastconv: "
-                 "dilation*(k-1) on each side, output size input + k - 1 at stride 1).")
+                 "dilation*(k-1) on each side, output size input + k - 1 at stride 1); ONNX's forms: (begin, end) "
+                 "pairs per dimension, 'same_upper', 'same_lower'.")
     return f
 
 
@@ -46,13 +61,12 @@ def _conv_transpose(nd):
     name = f"conv_transpose{nd}d"
 
     def f(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
-        return _run(name, nd, input, weight, bias, dict(stride=stride, padding=padding,
-                                                       output_padding=output_padding, groups=groups,
-                                                       dilation=dilation))
+        return _run(name, nd, input, weight, bias, dict(stride=stride, output_padding=output_padding,
+                                                       groups=groups, dilation=dilation, **padding_attrs(padding)))
 
     f.__name__ = f.__qualname__ = name
     f.__doc__ = (f"{nd}-D transposed convolution as torch.nn.functional.{name}; weight is "
-                 "[C_in, C_out/groups, *kernel].")
+                 "[C_in, C_out/groups, *kernel]; padding may also be (begin, end) pairs per dimension.")
     return f
 
 

@@ -5,13 +5,16 @@ backward pass scatters gradients through them. They are returned only with ``ret
 
 fastconv extensions: ``min_pool2d`` (minimum over windows, same arguments as ``max_pool2d``; equal to
 ``-max_pool2d(-x)`` including the indices) and ``global_avg_pool2d`` ([N, C, H, W] -> [N, C], Keras'
-GlobalAveragePooling2D; ``adaptive_avg_pool2d(x, 1)`` keeps the [N, C, 1, 1] shape).
+GlobalAveragePooling2D; ``adaptive_avg_pool2d(x, 1)`` keeps the [N, C, 1, 1] shape); ONNX's padding forms for the
+fixed-window pools: (begin, end) pairs per dimension (each smaller than the kernel), 'same_upper', 'same_lower',
+'valid'; and a keyword-only ``dilation`` for average pooling (ONNX AveragePool's dilations).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ._util import as_float, as_index, is_symbol, op
+from .conv import padding_attrs
 
 __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "min_pool2d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
            "adaptive_avg_pool2d", "adaptive_max_pool2d", "global_avg_pool2d", "max_unpool2d"]
@@ -24,12 +27,19 @@ def _ints(v):
     return tuple(v)
 
 
+def _pad(padding) -> dict:
+    if isinstance(padding, str):
+        return dict(padding=padding)
+    a = padding_attrs(padding)
+    return a if "pads" in a else dict(padding=_ints(padding))
+
+
 def _max_pool(name, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     if stride is not None and not isinstance(stride, (int, np.integer)) and len(stride) == 0:
         stride = None  # torch: an empty stride means "same as kernel_size"
     out, idx = op(name, [as_float(input, name)],
-                  dict(kernel_size=_ints(kernel_size), stride=_ints(stride), padding=_ints(padding),
-                       dilation=_ints(dilation), ceil_mode=bool(ceil_mode)), multi=True)
+                  dict(kernel_size=_ints(kernel_size), stride=_ints(stride), dilation=_ints(dilation),
+                       ceil_mode=bool(ceil_mode), **_pad(padding)), multi=True)
     return (out, idx) if return_indices else out
 
 
@@ -51,29 +61,31 @@ def min_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return _max_pool("min_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
-def _avg_pool(name, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override=None):
+def _avg_pool(name, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override=None,
+              dilation=1):
     if stride is not None and not isinstance(stride, (int, np.integer)) and len(stride) == 0:
         stride = None
     return op(name, [as_float(input, name)],
-              dict(kernel_size=_ints(kernel_size), stride=_ints(stride), padding=_ints(padding),
-                   ceil_mode=bool(ceil_mode), count_include_pad=bool(count_include_pad),
-                   divisor_override=divisor_override))
+              dict(kernel_size=_ints(kernel_size), stride=_ints(stride), ceil_mode=bool(ceil_mode),
+                   count_include_pad=bool(count_include_pad), divisor_override=divisor_override,
+                   dilation=_ints(dilation), **_pad(padding)))
 
 
-def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
-    return _avg_pool("avg_pool1d", input, kernel_size, stride, padding, ceil_mode, count_include_pad)
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, *, dilation=1):
+    return _avg_pool("avg_pool1d", input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     dilation=dilation)
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None):
+               divisor_override=None, *, dilation=1):
     return _avg_pool("avg_pool2d", input, kernel_size, stride, padding, ceil_mode, count_include_pad,
-                     divisor_override)
+                     divisor_override, dilation)
 
 
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None):
+               divisor_override=None, *, dilation=1):
     return _avg_pool("avg_pool3d", input, kernel_size, stride, padding, ceil_mode, count_include_pad,
-                     divisor_override)
+                     divisor_override, dilation)
 
 
 def _output_size(name, output_size):

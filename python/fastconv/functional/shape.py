@@ -1,11 +1,11 @@
-"""Shape ops: reshape, flatten, cat (torch names and arguments)."""
+"""Shape ops: reshape, flatten, cat, permute, transpose (torch names and arguments)."""
 from __future__ import annotations
 
 import numpy as np
 
 from ._util import Symbol, as_float, op
 
-__all__ = ["reshape", "flatten", "cat"]
+__all__ = ["reshape", "flatten", "cat", "permute", "transpose"]
 
 
 def _as_tensor(x, opname: str, arg: str):
@@ -33,3 +33,23 @@ def cat(tensors, dim: int = 0):
         raise TypeError("cat: argument 'tensors' must be a sequence of tensors, got a single "
                         f"{type(tensors).__name__}")
     return op("cat", [_as_tensor(t, "cat", f"tensors[{i}]") for i, t in enumerate(tensors)], dict(dim=int(dim)))
+
+
+def permute(input, dims):
+    """torch.permute: output dimension i is input dimension dims[i] (a copy, any dtype)."""
+    if isinstance(dims, (int, np.integer)):
+        dims = (dims,)
+    return op("permute", [_as_tensor(input, "permute", "input")], dict(dims=tuple(int(d) for d in dims)))
+
+
+def transpose(input, dim0: int, dim1: int):
+    """torch.transpose: swaps two dimensions."""
+    x = _as_tensor(input, "transpose", "input")
+    rank = len(x.shape)
+    dims = list(range(rank))
+    for d in (dim0, dim1):
+        if not -rank <= int(d) < max(rank, 1):
+            raise IndexError(f"transpose: dimension {d} is out of range for a {rank}-D input")
+    a, b = int(dim0) % max(rank, 1), int(dim1) % max(rank, 1)
+    dims[a], dims[b] = dims[b], dims[a]
+    return op("permute", [x], dict(dims=tuple(dims)))

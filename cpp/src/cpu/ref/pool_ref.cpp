@@ -53,28 +53,40 @@ void max_pool(const PoolParams& p, const float* x, float* y, int64_t* idx, bool 
   }
 }
 
+namespace {
+// Taps j in [0, k) of the window starting at `start` whose position start + j*d lies in [lo, hi): [*j0, *j1).
+inline void taps_in(int64_t start, int64_t k, int64_t d, int64_t lo, int64_t hi, int64_t* j0, int64_t* j1) {
+  const int64_t a = lo - start, b = hi - start;  // positions relative to the window start
+  *j0 = a <= 0 ? 0 : (a + d - 1) / d;
+  *j1 = b <= 0 ? 0 : std::min<int64_t>(k, (b + d - 1) / d);
+  if (*j1 < *j0) *j1 = *j0;
+}
+}  // namespace
+
 int64_t avg_pool_divisor(const PoolParams& p, int64_t od, int64_t oh, int64_t ow) {
   if (p.divisor_override) return p.divisor_override;
   const int64_t o[3] = {od, oh, ow};
   int64_t n = 1;
   for (int a = 0; a < 3; ++a) {
-    int64_t start = o[a] * p.s[a] - p.p[a];
-    int64_t end = std::min(start + p.k[a], p.in[a] + p.p[a]);
-    if (!p.count_include_pad) {
-      start = std::max<int64_t>(start, 0);
-      end = std::min(end, p.in[a]);
-    }
-    n *= end - start;
+    const int64_t start = o[a] * p.s[a] - p.p[a];
+    int64_t j0, j1;
+    if (p.count_include_pad)
+      taps_in(start, p.k[a], p.d[a], -p.p[a], p.in[a] + p.pe[a], &j0, &j1);
+    else
+      taps_in(start, p.k[a], p.d[a], 0, p.in[a], &j0, &j1);
+    n *= j1 - j0;
   }
   return n;
 }
 
 namespace {
-// Clipped window [lo, hi) of an undilated avg-pool window.
+// The window's taps inside the input: positions lo, lo + d, ... below hi.
 inline void avg_window(int64_t o, int64_t axis, const PoolParams& p, int64_t* lo, int64_t* hi) {
-  int64_t start = o * p.s[axis] - p.p[axis];
-  *lo = std::max<int64_t>(start, 0);
-  *hi = std::min(start + p.k[axis], p.in[axis]);
+  const int64_t start = o * p.s[axis] - p.p[axis];
+  int64_t j0, j1;
+  taps_in(start, p.k[axis], p.d[axis], 0, p.in[axis], &j0, &j1);
+  *lo = start + j0 * p.d[axis];
+  *hi = start + j1 * p.d[axis];  // one dilation past the last tap (an empty window has lo == hi)
 }
 }  // namespace
 
@@ -91,9 +103,9 @@ void avg_pool(const PoolParams& p, const float* x, float* y, int64_t p0, int64_t
           avg_window(oh, 1, p, &h0, &h1);
           avg_window(ow, 2, p, &w0, &w1);
           double sum = 0;
-          for (int64_t id = d0; id < d1; ++id)
-            for (int64_t ih = h0; ih < h1; ++ih)
-              for (int64_t iw = w0; iw < w1; ++iw) sum += xp[(id * H + ih) * W + iw];
+          for (int64_t id = d0; id < d1; id += p.d[0])
+            for (int64_t ih = h0; ih < h1; ih += p.d[1])
+              for (int64_t iw = w0; iw < w1; iw += p.d[2]) sum += xp[(id * H + ih) * W + iw];
           y[o] = float(sum / double(avg_pool_divisor(p, od, oh, ow)));
         }
   }
@@ -113,9 +125,9 @@ void avg_pool_backward(const PoolParams& p, const float* gy, float* gx, int64_t 
           avg_window(oh, 1, p, &h0, &h1);
           avg_window(ow, 2, p, &w0, &w1);
           const float g = gy[o] / float(avg_pool_divisor(p, od, oh, ow));
-          for (int64_t id = d0; id < d1; ++id)
-            for (int64_t ih = h0; ih < h1; ++ih)
-              for (int64_t iw = w0; iw < w1; ++iw) gp[(id * H + ih) * W + iw] += g;
+          for (int64_t id = d0; id < d1; id += p.d[0])
+            for (int64_t ih = h0; ih < h1; ih += p.d[1])
+              for (int64_t iw = w0; iw < w1; iw += p.d[2]) gp[(id * H + ih) * W + iw] += g;
         }
   }
 }

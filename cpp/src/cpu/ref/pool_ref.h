@@ -9,6 +9,7 @@ namespace fastconv::ref {
 struct PoolParams {
   int64_t in[3] = {1, 1, 1}, out[3] = {1, 1, 1};  // spatial sizes (D, H, W)
   int64_t k[3] = {1, 1, 1}, s[3] = {1, 1, 1}, p[3] = {0, 0, 0}, d[3] = {1, 1, 1};
+  int64_t pe[3] = {0, 0, 0};  // end pads: where count_include_pad stops counting (torch: = p; ONNX: its own)
   bool count_include_pad = true;  // avg only
   int64_t divisor_override = 0;   // avg only; 0 = none
   int64_t in_plane() const { return in[0] * in[1] * in[2]; }
@@ -18,6 +19,7 @@ struct PoolParams {
 // y = max (or min) over each window; idx = flat index of the winner in its input plane. Scan order D, H, W;
 // the first extreme wins ties and the last NaN wins (NaN propagates), as in PyTorch.
 void max_pool(const PoolParams& p, const float* x, float* y, int64_t* idx, bool min, int64_t p0, int64_t p1);
+// avg: the mean over the window's dilated taps; count_include_pad counts the taps in [-p, in + pe), else in [0, in).
 void avg_pool(const PoolParams& p, const float* x, float* y, int64_t p0, int64_t p1);
 // gx (input-shaped, overwritten) = the transpose of avg_pool applied to gy.
 void avg_pool_backward(const PoolParams& p, const float* gy, float* gx, int64_t p0, int64_t p1);
