@@ -84,6 +84,28 @@ void Executable::rebind(Context& c, ValueId v, const Tensor& t) const {
     (u.output ? c.out : c.in)[u.step][u.slot] = t;
 }
 
+namespace {
+std::atomic<bool> g_anomaly{false};
+
+// The flat index of the first NaN or infinity in t (a contiguous float tensor on the host), or -1.
+template <typename T>
+int64_t first_nonfinite(const Tensor& t) {
+  const T* p = t.data<const T>();
+  for (int64_t i = 0, n = t.numel(); i < n; ++i)
+    if (!std::isfinite(p[i])) return i;
+  return -1;
+}
+
+std::string index_str(const Shape& s, int64_t i) {
+  std::string at;
+  for (int64_t d = int64_t(s.size()) - 1; d >= 0; --d) {
+    at = std::to_string(i % s[size_t(d)]) + (at.empty() ? "" : ", ") + at;
+    i /= s[size_t(d)];
+  }
+  return "[" + at + "]";
+}
+}  // namespace
+
 // A scan of the labels (a few microseconds for a batch of segmentation maps) buys a step that either runs whole or
 // changes nothing: an out-of-range label fails here, before a weight, a running statistic or a counter moves.
 void Executable::check_indices(ValueId id, const Tensor& t) const {
@@ -96,13 +118,8 @@ void Executable::check_indices(ValueId id, const Tensor& t) const {
     const IndexInput& r = k.range;
     for (int64_t i = 0, n = c.numel(); i < n; ++i) {
       if ((p[i] >= r.lo && p[i] < r.hi) || (r.has_ignore && p[i] == r.ignore)) continue;
-      std::string at;
-      for (int64_t d = int64_t(c.shape().size()) - 1, rest = i; d >= 0; --d) {
-        at = std::to_string(rest % c.shape()[size_t(d)]) + (at.empty() ? "" : ", ") + at;
-        rest /= c.shape()[size_t(d)];
-      }
       fail(ErrorKind::Index, k.op, ": argument '", r.arg, "' (input '", graph_->value(id).name, "') holds ", p[i],
-           " at [", at, "], out of bounds: expected ", r.what, " in [", r.lo, ", ", r.hi, ")",
+           " at ", index_str(c.shape(), i), ", out of bounds: expected ", r.what, " in [", r.lo, ", ", r.hi, ")",
            r.has_ignore ? " or ignore_index=" + std::to_string(r.ignore) : std::string(),
            "; nothing was run or updated");
     }
@@ -132,27 +149,6 @@ void Executable::bind_input(Context& c, ValueId id, const Tensor& t) const {
   c.bound[size_t(b)] = 1;
 }
 
-namespace {
-std::atomic<bool> g_anomaly{false};
-
-// The flat index of the first NaN or infinity in t (a contiguous float tensor on the host), or -1.
-template <typename T>
-int64_t first_nonfinite(const Tensor& t) {
-  const T* p = t.data<const T>();
-  for (int64_t i = 0, n = t.numel(); i < n; ++i)
-    if (!std::isfinite(p[i])) return i;
-  return -1;
-}
-
-std::string index_str(const Shape& s, int64_t i) {
-  std::string at;
-  for (int64_t d = int64_t(s.size()) - 1; d >= 0; --d) {
-    at = std::to_string(i % s[size_t(d)]) + (at.empty() ? "" : ", ") + at;
-    i /= s[size_t(d)];
-  }
-  return "[" + at + "]";
-}
-}  // namespace
 
 void set_detect_anomaly(bool on) { g_anomaly.store(on); }
 bool is_anomaly_enabled() { return g_anomaly.load(); }
