@@ -139,3 +139,23 @@ def test_train_spec_errors():
                              fc._C.OptimizerState())
     with pytest.raises(ValueError, match="needs an OptimizerState"):
         fc._C.build_training(g, dict(loss=loss, optimizer="sgd", groups=[dict(params=[(w, "0")], hyper={})]))
+
+
+@pytest.mark.parametrize("opt", ["sgd", "adam"])
+def test_updates_run_next_to_their_gradients(opt):
+    """Each update is scheduled as soon as its gradient exists (the step counter it reads comes first), so gradient
+    buffers are reused across layers: the fused ResNet-18 arena is about half the unfused one, where every gradient
+    lives to the end of the step."""
+    peaks = {}
+    for fuse in (True, False):
+        fc.manual_seed(0)
+        m = fc.models.resnet18(num_classes=10)
+        o = fc.optim.SGD(m.parameters(), lr=0.1, momentum=0.9) if opt == "sgd" else fc.optim.Adam(m.parameters())
+        c = fc.compile(m, (2, 3, 32, 32), loss="cross_entropy", optimizer=o, fuse=fuse)
+        peaks[fuse] = c.peak_bytes
+        if fuse:
+            steps = c.schedule().splitlines()
+            first_update = next(i for i, s in enumerate(steps) if "_update" in s or "optimizer:" in s)
+            last_backward = max(i for i, s in enumerate(steps) if "backward" in s)
+            assert first_update < last_backward
+    assert peaks[True] < 0.75 * peaks[False]

@@ -116,7 +116,13 @@ void Executable::check_indices(ValueId id, const Tensor& t) const {
     const Tensor c = t.contiguous();
     const int64_t* p = c.data<const int64_t>();
     const IndexInput& r = k.range;
-    for (int64_t i = 0, n = c.numel(); i < n; ++i) {
+    const uint64_t span = uint64_t(r.hi - r.lo);
+    const int64_t n = c.numel();
+    bool bad = false;  // branch-free first pass (it vectorises): the common case is a clean batch
+    for (int64_t i = 0; i < n; ++i)
+      bad |= (uint64_t(p[i] - r.lo) >= span) & !(r.has_ignore & (p[i] == r.ignore));
+    if (!bad) continue;
+    for (int64_t i = 0; i < n; ++i) {
       if ((p[i] >= r.lo && p[i] < r.hi) || (r.has_ignore && p[i] == r.ignore)) continue;
       fail(ErrorKind::Index, k.op, ": argument '", r.arg, "' (input '", graph_->value(id).name, "') holds ", p[i],
            " at ", index_str(c.shape(), i), ", out of bounds: expected ", r.what, " in [", r.lo, ", ", r.hi, ")",

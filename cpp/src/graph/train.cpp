@@ -79,11 +79,15 @@ TrainGraph build_training(Graph& g, const TrainSpec& spec, OptimizerState* state
     }
   TrainGraph out;
   const std::string saved_scope = g.current_scope;
+  FC_CHECK(spec.optimizer.empty() || state != nullptr, Value, "train: optimizer '", spec.optimizer,
+           "' needs an OptimizerState");
+  // The counter goes before the backward pass: an update reads the step index, so a counter placed after the
+  // backward would hold every update (and every gradient buffer) until the end of the step, where the fusion pass
+  // can no longer move them next to their gradients (ResNet-18's arena doubled).
+  if (!spec.optimizer.empty()) out.step = step_counter(g, state->step());
   out.grads = wrt.empty() ? std::vector<ValueId>{} : append_backward(g, spec.loss, wrt);
   if (spec.optimizer.empty()) return out;
-  FC_CHECK(state != nullptr, Value, "train: optimizer '", spec.optimizer, "' needs an OptimizerState");
   const OptimizerDef& opt = reg.optimizer(spec.optimizer);
-  out.step = step_counter(g, state->step());
   ValueId coef = kNoValue;
   if (spec.clip_grad_norm > 0 && !out.grads.empty()) {
     g.current_scope = "clip_grad_norm";
