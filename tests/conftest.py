@@ -44,3 +44,11 @@ def randn(*shape, seed: int = 0, scale: float = 1.0) -> np.ndarray:
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+# `pytest --hypothesis-profile=stress tests/test_stress.py` (CI's stress step): many deterministic examples and no
+# example database in the checkout. Tests that set max_examples themselves keep their own number.
+from hypothesis import HealthCheck, settings as _hyp_settings  # noqa: E402
+
+_hyp_settings.register_profile("stress", max_examples=2500, deadline=None, database=None, derandomize=True,
+                               suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])

@@ -96,9 +96,10 @@ def train_executable(fixed_io=-1):
     opt = fc.optim.Adam(m.parameters(), lr=1e-3)
     net = fc.compile(m, (6, 1, 8, 8), loss="cross_entropy", optimizer=opt)
     prog = net._main()
+    exe = fc._C.Executable(prog.ctx.graph, [prog.loss_id] + prog.outs, "cpu", True, True, "", {}, fixed_io)
     fc.reset_peak_memory_stats()
     before = fc.memory_allocated()
-    exe = fc._C.Executable(prog.ctx.graph, [prog.loss_id] + prog.outs, "cpu", True, True, "", {}, fixed_io)
+    exe.step_addresses()  # makes the default execution context: its arena and I/O buffers
     return exe, prog, opt, fc.memory_allocated() - before
 
 
@@ -111,7 +112,7 @@ def test_a_step_allocates_nothing_beyond_the_planned_arena(fixed_io):
     exe.set_input(prog.x_id, x)
     exe.set_input(prog.y_id, y)
     for _ in range(3):
-        opt._before_step()
+        opt._sync()
         fc.reset_peak_memory_stats()
         held = fc.memory_allocated()
         exe.run()
@@ -129,7 +130,7 @@ def test_fixed_io_replays_with_the_same_addresses_and_the_same_results():
         for exe, p, opt in ((fixed, prog, opt_f), (loose, prog_l, opt_l)):
             exe.set_input(p.x_id, x)
             exe.set_input(p.y_id, y)
-            opt._before_step()
+            opt._sync()
             exe.run()
         assert np.isfinite(fixed.output(prog.loss_id)) and fixed.output(prog.loss_id) == loose.output(prog_l.loss_id)
         if addresses is None:

@@ -93,14 +93,7 @@ void bind_graph(py::module_& m) {
            py::arg("fuse") = false, py::arg("backend") = "", py::arg("algo") = std::map<std::string, std::string>(),
            py::arg("fixed_io") = -1)
       .def_property_readonly("backend", &Executable::backend)
-      .def_property_readonly("fuse_stats", [](const Executable& e) {
-        const FuseStats& s = e.fuse_stats();
-        return py::dict(py::arg("bn_fold") = s.bn_fold, py::arg("conv_epilogue") = s.conv_epilogue,
-                        py::arg("conv_residual") = s.conv_residual, py::arg("bn_relu") = s.bn_relu,
-                        py::arg("bn_add_relu") = s.bn_add_relu,
-                        py::arg("bn_relu_backward") = s.bn_relu_backward,
-                        py::arg("early_updates") = s.early_updates);
-      })
+      .def_property_readonly("fuse_stats", [](const Executable& e) { return e.fuse_stats().counts; })
       .def("call",
            [](Executable& e, const py::dict& inputs, const std::vector<ValueId>& outputs) {
              std::vector<std::pair<ValueId, Tensor>> in;

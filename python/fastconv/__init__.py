@@ -20,7 +20,7 @@ from . import nn, optim
 from .compile import compile, Compiled
 from .summary import summary
 from .training import fit, evaluate, predict, History
-from .io import save, load
+from .io import save, load, register_module
 from . import data, models
 
 __version__ = _C.__version__
@@ -30,7 +30,7 @@ __all__ = ["Tensor", "from_dlpack", "from_numpy", "tensor", "backends", "cuda", 
            "memory_allocated", "max_memory_allocated", "reset_peak_memory_stats", "set_isa", "get_isa", "get_cmake_dir",
            "manual_seed", "Symbol", "cat", "conv_output_size", "conv_flops", "ConvOutputSize", "nn", "optim",
            "compile", "Compiled", "summary", "fit", "evaluate", "predict", "History", "save",
-           "load", "data", "models"]
+           "load", "register_module", "data", "models"]
 
 
 def tensor(data) -> Tensor:
@@ -61,6 +61,10 @@ def set_isa(isa: str) -> None:
 
 def set_num_threads(n: int) -> None:
     """Threads used by CPU kernels (default: FASTCONV_NUM_THREADS, else OMP_NUM_THREADS, else all cores)."""
+    import numbers
+
+    if not isinstance(n, numbers.Integral) or isinstance(n, bool) or not 1 <= int(n) <= 1024:
+        raise ValueError(f"set_num_threads: argument 'n' must be an int between 1 and 1024, got {n!r}")
     _C.set_num_threads(int(n))
 
 

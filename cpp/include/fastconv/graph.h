@@ -71,11 +71,15 @@ class Graph {
 
   // The scope given to nodes that add() creates without one (backward rules inherit their forward node's).
   std::string current_scope;
+  // Values that builders create once per graph and find again by a key (the step counter: train.h).
+  ValueId memo(const std::string& key) const;  // kNoValue if absent
+  void set_memo(const std::string& key, ValueId v);
 
  private:
   ValueId new_value(Value v);
   std::vector<Value> values_;
   std::vector<Node> nodes_;
+  std::map<std::string, ValueId> memo_;
 };
 
 // Appends the backward pass of `loss` (a scalar) to g and returns d loss / d wrt[i] for each i
@@ -95,21 +99,24 @@ struct CompileOptions {
   std::map<std::string, std::string> algo;
 };
 
-// What the fusion passes did (counts of rewritten patterns).
+// What the fusion passes did: rewrites per pattern name ("bn_fold", "conv_epilogue", "bn_relu", ...: the patterns
+// the op families register), finer counts some patterns add ("conv_residual", "bn_add_relu"), and "early_updates"
+// (optimizer updates moved up to right after their gradient: a reorder, not a fusion). Every name is present.
 struct FuseStats {
-  int bn_fold = 0;           // eval batch_norm folded into the preceding conv (conv_bn_fold + conv)
-  int conv_epilogue = 0;     // conv + [residual add] + [relu] -> conv*d_fused
-  int conv_residual = 0;     //   ... of which with a residual add
-  int bn_relu = 0;           // batch_norm + [residual add] + relu -> batch_norm_relu / batch_norm_add_relu
-  int bn_add_relu = 0;       //   ... of which with a residual add
-  int bn_relu_backward = 0;  // relu_backward + batch_norm_backward -> batch_norm_relu_backward
-  int early_updates = 0;     // optimizer updates moved up to right after their gradient (not a fusion: a reorder)
-  int total() const { return bn_fold + conv_epilogue + bn_relu + bn_relu_backward; }
+  std::map<std::string, int> counts;
+  int get(const std::string& name) const {
+    auto it = counts.find(name);
+    return it == counts.end() ? 0 : it->second;
+  }
+  int total() const;  // fusions (the patterns' own counts)
 };
+FuseStats empty_fuse_stats();
 
 // Returns a rewritten copy of g (same value ids) with fused nodes; dead nodes (for `outputs`) are dropped. A
-// pattern is fused only when its intermediates are used by nothing else and are not outputs.
-std::shared_ptr<Graph> fuse_graph(const Graph& g, const std::vector<ValueId>& outputs, FuseStats* stats = nullptr);
+// pattern is fused only when its intermediates are used by nothing else and are not outputs, and only where
+// `backend` has kernels for the ops it makes.
+std::shared_ptr<Graph> fuse_graph(const Graph& g, const std::vector<ValueId>& outputs, FuseStats* stats = nullptr,
+                                  const std::string& backend = "cpu");
 
 // One arena buffer. Values that share it (views, in-place outputs) are not listed: their bytes are the root's.
 struct PlannedBuffer {
@@ -211,7 +218,8 @@ class Executable {
   mutable std::condition_variable pool_cv_;
   mutable std::vector<std::unique_ptr<Context>> idle_;
   mutable int contexts_ = 0;
-  std::unique_ptr<Context> default_;  // set_input/run/output
+  Context& default_context() const;
+  mutable std::unique_ptr<Context> default_;  // set_input/run/output, made on first use
 };
 
 }  // namespace fastconv

@@ -118,7 +118,7 @@ void Executable::execute(Context& c) const {
       c.next[b] = Tensor();
     }
   RunContext ctx;
-  ctx.step = step_.fetch_add(1);
+  step_.fetch_add(1);
   char* arena = static_cast<char*>(c.arena->data());
   const bool prof = profiling_.load();
   for (size_t i = 0; i < steps_.size(); ++i) {
@@ -183,25 +183,31 @@ std::vector<Tensor> Executable::call(const std::vector<std::pair<ValueId, Tensor
   return out;
 }
 
-void Executable::set_input(ValueId id, const Tensor& t) { bind_input(*default_, id, t); }
+Executable::Context& Executable::default_context() const {
+  if (!default_) default_ = make_context();  // made on first use: call() never needs it
+  return *default_;
+}
+
+void Executable::set_input(ValueId id, const Tensor& t) { bind_input(default_context(), id, t); }
 
 void Executable::run() {
   std::lock_guard<std::mutex> serial(serial_mu_);
-  execute(*default_);
+  execute(default_context());
 }
 
-Tensor Executable::output(ValueId id) const { return take(*default_, id); }
+Tensor Executable::output(ValueId id) const { return take(default_context(), id); }
 
 Tensor Executable::output_view(ValueId id) const {
   FC_CHECK(std::find(outputs_.begin(), outputs_.end(), id) != outputs_.end(), Value, "output: value %", id,
            " is not an output of this executable");
-  return default_->views[size_t(id)];
+  return default_context().views[size_t(id)];
 }
 
 std::vector<const void*> Executable::step_addresses() const {
   std::vector<const void*> a;
+  const Context& c = default_context();
   for (size_t i = 0; i < steps_.size(); ++i)
-    for (const auto* list : {&default_->in[i], &default_->out[i]})
+    for (const auto* list : {&c.in[i], &c.out[i]})
       for (const Tensor& t : *list) a.push_back(t.defined() ? t.data_ptr() : nullptr);
   return a;
 }

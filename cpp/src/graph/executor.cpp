@@ -29,7 +29,8 @@ Executable::Executable(std::shared_ptr<Graph> graph, std::vector<ValueId> output
   for (const auto& [k, v] : opts_.algo) given.set(k, v);
   kopts.merge(given);
   if (!kopts.empty()) KernelTable::global().validate(kopts);
-  if (opts_.fuse) graph_ = fuse_graph(*graph_, outputs_, &fuse_stats_);
+  fuse_stats_ = empty_fuse_stats();
+  if (opts_.fuse) graph_ = fuse_graph(*graph_, outputs_, &fuse_stats_, backend_);
   Graph& g = *graph_;
   const Registry& reg = Registry::global();
   const int nv = g.num_values(), nn = g.num_nodes();
@@ -180,7 +181,6 @@ Executable::Executable(std::shared_ptr<Graph> graph, std::vector<ValueId> output
       io_bytes_ += g.value(v).desc.nbytes();
 
   max_contexts_ = stateful_ ? 1 : std::max(2, int(std::thread::hardware_concurrency()));
-  default_ = make_context();
 }
 
 std::string Executable::schedule_str() const {
