@@ -118,7 +118,7 @@ Prepared prepare_pass(ConvPass pass, const ConvParams& p, bool has_bias, Algo al
       algo_bytes = cpu::winograd_f4x3_workspace_bytes(wino);
       break;
     }
-    case Algo::ref: break;
+    case Algo::ref: algo_bytes = ref::conv_ref_workspace_bytes(p); break;
   }
   auto run = [p, pass, algo, has_bias, flip_kernel, flip_input, flip_bytes, slots, dk, wino, wfloats](
                  const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext& ctx) {
@@ -141,7 +141,7 @@ Prepared prepare_pass(ConvPass pass, const ConvParams& p, bool has_bias, Algo al
           case Algo::gemm_1x1: cpu::conv_gemm_1x1_forward(p, a, w, bias, y, ws, slots); return;
           case Algo::depthwise_direct: cpu::conv_depthwise_forward(dk, p, a, w, bias, y); return;
           case Algo::winograd_f4x3: cpu::winograd_f4x3_forward(wino, a, w, bias, y, ws); return;
-          default: ref::conv_forward(p, a, w, bias, y); return;
+          default: ref::conv_forward(p, a, w, bias, y, reinterpret_cast<double*>(ws)); return;
         }
       case ConvPass::backward_data:
         switch (algo) {
@@ -159,7 +159,7 @@ Prepared prepare_pass(ConvPass pass, const ConvParams& p, bool has_bias, Algo al
           case Algo::gemm_1x1: cpu::conv_gemm_1x1_backward_weight(p, a, w, y, ws, slots); break;
           case Algo::depthwise_direct: cpu::conv_depthwise_backward_weight(dk, p, a, w, y); break;
           case Algo::winograd_f4x3: cpu::winograd_f4x3_backward_weight(wino, w, a, y, ws); break;
-          default: ref::conv_backward_weight(p, a, w, y); break;
+          default: ref::conv_backward_weight(p, a, w, y, reinterpret_cast<double*>(ws)); break;
         }
         if (flip_kernel)  // the gradient of the reversed kernel, reversed back
           for (int64_t k0 = 0; k0 < wfloats; k0 += kv) std::reverse(y + k0, y + k0 + kv);

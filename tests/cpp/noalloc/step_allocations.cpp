@@ -194,7 +194,7 @@ TEST_P(ConvStep, AllocatesNothing) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Algos, ConvStep,
-                         ::testing::Values("rules", "im2col_gemm", "gemm_1x1", "winograd_f4x3", "depthwise_direct"));
+                         ::testing::Values("rules", "im2col_gemm", "gemm_1x1", "winograd_f4x3", "depthwise_direct", "ref"));
 
 // A linear layer whose forward product is tiny (4 x 16) with a long reduction (K = 65536): the GEMM splits K
 // across threads and sums partial products, which now live in the node's workspace.

@@ -49,12 +49,6 @@ void sum_to(const ReduceParams& p, const float* x, float* out, int64_t out_numel
   for (int64_t i = 0; i < out_numel; ++i) out[i] = float(acc[i]);
 }
 
-void sum_to(const ReduceParams& p, const float* x, float* out, int64_t out_numel) {
-  double* acc = new double[static_cast<size_t>(out_numel > 0 ? out_numel : 1)];
-  sum_to(p, x, out, out_numel, acc);
-  delete[] acc;
-}
-
 void relu(const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = x[i] < 0.f ? 0.f : x[i];  // NaN propagates, as in PyTorch
 }
