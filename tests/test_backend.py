@@ -12,8 +12,7 @@ import pytest
 import fastconv as fc
 import fastconv.functional as F
 import fastconv.nn as nn
-
-from conftest import randn
+from conftest import randn, rel_err, t64, torch
 
 
 def small_cnn():
@@ -115,3 +114,18 @@ def test_compile_rejects_a_malformed_algo_argument():
 def test_algorithms_lists_what_overrides_may_name():
     assert {"ref", "im2col_gemm", "gemm_1x1", "depthwise_direct", "winograd_f4x3"} <= set(fc.backends.algorithms("conv"))
     assert fc.backends.algorithms("pool") == ["ref", "vec"]
+
+
+def test_winograd_block_size_is_an_option_read_in_prepare():
+    # conv.winograd_fused_tiles (what FC_WINO_TILES was) forces Winograd's tiles per block: the blocking changes,
+    # the result does not (against torch in float64), and a value that is not an int is an error naming the key.
+    fc.manual_seed(1)
+    m = nn.Sequential(nn.Conv2d(8, 16, 3, padding=1))
+    x = randn(2, 8, 20, 20, seed=3)
+    ref = torch.nn.functional.conv2d(t64(x), t64(np.asarray(m[0].weight)), t64(np.asarray(m[0].bias)), padding=1)
+    for tiles in ("12", "24", "480"):
+        net = fc.compile(m, (2, 8, 20, 20), algo={"conv": "winograd_f4x3", "conv.winograd_fused_tiles": tiles})
+        assert "conv2d <winograd_f4x3>" in net.schedule()
+        assert rel_err(net.predict(x), ref) <= 1e-5
+    with pytest.raises(ValueError, match="conv.winograd_fused_tiles"):
+        fc.compile(m, (2, 8, 20, 20), algo={"conv": "winograd_f4x3", "conv.winograd_fused_tiles": "many"})

@@ -89,14 +89,14 @@ def test_value_and_grad_from_threads():
         assert out[t][0] == expect[t][0] and all(np.array_equal(a, b) for a, b in zip(out[t][1], expect[t][1]))
 
 
-def train_executable(fixed_io=-1):
-    """A training step compiled again with fixed I/O on or off; returns (executable, program, optimizer, bytes the
-    construction allocated)."""
-    m = cnn(3, dropout=0.25)
+def train_executable(fixed_io=-1, model=None, shape=(6, 1, 8, 8), algo=None):
+    """A training step compiled again with fixed I/O on or off (and `algo` overrides); returns (executable, program,
+    optimizer, bytes the construction allocated)."""
+    m = model or cnn(3, dropout=0.25)
     opt = fc.optim.Adam(m.parameters(), lr=1e-3)
-    net = fc.compile(m, (6, 1, 8, 8), loss="cross_entropy", optimizer=opt)
+    net = fc.compile(m, shape, loss="cross_entropy", optimizer=opt)
     prog = net._main()
-    exe = fc._C.Executable(prog.ctx.graph, [prog.loss_id] + prog.outs, "cpu", True, True, "", {}, fixed_io)
+    exe = fc._C.Executable(prog.ctx.graph, [prog.loss_id] + prog.outs, "cpu", True, True, "", algo or {}, fixed_io)
     fc.reset_peak_memory_stats()
     before = fc.memory_allocated()
     exe.step_addresses()  # makes the default execution context: its arena and I/O buffers
@@ -118,6 +118,58 @@ def test_a_step_allocates_nothing_beyond_the_planned_arena(fixed_io):
         exe.run()
         assert fc.max_memory_allocated() == held  # not one byte allocated during the step
         assert fc.memory_allocated() == held
+
+
+def assert_steps_allocate_nothing(exe, prog, opt, built, x, y):
+    """The arena (peak_bytes) plus the I/O buffers is all the construction allocated, and the allocator's
+    high-water mark does not move during a step: every kernel's scratch came from the planned workspace."""
+    assert built == exe.peak_bytes + exe.io_bytes
+    exe.set_input(prog.x_id, x)
+    exe.set_input(prog.y_id, y)
+    for _ in range(2):
+        opt._sync()
+        fc.reset_peak_memory_stats()
+        held = fc.memory_allocated()
+        exe.run()
+        assert fc.max_memory_allocated() == held
+        assert fc.memory_allocated() == held
+
+
+def conv_net():
+    """3x3, 1x1 and depthwise convolutions (with bias, batch norm and a classifier): every conv algorithm
+    applies to some layer of it."""
+    fc.manual_seed(5)
+    return nn.Sequential(nn.Conv2d(4, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.Conv2d(16, 16, 1),
+                         nn.ReLU(), nn.Conv2d(16, 16, 3, padding=1, groups=16), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(16 * 6 * 6, 3))
+
+
+@pytest.mark.parametrize("algo", ["im2col_gemm", "gemm_1x1", "winograd_f4x3", "depthwise_direct"])
+def test_each_conv_algorithm_step_stays_within_peak_bytes(algo):
+    saved = fc.get_num_threads()
+    fc.set_num_threads(2)  # the threaded paths: per-task GEMM packs, image slots, weight-gradient groups
+    try:
+        exe, prog, opt, built = train_executable(1, conv_net(), (4, 4, 12, 12), {"conv": algo})
+        assert algo in exe.schedule()  # the override applied where it can
+        r = np.random.default_rng(2)
+        assert_steps_allocate_nothing(exe, prog, opt, built, r.standard_normal((4, 4, 12, 12)).astype(np.float32),
+                                      r.integers(0, 3, 4))
+    finally:
+        fc.set_num_threads(saved)
+
+
+def test_linear_k_split_step_stays_within_peak_bytes():
+    # Forward is a 4 x 16 product over K = 65536: the GEMM splits K over the threads, partial sums in scratch.
+    saved = fc.get_num_threads()
+    fc.set_num_threads(2)
+    try:
+        fc.manual_seed(6)
+        exe, prog, opt, built = train_executable(1, nn.Sequential(nn.Linear(65536, 16)), (4, 65536))
+        r = np.random.default_rng(3)
+        assert_steps_allocate_nothing(exe, prog, opt, built, r.standard_normal((4, 65536)).astype(np.float32),
+                                      r.integers(0, 16, 4))
+    finally:
+        fc.set_num_threads(saved)
 
 
 def test_fixed_io_replays_with_the_same_addresses_and_the_same_results():

@@ -79,20 +79,47 @@ void check_all(const ConvParams& p, Fwd fwd, Bd bd, Bw bw, const std::string& wh
   set_num_threads(2);
 }
 
+std::vector<Isa> isas() {
+  std::vector<Isa> v;
+  for (Isa i : {Isa::scalar, Isa::avx2, Isa::avx512})
+    if (int(i) <= int(cpu_features().best)) v.push_back(i);
+  return v;
+}
+
+// A 64-byte aligned workspace, as the planner gives (the GEMM packs into it with aligned stores).
+struct Workspace {
+  std::vector<float> buf;
+  float* p;
+  explicit Workspace(size_t bytes) : buf(bytes / 4 + 16, std::nanf("")) {
+    p = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(buf.data()) + 63) & ~uintptr_t(63));
+  }
+};
+
+// The largest workspace of the three passes for a plan (every pass runs in the same buffer here).
+size_t max_workspace(const ConvParams& p, const cpu::GemmPlan& plan, bool im2col) {
+  size_t most = 0;
+  for (ConvPass pass : {ConvPass::forward, ConvPass::backward_data, ConvPass::backward_weight})
+    most = std::max(most, im2col ? cpu::conv_im2col_gemm_workspace(p, pass, plan)
+                                 : cpu::conv_gemm_1x1_workspace(p, pass, plan));
+  return most;
+}
+
+// The GEMM plans are made for two threads while check_all runs on pools of one and two.
 TEST(Conv, Im2colGemmMatchesReference) {
+  for (Isa isa : isas())
   for (const ConvParams& p : {make(3, 4, 6, 2, 9, 11, 3, 2, 2, 1, 2), make(1, 3, 5, 1, 7, 7, 3, 3, 1, 1, 1),
                               make(4, 2, 2, 1, 5, 19, 2, 3, 3, 0, 1), make(0, 2, 2, 1, 5, 5, 3, 3, 1, 0, 1)}) {
     // Slots side by side, and batched columns with chunks that do and do not divide the batch.
     const int64_t two = std::max<int64_t>(1, std::min<int64_t>(p.N, 2));
-    for (cpu::GemmPlan slots : {cpu::GemmPlan(1), cpu::GemmPlan(two), cpu::GemmPlan(1, 2), cpu::GemmPlan(1, 3)}) {
-      std::vector<float> ws(std::max(cpu::conv_im2col_gemm_workspace(p, ConvPass::forward, slots),
-                                     cpu::conv_im2col_gemm_workspace(p, ConvPass::backward_weight, slots)) /
-                                4 + 1);
+    for (cpu::GemmPlan slots : {cpu::conv_gemm_plan(1, 1, isa, 2), cpu::conv_gemm_plan(two, 1, isa, 2),
+                                cpu::conv_gemm_plan(1, 2, isa, 2), cpu::conv_gemm_plan(1, 3, isa, 2)}) {
+      const Workspace ws(max_workspace(p, slots, true));
       check_all(
-          p, [&](Buffers& B, float* y) { cpu::conv_im2col_gemm_forward(p, B.x.data(), B.w.data(), B.b.data(), y, ws.data(), slots); },
-          [&](Buffers& B, float* dx) { cpu::conv_im2col_gemm_backward_data(p, B.dy.data(), B.w.data(), dx, ws.data(), slots); },
-          [&](Buffers& B, float* dw) { cpu::conv_im2col_gemm_backward_weight(p, B.dy.data(), B.x.data(), dw, ws.data(), slots); },
-          "im2col_gemm slots=" + std::to_string(slots.slots) + " chunk=" + std::to_string(slots.chunk));
+          p, [&](Buffers& B, float* y) { cpu::conv_im2col_gemm_forward(p, B.x.data(), B.w.data(), B.b.data(), y, ws.p, slots); },
+          [&](Buffers& B, float* dx) { cpu::conv_im2col_gemm_backward_data(p, B.dy.data(), B.w.data(), dx, ws.p, slots); },
+          [&](Buffers& B, float* dw) { cpu::conv_im2col_gemm_backward_weight(p, B.dy.data(), B.x.data(), dw, ws.p, slots); },
+          std::string("im2col_gemm ") + isa_name(isa) + " slots=" + std::to_string(slots.slots) +
+              " chunk=" + std::to_string(slots.chunk));
     }
   }
 }
@@ -101,12 +128,18 @@ TEST(Conv, Im2colGemmMatchesReference) {
 // keep per-image slots for wide ones.
 TEST(Conv, Im2colPlanBatchesSmallOutputs) {
   const ConvParams l4 = make(16, 512, 512, 1, 2, 2, 3, 3, 1, 1, 1);
-  const cpu::GemmPlan a = cpu::conv_im2col_gemm_plan(l4, ConvPass::backward_weight);
+  const cpu::GemmPlan a = cpu::conv_im2col_gemm_plan(l4, ConvPass::backward_weight, Isa::scalar, 2);
   EXPECT_EQ(a.chunk, 16);
   EXPECT_EQ(a.slots, 1);
   EXPECT_LE(cpu::conv_im2col_gemm_workspace(l4, ConvPass::backward_weight, a), size_t(64) << 20);
-  EXPECT_EQ(cpu::conv_im2col_gemm_plan(make(1, 512, 512, 1, 2, 2, 3, 3, 1, 1, 1), ConvPass::forward).chunk, 1);
-  EXPECT_EQ(cpu::conv_im2col_gemm_plan(make(16, 64, 64, 1, 32, 32, 3, 3, 1, 1, 1), ConvPass::forward).chunk, 1);
+  EXPECT_EQ(cpu::conv_im2col_gemm_plan(make(1, 512, 512, 1, 2, 2, 3, 3, 1, 1, 1), ConvPass::forward, Isa::scalar, 2)
+                .chunk,
+            1);
+  const cpu::GemmPlan wide =
+      cpu::conv_im2col_gemm_plan(make(16, 64, 64, 1, 32, 32, 3, 3, 1, 1, 1), ConvPass::forward, Isa::scalar, 2);
+  EXPECT_EQ(wide.chunk, 1);
+  EXPECT_EQ(wide.slots, 2);
+  EXPECT_EQ(wide.gemm.threads, 1);  // single-threaded products inside the slots
 }
 
 TEST(Conv, Gemm1x1MatchesReference) {
@@ -114,13 +147,15 @@ TEST(Conv, Gemm1x1MatchesReference) {
   // slot left idle (N = 1) and with an empty batch; fewer takes the direct one.
   for (const ConvParams& p : {make(3, 8, 6, 2, 5, 7, 1, 1, 1, 0, 1), make(5, 3, 16, 1, 4, 33, 1, 1, 1, 0, 1),
                               make(1, 40, 7, 1, 6, 9, 1, 1, 1, 0, 1), make(0, 9, 4, 1, 3, 3, 1, 1, 1, 0, 1)}) {
-    const int64_t slots = 2;
-    std::vector<float> ws(cpu::conv_gemm_1x1_workspace(p, ConvPass::backward_weight, slots) / 4 + 1);
+    for (Isa isa : isas()) {
+    const cpu::GemmPlan slots = cpu::conv_gemm_plan(2, 1, isa, 2);
+    const Workspace ws(max_workspace(p, slots, false));
     check_all(
-        p, [&](Buffers& B, float* y) { cpu::conv_gemm_1x1_forward(p, B.x.data(), B.w.data(), B.b.data(), y, ws.data(), slots); },
-        [&](Buffers& B, float* dx) { cpu::conv_gemm_1x1_backward_data(p, B.dy.data(), B.w.data(), dx, ws.data(), slots); },
-        [&](Buffers& B, float* dw) { cpu::conv_gemm_1x1_backward_weight(p, B.dy.data(), B.x.data(), dw, ws.data(), slots); },
-        "gemm_1x1");
+        p, [&](Buffers& B, float* y) { cpu::conv_gemm_1x1_forward(p, B.x.data(), B.w.data(), B.b.data(), y, ws.p, slots); },
+        [&](Buffers& B, float* dx) { cpu::conv_gemm_1x1_backward_data(p, B.dy.data(), B.w.data(), dx, ws.p, slots); },
+        [&](Buffers& B, float* dw) { cpu::conv_gemm_1x1_backward_weight(p, B.dy.data(), B.x.data(), dw, ws.p, slots); },
+        std::string("gemm_1x1 ") + isa_name(isa));
+    }
   }
 }
 
@@ -129,7 +164,7 @@ TEST(Conv, DepthwiseMatchesReferenceAtEveryIsa) {
   for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512}) {
     if (int(isa) > int(best)) continue;
     set_isa(isa);
-    const cpu::DepthwiseKernels kn = cpu::depthwise_kernels();
+    const cpu::DepthwiseKernels kn = cpu::depthwise_kernels(isa);
     for (const ConvParams& p : {make(2, 4, 8, 4, 9, 37, 3, 3, 1, 1, 1), make(3, 3, 3, 3, 8, 21, 3, 5, 2, 2, 1),
                                 make(1, 5, 5, 5, 6, 18, 2, 3, 1, 1, 2)}) {
       check_all(

@@ -1,5 +1,7 @@
-// cpu::sgemm / sgemm_batched against the double-accumulating reference, at every ISA level the CPU has, with one
-// and two threads.
+// cpu::sgemm / sgemm_batched against the double-accumulating reference, at every ISA level the CPU has, planned
+// for one and two threads; every call gets exactly the scratch sgemm_scratch_bytes asks for, NaN-filled, with a
+// guard after it that must stay untouched. Plans stay correct when the pool has more or fewer threads than
+// they were made for.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -28,6 +30,30 @@ std::vector<float> random_vec(size_t n, uint32_t seed) {
   return v;
 }
 
+// A 64-byte aligned scratch of exactly `bytes` (NaN: the kernel must write before it reads) and a guard after it.
+class Scratch {
+ public:
+  explicit Scratch(size_t bytes) : bytes_(bytes), buf_(bytes / 4 + 16 + kGuard, std::nanf("")) {
+    base_ = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(buf_.data()) + 63) & ~uintptr_t(63));
+    for (size_t i = 0; i < kGuard; ++i) base_[bytes / 4 + i] = kSentinel;
+  }
+  cpu::GemmContext ctx(const cpu::GemmContext& g) const { return cpu::with_scratch(g, base_, bytes_); }
+  bool guard_intact() const {
+    for (size_t i = 0; i < kGuard; ++i)
+      if (base_[bytes_ / 4 + i] != kSentinel) return false;
+    return true;
+  }
+
+ private:
+  static constexpr size_t kGuard = 64;
+  size_t bytes_;
+  std::vector<float> buf_;
+  float* base_;
+};
+
+// The plan the tests run with: the active ISA level, planned for the pool's thread count unless told otherwise.
+cpu::GemmContext plan(int threads = 0) { return cpu::gemm_context(active_isa(), threads ? threads : get_num_threads()); }
+
 struct Case {
   int64_t M, N, K;
   bool ta = false, tb = false;
@@ -43,8 +69,8 @@ std::string describe(const Case& c) {
 
 // Runs one case and checks the relative Frobenius error, that beta == 0 ignores NaN in C and that padding
 // columns of C (between N and ldc) are never written.
-void check(const Case& c, uint32_t seed = 1) {
-  SCOPED_TRACE(describe(c));
+void check(const Case& c, uint32_t seed = 1, int planned_threads = 0) {
+  SCOPED_TRACE(describe(c) + " planned threads " + std::to_string(planned_threads));
   const int64_t a_rows = c.ta ? c.K : c.M, a_cols = c.ta ? c.M : c.K;
   const int64_t b_rows = c.tb ? c.N : c.K, b_cols = c.tb ? c.K : c.N;
   const int64_t lda = a_cols + c.pad, ldb = b_cols + c.pad, ldc = c.N + c.pad;
@@ -57,7 +83,10 @@ void check(const Case& c, uint32_t seed = 1) {
     for (int64_t i = 0; i < c.M; ++i)
       for (int64_t j = 0; j < c.N; ++j) C0[i * ldc + j] = std::numeric_limits<float>::quiet_NaN();
   auto C = C0, R = C0;
-  cpu::sgemm(c.ta, c.tb, c.M, c.N, c.K, c.alpha, A.data(), lda, B.data(), ldb, c.beta, C.data(), ldc);
+  const cpu::GemmContext g = plan(planned_threads);
+  const Scratch ws(cpu::sgemm_scratch_bytes(g, c.ta, c.tb, c.M, c.N, c.K));
+  cpu::sgemm(ws.ctx(g), c.ta, c.tb, c.M, c.N, c.K, c.alpha, A.data(), lda, B.data(), ldb, c.beta, C.data(), ldc);
+  EXPECT_TRUE(ws.guard_intact()) << "scratch overrun";
   ref::sgemm(c.ta, c.tb, c.M, c.N, c.K, c.alpha, A.data(), lda, B.data(), ldb, c.beta, R.data(), ldc);
   double err = 0, norm = 0;
   for (int64_t i = 0; i < c.M; ++i) {
@@ -172,8 +201,11 @@ TEST_P(GemmTest, Batched) {
     auto A = random_vec(size_t(sa * c.batch + 1), 11), Bm = random_vec(size_t(sb * c.batch + 1), 12);
     auto C = random_vec(size_t(sc * c.batch + 1), 13);
     auto R = C;
-    cpu::sgemm_batched(c.batch, c.ta, c.tb, c.M, c.N, c.K, c.alpha, A.data(), lda, sa, Bm.data(), ldb, sb, c.beta,
-                       C.data(), ldc, sc);
+    const cpu::GemmContext g = plan();
+    const Scratch ws(cpu::sgemm_batched_scratch_bytes(g, c.batch, c.ta, c.tb, c.M, c.N, c.K));
+    cpu::sgemm_batched(ws.ctx(g), c.batch, c.ta, c.tb, c.M, c.N, c.K, c.alpha, A.data(), lda, sa, Bm.data(), ldb, sb,
+                       c.beta, C.data(), ldc, sc);
+    EXPECT_TRUE(ws.guard_intact()) << "scratch overrun";
     for (int64_t i = 0; i < c.batch; ++i)
       ref::sgemm(c.ta, c.tb, c.M, c.N, c.K, c.alpha, A.data() + i * sa, lda, Bm.data() + i * sb, ldb, c.beta,
                  R.data() + i * sc, ldc);
@@ -184,6 +216,75 @@ TEST_P(GemmTest, Batched) {
     }
     EXPECT_LE(std::sqrt(err / norm), 1e-5);
   }
+}
+
+// A plan made for 1, 2 or 4 threads, run on a pool of another size (set_num_threads between prepare and run):
+// every schedule (one region, the grid with one and two tasks per thread, the K split) still covers C exactly
+// once and stays inside its scratch.
+TEST_P(GemmTest, PlanForOtherThreadCounts) {
+  for (int planned : {1, 2, 4}) {
+    check({160, 200, 150}, 1, planned);                        // grid (just over the threading threshold)
+    check({5, 7, 5000, false, true, 1.f, 0.5f}, 3, planned);  // K split
+    check({64, 600, 128}, 4, planned);                         // short products in each region
+  }
+}
+
+// From 2^31 multiply-adds the grid has two tasks per planned thread: planned 2 (4 tasks) on a pool of 3. A full
+// reference product would take seconds, so every 7th element of C is checked against a double dot product.
+TEST(Gemm, TwoTasksPerThreadOnAnotherPool) {
+  const int64_t M = 2048, N = 96, K = 10923;  // M*N*K just over 2^31
+  const auto A = random_vec(size_t(M * K), 31), B = random_vec(size_t(K * N), 32);
+  std::vector<float> C(size_t(M * N), std::nanf(""));
+  const int saved = get_num_threads();
+  set_num_threads(3);
+  const cpu::GemmContext g = cpu::gemm_context(cpu_features().best, 2);
+  const Scratch ws(cpu::sgemm_scratch_bytes(g, false, false, M, N, K));
+  cpu::sgemm(ws.ctx(g), false, false, M, N, K, 1.f, A.data(), K, B.data(), N, 0.f, C.data(), N);
+  set_num_threads(saved);
+  EXPECT_TRUE(ws.guard_intact());
+  double err = 0, norm = 0;
+  for (int64_t e = 0; e < M * N; e += 7) {
+    const int64_t i = e / N, j = e % N;
+    double r = 0;
+    for (int64_t k = 0; k < K; ++k) r += double(A[size_t(i * K + k)]) * B[size_t(k * N + j)];
+    err += (C[size_t(e)] - r) * (C[size_t(e)] - r);
+    norm += r * r;
+  }
+  EXPECT_LE(std::sqrt(err / norm), 1e-5);
+}
+
+TEST_P(GemmTest, BatchedPlanForOtherThreadCounts) {
+  const int64_t batch = 5, M = 40, N = 70, K = 90;
+  auto A = random_vec(size_t(batch * M * K), 21), B = random_vec(size_t(batch * K * N), 22);
+  for (int planned : {1, 2, 4}) {
+    std::vector<float> C(size_t(batch * M * N), std::nanf("")), R(C.size());
+    const cpu::GemmContext g = plan(planned);
+    const Scratch ws(cpu::sgemm_batched_scratch_bytes(g, batch, false, false, M, N, K));
+    cpu::sgemm_batched(ws.ctx(g), batch, false, false, M, N, K, 1.f, A.data(), K, M * K, B.data(), N, K * N, 0.f,
+                       C.data(), N, M * N);
+    EXPECT_TRUE(ws.guard_intact());
+    for (int64_t i = 0; i < batch; ++i)
+      ref::sgemm(false, false, M, N, K, 1.f, A.data() + i * M * K, K, B.data() + i * K * N, N, 0.f,
+                 R.data() + i * M * N, N);
+    for (size_t i = 0; i < C.size(); ++i) ASSERT_NEAR(C[i], R[i], 1e-4) << "planned " << planned << " at " << i;
+  }
+}
+
+// Scratch needs grow with the planned thread count, never with the pool's: the convenience entry (bindings,
+// benchmarks) is what plans for the pool.
+TEST(Gemm, ScratchDependsOnThePlanOnly) {
+  const cpu::GemmContext one = cpu::gemm_context(cpu_features().best, 1), four = cpu::gemm_context(cpu_features().best, 4);
+  const size_t a = cpu::sgemm_scratch_bytes(one, false, false, 1000, 1000, 1000);
+  const size_t b = cpu::sgemm_scratch_bytes(four, false, false, 1000, 1000, 1000);
+  EXPECT_GT(a, 0u);
+  EXPECT_GT(b, a);  // four tasks, one slot each
+  EXPECT_EQ(a % 64, 0u);
+  EXPECT_EQ(b % 64, 0u);
+  const int saved = get_num_threads();
+  set_num_threads(3);
+  EXPECT_EQ(cpu::sgemm_scratch_bytes(one, false, false, 1000, 1000, 1000), a);
+  set_num_threads(saved);
+  EXPECT_EQ(cpu::sgemm_scratch_bytes(one, false, false, 0, 10, 10), 0u);
 }
 
 std::string param_name(const ::testing::TestParamInfo<std::tuple<Isa, int>>& info) {

@@ -151,22 +151,36 @@ void report(const char* what, const WinogradParams& p, Isa isa, int threads, dou
 // Workspace and output start as NaN so a kernel that reads scratch it never wrote, or skips an output, fails.
 std::vector<float> nan_vec(size_t n) { return std::vector<float>(std::max<size_t>(n, 1), std::nanf("")); }
 
-// Runs `call(out, workspace)` at every ISA the CPU has and 1-3 threads, each time with NaN-filled output and a
-// 64-byte-aligned NaN-filled workspace (as the planner gives), and checks the output against `ref`. Returns the
-// largest error seen.
+// The plan for one pass as the conv op makes it, for an ISA level, a thread count and an L2 size.
+cpu::WinogradPlan plan(const WinogradParams& p, cpu::WinogradPass pass, Isa isa, int threads,
+                       long l2 = cpu_features().l2_bytes) {
+  return cpu::winograd_f4x3_plan(p, pass, {isa, threads, 0, l2});
+}
+
+// Runs `call(plan, out, workspace)` at every ISA the CPU has with plans for 1-3 threads (on pools of 1, 3 and 2
+// threads: the plan must not depend on the pool), each time with NaN-filled output and a 64-byte-aligned
+// NaN-filled workspace of exactly the plan's size (as the planner gives) followed by a guard that must stay
+// untouched, and checks the output against `ref`. Both L2 sizes the rules distinguish. Returns the largest error.
 template <class Call>
-double sweep(const char* what, const WinogradParams& p, const std::vector<double>& ref, size_t ws_bytes, double tol,
-             Call call) {
+double sweep(const char* what, const WinogradParams& p, cpu::WinogradPass pass, const std::vector<double>& ref,
+             double tol, Call call) {
   double worst = 0;
   Restore restore;
+  constexpr float kGuard = -4242.f;
   for (Isa isa : isas())
+    for (long l2 : {1l << 20, 2l << 20})
     for (int threads : {1, 2, 3}) {
-      SCOPED_TRACE(std::string(isa_name(isa)) + " threads=" + std::to_string(threads));
-      set_isa(isa);
-      set_num_threads(threads);
-      auto ws = nan_vec(ws_bytes / sizeof(float) + 16);
+      SCOPED_TRACE(std::string(isa_name(isa)) + " threads=" + std::to_string(threads) + " l2=" + std::to_string(l2));
+      set_num_threads(threads == 2 ? 3 : threads == 3 ? 2 : 1);
+      const cpu::WinogradPlan pl = plan(p, pass, isa, threads, l2);
+      if (l2 > (1l << 20) && pl.fused == plan(p, pass, isa, threads, 1l << 20).fused) continue;  // same path
+      const size_t floats = cpu::winograd_f4x3_workspace_bytes(pl) / sizeof(float);
+      auto ws = nan_vec(floats + 16 + 16);
+      float* aligned = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(ws.data()) + 63) & ~uintptr_t(63));
+      std::fill(aligned + floats, aligned + floats + 16, kGuard);
       auto out = nan_vec(ref.size());
-      call(out.data(), reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(ws.data()) + 63) & ~uintptr_t(63)));
+      call(pl, out.data(), static_cast<void*>(aligned));
+      for (size_t i = 0; i < 16; ++i) EXPECT_EQ(aligned[floats + i], kGuard) << "workspace overrun";
       const double err = rel_err(out, ref);
       report(what, p, isa, threads, err);
       worst = std::max(worst, err);
@@ -186,8 +200,8 @@ void check_forward(const WinogradParams& p, bool with_bias, bool nonneg = false,
     for (auto& v : x) v = 0.5f * (v + 1.f);
   const auto b = random_vec(p.K, 13);
   const auto ref = ref_forward(p, x, w, with_bias ? b.data() : nullptr, k_step);
-  sweep("forward", p, ref, cpu::winograd_f4x3_workspace_bytes(p), tol, [&](float* y, void* ws) {
-    cpu::winograd_f4x3_forward(p, x.data(), w.data(), with_bias ? b.data() : nullptr, y, ws);
+  sweep("forward", p, cpu::WinogradPass::forward, ref, tol, [&](const cpu::WinogradPlan& pl, float* y, void* ws) {
+    cpu::winograd_f4x3_forward(pl, x.data(), w.data(), with_bias ? b.data() : nullptr, y, ws);
   });
 }
 
@@ -195,8 +209,9 @@ void check_backward(const WinogradParams& p, double tol = 1e-4) {
   SCOPED_TRACE(describe(p) + " backward_data");
   const auto dy = random_vec(p.N * p.K * p.out_h * p.out_w, 21), w = random_vec(p.K * p.C * 9, 22);
   const auto ref = ref_backward_data(p, dy, w);
-  sweep("backward_data", p, ref, cpu::winograd_f4x3_workspace_bytes(p), tol, [&](float* dx, void* ws) {
-    cpu::winograd_f4x3_backward_data(p, dy.data(), w.data(), dx, ws);
+  sweep("backward_data", p, cpu::WinogradPass::backward_data, ref, tol,
+        [&](const cpu::WinogradPlan& pl, float* dx, void* ws) {
+          cpu::winograd_f4x3_backward_data(pl, dy.data(), w.data(), dx, ws);
   });
 }
 
@@ -204,9 +219,9 @@ void check_backward_weight(const WinogradParams& p, double tol = 1e-4) {
   SCOPED_TRACE(describe(p) + " backward_weight");
   const auto x = random_vec(p.N * p.C * p.H * p.W, 31), dy = random_vec(p.N * p.K * p.out_h * p.out_w, 32);
   const auto ref = ref_backward_weight(p, x, dy);
-  const double worst = sweep("backward_weight", p, ref, cpu::winograd_f4x3_backward_weight_workspace_bytes(p), tol,
-                             [&](float* dw, void* ws) {
-                               cpu::winograd_f4x3_backward_weight(p, x.data(), dy.data(), dw, ws);
+  const double worst = sweep("backward_weight", p, cpu::WinogradPass::backward_weight, ref, tol,
+                             [&](const cpu::WinogradPlan& pl, float* dw, void* ws) {
+                               cpu::winograd_f4x3_backward_weight(pl, x.data(), dy.data(), dw, ws);
                              });
   max_weight_err = std::max(max_weight_err, worst);
 }
@@ -275,7 +290,8 @@ TEST(Winograd, ForwardNetworkShapes) {
   // Large Cin x Cout and more tiles than one block holds: the sequential multi-block path (every 61st channel
   // checked).
   check_forward(make(1, 16, 88, 88, 1024, 1), true, false, 61);
-  // 100 tiles in one block: the fused path where L2 is under 2 MiB (fused_max_tiles), the packed one elsewhere.
+  // 100 tiles in one block: the fused path where L2 is under 2 MiB (fused_max_tiles), the packed one with 2 MiB
+  // (sweep runs both).
   check_forward(make(1, 160, 40, 40, 130, 1), true, false, 7);
 }
 
@@ -296,34 +312,42 @@ TEST(Winograd, BackwardDataNetworkShapes) {
   check_backward(make(1, 256, 14, 14, 128, 1));
   check_backward(make(1, 512, 7, 7, 512, 1));
   check_backward(make(1, 200, 6, 5, 512, 1));  // U blocks of 128 + 72 input channels of the forward conv
-  check_backward(make(1, 130, 40, 40, 160, 1));  // 100 tiles: fused where L2 < 2 MiB, as in the forward test
+  check_backward(make(1, 130, 40, 40, 160, 1));  // 100 tiles: fused with a 1 MiB L2, packed with 2 MiB
 }
 
 TEST(Winograd, EmptyBatchDoesNothing) {
   const WinogradParams p = make(0, 8, 7, 7, 8, 1);
-  EXPECT_EQ(cpu::winograd_f4x3_workspace_bytes(p), 0u);
-  cpu::winograd_f4x3_forward(p, nullptr, nullptr, nullptr, nullptr, nullptr);
-  cpu::winograd_f4x3_backward_data(p, nullptr, nullptr, nullptr, nullptr);
+  const Isa isa = cpu_features().best;
+  const cpu::WinogradPlan f = plan(p, cpu::WinogradPass::forward, isa, 2);
+  const cpu::WinogradPlan d = plan(p, cpu::WinogradPass::backward_data, isa, 2);
+  const cpu::WinogradPlan w = plan(p, cpu::WinogradPass::backward_weight, isa, 2);
+  EXPECT_EQ(cpu::winograd_f4x3_workspace_bytes(f), 0u);
+  EXPECT_EQ(cpu::winograd_f4x3_workspace_bytes(d), 0u);
+  cpu::winograd_f4x3_forward(f, nullptr, nullptr, nullptr, nullptr, nullptr);
+  cpu::winograd_f4x3_backward_data(d, nullptr, nullptr, nullptr, nullptr);
   // an empty batch has a zero weight gradient
   const auto x = random_vec(1, 1);
   std::vector<float> dw(8 * 8 * 9, std::nanf(""));
-  auto ws = nan_vec(cpu::winograd_f4x3_backward_weight_workspace_bytes(p) / sizeof(float) + 16);
-  cpu::winograd_f4x3_backward_weight(p, x.data(), x.data(), dw.data(), ws.data());
+  auto ws = nan_vec(cpu::winograd_f4x3_workspace_bytes(w) / sizeof(float) + 16);
+  cpu::winograd_f4x3_backward_weight(w, x.data(), x.data(), dw.data(), ws.data());
   for (float v : dw) ASSERT_EQ(v, 0.f);
 }
 
 // No input channels: the output is the bias (or zero); no output channels: nothing is written.
 TEST(Winograd, DegenerateChannels) {
   const WinogradParams p = make(2, 0, 5, 6, 3, 1);
+  const Isa isa = cpu_features().best;
   const auto b = random_vec(3, 5);
-  auto ws = nan_vec(cpu::winograd_f4x3_workspace_bytes(p) / sizeof(float) + 16);
+  const cpu::WinogradPlan f = plan(p, cpu::WinogradPass::forward, isa, 2);
+  EXPECT_EQ(cpu::winograd_f4x3_workspace_bytes(f), 0u);
   auto y = nan_vec(size_t(2 * 3 * 5 * 6));
-  cpu::winograd_f4x3_forward(p, nullptr, nullptr, b.data(), y.data(), ws.data());
+  cpu::winograd_f4x3_forward(f, nullptr, nullptr, b.data(), y.data(), nullptr);
   for (size_t i = 0; i < y.size(); ++i) ASSERT_EQ(y[i], b[i / 30 % 3]);
   // backward-data of a conv with K = 0: dx = 0
   const WinogradParams q = make(2, 3, 5, 6, 0, 1);
   auto dx = nan_vec(size_t(2 * 3 * 5 * 6));
-  cpu::winograd_f4x3_backward_data(q, nullptr, nullptr, dx.data(), ws.data());
+  cpu::winograd_f4x3_backward_data(plan(q, cpu::WinogradPass::backward_data, isa, 2), nullptr, nullptr, dx.data(),
+                                   nullptr);
   for (float v : dx) ASSERT_EQ(v, 0.f);
 }
 

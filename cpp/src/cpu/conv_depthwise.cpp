@@ -51,10 +51,8 @@ void conv_depthwise_backward_weight__scalar(const ConvParams& p, const float* dy
   dw_backward_weight_plane(p, dy, x, dw);
 }
 
-DepthwiseKernels depthwise_kernels(const char** isa) {
-  const Isa level = active_isa();
-  if (isa) *isa = isa_name(level);
-  switch (level) {
+DepthwiseKernels depthwise_kernels(Isa isa) {
+  switch (isa) {
     case Isa::avx512:
       return {conv_depthwise_forward__avx512, conv_depthwise_backward_data__avx512,
               conv_depthwise_backward_weight__avx512};

@@ -6,6 +6,10 @@
 
 #include "cpu/conv_params.h"
 
+namespace fastconv {
+enum class Isa;  // fastconv/cpu_features.h (not included: ISA files include this header)
+}
+
 namespace fastconv::cpu {
 
 // One plane: y = bias + sum_taps w * x (overwrites y).
@@ -30,8 +34,8 @@ FASTCONV_DW_DECLARE(avx2)
 FASTCONV_DW_DECLARE(avx512)
 #undef FASTCONV_DW_DECLARE
 
-// The plane kernels for the active instruction set, and its name ("avx512", ...).
-DepthwiseKernels depthwise_kernels(const char** isa = nullptr);
+// The plane kernels of an instruction set (chosen at prepare time).
+DepthwiseKernels depthwise_kernels(Isa isa);
 
 void conv_depthwise_forward(const DepthwiseKernels& kn, const ConvParams& p, const float* x, const float* w,
                             const float* bias, float* y);

@@ -126,59 +126,128 @@ void apply_epilogue(const ConvEpilogue& ep, float* y, int64_t off, int64_t n) {
   });
 }
 
-}  // namespace
+int64_t round_up16(int64_t n) { return (n + 15) / 16 * 16; }
 
-int64_t conv_gemm_slots(const ConvParams& p, int64_t floats_per_slot) {
-  const int64_t threads = get_num_threads();
-  if (threads <= 1 || p.N < threads) return 1;
-  if (floats_per_slot * threads > kMaxScratchFloats || floats_per_slot > kMaxSlotFloats) return 1;
-  return threads;
-}
-
-int64_t conv_im2col_gemm_slot_floats(const ConvParams& p, ConvPass pass) {
+int64_t im2col_slot_floats(const ConvParams& p, ConvPass pass) {
   const int64_t col = group_in(p) * k_vol(p) * out_vol(p);
   return col + (pass == ConvPass::backward_weight ? weight_floats(p) : 0);
 }
 
-GemmPlan conv_im2col_gemm_plan(const ConvParams& p, ConvPass pass) {
-  const int64_t ov = out_vol(p);
-  if (p.N > 1 && ov > 0 && ov < kBatchBelowCols) {
-    const int64_t want = (kBatchTargetCols + ov - 1) / ov;
-    const int64_t fit = std::max<int64_t>(1, kMaxScratchFloats / chunk_floats(p));
-    const int64_t chunk = std::min({p.N, want, fit});
-    if (chunk > 1) return {1, chunk};
-  }
-  return {conv_gemm_slots(p, conv_im2col_gemm_slot_floats(p, pass)), 1};
-}
-
-int64_t conv_gemm_1x1_slot_floats(const ConvParams& p, ConvPass pass) {
+int64_t gemm_1x1_slot_floats(const ConvParams& p, ConvPass pass) {
   return pass == ConvPass::backward_weight ? weight_floats(p) : 0;
-}
-
-// Backward weight: a column matrix per worker and weight partials for groups 1.. (group 0 accumulates into dw).
-size_t conv_im2col_gemm_workspace(const ConvParams& p, ConvPass pass, const GemmPlan& plan) {
-  if (plan.chunk > 1) return sizeof(float) * size_t(chunk_floats(p) * plan.chunk);
-  const int64_t col = group_in(p) * k_vol(p) * out_vol(p);
-  if (pass == ConvPass::backward_weight)
-    return sizeof(float) * size_t(col * weight_workers(p, plan.slots) + weight_floats(p) * (weight_groups(p) - 1));
-  return sizeof(float) * size_t(col * plan.slots);
 }
 
 // The 1x1 weight gradient as dW^T = X dY^T when there are more input than output channels: the larger operand
 // is then GEMM's A, which a narrow product reads in place instead of packing it (gemm.cpp, kDirectMaxN).
 bool wgrad_transposed(const ConvParams& p) { return group_in(p) > group_out(p); }
 
-size_t conv_gemm_1x1_workspace(const ConvParams& p, ConvPass pass, int64_t slots) {
+// Columns and weight-gradient partials, before the GEMM scratch. Backward weight: a column matrix per worker
+// (plan.slots, see weight_plan_slots) and partials for accumulation groups 1.. (group 0 accumulates into dw).
+int64_t im2col_floats(const ConvParams& p, ConvPass pass, const GemmPlan& plan) {
+  if (plan.chunk > 1) return chunk_floats(p) * plan.chunk;
+  const int64_t col = group_in(p) * k_vol(p) * out_vol(p);
+  const int64_t partials = pass == ConvPass::backward_weight ? weight_floats(p) * (weight_groups(p) - 1) : 0;
+  return col * plan.slots + partials;
+}
+
+// One partial per accumulation group beyond the first; transposed partials need one for group 0 too (it cannot
+// accumulate into dw).
+int64_t gemm_1x1_floats(const ConvParams& p, ConvPass pass, const GemmPlan&) {
   if (pass != ConvPass::backward_weight) return 0;
-  // One partial per accumulation group beyond the first; transposed partials need one for group 0 too (it cannot
-  // accumulate into dw).
   const int64_t g = weight_groups(p);
-  return sizeof(float) * size_t(weight_floats(p) * (wgrad_transposed(p) ? g : g - 1));
+  return weight_floats(p) * (wgrad_transposed(p) ? g : g - 1);
+}
+
+// Weight gradients run min(slots, accumulation groups) workers (for_groups): the plan's slots are those workers,
+// so each has its own columns and GEMM scratch, and its products are single-threaded only when workers run side
+// by side.
+int64_t weight_plan_slots(const ConvParams& p, ConvPass pass, int64_t slots) {
+  return pass == ConvPass::backward_weight ? weight_workers(p, slots) : slots;
+}
+
+// The largest scratch of the products a pass runs: one shape per (image, group), or with batched columns the
+// full chunk and the last, shorter one.
+size_t gemm_slot_bytes(const ConvParams& p, ConvPass pass, const GemmPlan& plan, bool im2col) {
+  const int64_t Cg = group_in(p), Kg = group_out(p), kv = im2col ? k_vol(p) : 1, ov = out_vol(p);
+  const int64_t full = plan.chunk > 1 ? std::min(plan.chunk, p.N) : 1, last = plan.chunk > 1 ? p.N % plan.chunk : 0;
+  size_t most = 0;
+  for (int64_t c : {full, last}) {
+    if (c <= 0) continue;
+    const int64_t cols = c * ov;
+    size_t b = 0;
+    if (pass == ConvPass::forward)
+      b = sgemm_scratch_bytes(plan.gemm, false, false, Kg, cols, Cg * kv);
+    else if (pass == ConvPass::backward_data)
+      b = sgemm_scratch_bytes(plan.gemm, true, false, Cg * kv, cols, Kg);
+    else if (!im2col && wgrad_transposed(p))
+      b = sgemm_scratch_bytes(plan.gemm, false, true, Cg, Kg, cols);
+    else
+      b = sgemm_scratch_bytes(plan.gemm, false, true, Kg, Cg * kv, cols);
+    most = std::max(most, b);
+  }
+  return most;
+}
+
+// One GEMM scratch per slot (a single one when the images run in order or in chunks through threaded GEMMs).
+int64_t gemm_slots(const GemmPlan& plan) { return plan.chunk > 1 ? 1 : plan.slots; }
+size_t gemm_scratch_bytes(const ConvParams& p, ConvPass pass, const GemmPlan& plan, bool im2col) {
+  return size_t(gemm_slots(plan)) * gemm_slot_bytes(p, pass, plan, im2col);
+}
+
+// Each slot's GEMM context, its scratch after the pass's own floats in ws.
+struct SlotGemms {
+  GemmContext g;
+  char* base;
+  size_t slot;
+  GemmContext operator[](int64_t s) const { return with_scratch(g, base + size_t(s) * slot, slot); }
+};
+SlotGemms slot_gemms(const ConvParams& p, ConvPass pass, const GemmPlan& plan, bool im2col, float* ws) {
+  const int64_t own = im2col ? im2col_floats(p, pass, plan) : gemm_1x1_floats(p, pass, plan);
+  return {plan.gemm, reinterpret_cast<char*>(ws + round_up16(own)), gemm_slot_bytes(p, pass, plan, im2col)};
+}
+
+}  // namespace
+
+GemmPlan conv_gemm_plan(int64_t slots, int64_t chunk, Isa isa, int threads) {
+  return {std::max<int64_t>(1, slots), std::max<int64_t>(1, chunk), gemm_context(isa, slots > 1 ? 1 : threads)};
+}
+
+int64_t conv_gemm_slots(const ConvParams& p, int64_t floats_per_slot, int threads) {
+  if (threads <= 1 || p.N < threads) return 1;
+  if (floats_per_slot * threads > kMaxScratchFloats || floats_per_slot > kMaxSlotFloats) return 1;
+  return threads;
+}
+
+GemmPlan conv_im2col_gemm_plan(const ConvParams& p, ConvPass pass, Isa isa, int threads) {
+  const int64_t ov = out_vol(p);
+  if (p.N > 1 && ov > 0 && ov < kBatchBelowCols) {
+    const int64_t want = (kBatchTargetCols + ov - 1) / ov;
+    const int64_t fit = std::max<int64_t>(1, kMaxScratchFloats / chunk_floats(p));
+    const int64_t chunk = std::min({p.N, want, fit});
+    if (chunk > 1) return conv_gemm_plan(1, chunk, isa, threads);
+  }
+  const int64_t slots = conv_gemm_slots(p, im2col_slot_floats(p, pass), threads);
+  return conv_gemm_plan(weight_plan_slots(p, pass, slots), 1, isa, threads);
+}
+
+GemmPlan conv_gemm_1x1_plan(const ConvParams& p, ConvPass pass, Isa isa, int threads) {
+  const int64_t slots = conv_gemm_slots(p, gemm_1x1_slot_floats(p, pass), threads);
+  return conv_gemm_plan(weight_plan_slots(p, pass, slots), 1, isa, threads);
+}
+
+size_t conv_im2col_gemm_workspace(const ConvParams& p, ConvPass pass, const GemmPlan& plan) {
+  return sizeof(float) * size_t(round_up16(im2col_floats(p, pass, plan))) + gemm_scratch_bytes(p, pass, plan, true);
+}
+
+size_t conv_gemm_1x1_workspace(const ConvParams& p, ConvPass pass, const GemmPlan& plan) {
+  return sizeof(float) * size_t(round_up16(gemm_1x1_floats(p, pass, plan))) +
+         gemm_scratch_bytes(p, pass, plan, false);
 }
 
 void conv_im2col_gemm_forward(const ConvParams& p, const float* x, const float* w, const float* bias, float* y,
                               float* ws, const GemmPlan& plan, const ConvEpilogue& ep) {
   const int64_t Cg = group_in(p), Kg = group_out(p), kv = k_vol(p), ov = out_vol(p), iv = in_vol(p);
+  const SlotGemms gemms = slot_gemms(p, ConvPass::forward, plan, true, ws);
   if (plan.chunk > 1) {
     float* col = ws;
     float* stage = ws + Cg * kv * ov * plan.chunk;
@@ -186,7 +255,7 @@ void conv_im2col_gemm_forward(const ConvParams& p, const float* x, const float* 
       const int64_t c = std::min(plan.chunk, p.N - n0), cols = c * ov;
       for (int64_t g = 0; g < p.groups; ++g) {
         im2col_chunk(p, x, n0, c, g, col);
-        sgemm(false, false, Kg, cols, Cg * kv, 1.f, w + g * Kg * Cg * kv, Cg * kv, col, cols, 0.f, stage, cols);
+        sgemm(gemms[0], false, false, Kg, cols, Cg * kv, 1.f, w + g * Kg * Cg * kv, Cg * kv, col, cols, 0.f, stage, cols);
         // Scatter to NCHW with bias, residual and relu in the order of the unfused nodes.
         parallel_for(Kg * c, std::max<int64_t>(1, 4096 / ov), [&](int64_t b, int64_t e) {
           for (int64_t i = b; i < e; ++i) {
@@ -218,7 +287,8 @@ void conv_im2col_gemm_forward(const ConvParams& p, const float* x, const float* 
       conv_im2col(p, x + (n * p.C + g * Cg) * iv, col);
       float* yg = y + (n * p.K + g * Kg) * ov;
       if (bias) fill_bias(bias + g * Kg, Kg, ov, yg);
-      sgemm(false, false, Kg, ov, Cg * kv, 1.f, w + g * Kg * Cg * kv, Cg * kv, col, ov, bias ? 1.f : 0.f, yg, ov);
+      sgemm(gemms[s], false, false, Kg, ov, Cg * kv, 1.f, w + g * Kg * Cg * kv, Cg * kv, col, ov, bias ? 1.f : 0.f,
+            yg, ov);
     }
     if (ep.residual || ep.relu) apply_epilogue(ep, y, n * p.K * ov, p.K * ov);
   });
@@ -227,6 +297,7 @@ void conv_im2col_gemm_forward(const ConvParams& p, const float* x, const float* 
 void conv_im2col_gemm_backward_data(const ConvParams& p, const float* dy, const float* w, float* dx, float* ws,
                                     const GemmPlan& plan) {
   const int64_t Cg = group_in(p), Kg = group_out(p), kv = k_vol(p), ov = out_vol(p), iv = in_vol(p);
+  const SlotGemms gemms = slot_gemms(p, ConvPass::backward_data, plan, true, ws);
   if (plan.chunk > 1) {
     float* col = ws;
     float* dyc = ws + Cg * kv * ov * plan.chunk;
@@ -234,7 +305,7 @@ void conv_im2col_gemm_backward_data(const ConvParams& p, const float* dy, const 
       const int64_t c = std::min(plan.chunk, p.N - n0), cols = c * ov;
       for (int64_t g = 0; g < p.groups; ++g) {
         gather_chunk(p, dy, n0, c, g, dyc);
-        sgemm(true, false, Cg * kv, cols, Kg, 1.f, w + g * Kg * Cg * kv, Cg * kv, dyc, cols, 0.f, col, cols);
+        sgemm(gemms[0], true, false, Cg * kv, cols, Kg, 1.f, w + g * Kg * Cg * kv, Cg * kv, dyc, cols, 0.f, col, cols);
         parallel_for(c, 1, [&](int64_t b, int64_t e) {
           for (int64_t j = b; j < e; ++j) {
             float* dxg = dx + ((n0 + j) * p.C + g * Cg) * iv;
@@ -251,8 +322,8 @@ void conv_im2col_gemm_backward_data(const ConvParams& p, const float* dy, const 
   for_images(p.N, slots, [&](int64_t n, int64_t s) {
     float* col = ws + s * colf;
     for (int64_t g = 0; g < p.groups; ++g) {
-      sgemm(true, false, Cg * kv, ov, Kg, 1.f, w + g * Kg * Cg * kv, Cg * kv, dy + (n * p.K + g * Kg) * ov, ov,
-            0.f, col, ov);
+      sgemm(gemms[s], true, false, Cg * kv, ov, Kg, 1.f, w + g * Kg * Cg * kv, Cg * kv,
+            dy + (n * p.K + g * Kg) * ov, ov, 0.f, col, ov);
       float* dxg = dx + (n * p.C + g * Cg) * iv;
       std::memset(dxg, 0, sizeof(float) * size_t(Cg * iv));
       conv_col2im(p, col, dxg);
@@ -263,6 +334,7 @@ void conv_im2col_gemm_backward_data(const ConvParams& p, const float* dy, const 
 void conv_im2col_gemm_backward_weight(const ConvParams& p, const float* dy, const float* x, float* dw, float* ws,
                                       const GemmPlan& plan) {
   const int64_t Cg = group_in(p), Kg = group_out(p), kv = k_vol(p), ov = out_vol(p), iv = in_vol(p);
+  const SlotGemms gemms = slot_gemms(p, ConvPass::backward_weight, plan, true, ws);
   if (plan.chunk > 1) {
     float* col = ws;
     float* dyc = ws + Cg * kv * ov * plan.chunk;
@@ -272,13 +344,13 @@ void conv_im2col_gemm_backward_weight(const ConvParams& p, const float* dy, cons
       for (int64_t g = 0; g < p.groups; ++g) {
         im2col_chunk(p, x, n0, c, g, col);
         gather_chunk(p, dy, n0, c, g, dyc);
-        sgemm(false, true, Kg, Cg * kv, cols, 1.f, dyc, cols, col, cols, n0 == 0 ? 0.f : 1.f,
+        sgemm(gemms[0], false, true, Kg, Cg * kv, cols, 1.f, dyc, cols, col, cols, n0 == 0 ? 0.f : 1.f,
               dw + g * Kg * Cg * kv, Cg * kv);
       }
     }
     return;
   }
-  const int64_t groups = weight_groups(p), workers = weight_workers(p, plan.slots);
+  const int64_t groups = weight_groups(p), workers = plan.slots;  // weight_plan_slots
   const int64_t colf = Cg * kv * ov, wf = weight_floats(p);
   float* partials = ws + workers * colf;
   for_groups(p.N, groups, workers, [&](int64_t n, int64_t a, int64_t s) {
@@ -287,7 +359,7 @@ void conv_im2col_gemm_backward_weight(const ConvParams& p, const float* dy, cons
     const float beta = n == a ? 0.f : 1.f;  // the group's first image
     for (int64_t g = 0; g < p.groups; ++g) {
       conv_im2col(p, x + (n * p.C + g * Cg) * iv, col);
-      sgemm(false, true, Kg, Cg * kv, ov, 1.f, dy + (n * p.K + g * Kg) * ov, ov, col, ov, beta,
+      sgemm(gemms[s], false, true, Kg, Cg * kv, ov, 1.f, dy + (n * p.K + g * Kg) * ov, ov, col, ov, beta,
             acc + g * Kg * Cg * kv, Cg * kv);
     }
   });
@@ -295,49 +367,52 @@ void conv_im2col_gemm_backward_weight(const ConvParams& p, const float* dy, cons
 }
 
 void conv_gemm_1x1_forward(const ConvParams& p, const float* x, const float* w, const float* bias, float* y,
-                           float*, int64_t slots, const ConvEpilogue& ep) {
+                           float* ws, const GemmPlan& plan, const ConvEpilogue& ep) {
   const int64_t Cg = group_in(p), Kg = group_out(p), hw = out_vol(p);
-  for_images(p.N, slots, [&](int64_t n, int64_t) {
+  const SlotGemms gemms = slot_gemms(p, ConvPass::forward, plan, false, ws);
+  for_images(p.N, plan.slots, [&](int64_t n, int64_t s) {
     for (int64_t g = 0; g < p.groups; ++g) {
       float* yg = y + (n * p.K + g * Kg) * hw;
       if (bias) fill_bias(bias + g * Kg, Kg, hw, yg);
-      sgemm(false, false, Kg, hw, Cg, 1.f, w + g * Kg * Cg, Cg, x + (n * p.C + g * Cg) * hw, hw, bias ? 1.f : 0.f,
+      sgemm(gemms[s], false, false, Kg, hw, Cg, 1.f, w + g * Kg * Cg, Cg, x + (n * p.C + g * Cg) * hw, hw, bias ? 1.f : 0.f,
             yg, hw);
     }
     if (ep.residual || ep.relu) apply_epilogue(ep, y, n * p.K * hw, p.K * hw);
   });
 }
 
-void conv_gemm_1x1_backward_data(const ConvParams& p, const float* dy, const float* w, float* dx, float*,
-                                 int64_t slots) {
+void conv_gemm_1x1_backward_data(const ConvParams& p, const float* dy, const float* w, float* dx, float* ws,
+                                 const GemmPlan& plan) {
   const int64_t Cg = group_in(p), Kg = group_out(p), hw = out_vol(p);
-  for_images(p.N, slots, [&](int64_t n, int64_t) {
+  const SlotGemms gemms = slot_gemms(p, ConvPass::backward_data, plan, false, ws);
+  for_images(p.N, plan.slots, [&](int64_t n, int64_t s) {
     for (int64_t g = 0; g < p.groups; ++g)
-      sgemm(true, false, Cg, hw, Kg, 1.f, w + g * Kg * Cg, Cg, dy + (n * p.K + g * Kg) * hw, hw, 0.f,
+      sgemm(gemms[s], true, false, Cg, hw, Kg, 1.f, w + g * Kg * Cg, Cg, dy + (n * p.K + g * Kg) * hw, hw, 0.f,
             dx + (n * p.C + g * Cg) * hw, hw);
   });
 }
 
 void conv_gemm_1x1_backward_weight(const ConvParams& p, const float* dy, const float* x, float* dw, float* ws,
-                                   int64_t slots) {
+                                   const GemmPlan& plan) {
   const int64_t Cg = group_in(p), Kg = group_out(p), hw = out_vol(p), wf = weight_floats(p);
-  const int64_t groups = weight_groups(p), workers = weight_workers(p, slots);  // see kWeightGroups
+  const int64_t groups = weight_groups(p), workers = plan.slots;  // see kWeightGroups, weight_plan_slots
+  const SlotGemms gemms = slot_gemms(p, ConvPass::backward_weight, plan, false, ws);
   if (!wgrad_transposed(p)) {
-    for_groups(p.N, groups, workers, [&](int64_t n, int64_t a, int64_t) {
+    for_groups(p.N, groups, workers, [&](int64_t n, int64_t a, int64_t s) {
       float* acc = a == 0 ? dw : ws + (a - 1) * wf;
       const float beta = n == a ? 0.f : 1.f;
       for (int64_t g = 0; g < p.groups; ++g)
-        sgemm(false, true, Kg, Cg, hw, 1.f, dy + (n * p.K + g * Kg) * hw, hw, x + (n * p.C + g * Cg) * hw, hw,
+        sgemm(gemms[s], false, true, Kg, Cg, hw, 1.f, dy + (n * p.K + g * Kg) * hw, hw, x + (n * p.C + g * Cg) * hw, hw,
               beta, acc + g * Kg * Cg, Cg);
     });
     reduce_partials(p, dw, ws, groups);
     return;
   }
   // Every group's partial is [groups][Cg][Kg]; dw[g][k][c] is their sum, transposed.
-  for_groups(p.N, groups, workers, [&](int64_t n, int64_t a, int64_t) {
+  for_groups(p.N, groups, workers, [&](int64_t n, int64_t a, int64_t s) {
     const float beta = n == a ? 0.f : 1.f;
     for (int64_t g = 0; g < p.groups; ++g)
-      sgemm(false, true, Cg, Kg, hw, 1.f, x + (n * p.C + g * Cg) * hw, hw, dy + (n * p.K + g * Kg) * hw, hw,
+      sgemm(gemms[s], false, true, Cg, Kg, hw, 1.f, x + (n * p.C + g * Cg) * hw, hw, dy + (n * p.K + g * Kg) * hw, hw,
             beta, ws + a * wf + g * Cg * Kg, Kg);
   });
   const int64_t used = std::min(groups, p.N);
@@ -358,12 +433,17 @@ void conv_backward_bias(const ConvParams& p, const float* dy, float* db) {
   const int64_t ov = out_vol(p);
   parallel_for(p.K, 1, [&](int64_t b, int64_t e) {
     for (int64_t k = b; k < e; ++k) {
-      double s = 0;  // long sums (batch x positions) in double: the result matches a float64 reference
+      // In double throughout: the sum cancels to far below its terms when dy has mixed signs, and a float partial
+      // per image then lost 1e-4 of it (a conv_transpose case of test_conv.py).
+      double s = 0;
       for (int64_t n = 0; n < p.N; ++n) {
         const float* r = dy + (n * p.K + k) * ov;
-        float part = 0;
-        for (int64_t o = 0; o < ov; ++o) part += r[o];
-        s += part;
+        double part[4] = {0, 0, 0, 0};
+        int64_t o = 0;
+        for (; o + 4 <= ov; o += 4)
+          for (int j = 0; j < 4; ++j) part[j] += r[o + j];
+        for (; o < ov; ++o) part[0] += r[o];
+        s += (part[0] + part[1]) + (part[2] + part[3]);
       }
       db[k] = float(s);
     }

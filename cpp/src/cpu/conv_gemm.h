@@ -3,7 +3,7 @@
 //
 // Batch parallelism: with `slots` > 1, that many images are processed side by side, each slot with its own
 // scratch and a single-threaded GEMM (nested parallel_for runs serially); with slots == 1 the images run one after
-// another through the threaded GEMM. conv_gemm_slots() picks the count once, at prepare time.
+// another through the threaded GEMM. The plan functions pick the count once, at prepare time.
 // Batched columns (im2col_gemm, `chunk` > 1): with few output positions per image a per-image GEMM is too narrow
 // (ResNet layer4 at 2x2: N = 4) and re-packs the whole weight matrix per image, so `chunk` images share one column
 // matrix [Cg*KV, chunk*OV] and one threaded GEMM; the result is scattered back to NCHW (with the epilogue).
@@ -12,29 +12,32 @@
 #include <cstdint>
 
 #include "cpu/conv_params.h"
+#include "cpu/gemm/gemm.h"
 
 namespace fastconv::cpu {
 
 enum class ConvPass { forward, backward_data, backward_weight };
 
-// How the batch runs: `slots` images side by side, or `chunk` images per batched GEMM (never both).
+// How the batch runs: `slots` images side by side, or `chunk` images per batched GEMM (never both), and the
+// products' GEMM plan (ISA tile, thread count: 1 inside slots). Made once, at prepare time; the workspace size
+// below includes every GEMM's scratch, one per slot.
 struct GemmPlan {
   int64_t slots = 1;
   int64_t chunk = 1;
-  GemmPlan(int64_t s = 1, int64_t c = 1) : slots(s), chunk(c) {}  // NOLINT: a plain slot count converts
+  GemmContext gemm;
 };
+GemmPlan conv_gemm_plan(int64_t slots, int64_t chunk, Isa isa, int threads);
 
 // Slots for a pass whose per-slot scratch is `floats_per_slot` floats (the whole scratch stays under a cap).
-int64_t conv_gemm_slots(const ConvParams& p, int64_t floats_per_slot);
+int64_t conv_gemm_slots(const ConvParams& p, int64_t floats_per_slot, int threads);
 
-// Scratch for one pass, in bytes, given the slot count.
+// The plans the rules pick: im2col_gemm batches columns for small outputs, else both use slots.
+GemmPlan conv_im2col_gemm_plan(const ConvParams& p, ConvPass pass, Isa isa, int threads);
+GemmPlan conv_gemm_1x1_plan(const ConvParams& p, ConvPass pass, Isa isa, int threads);
+
+// Scratch for one pass, in bytes (columns, weight-gradient partials and the GEMMs' pack buffers).
 size_t conv_im2col_gemm_workspace(const ConvParams& p, ConvPass pass, const GemmPlan& plan);
-size_t conv_gemm_1x1_workspace(const ConvParams& p, ConvPass pass, int64_t slots);
-// Per-slot scratch in floats (for choosing slots).
-int64_t conv_im2col_gemm_slot_floats(const ConvParams& p, ConvPass pass);
-int64_t conv_gemm_1x1_slot_floats(const ConvParams& p, ConvPass pass);
-// The plan the rules pick for im2col_gemm: batched columns for small outputs, else slots.
-GemmPlan conv_im2col_gemm_plan(const ConvParams& p, ConvPass pass);
+size_t conv_gemm_1x1_workspace(const ConvParams& p, ConvPass pass, const GemmPlan& plan);
 
 // Fused ops' epilogue, applied to each image's output right after its GEMM while it is still in cache:
 // y = relu?(y + residual), in that order (the order of the unfused add and relu nodes, so results are identical).
@@ -51,11 +54,11 @@ void conv_im2col_gemm_backward_weight(const ConvParams& p, const float* dy, cons
                                       const GemmPlan& plan);
 
 void conv_gemm_1x1_forward(const ConvParams& p, const float* x, const float* w, const float* bias, float* y,
-                           float* ws, int64_t slots, const ConvEpilogue& ep = {});
+                           float* ws, const GemmPlan& plan, const ConvEpilogue& ep = {});
 void conv_gemm_1x1_backward_data(const ConvParams& p, const float* dy, const float* w, float* dx, float* ws,
-                                 int64_t slots);
+                                 const GemmPlan& plan);
 void conv_gemm_1x1_backward_weight(const ConvParams& p, const float* dy, const float* x, float* dw, float* ws,
-                                   int64_t slots);
+                                   const GemmPlan& plan);
 
 // One image's `Cg` channels -> columns [Cg*k_vol, out_vol]; col2im adds columns back into (zeroed) channels.
 // `ld`: row stride of col (out_vol for one image; chunk*out_vol when images sit side by side).

@@ -8,7 +8,13 @@
 #include <cstddef>
 #include <cstdint>
 
+namespace fastconv {
+enum class Isa;  // fastconv/cpu_features.h (not included: ISA files include this header)
+}
+
 namespace fastconv::cpu {
+
+struct GemmConfig;  // cpu/gemm/gemm.h
 
 // x: [N, C, H, W], w: [K, C, 3, 3], y: [N, K, out_h, out_w], all contiguous float32.
 // Any padding (including 0 or larger than 2) is allowed; out_h/out_w are the output size the caller wants
@@ -17,29 +23,15 @@ struct WinogradParams {
   int64_t N, C, H, W, K, pad_h, pad_w, out_h, out_w;
 };
 
-// Scratch for one forward or backward-data call (one size serves both); it must be 64-byte aligned (aligned vector
-// loads and stores; the planner's workspace is). Depends only on the params and the machine's hardware thread
-// count (never on set_num_threads), plus the FC_WINO_TILES tuning knob read once per process.
-size_t winograd_f4x3_workspace_bytes(const WinogradParams& p);
+enum class WinogradPass { forward, backward_data, backward_weight };
 
-// y = conv2d(x, w, stride 1, padding (pad_h, pad_w)) (+ bias[K] if non-null). Weights are transformed on every call.
-void winograd_f4x3_forward(const WinogradParams& p, const float* x, const float* w, const float* bias, float* y,
-                           void* workspace);
-
-// dx[N, C, H, W] = conv_transpose2d(dy[N, K, out_h, out_w], w, padding (pad_h, pad_w)): the gradient of
-// forward's x for the same params (the exact adjoint, whatever out_h/out_w), computed as a Winograd convolution of dy with the 180-degree-rotated, channel-transposed weights
-// and padding 2 - pad.
-void winograd_f4x3_backward_data(const WinogradParams& p, const float* dy, const float* w, float* dx,
-                                 void* workspace);
-
-// Scratch for one backward-weight call (64-byte aligned, same rules as winograd_f4x3_workspace_bytes).
-size_t winograd_f4x3_backward_weight_workspace_bytes(const WinogradParams& p);
-
-// dw[K, C, 3, 3] = the gradient of forward's w for the same params, from x[N, C, H, W] and dy[N, K, out_h, out_w]
-// (overwritten, not accumulated): dw = G^T [ sum over tiles (B^T d B) .* (A dY A^T) ] G, the exact adjoint of
-// the forward transforms, with the tile sum done by 36 GEMMs whose reduction runs over tiles.
-void winograd_f4x3_backward_weight(const WinogradParams& p, const float* x, const float* dy, float* dw,
-                                   void* workspace);
+// What a plan depends on besides the shapes, resolved in prepare.
+struct WinogradConfig {
+  Isa isa{};
+  int threads = 1;           // workspace slots and task counts are planned for this many
+  int64_t block_tiles = 0;   // forward/data tiles per block; 0: the rules (option conv.winograd_fused_tiles)
+  long l2_bytes = 2l << 20;  // per-core L2 (cpu_features().l2_bytes)
+};
 
 namespace winograd {
 
@@ -47,6 +39,10 @@ constexpr int kAlpha = 6;             // input tile edge (m + r - 1)
 constexpr int kTile = 4;              // output tile edge m
 constexpr int kPoints = 36;           // transform-domain elements per tile; one GEMM each
 constexpr int kLanes = 16;            // channels per block in every internal layout, whatever the ISA width
+
+// Fused paths (conv_winograd_f4x3_plan.cpp has the rules): depth blocks over Cin of at most kFusedKc, buffers
+// sized for the widest GEMM tile of any ISA (MR 12, NR 32), weight-gradient blocks of kFusedWRows input channels.
+constexpr int64_t kFusedKc = 256, kMaxMr = 12, kMaxNr = 32, kFusedWRows = 48;
 
 // One convolution as the kernels see it (backward-data is a forward convolution with Cin = K, Cout = C).
 // Internal layouts (channel blocks of kLanes, zero-filled past the real channel count):
@@ -66,6 +62,9 @@ struct TilePos {
   int64_t n, th, tw, rows, cols;
 };
 namespace {
+inline int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+inline int64_t round_up(int64_t a, int64_t b) { return cdiv(a, b) * b; }
+inline int64_t fused_kc(int64_t Cin) { return cdiv(Cin, cdiv(Cin, kFusedKc)); }  // even depth blocks
 inline TilePos tile_pos(const Geometry& g, int64_t t) {
   const int64_t th = t / g.TW % g.TH, tw = t % g.TW;
   const int64_t rows = g.out_h - kTile * th < kTile ? g.out_h - kTile * th : kTile;
@@ -154,4 +153,54 @@ void gradout_transform__avx512(const GradOutArgs*);
 void filter_adjoint__avx512(const AdjointArgs*);
 
 }  // namespace winograd
+// Everything a pass needs at run time, fixed by winograd_f4x3_plan: geometry, blocking, kernels of the chosen
+// instruction set, thread count, workspace layout. Tasks are per workspace slot (never per pool thread), so the
+// plan stays correct when the pool's size changes after it was made.
+struct WinogradPlan {
+  WinogradPass pass = WinogradPass::forward;
+  winograd::Geometry g{};
+  int threads = 1;
+  const GemmConfig* gemm = nullptr;
+  winograd::FilterFn filter = nullptr;
+  winograd::PackFn pack = nullptr;
+  winograd::InputFn input = nullptr;
+  winograd::OutputFn output = nullptr;
+  winograd::GradOutFn gradout = nullptr;
+  winograd::AdjointFn adjoint = nullptr;
+  int64_t tiles = 0, block = 0, nblocks = 0, slots = 1;
+  // Forward/data: one tile block and a large U: the filter transform writes GEMM B panels straight into
+  // per-thread buffers and the driver runs the macro-kernels itself, so U never exists. Weight: few tiles, so the
+  // products and the adjoint run per (input-channel block, output panel) with no Macc at all.
+  bool fused = false;
+  bool whole_blocks = false;  // forward/data: each slot runs whole blocks in its own V, M and GEMM scratch
+  // Workspace layout in floats, each a multiple of 16 (64-byte aligned buffers).
+  //   forward/data: [U or fused scratch: u][xb][slots x (V, M, GEMM scratch): slot]
+  //   weight:       [xb][V][Wt][Macc or fused scratch: m][GEMM scratch: gemm]
+  int64_t u_floats = 0, xb_floats = 0, slot_floats = 0, v_floats = 0, w_floats = 0, m_floats = 0, gemm_floats = 0;
+  int64_t kblock = 0;  // weight: output channels per Macc block
+  size_t bytes() const;
+};
+
+WinogradPlan winograd_f4x3_plan(const WinogradParams& p, WinogradPass pass, const WinogradConfig& cfg);
+
+// Scratch for the plan's pass; it must be 64-byte aligned (aligned vector loads and stores; the planner's
+// workspace is).
+inline size_t winograd_f4x3_workspace_bytes(const WinogradPlan& plan) { return plan.bytes(); }
+
+// y = conv2d(x, w, stride 1, padding (pad_h, pad_w)) (+ bias[K] if non-null). Weights are transformed on every call.
+void winograd_f4x3_forward(const WinogradPlan& plan, const float* x, const float* w, const float* bias, float* y,
+                           void* workspace);
+
+// dx[N, C, H, W] = conv_transpose2d(dy[N, K, out_h, out_w], w, padding (pad_h, pad_w)): the gradient of forward's
+// x for the same params (the exact adjoint, whatever out_h/out_w), computed as a Winograd convolution of dy with
+// the 180-degree-rotated, channel-transposed weights and padding 2 - pad.
+void winograd_f4x3_backward_data(const WinogradPlan& plan, const float* dy, const float* w, float* dx,
+                                 void* workspace);
+
+// dw[K, C, 3, 3] = the gradient of forward's w for the same params, from x[N, C, H, W] and dy[N, K, out_h, out_w]
+// (overwritten, not accumulated): dw = G^T [ sum over tiles (B^T d B) .* (A dY A^T) ] G, the exact adjoint of
+// the forward transforms, with the tile sum done by 36 GEMMs whose reduction runs over tiles.
+void winograd_f4x3_backward_weight(const WinogradPlan& plan, const float* x, const float* dy, float* dw,
+                                   void* workspace);
+
 }  // namespace fastconv::cpu

@@ -7,6 +7,10 @@
 
 #include "cpu/ref/loss_ref.h"
 
+namespace fastconv {
+enum class Isa;  // fastconv/cpu_features.h (not included: ISA files include this header)
+}
+
 namespace fastconv::cpu {
 
 // One sample's [C, S] block and the positions [s0, s1) of it a kernel handles. Two layouts share it: S == 1
@@ -42,7 +46,7 @@ void cross_entropy_grad__avx512(const CeBlock& b);
 struct CeKernels {
   CeBlockFn stats = nullptr, grad = nullptr;  // null at the scalar level: callers use ref::
 };
-CeKernels ce_kernels();  // for the active ISA
+CeKernels ce_kernels(Isa isa);  // chosen at prepare time
 
 size_t cross_entropy_workspace(const ref::CrossEntropyParams& p);
 void cross_entropy(const CeKernels& k, const ref::CrossEntropyParams& p, const float* x, const int64_t* tidx,

@@ -42,9 +42,12 @@ bool valid(const ref::CrossEntropyParams& p, int64_t y) { return y >= 0 && y < p
 
 }  // namespace
 
-CeKernels ce_kernels() {
-  return {pick_isa<CeBlockFn>(nullptr, cross_entropy_stats__avx2, cross_entropy_stats__avx512),
-          pick_isa<CeBlockFn>(nullptr, cross_entropy_grad__avx2, cross_entropy_grad__avx512)};
+CeKernels ce_kernels(Isa isa) {
+  switch (isa) {
+    case Isa::avx512: return {cross_entropy_stats__avx512, cross_entropy_grad__avx512};
+    case Isa::avx2: return {cross_entropy_stats__avx2, cross_entropy_grad__avx2};
+    default: return {};
+  }
 }
 
 size_t cross_entropy_workspace(const ref::CrossEntropyParams& p) {

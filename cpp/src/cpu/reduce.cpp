@@ -54,28 +54,37 @@ double sum_contiguous(const float* x, int64_t n) {
   }
   return total;
 }
+
+constexpr int64_t kSumChunk = 1 << 16;  // floats per partial of a full reduction
+
 }  // namespace
 
-void sum_oki(const OKI& s, const float* x, float* out) {
+size_t sum_oki_workspace_bytes(const OKI& s) {
+  if (s.kept == 1) return size_t((s.outer * s.inner + kSumChunk - 1) / kSumChunk) * sizeof(double);
+  return s.inner == 1 ? size_t(s.kept) * sizeof(double) : 0;
+}
+
+void sum_oki(const OKI& s, const float* x, float* out, double* ws) {
   if (s.kept == 1) {  // everything reduces to one value: split the data, then add the partial sums
-    const int64_t n = s.outer * s.inner, chunk = 1 << 16, parts = (n + chunk - 1) / chunk;
-    std::vector<double> part(static_cast<size_t>(std::max<int64_t>(parts, 1)), 0.0);
+    const int64_t n = s.outer * s.inner, chunk = kSumChunk, parts = (n + chunk - 1) / chunk;
+    double* part = ws;
     parallel_for(parts, 1, [&](int64_t b, int64_t e) {
-      for (int64_t p = b; p < e; ++p) part[size_t(p)] = sum_contiguous(x + p * chunk, std::min(chunk, n - p * chunk));
+      for (int64_t p = b; p < e; ++p) part[p] = sum_contiguous(x + p * chunk, std::min(chunk, n - p * chunk));
     });
     double t = 0;
-    for (double v : part) t += v;
+    for (int64_t p = 0; p < parts; ++p) t += part[p];
     out[0] = float(t);
     return;
   }
   if (s.inner == 1) {  // column sums of an [outer, kept] matrix: walk rows, keep a slice of columns in double
     parallel_for(s.kept, 256, [&](int64_t b, int64_t e) {
-      std::vector<double> acc(size_t(e - b), 0.0);
+      double* acc = ws;  // indexed by column: tasks own disjoint slices
+      std::fill(acc + b, acc + e, 0.0);
       for (int64_t o = 0; o < s.outer; ++o) {
         const float* r = x + o * s.kept;
-        for (int64_t k = b; k < e; ++k) acc[size_t(k - b)] += r[k];
+        for (int64_t k = b; k < e; ++k) acc[k] += r[k];
       }
-      for (int64_t k = b; k < e; ++k) out[k] = float(acc[size_t(k - b)]);
+      for (int64_t k = b; k < e; ++k) out[k] = float(acc[k]);
     });
     return;
   }

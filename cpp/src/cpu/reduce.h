@@ -1,6 +1,7 @@
 // Fast paths for sum_to / broadcast_to over the layouts that dominate training graphs; everything else uses the
 // reference kernels in cpu/ref/eltwise_ref.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -15,8 +16,10 @@ struct OKI {
 // full's axes and reduces/broadcasts the axes before and after it.
 bool collapse_outer_kept_inner(const std::vector<int64_t>& full, const std::vector<int64_t>& small, OKI* out);
 
-// out[k] = sum over o, i of x[o][k][i]; float math in short blocks, combined in double.
-void sum_oki(const OKI& s, const float* x, float* out);
+// out[k] = sum over o, i of x[o][k][i]; float math in short blocks, combined in double. The double partials live
+// in `ws` (sum_oki_workspace_bytes, 8-byte aligned): the same blocks and order on any thread count.
+size_t sum_oki_workspace_bytes(const OKI& s);
+void sum_oki(const OKI& s, const float* x, float* out, double* ws);
 // y[o][k][i] = x[k]
 void broadcast_oki(const OKI& s, const float* x, float* y);
 

@@ -5,6 +5,7 @@
 
 #include "cpu/conv_gemm.h"
 #include "cpu/conv_params.h"
+#include "fastconv/cpu_features.h"
 #include "ops/op.h"
 
 namespace fastconv::conv {
@@ -22,7 +23,17 @@ bool algo_applies(Algo a, const cpu::ConvParams& p);
 //   backward_weight:  in = {dy, x}                  out = {dw}
 // `flip_kernel`: the kernel is used spatially reversed (true convolution, convolve2d): the weight input is flipped
 // into scratch, and a weight gradient is flipped back in place.
-Prepared prepare_pass(cpu::ConvPass pass, const cpu::ConvParams& p, bool has_bias, Algo algo, bool flip_kernel);
+// What the conv kernels read from outside the call, resolved when a node is prepared (kernels read no global
+// state): the instruction set, the thread count and the Winograd blocking override (conv.winograd_fused_tiles).
+struct KernelConfig {
+  Isa isa;
+  int threads;
+  int64_t winograd_fused_tiles;
+};
+KernelConfig kernel_config(const KernelCall& c);
+
+Prepared prepare_pass(cpu::ConvPass pass, const cpu::ConvParams& p, bool has_bias, Algo algo, bool flip_kernel,
+                      const KernelConfig& cfg);
 
 // What a conv op's call means for its kernels: the geometry, whether a bias input is there, whether the kernel is
 // used flipped. Each op gives one such function; register_pass_kernels adds an entry per algorithm for the op.

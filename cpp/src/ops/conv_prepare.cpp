@@ -6,13 +6,15 @@
 //   im2col_gemm       everything else (grouped convs loop over groups)
 //   ref               the naive reference (never chosen by the rules)
 // FASTCONV_ALGO=conv=<algorithm> (or CompileOptions::algo) forces one where it applies (tests); where it does not
-// (a 3x3 conv with gemm_1x1 forced), the rules decide.
+// (a 3x3 conv with gemm_1x1 forced), the rules decide. conv.winograd_fused_tiles=<n> (a tuning value of the same
+// mechanism) forces Winograd's tiles per block, for measuring its blocking rules.
 #include <algorithm>
 #include <cstring>
 
 #include "cpu/conv_depthwise.h"
 #include "cpu/conv_winograd.h"
 #include "cpu/ref/conv_ref.h"
+#include "fastconv/parallel.h"
 #include "ops/common.h"
 #include "ops/conv_common.h"
 
@@ -57,6 +59,10 @@ bool winograd_pays(const ConvParams& p) {
 
 }  // namespace
 
+KernelConfig kernel_config(const KernelCall& c) {
+  return {active_isa(), get_num_threads(), c.options.get_int("conv.winograd_fused_tiles", 0)};
+}
+
 const char* algo_name(Algo a) {
   switch (a) {
     case Algo::ref: return "ref";
@@ -79,7 +85,8 @@ bool algo_applies(Algo a, const ConvParams& p) {
   return false;
 }
 
-Prepared prepare_pass(ConvPass pass, const ConvParams& p, bool has_bias, Algo algo, bool flip_kernel) {
+Prepared prepare_pass(ConvPass pass, const ConvParams& p, bool has_bias, Algo algo, bool flip_kernel,
+                      const KernelConfig& cfg) {
   std::string name = algo_name(algo);
   // Scratch layout: [flipped kernel, padded to 64 bytes][algorithm scratch].
   const int64_t wfloats = p.K * group_in(p) * k_vol(p);
@@ -88,29 +95,32 @@ Prepared prepare_pass(ConvPass pass, const ConvParams& p, bool has_bias, Algo al
   size_t algo_bytes = 0;
   cpu::GemmPlan slots;
   cpu::DepthwiseKernels dk{};
+  cpu::WinogradPlan wino;
   switch (algo) {
     case Algo::im2col_gemm:
-      slots = cpu::conv_im2col_gemm_plan(p, pass);
+      slots = cpu::conv_im2col_gemm_plan(p, pass, cfg.isa, cfg.threads);
       algo_bytes = cpu::conv_im2col_gemm_workspace(p, pass, slots);
       break;
     case Algo::gemm_1x1:
-      slots = cpu::conv_gemm_slots(p, cpu::conv_gemm_1x1_slot_floats(p, pass));
-      algo_bytes = cpu::conv_gemm_1x1_workspace(p, pass, slots.slots);
+      slots = cpu::conv_gemm_1x1_plan(p, pass, cfg.isa, cfg.threads);
+      algo_bytes = cpu::conv_gemm_1x1_workspace(p, pass, slots);
       break;
-    case Algo::depthwise_direct: {
-      const char* isa = "";
-      dk = cpu::depthwise_kernels(&isa);
-      name += std::string("__") + isa;
+    case Algo::depthwise_direct:
+      dk = cpu::depthwise_kernels(cfg.isa);
+      name += std::string("__") + isa_name(cfg.isa);
+      break;
+    case Algo::winograd_f4x3: {
+      const cpu::WinogradPass wp = pass == ConvPass::forward         ? cpu::WinogradPass::forward
+                                   : pass == ConvPass::backward_data ? cpu::WinogradPass::backward_data
+                                                                     : cpu::WinogradPass::backward_weight;
+      wino = cpu::winograd_f4x3_plan(winograd_params(p), wp,
+                                     {cfg.isa, cfg.threads, cfg.winograd_fused_tiles, cpu_features().l2_bytes});
+      algo_bytes = cpu::winograd_f4x3_workspace_bytes(wino);
       break;
     }
-    case Algo::winograd_f4x3:
-      algo_bytes = pass == ConvPass::backward_weight
-                       ? cpu::winograd_f4x3_backward_weight_workspace_bytes(winograd_params(p))
-                       : cpu::winograd_f4x3_workspace_bytes(winograd_params(p));
-      break;
-    case Algo::ref: break;
+    case Algo::ref: algo_bytes = ref::conv_ref_workspace_bytes(p); break;
   }
-  auto run = [p, pass, algo, has_bias, flip_kernel, flip_input, flip_bytes, slots, dk, wfloats](
+  auto run = [p, pass, algo, has_bias, flip_kernel, flip_input, flip_bytes, slots, dk, wino, wfloats](
                  const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext& ctx) {
     const float* a = fptr(in[0]);
     const float* w = fptr(in[1]);
@@ -128,17 +138,17 @@ Prepared prepare_pass(ConvPass pass, const ConvParams& p, bool has_bias, Algo al
       case ConvPass::forward:
         switch (algo) {
           case Algo::im2col_gemm: cpu::conv_im2col_gemm_forward(p, a, w, bias, y, ws, slots); return;
-          case Algo::gemm_1x1: cpu::conv_gemm_1x1_forward(p, a, w, bias, y, ws, slots.slots); return;
+          case Algo::gemm_1x1: cpu::conv_gemm_1x1_forward(p, a, w, bias, y, ws, slots); return;
           case Algo::depthwise_direct: cpu::conv_depthwise_forward(dk, p, a, w, bias, y); return;
-          case Algo::winograd_f4x3: cpu::winograd_f4x3_forward(winograd_params(p), a, w, bias, y, ws); return;
-          default: ref::conv_forward(p, a, w, bias, y); return;
+          case Algo::winograd_f4x3: cpu::winograd_f4x3_forward(wino, a, w, bias, y, ws); return;
+          default: ref::conv_forward(p, a, w, bias, y, reinterpret_cast<double*>(ws)); return;
         }
       case ConvPass::backward_data:
         switch (algo) {
           case Algo::im2col_gemm: cpu::conv_im2col_gemm_backward_data(p, a, w, y, ws, slots); break;
-          case Algo::gemm_1x1: cpu::conv_gemm_1x1_backward_data(p, a, w, y, ws, slots.slots); break;
+          case Algo::gemm_1x1: cpu::conv_gemm_1x1_backward_data(p, a, w, y, ws, slots); break;
           case Algo::depthwise_direct: cpu::conv_depthwise_backward_data(dk, p, a, w, y); break;
-          case Algo::winograd_f4x3: cpu::winograd_f4x3_backward_data(winograd_params(p), a, w, y, ws); break;
+          case Algo::winograd_f4x3: cpu::winograd_f4x3_backward_data(wino, a, w, y, ws); break;
           default: ref::conv_backward_data(p, a, w, y); break;
         }
         if (bias) cpu::conv_add_bias(p.N, p.C, in_vol(p), bias, y);
@@ -146,10 +156,10 @@ Prepared prepare_pass(ConvPass pass, const ConvParams& p, bool has_bias, Algo al
       case ConvPass::backward_weight:
         switch (algo) {
           case Algo::im2col_gemm: cpu::conv_im2col_gemm_backward_weight(p, a, w, y, ws, slots); break;
-          case Algo::gemm_1x1: cpu::conv_gemm_1x1_backward_weight(p, a, w, y, ws, slots.slots); break;
+          case Algo::gemm_1x1: cpu::conv_gemm_1x1_backward_weight(p, a, w, y, ws, slots); break;
           case Algo::depthwise_direct: cpu::conv_depthwise_backward_weight(dk, p, a, w, y); break;
-          case Algo::winograd_f4x3: cpu::winograd_f4x3_backward_weight(winograd_params(p), w, a, y, ws); break;
-          default: ref::conv_backward_weight(p, a, w, y); break;
+          case Algo::winograd_f4x3: cpu::winograd_f4x3_backward_weight(wino, w, a, y, ws); break;
+          default: ref::conv_backward_weight(p, a, w, y, reinterpret_cast<double*>(ws)); break;
         }
         if (flip_kernel)  // the gradient of the reversed kernel, reversed back
           for (int64_t k0 = 0; k0 < wfloats; k0 += kv) std::reverse(y + k0, y + k0 + kv);
@@ -177,7 +187,7 @@ void register_pass_kernels(KernelTable& k, const std::string& op, ConvPass pass,
       d.preferred = [geometry](const KernelCall& c) { return winograd_pays(geometry(c).p); };
     d.prepare = [geometry, pass, algo](const KernelCall& c) {
       const PassCall g = geometry(c);
-      return prepare_pass(pass, g.p, g.has_bias, algo, g.flip);
+      return prepare_pass(pass, g.p, g.has_bias, algo, g.flip, kernel_config(c));
     };
     k.add(std::move(d));
   }

@@ -182,18 +182,18 @@ void register_eltwise_ops(Registry& r, KernelTable& k) {
       [](const KernelCall& c) -> Prepared {
         cpu::OKI oki;
         cpu::collapse_outer_kept_inner(c.in[0].shape, c.out[0].shape, &oki);
-        return {[oki](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
-                  cpu::sum_oki(oki, fptr(in[0]), fptr_mut(out[0]));
+        return {[oki](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext& ctx) {
+                  cpu::sum_oki(oki, fptr(in[0]), fptr_mut(out[0]), static_cast<double*>(ctx.workspace));
                 },
-                0, ""};
+                cpu::sum_oki_workspace_bytes(oki), ""};
       },
       oki_reduce);
   add_cpu_kernel(k, "sum_to", "eltwise", "ref", 0, [](const KernelCall& c) -> Prepared {
     ref::ReduceParams p = reduce_params(c.in[0].shape, c.out[0].shape);
-    return {[p](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
-              ref::sum_to(p, fptr(in[0]), fptr_mut(out[0]), out[0].numel());
+    return {[p](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext& ctx) {
+              ref::sum_to(p, fptr(in[0]), fptr_mut(out[0]), out[0].numel(), static_cast<double*>(ctx.workspace));
             },
-            0, ""};
+            size_t(shape_numel(c.out[0].shape)) * sizeof(double), ""};
   });
 
   r.add({"broadcast_to", 1, 1,

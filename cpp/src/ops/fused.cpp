@@ -101,16 +101,16 @@ bool gemm_geometry(const ConvFusedCall& f, const Shape& ys, cpu::ConvParams* p) 
 
 // im2col_gemm / gemm_1x1: the epilogue runs inside the kernel's per-image loop, right after each image's GEMM (or
 // in the scatter of a batched chunk). `algo`: what the table picked for the conv itself.
-bool prepare_gemm_epilogue(const ConvFusedCall& f, const Shape& ys, conv::Algo algo, Prepared* out) {
+bool prepare_gemm_epilogue(const ConvFusedCall& f, const Shape& ys, conv::Algo algo, const conv::KernelConfig& cfg,
+                           Prepared* out) {
   cpu::ConvParams p;
   if (!gemm_geometry(f, ys, &p)) return false;
   if (algo != conv::Algo::im2col_gemm && algo != conv::Algo::gemm_1x1) return false;
   const bool i2c = algo == conv::Algo::im2col_gemm;
-  const cpu::GemmPlan slots =
-      i2c ? cpu::conv_im2col_gemm_plan(p, cpu::ConvPass::forward)
-          : cpu::GemmPlan(cpu::conv_gemm_slots(p, cpu::conv_gemm_1x1_slot_floats(p, cpu::ConvPass::forward)));
+  const cpu::GemmPlan slots = i2c ? cpu::conv_im2col_gemm_plan(p, cpu::ConvPass::forward, cfg.isa, cfg.threads)
+                                  : cpu::conv_gemm_1x1_plan(p, cpu::ConvPass::forward, cfg.isa, cfg.threads);
   const size_t ws = i2c ? cpu::conv_im2col_gemm_workspace(p, cpu::ConvPass::forward, slots)
-                        : cpu::conv_gemm_1x1_workspace(p, cpu::ConvPass::forward, slots.slots);
+                        : cpu::conv_gemm_1x1_workspace(p, cpu::ConvPass::forward, slots);
   const bool bias = f.bias, residual = f.residual, relu = f.relu;
   out->run = [p, i2c, slots, bias, residual, relu](const std::vector<Tensor>& in, const std::vector<Tensor>& o,
                                                    const RunContext& ctx) {
@@ -122,7 +122,7 @@ bool prepare_gemm_epilogue(const ConvFusedCall& f, const Shape& ys, conv::Algo a
     if (i2c)
       cpu::conv_im2col_gemm_forward(p, fptr(in[0]), fptr(in[1]), b, fptr_mut(o[0]), ws_f, slots, ep);
     else
-      cpu::conv_gemm_1x1_forward(p, fptr(in[0]), fptr(in[1]), b, fptr_mut(o[0]), ws_f, slots.slots, ep);
+      cpu::conv_gemm_1x1_forward(p, fptr(in[0]), fptr(in[1]), b, fptr_mut(o[0]), ws_f, slots, ep);
   };
   out->workspace_bytes = ws;
   out->algo = std::string(conv::algo_name(algo)) + " +";
@@ -142,7 +142,7 @@ Prepared prepare_conv_fused(const KernelCall& c) {
     if (f.relu) s += " relu";
     return s;
   };
-  if (Prepared g; prepare_gemm_epilogue(f, outs[0].shape, conv::algo_from_name(chosen.algo), &g)) {
+  if (Prepared g; prepare_gemm_epilogue(f, outs[0].shape, conv::algo_from_name(chosen.algo), conv::kernel_config(c), &g)) {
     g.algo += suffix() + " (in-loop)";
     return g;
   }

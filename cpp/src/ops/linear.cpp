@@ -7,11 +7,23 @@
 
 #include "cpu/gemm/gemm.h"
 #include "cpu/ref/linear_ref.h"
+#include "fastconv/cpu_features.h"
 #include "fastconv/parallel.h"
 #include "ops/common.h"
 
 namespace fastconv {
 namespace {
+
+// The product's plan (ISA tile, thread count) and its scratch size, fixed here; run passes the node's workspace.
+struct Gemm {
+  cpu::GemmContext g;
+  size_t bytes;
+  cpu::GemmContext at(const RunContext& ctx) const { return cpu::with_scratch(g, ctx.workspace, bytes); }
+};
+Gemm plan_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K) {
+  const cpu::GemmContext g = cpu::gemm_context(active_isa(), get_num_threads());
+  return {g, cpu::sgemm_scratch_bytes(g, ta, tb, M, N, K)};
+}
 
 int64_t leading(const Shape& s) {  // product of all but the last dim (safe when the last is 0)
   int64_t m = 1;
@@ -47,7 +59,8 @@ Prepared prepare_linear(const KernelCall& c) {
               ref::linear(fptr(in[0]), fptr(in[1]), bias ? fptr(in[2]) : nullptr, M, N, K, fptr_mut(out[0]));
             },
             0, "ref"};
-  return {[=](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
+  const Gemm gm = plan_gemm(false, true, M, N, K);
+  return {[=](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext& ctx) {
             float* y = fptr_mut(out[0]);
             if (bias) {  // y starts as the broadcast bias and the GEMM accumulates into it (beta = 1)
               const float* b = fptr(in[2]);
@@ -55,9 +68,9 @@ Prepared prepare_linear(const KernelCall& c) {
                 for (int64_t m = lo; m < hi; ++m) std::memcpy(y + m * N, b, size_t(N) * sizeof(float));
               });
             }
-            cpu::sgemm(false, true, M, N, K, 1.f, fptr(in[0]), K, fptr(in[1]), K, bias ? 1.f : 0.f, y, N);
+            cpu::sgemm(gm.at(ctx), false, true, M, N, K, 1.f, fptr(in[0]), K, fptr(in[1]), K, bias ? 1.f : 0.f, y, N);
           },
-          0, "sgemm"};
+          gm.bytes, "sgemm"};
 }
 
 // linear_grad_input(dy [..., N], weight [N, K]) -> dx [..., K]
@@ -78,10 +91,12 @@ Prepared prepare_grad_input(const KernelCall& c) {
               ref::linear_grad_input(fptr(in[0]), fptr(in[1]), M, N, K, fptr_mut(out[0]));
             },
             0, "ref"};
-  return {[=](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
-            cpu::sgemm(false, false, M, K, N, 1.f, fptr(in[0]), N, fptr(in[1]), K, 0.f, fptr_mut(out[0]), K);
+  const Gemm gm = plan_gemm(false, false, M, K, N);
+  return {[=](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext& ctx) {
+            cpu::sgemm(gm.at(ctx), false, false, M, K, N, 1.f, fptr(in[0]), N, fptr(in[1]), K, 0.f, fptr_mut(out[0]),
+                       K);
           },
-          0, "sgemm"};
+          gm.bytes, "sgemm"};
 }
 
 // linear_grad_weight(dy [..., N], input [..., K]) -> dW [N, K]
@@ -101,10 +116,12 @@ Prepared prepare_grad_weight(const KernelCall& c) {
               ref::linear_grad_weight(fptr(in[0]), fptr(in[1]), M, N, K, fptr_mut(out[0]));
             },
             0, "ref"};
-  return {[=](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
-            cpu::sgemm(true, false, N, K, M, 1.f, fptr(in[0]), N, fptr(in[1]), K, 0.f, fptr_mut(out[0]), K);
+  const Gemm gm = plan_gemm(true, false, N, K, M);
+  return {[=](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext& ctx) {
+            cpu::sgemm(gm.at(ctx), true, false, N, K, M, 1.f, fptr(in[0]), N, fptr(in[1]), K, 0.f, fptr_mut(out[0]),
+                       K);
           },
-          0, "sgemm"};
+          gm.bytes, "sgemm"};
 }
 
 std::vector<ValueId> backward_linear(BackwardCall& b) {

@@ -120,7 +120,8 @@ Prepared prepare_cross_entropy(const KernelCall& c) {
     return std::make_tuple(fptr(in[0]), prob ? nullptr : in[1].data<const int64_t>(), prob ? fptr(in[1]) : nullptr,
                            weighted ? fptr(in[2]) : nullptr);
   };
-  const cpu::CeKernels fast = Vec ? cpu::ce_kernels() : cpu::CeKernels{};
+  const Isa isa = active_isa();
+  const cpu::CeKernels fast = Vec ? cpu::ce_kernels(isa) : cpu::CeKernels{};
   if (!fast.stats)
     return {[=](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
               auto [x, ti, tp, w] = args(in);
@@ -133,7 +134,7 @@ Prepared prepare_cross_entropy(const KernelCall& c) {
             cpu::cross_entropy(fast, p, x, ti, tp, w, fptr_mut(out[0]), fptr_mut(out[1]),
                                static_cast<float*>(ctx.workspace));
           },
-          ws, std::string("vec__") + isa_name(active_isa())};
+          ws, std::string("vec__") + isa_name(isa)};
 }
 
 // cross_entropy_backward(grad, input, target, lse, weight?) -> d input
@@ -155,7 +156,8 @@ Prepared prepare_cross_entropy_backward(const KernelCall& c) {
   ClassLayout l = class_layout(fc);
   const bool prob = check_target(fc, l, true), weighted = c.in.size() > 4;
   const ref::CrossEntropyParams p = class_params(fc, l, 2, true);
-  const cpu::CeKernels fast = Vec ? cpu::ce_kernels() : cpu::CeKernels{};
+  const Isa isa = active_isa();
+  const cpu::CeKernels fast = Vec ? cpu::ce_kernels(isa) : cpu::CeKernels{};
   auto run = [=](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext& ctx) {
     const int64_t* ti = prob ? nullptr : in[2].data<const int64_t>();
     const float* tp = prob ? fptr(in[2]) : nullptr;
@@ -167,7 +169,7 @@ Prepared prepare_cross_entropy_backward(const KernelCall& c) {
       ref::cross_entropy_backward(p, fptr(in[0]), fptr(in[1]), ti, tp, w, fptr(in[3]), fptr_mut(out[0]));
   };
   if (!fast.grad) return {run, 0, "ref"};
-  return {run, cpu::cross_entropy_workspace(p), std::string("vec__") + isa_name(active_isa())};
+  return {run, cpu::cross_entropy_workspace(p), std::string("vec__") + isa_name(isa)};
 }
 
 // cross_entropy_target_backward(grad, input, target, lse, weight?) -> d target (probability targets only)

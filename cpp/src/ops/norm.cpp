@@ -250,11 +250,13 @@ Prepared prepare_row_norm_backward(const KernelCall& c) {
   const bool r = Ref;
   const int64_t grain = std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(1, p.D));
   const int64_t agrain = std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(1, p.M * p.inner));
-  return {[p, s, r, grain, agrain](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
+  return {[p, s, r, grain, agrain](const std::vector<Tensor>& in, const std::vector<Tensor>& out,
+                                   const RunContext& ctx) {
             const float *g = fptr(in[0]), *x = fptr(in[1]), *w = opt(in, s.weight);
             const float *mean = fptr(in[size_t(s.count)]), *rstd = fptr(in[size_t(s.count + 1)]);
             float *dx = fptr_mut(out[0]), *dw = fptr_mut(out[1]), *db = fptr_mut(out[2]);
-            if (r) return ref::row_norm_backward(p, g, x, w, mean, rstd, dx, dw, db);
+            if (r)
+              return ref::row_norm_backward(p, g, x, w, mean, rstd, dx, dw, db, static_cast<double*>(ctx.workspace));
             parallel_for(p.M, grain, [&](int64_t r0, int64_t r1) {
               cpu::row_norm_backward_dx__rows(p, g, x, w, mean, rstd, dx, r0, r1);
             });
@@ -262,7 +264,7 @@ Prepared prepare_row_norm_backward(const KernelCall& c) {
               cpu::row_norm_backward_affine(p, g, x, mean, rstd, dw, db, a0, a1);
             });
           },
-          0, r ? "ref" : "row_norm_backward__rows"};
+          r ? sizeof(double) * size_t(2 * p.affine_size()) : 0, r ? "ref" : "row_norm_backward__rows"};
 }
 
 // ---- local_response_norm ------------------------------------------------------------------------------------------

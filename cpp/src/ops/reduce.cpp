@@ -49,16 +49,19 @@ Prepared prepare_reduce(const KernelCall& c, bool mean, bool fast) {
   float scale = mean ? (count ? 1.f / float(count) : std::numeric_limits<float>::quiet_NaN()) : 1.f;
   cpu::OKI oki;
   fast = fast && cpu::collapse_outer_kept_inner(c.in[0].shape, keep, &oki);
-  return {[p, scale, fast, oki](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
+  // Double partials: the fast path's, or one accumulator per output for the reference.
+  const size_t ws = fast ? cpu::sum_oki_workspace_bytes(oki) : size_t(shape_numel(keep)) * sizeof(double);
+  return {[p, scale, fast, oki](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext& ctx) {
             float* y = fptr_mut(out[0]);
+            double* acc = static_cast<double*>(ctx.workspace);
             if (fast)
-              cpu::sum_oki(oki, fptr(in[0]), y);
+              cpu::sum_oki(oki, fptr(in[0]), y, acc);
             else
-              ref::sum_to(p, fptr(in[0]), y, out[0].numel());
+              ref::sum_to(p, fptr(in[0]), y, out[0].numel(), acc);
             if (scale != 1.f)
               for (int64_t i = 0, n = out[0].numel(); i < n; ++i) y[i] *= scale;
           },
-          0, fast ? "outer_kept_inner" : "ref"};
+          ws, fast ? "outer_kept_inner" : "ref"};
 }
 
 bool collapses(const KernelCall& c) {

@@ -9,28 +9,26 @@
 // Two shapes leave this nest: narrow C (N <= 128) reads A in place instead of packing it, and short C (M <= 64)
 // runs C^T tiles over B read in place (run_short): packing the wide operand would cost as much as using it.
 // Threads take whole regions (a grid over M x N, or K slices when C is tiny), so the only synchronisation is
-// the fork-join of parallel_for, and every task packs into its own thread-local buffers.
+// the fork-join of parallel_for. The split (schedule) depends only on the shape, the tile and the planned thread
+// count, so sgemm_scratch_bytes computes the same one: every task packs into its own slot of the caller's
+// scratch, indexed by the task, never by the thread that runs it.
 #include "cpu/gemm/gemm.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <new>
-#include <vector>
 
 #include "cpu/gemm/microkernel.h"
 #include "cpu/gemm/pack.h"
 #include "fastconv/cpu_features.h"
 #include "fastconv/parallel.h"
+#include "fastconv/tensor.h"
 
 namespace fastconv::cpu {
-namespace {
 
-using gemm::MacroArgs;
-using gemm::PackAArgs;
-using gemm::PackBArgs;
-
-struct Config {
+struct GemmConfig {
   int mr, nr, vec;
   gemm::MacroFn macro;
   gemm::PackAFn pack_a;
@@ -40,6 +38,13 @@ struct Config {
   gemm::ShortFn short_fn = nullptr;  // products of M <= kShortMaxM rows (microkernel.h), if the ISA has them
   gemm::PackAFn pack_short_a = nullptr;
 };
+
+namespace {
+
+using gemm::MacroArgs;
+using gemm::PackAArgs;
+using gemm::PackBArgs;
+using Config = GemmConfig;
 
 // Blocking for the 48 KiB L1d / 2 MiB L2 of this class of core: the 12 x kc A strip (18 KiB at kc = 384) stays
 // in L1 while kc*32 B panels stream past it; the kc x nc B block (1.1 MiB) fits L2 next to an A block. Sweeps of
@@ -75,26 +80,11 @@ const Config kScalar{gemm::kMrScalar,
                      240,
                      1024};
 
-// Grow-only, 64-byte aligned scratch owned by one thread; never shrinks, so steady-state calls allocate nothing.
-class Scratch {
- public:
-  ~Scratch() { std::free(p_); }
-  float* get(int64_t n) {
-    const size_t bytes = (static_cast<size_t>(n) * sizeof(float) + 63) & ~size_t(63);
-    if (bytes > cap_) {
-      std::free(p_);
-      p_ = static_cast<float*>(std::aligned_alloc(64, bytes));
-      if (!p_) throw std::bad_alloc();
-      cap_ = bytes;
-    }
-    return p_;
-  }
-
- private:
-  float* p_ = nullptr;
-  size_t cap_ = 0;
+// One task's pack buffers in the caller's scratch: A (or a short product's packed A) and B (or its edge block).
+struct Slot {
+  float* a;
+  float* b;
 };
-thread_local Scratch t_pack_a, t_pack_b;
 
 struct Problem {
   bool ta, tb;
@@ -165,12 +155,12 @@ constexpr int64_t kShortKc = 256;  // depth per short-product pass: the packed A
 // C[m0:m1, n0:n1] for m1 - m0 <= kShortMaxM (microkernel.h): A packed per depth block, B read in place. Column
 // blocks only when there are several depth blocks, so that C's block stays in cache between them. c_cols: P.C is
 // stored by columns (element (i, j) at C + j*ldc + i), for a transposed problem.
-void run_short(const Problem& P, const Config& cfg, int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t k0,
-               int64_t k1, float beta, bool c_cols = false) {
+void run_short(const Problem& P, const Config& cfg, Slot slot, int64_t m0, int64_t m1, int64_t n0, int64_t n1,
+               int64_t k0, int64_t k1, float beta, bool c_cols = false) {
   const int64_t m = m1 - m0, kc_step = even_step(k1 - k0, kShortKc, 1);
   const int64_t nc_step = kc_step >= k1 - k0 ? n1 - n0 : cfg.nc;
-  float* abuf = t_pack_a.get(kc_step * round_up(m, cfg.vec));
-  float* edge = t_pack_b.get(kc_step * 24);
+  float* abuf = slot.a;  // kc_step x round_up(m, vec)
+  float* edge = slot.b;  // kc_step x 24
   for (int64_t jc = n0; jc < n1; jc += nc_step)
     for (int64_t pc = k0; pc < k1; pc += kc_step) {
       const int64_t kc = std::min(kc_step, k1 - pc);
@@ -184,15 +174,15 @@ void run_short(const Problem& P, const Config& cfg, int64_t m0, int64_t m1, int6
 }
 
 // C[m0:m1, n0:n1] (over depth k0:k1, first block using `beta`) with the loop nest described at the top.
-void run_region(const Problem& P, const Config& cfg, int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t k0,
-                int64_t k1, float beta) {
+void run_region(const Problem& P, const Config& cfg, Slot slot, int64_t m0, int64_t m1, int64_t n0, int64_t n1,
+                int64_t k0, int64_t k1, float beta) {
   if (cfg.short_fn && use_short(m1 - m0, n1 - n0, k1 - k0, P.tb))
-    return run_short(P, cfg, m0, m1, n0, n1, k0, k1, beta);
+    return run_short(P, cfg, slot, m0, m1, n0, n1, k0, k1, beta);
   // Narrow C with A stored transposed (a weight's W^T against a few columns): C^T = op(B)^T A is short, reads A
   // in place along its rows and writes C^T by columns, i.e. C by rows.
   if (cfg.short_fn && P.ta && use_short(n1 - n0, m1 - m0, k1 - k0, false)) {
     const Problem T{!P.tb, false, P.N, P.M, P.K, P.alpha, P.B, P.ldb, P.A, P.lda, P.beta, P.C, P.ldc};
-    return run_short(T, cfg, n0, n1, m0, m1, k0, k1, beta, true);
+    return run_short(T, cfg, slot, n0, n1, m0, m1, k0, k1, beta, true);
   }
   // Packing A costs ~0.3-0.5 cycles per element on Zen 4 (an L2-bound copy: source rows ld apart, write-allocated
   // destination), about as much as its uses when C is narrow (an A element serves N/16 FMAs): the 1x1 weight
@@ -210,8 +200,8 @@ void run_region(const Problem& P, const Config& cfg, int64_t m0, int64_t m1, int
     for (int64_t pc = k0; pc < k1; pc += kc_step) {
       const int64_t kc = std::min(kc_step, k1 - pc);
       const float beta_k = pc == k0 ? beta : 1.f;
-      float* bbuf = t_pack_b.get(kc * round_up(nc, cfg.nr));
-      float* abuf = direct ? nullptr : t_pack_a.get(kc * std::min(round_up(m1 - m0, cfg.mr), mc_step));
+      float* bbuf = slot.b;                      // kc x round_up(nc, nr)
+      float* abuf = direct ? nullptr : slot.a;   // kc x min(round_up(m1 - m0, mr), mc_step)
       // The B block packed after this one: the next depth block, else the next column block's first one.
       const bool more_k = pc + kc < k1, more_n = jc + nc < n1;
       const int64_t nk = more_k ? std::min(kc_step, k1 - pc - kc) : std::min(kc_step, k1 - k0);
@@ -264,99 +254,210 @@ constexpr int64_t kParallelMinWork = int64_t(1) << 22;
 // the extra packing; below, one task per thread keeps the duplicate packing of A or B to a minimum.
 constexpr int64_t kBalanceMinWork = int64_t(1) << 31;
 
-// Splits C into a tm x tn grid of regions. Each region packs its own copy of the A rows and B columns it needs, so
-// splitting M costs an extra pass over B (K*N) and splitting N an extra pass over A (M*K): pick the grid with the
-// least duplicate packing for the wanted task count.
-void run_grid(const Problem& P, const Config& cfg, int threads) {
-  const int64_t mt = cdiv(P.M, cfg.mr), nt = cdiv(P.N, cfg.nr);
-  const int64_t want = std::min(int64_t(threads) * (P.M * P.N * P.K >= kBalanceMinWork ? 2 : 1), mt * nt);
+int64_t floats16(int64_t n) { return round_up(n, 16); }  // every buffer starts on a cache line
+
+// Bounds on the buffers run_region packs into for an m x n x k region, whichever path it takes there (even_step
+// never exceeds its cap or the length). Monotone in m, n and k, so a schedule's largest region bounds them all.
+struct SlotSize {
+  int64_t a = 0, b = 0;
+};
+SlotSize region_size(const Config& cfg, int64_t m, int64_t n, int64_t k) {
+  const int64_t kc = std::min(k, cfg.kc);
+  SlotSize s{floats16(kc * std::min(round_up(m, cfg.mr), round_up(cfg.mc, cfg.mr))),
+             floats16(kc * std::min(round_up(n, cfg.nr), round_up(cfg.nc, cfg.nr)))};
+  if (cfg.short_fn) {  // C or C^T of at most kShortMaxM rows: packed A slices and the edge block
+    const int64_t ks = std::min(k, kShortKc), rows = std::min(std::max(m, n), gemm::kShortMaxM);
+    s.a = std::max(s.a, floats16(ks * round_up(rows, cfg.vec)));
+    s.b = std::max(s.b, floats16(ks * 24));
+  }
+  return s;
+}
+
+// How one product is split: one region, K slices (C too small to share out but K long: each task reduces a slice
+// into its own copy of C), or a tm x tn grid of regions. Scratch: [k-split partials][one slot per task].
+struct Schedule {
+  enum class Kind { none, single, k_split, grid } kind = Kind::none;
+  int64_t tasks = 0, tm = 1, tn = 1, kstep = 0, partial_floats = 0;
+  SlotSize slot;
+  int64_t floats() const { return partial_floats + tasks * (slot.a + slot.b); }
+  Slot at(float* scratch, int64_t t) const {
+    float* base = scratch + partial_floats + t * (slot.a + slot.b);
+    return {base, base + slot.a};
+  }
+};
+
+// Each grid region packs its own copy of the A rows and B columns it needs, so splitting M costs an extra pass
+// over B (K*N) and splitting N an extra pass over A (M*K): the grid with the least duplicate packing for the
+// wanted task count.
+Schedule schedule(const Config& cfg, int threads, int64_t M, int64_t N, int64_t K) {
+  Schedule s;
+  if (M <= 0 || N <= 0 || K <= 0) return s;
+  const int64_t work = M * N * K, mt = cdiv(M, cfg.mr), nt = cdiv(N, cfg.nr);
+  if (threads <= 1 || work < kParallelMinWork) {
+    s.kind = Schedule::Kind::single;
+    s.tasks = 1;
+    s.slot = region_size(cfg, M, N, K);
+    return s;
+  }
+  if (mt * nt < 2 * threads && K >= 4 * cfg.kc) {
+    s.kind = Schedule::Kind::k_split;
+    s.kstep = round_up(cdiv(K, threads), 16);
+    s.tasks = cdiv(K, s.kstep);
+    s.partial_floats = floats16(M * N * (s.tasks - 1));
+    s.slot = region_size(cfg, M, N, s.kstep);
+    return s;
+  }
+  const int64_t want = std::min(int64_t(threads) * (work >= kBalanceMinWork ? 2 : 1), mt * nt);
   int64_t best_tm = 1, best_tn = want;
   double best_cost = -1;
   for (int64_t tm = 1; tm <= std::min(want, mt); ++tm) {
     const int64_t tn = cdiv(want, tm);
     if (tn > nt) continue;
-    const double cost = double(tm) * P.N + double(tn) * P.M;
+    const double cost = double(tm) * N + double(tn) * M;
     if (best_cost < 0 || cost < best_cost) best_cost = cost, best_tm = tm, best_tn = tn;
   }
-  const int64_t tm = best_tm, tn = best_tn;
+  s.kind = Schedule::Kind::grid;
+  s.tm = best_tm;
+  s.tn = best_tn;
+  s.tasks = best_tm * best_tn;
+  s.slot = region_size(cfg, std::min(M, cdiv(mt, best_tm) * cfg.mr), std::min(N, cdiv(nt, best_tn) * cfg.nr), K);
+  return s;
+}
+
+void run_grid(const Problem& P, const Config& cfg, const Schedule& S, float* scratch) {
+  const int64_t mt = cdiv(P.M, cfg.mr), nt = cdiv(P.N, cfg.nr), tm = S.tm, tn = S.tn;
   parallel_for(tm * tn, 1, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
       const int64_t im = t / tn, in = t % tn;
       const int64_t m0 = std::min(P.M, mt * im / tm * cfg.mr), m1 = std::min(P.M, mt * (im + 1) / tm * cfg.mr);
       const int64_t n0 = std::min(P.N, nt * in / tn * cfg.nr), n1 = std::min(P.N, nt * (in + 1) / tn * cfg.nr);
-      if (m0 < m1 && n0 < n1) run_region(P, cfg, m0, m1, n0, n1, 0, P.K, P.beta);
+      if (m0 < m1 && n0 < n1) run_region(P, cfg, S.at(scratch, t), m0, m1, n0, n1, 0, P.K, P.beta);
     }
   });
 }
 
-// C too small to share out but K long: each thread reduces a slice of K into its own copy of C.
-void run_k_split(const Problem& P, const Config& cfg, int parts) {
-  const int64_t mn = P.M * P.N, kstep = round_up(cdiv(P.K, parts), 16);
-  parts = int(cdiv(P.K, kstep));
-  std::vector<float> partial(size_t(mn) * (parts - 1));
+void run_k_split(const Problem& P, const Config& cfg, const Schedule& S, float* scratch) {
+  const int64_t mn = P.M * P.N, kstep = S.kstep, parts = S.tasks;
+  float* partial = scratch;
   parallel_for(parts, 1, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
       const int64_t k0 = t * kstep, k1 = std::min(P.K, k0 + kstep);
       if (t == 0) {
-        run_region(P, cfg, 0, P.M, 0, P.N, k0, k1, P.beta);
+        run_region(P, cfg, S.at(scratch, t), 0, P.M, 0, P.N, k0, k1, P.beta);
       } else {
         Problem Q = P;
-        Q.C = partial.data() + (t - 1) * mn;
+        Q.C = partial + (t - 1) * mn;
         Q.ldc = P.N;
-        run_region(Q, cfg, 0, P.M, 0, P.N, k0, k1, 0.f);
+        run_region(Q, cfg, S.at(scratch, t), 0, P.M, 0, P.N, k0, k1, 0.f);
       }
     }
   });
-  for (int t = 1; t < parts; ++t)
+  for (int64_t t = 1; t < parts; ++t)
     for (int64_t i = 0; i < P.M; ++i) {
-      const float* s = partial.data() + (t - 1) * mn + i * P.N;
+      const float* s = partial + (t - 1) * mn + i * P.N;
       float* c = P.C + i * P.ldc;
       for (int64_t j = 0; j < P.N; ++j) c[j] += s[j];
     }
 }
 
-void sgemm_impl(const Problem& P, int threads) {
+// A caller that sized its scratch for another context or shape: stop before writing past it.
+void check_scratch(const Config* cfg, const float* scratch, size_t need, size_t have) {
+  const bool aligned = reinterpret_cast<uintptr_t>(scratch) % 64 == 0;  // the packers store whole lines
+  if (cfg && need <= have && aligned) return;
+  std::fprintf(stderr, "fastconv: internal error: sgemm %s (needs %zu bytes of scratch, was given %zu at %p)\n",
+               !cfg ? "called without a GemmConfig" : !aligned ? "scratch not 64-byte aligned" : "scratch too small",
+               need, have, static_cast<const void*>(scratch));
+  std::abort();
+}
+
+void sgemm_impl(const Problem& P, const Config* cfg, int threads, float* scratch, size_t bytes) {
   if (P.M <= 0 || P.N <= 0) return;
   if (P.K <= 0 || P.alpha == 0.f) return scale_c(P.beta, P.C, P.ldc, P.M, P.N);
-  const Config& cfg = *pick_isa(&kScalar, &kAvx2, &kAvx512);
-  const int64_t work = P.M * P.N * P.K;
-  if (threads <= 1 || work < kParallelMinWork) return run_region(P, cfg, 0, P.M, 0, P.N, 0, P.K, P.beta);
-  const int64_t tiles = cdiv(P.M, cfg.mr) * cdiv(P.N, cfg.nr);
-  if (tiles < 2 * threads && P.K >= 4 * cfg.kc) return run_k_split(P, cfg, threads);
-  run_grid(P, cfg, threads);
+  if (!cfg) check_scratch(cfg, scratch, 0, 0);
+  const Schedule S = schedule(*cfg, threads, P.M, P.N, P.K);
+  check_scratch(cfg, scratch, size_t(S.floats()) * sizeof(float), bytes);
+  switch (S.kind) {
+    case Schedule::Kind::single: return run_region(P, *cfg, S.at(scratch, 0), 0, P.M, 0, P.N, 0, P.K, P.beta);
+    case Schedule::Kind::k_split: return run_k_split(P, *cfg, S, scratch);
+    case Schedule::Kind::grid: return run_grid(P, *cfg, S, scratch);
+    case Schedule::Kind::none: return;
+  }
+}
+
+// Whole products per task avoid duplicate packing and per-product fork-joins; only a batch too short to keep
+// every thread busy is better served by splitting each product. Per product: min(batch, threads) tasks take the
+// products from a shared counter, each task with one slot.
+struct BatchedSchedule {
+  bool per_product;
+  int64_t slots;
+  Schedule one;  // of a single product, with 1 thread when per_product
+  int64_t floats() const { return slots * one.floats(); }
+};
+BatchedSchedule batched_schedule(const Config& cfg, int threads, int64_t batch, int64_t M, int64_t N, int64_t K) {
+  const bool per_product = batch >= 2 * threads || (batch >= threads && M * N * K < 16 * kParallelMinWork);
+  if (per_product) return {true, std::max<int64_t>(1, std::min<int64_t>(batch, threads)), schedule(cfg, 1, M, N, K)};
+  return {false, 1, schedule(cfg, threads, M, N, K)};
 }
 
 }  // namespace
 
-SgemmKernels sgemm_kernels() {
-  const Config& c = *pick_isa(&kScalar, &kAvx2, &kAvx512);
-  return {c.mr, c.nr, c.vec, c.pack_a, c.pack_b, c.macro};
+const GemmConfig* gemm_config(Isa isa) {
+  switch (isa) {
+    case Isa::avx512: return &kAvx512;
+    case Isa::avx2: return &kAvx2;
+    default: return &kScalar;
+  }
+}
+
+SgemmKernels sgemm_kernels(const GemmConfig* c) { return {c->mr, c->nr, c->vec, c->pack_a, c->pack_b, c->macro}; }
+
+size_t sgemm_scratch_bytes(const GemmContext& g, bool, bool, int64_t M, int64_t N, int64_t K) {
+  return size_t(schedule(*g.cfg, g.threads, M, N, K).floats()) * sizeof(float);
+}
+
+size_t sgemm_batched_scratch_bytes(const GemmContext& g, int64_t batch, bool, bool, int64_t M, int64_t N, int64_t K) {
+  if (batch <= 0) return 0;
+  return size_t(batched_schedule(*g.cfg, g.threads, batch, M, N, K).floats()) * sizeof(float);
+}
+
+void sgemm(const GemmContext& g, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+           const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  sgemm_impl(Problem{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc}, g.cfg, g.threads, g.scratch,
+             g.scratch_bytes);
+}
+
+void sgemm_batched(const GemmContext& g, int64_t batch, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                   float alpha, const float* A, int64_t lda, int64_t stride_a, const float* B, int64_t ldb,
+                   int64_t stride_b, float beta, float* C, int64_t ldc, int64_t stride_c) {
+  if (batch <= 0) return;
+  check_scratch(g.cfg, nullptr, 0, 0);
+  const BatchedSchedule S = batched_schedule(*g.cfg, g.threads, batch, M, N, K);
+  const size_t slot_bytes = size_t(S.one.floats()) * sizeof(float);
+  check_scratch(g.cfg, g.scratch, size_t(S.floats()) * sizeof(float), g.scratch_bytes);
+  auto one = [&](int64_t i, int th, float* scratch) {
+    sgemm_impl(Problem{trans_a, trans_b, M, N, K, alpha, A + i * stride_a, lda, B + i * stride_b, ldb, beta,
+                       C + i * stride_c, ldc},
+               g.cfg, th, scratch, slot_bytes);
+  };
+  if (!S.per_product) {
+    for (int64_t i = 0; i < batch; ++i) one(i, g.threads, g.scratch);
+    return;
+  }
+  std::atomic<int64_t> next{0};
+  parallel_for(S.slots, 1, [&](int64_t b, int64_t e) {
+    for (int64_t s = b; s < e; ++s)
+      for (int64_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < batch;)
+        one(i, 1, g.scratch + s * S.one.floats());
+  });
 }
 
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  sgemm_impl(Problem{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc}, get_num_threads());
-}
-
-void sgemm_batched(int64_t batch, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-                   const float* A, int64_t lda, int64_t stride_a, const float* B, int64_t ldb, int64_t stride_b,
-                   float beta, float* C, int64_t ldc, int64_t stride_c) {
-  if (batch <= 0) return;
-  const int threads = get_num_threads();
-  auto one = [&](int64_t i, int th) {
-    sgemm_impl(Problem{trans_a, trans_b, M, N, K, alpha, A + i * stride_a, lda, B + i * stride_b, ldb, beta,
-                       C + i * stride_c, ldc},
-               th);
-  };
-  // Whole products per thread avoid duplicate packing and per-product fork-joins; only a batch too short to
-  // keep every thread busy is better served by splitting each product.
-  if (batch >= 2 * threads || (batch >= threads && M * N * K < 16 * kParallelMinWork)) {
-    parallel_for(batch, 1, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) one(i, 1);
-    });
-  } else {
-    for (int64_t i = 0; i < batch; ++i) one(i, threads);
-  }
+  const GemmContext g = gemm_context(active_isa(), get_num_threads());
+  const size_t bytes = sgemm_scratch_bytes(g, trans_a, trans_b, M, N, K);
+  void* scratch = bytes ? cached_alloc64(bytes) : nullptr;
+  sgemm(with_scratch(g, scratch, bytes), trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  cached_free64(scratch, bytes);
 }
 
 }  // namespace fastconv::cpu

@@ -1,5 +1,6 @@
 #include "cpu/ref/conv_ref.h"
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -28,12 +29,18 @@ void for_each_tap(const cpu::ConvParams& p, F&& f) {
 
 }  // namespace
 
-void conv_forward(const cpu::ConvParams& p, const float* x, const float* w, const float* bias, float* y) {
+size_t conv_ref_workspace_bytes(const cpu::ConvParams& p) {
+  return sizeof(double) * size_t(std::max<int64_t>(out_vol(p), k_vol(p)));
+}
+
+void conv_forward(const cpu::ConvParams& p, const float* x, const float* w, const float* bias, float* y,
+                  double* acc) {
   const int64_t Cg = group_in(p), Kg = group_out(p), iv = in_vol(p), ov = out_vol(p), kv = k_vol(p);
+  std::vector<double> own(acc ? 0 : size_t(ov));
+  if (!acc) acc = own.data();
   for (int64_t n = 0; n < p.N; ++n)
     for (int64_t k = 0; k < p.K; ++k) {
       const int64_t g = k / Kg;
-      std::vector<double> acc(static_cast<size_t>(ov));
       for (int64_t o = 0; o < ov; ++o) acc[o] = bias ? bias[k] : 0.0;
       for (int64_t c = 0; c < Cg; ++c) {
         const float* xc = x + (n * p.C + g * Cg + c) * iv;
@@ -61,12 +68,14 @@ void conv_backward_data(const cpu::ConvParams& p, const float* dy, const float* 
     }
 }
 
-void conv_backward_weight(const cpu::ConvParams& p, const float* dy, const float* x, float* dw) {
+void conv_backward_weight(const cpu::ConvParams& p, const float* dy, const float* x, float* dw, double* acc) {
   const int64_t Cg = group_in(p), Kg = group_out(p), iv = in_vol(p), ov = out_vol(p), kv = k_vol(p);
+  std::vector<double> own(acc ? 0 : size_t(kv));
+  if (!acc) acc = own.data();
   for (int64_t k = 0; k < p.K; ++k) {
     const int64_t g = k / Kg;
     for (int64_t c = 0; c < Cg; ++c) {
-      std::vector<double> acc(size_t(kv), 0.0);
+      std::fill(acc, acc + kv, 0.0);
       for (int64_t n = 0; n < p.N; ++n) {
         const float* dyk = dy + (n * p.K + k) * ov;
         const float* xc = x + (n * p.C + g * Cg + c) * iv;

@@ -40,14 +40,13 @@ void binary(BinaryOp op, const BroadcastParams& p, const float* a, const float* 
   });
 }
 
-void sum_to(const ReduceParams& p, const float* x, float* out, int64_t out_numel) {
-  double* acc = new double[static_cast<size_t>(out_numel > 0 ? out_numel : 1)]();
+void sum_to(const ReduceParams& p, const float* x, float* out, int64_t out_numel, double* acc) {
+  for (int64_t i = 0; i < out_numel; ++i) acc[i] = 0.0;
   int64_t contiguous[kMaxDims];
   for (int d = 0; d < p.ndim; ++d) contiguous[d] = 0;  // the x offset is the visit counter itself
   for_each_index(p.ndim, p.shape, p.stride_out, contiguous,
                  [&](int64_t i, int64_t io, int64_t) { acc[io] += double(x[i]); });
   for (int64_t i = 0; i < out_numel; ++i) out[i] = float(acc[i]);
-  delete[] acc;
 }
 
 void relu(const float* x, float* y, int64_t n) {

@@ -21,7 +21,8 @@ struct ReduceParams {
   int64_t shape[kMaxDims] = {};
   int64_t stride_out[kMaxDims] = {};
 };
-void sum_to(const ReduceParams& p, const float* x, float* out, int64_t out_numel);
+// Accumulates in double: `acc` holds out_numel doubles (the op's workspace).
+void sum_to(const ReduceParams& p, const float* x, float* out, int64_t out_numel, double* acc);
 
 void relu(const float* x, float* y, int64_t n);
 void relu_backward(const float* grad, const float* y, float* dx, int64_t n);  // dx = grad * (y > 0)

@@ -1,5 +1,6 @@
 #include "cpu/ref/norm_ref.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -85,9 +86,13 @@ void row_norm(const RowNormParams& p, const float* x, const float* weight, const
 }
 
 void row_norm_backward(const RowNormParams& p, const float* grad, const float* x, const float* weight,
-                       const float* mean, const float* rstd, float* dx, float* dweight, float* dbias) {
+                       const float* mean, const float* rstd, float* dx, float* dweight, float* dbias, double* acc) {
   const int64_t per_group = p.inner ? p.D / p.inner : 0, A = p.affine_size();
-  std::vector<double> dw(size_t(A), 0.0), db(size_t(A), 0.0);
+  std::vector<double> own(acc ? 0 : size_t(2 * A));
+  if (!acc) acc = own.data();
+  double* dw = acc;
+  double* db = acc + A;
+  std::fill(acc, acc + 2 * A, 0.0);
   for (int64_t r = 0; r < p.M; ++r) {
     const double mu = mean[r], rs = rstd[r];
     double s1 = 0, s2 = 0;  // mean of dxhat and of dxhat * xhat, times D
@@ -96,8 +101,8 @@ void row_norm_backward(const RowNormParams& p, const float* grad, const float* x
       double xh = (x[k] - mu) * rs, dxh = grad[k] * (weight ? weight[a] : 1.0);
       s1 += dxh;
       s2 += dxh * xh;
-      dw[size_t(a)] += grad[k] * xh;
-      db[size_t(a)] += grad[k];
+      dw[a] += grad[k] * xh;
+      db[a] += grad[k];
     }
     if (!dx) continue;
     for (int64_t j = 0; j < p.D; ++j) {
@@ -107,8 +112,8 @@ void row_norm_backward(const RowNormParams& p, const float* grad, const float* x
     }
   }
   for (int64_t a = 0; a < A; ++a) {
-    if (dweight) dweight[a] = float(dw[size_t(a)]);
-    if (dbias) dbias[a] = float(db[size_t(a)]);
+    if (dweight) dweight[a] = float(dw[a]);
+    if (dbias) dbias[a] = float(db[a]);
   }
 }
 

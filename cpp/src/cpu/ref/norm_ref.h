@@ -30,8 +30,10 @@ struct RowNormParams {
 };
 void row_norm(const RowNormParams& p, const float* x, const float* weight, const float* bias, float* y, float* mean,
               float* rstd);
+// The affine gradients accumulate in 2 * affine_size() doubles at `acc` (the node's workspace); null: allocated here.
 void row_norm_backward(const RowNormParams& p, const float* grad, const float* x, const float* weight,
-                       const float* mean, const float* rstd, float* dx, float* dweight, float* dbias);
+                       const float* mean, const float* rstd, float* dx, float* dweight, float* dbias,
+                       double* acc = nullptr);
 
 // local_response_norm across channels of x viewed as [N, C, S] (torch): y = x / scale^beta with
 // scale = k + alpha/size * sum of x^2 over channels [c - size/2, c + (size-1)/2] (zero outside).
