@@ -1,6 +1,8 @@
 """fastconv.nn: layers with PyTorch's names, constructor arguments, default initialisation and state_dict keys."""
 from __future__ import annotations
 
+import sys as _sys
+
 from .. import functional
 from . import init
 from .activation import *  # noqa: F401,F403
@@ -18,5 +20,8 @@ from .norm import *  # noqa: F401,F403
 from .norm import __all__ as _norm
 from .pool import *  # noqa: F401,F403
 from .pool import __all__ as _pool
+
+# torch's import path: `import fastconv.nn.functional as F` and `fastconv.functional` are one module object.
+_sys.modules[__name__ + ".functional"] = functional
 
 __all__ = ["Module", "Parameter", "functional", "init"] + _act + _cont + _conv + _drop + _lin + _norm + _pool
