@@ -1,6 +1,7 @@
 """Shared test helpers: the PyTorch float64 reference and error measures."""
 from __future__ import annotations
 
+import contextlib
 import os
 
 import numpy as np
@@ -54,3 +55,17 @@ def randn(*shape, seed: int = 0, scale: float = 1.0) -> np.ndarray:
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@contextlib.contextmanager
+def forced_algo(spec: str):
+    """FASTCONV_ALGO=spec for the block (inside hypothesis tests, where the monkeypatch fixture is not reset)."""
+    old = os.environ.get("FASTCONV_ALGO")
+    os.environ["FASTCONV_ALGO"] = spec
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["FASTCONV_ALGO"]
+        else:
+            os.environ["FASTCONV_ALGO"] = old

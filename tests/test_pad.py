@@ -1,7 +1,5 @@
 """pad vs torch float64: every mode, any number of padded dims, negative pads (crop), forward and gradients, both
 kernels ("rows" and "ref") in eager calls and compiled graphs, and bad-input errors."""
-import os
-
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings, strategies as st
@@ -54,7 +52,7 @@ def torch_pad(t, pads, mode, value):
     return t
 
 
-def check(shape, pads, mode, value, seed=0, algo=None):
+def check(shape, pads, mode, value, seed=0):
     x = randn(*shape, seed=seed)
     kw = {} if value is None else {"value": value}
     tx = t64(x, True)
@@ -67,12 +65,6 @@ def check(shape, pads, mode, value, seed=0, algo=None):
         (ref * t64(w)).sum().backward()
         _, g = fc.value_and_grad(lambda a: (F.pad(a, pads, mode, **kw) * w).sum())(x)
         assert rel_err(g, tx.grad) <= 1e-6
-
-
-@pytest.fixture(params=["rows", "ref"])
-def algo(request, monkeypatch):
-    monkeypatch.setenv("FASTCONV_ALGO", f"pad={request.param}")
-    return request.param
 
 
 @settings(max_examples=120)
