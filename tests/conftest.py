@@ -69,3 +69,11 @@ def forced_algo(spec: str):
             del os.environ["FASTCONV_ALGO"]
         else:
             os.environ["FASTCONV_ALGO"] = old
+
+
+# `pytest --hypothesis-profile=stress tests/test_stress.py` (CI's stress step): many deterministic examples and no
+# example database in the checkout. Tests that set max_examples themselves keep their own number.
+from hypothesis import HealthCheck, settings as _hyp_settings  # noqa: E402
+
+_hyp_settings.register_profile("stress", max_examples=2500, deadline=None, database=None, derandomize=True,
+                               suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])

@@ -122,12 +122,25 @@ def test_gradcam_writes_png(trained, tmp_path):
     (("predict",), "the following arguments are required: MODEL_FILE, IMAGE"),
     (("gradcam", "m.safetensors"), "the following arguments are required: IMAGE"),
     (("frobnicate",), "invalid choice: 'frobnicate'"),
+    # checked before any data is loaded or any step trained (they used to fail after the whole run, or crash)
+    (("train", "--out", "afile"), "--out 'afile' exists and is not a folder"),
+    (("train", "--out", "afile/sub"), "--out 'afile/sub': cannot create the folder"),
+    (("train", "--model", "resnet19"), "unknown model 'resnet19'"),
+    (("train", "--seed", "-1"), "argument --seed: expected an integer in [0, 2**63), got '-1'"),
+    (("train", "--lr", "nan"), "argument --lr: expected a positive float, got 'nan'"),
+    (("train", "--image-size", "100000"), "argument --image-size: expected a positive int of at most 4096"),
+    (("train", "--batch-size", str(2 ** 63)), "argument --batch-size: expected a positive int of at most"),
+    (("summary", "smallcnn", "--input-shape", "3,100000,100000"), "H, W <= 8192"),
+    (("gradcam", "m.safetensors", "a.png", "--alpha", "2"), "argument --alpha: expected a number in [0, 1]"),
+    (("gradcam", "m.safetensors", "a.png", "--out", "."), "--out '.' is a folder"),
 ])
 def test_bad_arguments_exit_nonzero_with_a_message(args, message, tmp_path):
+    (tmp_path / "afile").write_text("")
     r = run(*args, cwd=tmp_path)
     assert r.returncode != 0
     assert message in r.stderr, r.stderr
-    assert "Traceback" not in r.stderr
+    assert "Traceback" not in r.stderr and "test accuracy" not in r.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"] or args[0] != "train" or "--out" not in args
 
 
 def test_predict_unreadable_image_and_missing_shape(trained, tmp_path):

@@ -23,8 +23,9 @@ def needs(*ops):
     assert not missing, f"ops missing from this build: {missing}"
 
 
+@fc.register_module
 class Scaled(nn.Module):
-    """A user module at module level (importable, so load can rebuild it from its constructor arguments)."""
+    """A user module, registered so that load can rebuild it from its constructor arguments."""
 
     def __init__(self, d: int, hidden=(2, 3), act: str = "relu"):
         super().__init__()

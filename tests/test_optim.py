@@ -160,7 +160,7 @@ def test_optimizer_errors_and_state_dict():
     assert set(sd["state"][0]) == {"step", "exp_avg", "exp_avg_sq"} and float(sd["state"][0]["step"]) == 3
     opt2 = fc.optim.Adam(list(m.parameters()), lr=0.5)
     opt2.load_state_dict(sd)
-    assert opt2.param_groups[0]["lr"] == 0.01 and opt2._step == 3
+    assert opt2.param_groups[0]["lr"] == 0.01 and opt2._cstate.steps == 3
     assert np.array_equal(opt2.state[id(m.w1)]["exp_avg"], opt.state[id(m.w1)]["exp_avg"])
 
 

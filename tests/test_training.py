@@ -104,8 +104,31 @@ def test_fit_errors():
         fc.fit(Affine(), x, y, loss=mse, metrics=["f1"], verbose=0)
     with pytest.raises(ValueError, match="unknown optimizer 'adagrad'"):
         fc.fit(Affine(), x, y, loss=mse, optimizer="adagrad", verbose=0)
-    with pytest.raises(ValueError, match="validation_split must be in"):
+    with pytest.raises(ValueError, match="argument 'validation_split' must be in"):
         fc.fit(Affine(), x, y, loss=mse, validation_split=1.5)
+
+
+def test_loop_arguments_are_checked_before_compiling():
+    x, y = regression_data()
+    for fn, kw, exc, words in [
+        (fc.fit, dict(batch_size=0), ValueError, "fit: argument 'batch_size' must be a positive int, got 0"),
+        (fc.fit, dict(batch_size=2.5), TypeError, "fit: argument 'batch_size' must be an int"),
+        (fc.fit, dict(epochs=-1), ValueError, "fit: argument 'epochs' must be a non-negative int, got -1"),
+        (fc.fit, dict(validation_data=x), TypeError, "argument 'validation_data' must be a pair"),
+        (fc.fit, dict(validation_data=(x[:0], y[:0])), ValueError, "argument 'validation_data' has 0 inputs"),
+        (fc.evaluate, dict(batch_size=-4), ValueError, "evaluate: argument 'batch_size' must be a positive int"),
+    ]:
+        with pytest.raises(exc, match=words):
+            fn(Affine(), x, y, loss=mse, **kw)
+    with pytest.raises(ValueError, match="predict: argument 'batch_size' must be a positive int, got 0"):
+        fc.predict(Affine(), x, batch_size=0)
+    with pytest.raises(ValueError, match="predict: argument 'x' holds no samples"):
+        fc.predict(Affine(), x[:0])
+    with pytest.raises(TypeError, match="predict: argument 'x' must be a numeric array, got dtype <U1"):
+        fc.predict(Affine(), np.array(["a", "b"]))
+    c = fc.compile(Affine(), (8, x.shape[1]))
+    with pytest.raises(ValueError, match="predict: argument 'batch_size' must be a positive int or None, got 0"):
+        c.predict(x, batch_size=0)
 
 
 def test_predict_matches_eager():
@@ -146,6 +169,6 @@ def test_repeated_fit_continues_with_the_same_optimizer_state():
     m = Affine()
     fc.fit(m, x, y, loss=mse, metrics=[], verbose=0, seed=0)
     (c,) = m._fc_compiled.values()
-    step = c.optimizer._step
+    step = c.optimizer._cstate.steps
     fc.fit(m, x, y, loss=mse, metrics=[], verbose=0, seed=0)
-    assert list(m._fc_compiled.values()) == [c] and c.optimizer._step == 2 * step
+    assert list(m._fc_compiled.values()) == [c] and c.optimizer._cstate.steps == 2 * step

@@ -79,27 +79,46 @@ void bind_graph(py::module_& m) {
   py::class_<Executable>(m, "Executable")
       .def(py::init([](std::shared_ptr<Graph> g, std::vector<ValueId> outputs, const std::string& device,
                        bool plan_memory, bool fuse, const std::string& backend,
-                       std::map<std::string, std::string> algo) {
+                       std::map<std::string, std::string> algo, int fixed_io) {
              CompileOptions o;
              o.device = Device::parse(device);
              o.plan_memory = plan_memory;
              o.fuse = fuse;
              o.backend = backend;
              o.algo = std::move(algo);
+             o.fixed_io = fixed_io;
              return new Executable(std::move(g), std::move(outputs), o);
            }),
            py::arg("graph"), py::arg("outputs"), py::arg("device") = "cpu", py::arg("plan_memory") = true,
-           py::arg("fuse") = false, py::arg("backend") = "", py::arg("algo") = std::map<std::string, std::string>())
+           py::arg("fuse") = false, py::arg("backend") = "", py::arg("algo") = std::map<std::string, std::string>(),
+           py::arg("fixed_io") = -1)
       .def_property_readonly("backend", &Executable::backend)
-      .def_property_readonly("fuse_stats", [](const Executable& e) {
-        const FuseStats& s = e.fuse_stats();
-        return py::dict(py::arg("bn_fold") = s.bn_fold, py::arg("conv_epilogue") = s.conv_epilogue,
-                        py::arg("conv_residual") = s.conv_residual, py::arg("bn_relu") = s.bn_relu,
-                        py::arg("bn_add_relu") = s.bn_add_relu,
-                        py::arg("bn_relu_backward") = s.bn_relu_backward,
-                        py::arg("early_updates") = s.early_updates);
-      })
+      .def_property_readonly("fuse_stats", [](const Executable& e) { return e.fuse_stats().counts; })
+      .def("call",
+           [](Executable& e, const py::dict& inputs, const std::vector<ValueId>& outputs) {
+             std::vector<std::pair<ValueId, Tensor>> in;
+             for (auto [k, v] : inputs) in.emplace_back(k.cast<ValueId>(), to_tensor(v));
+             std::vector<Tensor> out;
+             {
+               py::gil_scoped_release nogil;
+               out = e.call(in, outputs);
+             }
+             py::list res;
+             for (const Tensor& t : out) res.append(numpy_from_tensor(t));
+             return res;
+           },
+           py::arg("inputs"), py::arg("outputs"),
+           "One step, safe from several threads: {input id: array} in, a list of arrays (the outputs asked for) out.")
       .def("set_input", [](Executable& e, ValueId id, py::handle x) { e.set_input(id, to_tensor(x)); })
+      .def("step_addresses", [](const Executable& e) {
+        std::vector<uintptr_t> a;
+        for (const void* p : e.step_addresses()) a.push_back(reinterpret_cast<uintptr_t>(p));
+        return a;
+      })
+      .def_property_readonly("io_bytes", &Executable::io_bytes)
+      .def_property_readonly("stateful", &Executable::stateful)
+      .def_property_readonly("fixed_io", &Executable::fixed_io)
+      .def_property_readonly("max_contexts", &Executable::max_contexts)
       .def("run", &Executable::run, py::call_guard<py::gil_scoped_release>())
       .def("output", [](const Executable& e, ValueId id) { return numpy_from_tensor(e.output(id)); })
       .def_property_readonly("peak_bytes", &Executable::peak_bytes)

@@ -11,6 +11,7 @@
 namespace fastconv {
 void bind_tensor(pybind11::module_& m);
 void bind_graph(pybind11::module_& m);
+void bind_train(pybind11::module_& m);
 }  // namespace fastconv
 
 namespace py = pybind11;
@@ -56,6 +57,9 @@ PYBIND11_MODULE(_C, m) {
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
   m.def("empty_cache", &release_cached_memory);
   m.def("cached_memory_bytes", &cached_memory_bytes);
+  m.def("memory_allocated", &allocated_bytes);
+  m.def("max_memory_allocated", &max_allocated_bytes);
+  m.def("reset_peak_memory_stats", &reset_max_allocated_bytes);
 
   m.def("cuda_compiled", &cuda::compiled);
   m.def("cuda_is_available", &cuda::is_available);
@@ -80,4 +84,5 @@ PYBIND11_MODULE(_C, m) {
 
   bind_tensor(m);
   bind_graph(m);
+  bind_train(m);
 }

@@ -20,16 +20,17 @@ from . import nn, optim
 from .compile import compile, Compiled
 from .summary import summary
 from .training import fit, evaluate, predict, History
-from .io import save, load
+from .io import save, load, register_module
 from . import data, models
 
 __version__ = _C.__version__
 
 __all__ = ["Tensor", "from_dlpack", "from_numpy", "tensor", "backends", "cuda", "functional", "value_and_grad", "trace",
-           "cpu_features", "set_num_threads", "get_num_threads", "empty_cache", "cached_memory_bytes", "set_isa", "get_isa", "get_cmake_dir",
+           "cpu_features", "set_num_threads", "get_num_threads", "empty_cache", "cached_memory_bytes",
+           "memory_allocated", "max_memory_allocated", "reset_peak_memory_stats", "set_isa", "get_isa", "get_cmake_dir",
            "manual_seed", "Symbol", "cat", "conv_output_size", "conv_flops", "ConvOutputSize", "nn", "optim",
            "compile", "Compiled", "summary", "fit", "evaluate", "predict", "History", "save",
-           "load", "data", "models"]
+           "load", "register_module", "data", "models"]
 
 
 def tensor(data) -> Tensor:
@@ -60,6 +61,10 @@ def set_isa(isa: str) -> None:
 
 def set_num_threads(n: int) -> None:
     """Threads used by CPU kernels (default: FASTCONV_NUM_THREADS, else OMP_NUM_THREADS, else all cores)."""
+    import numbers
+
+    if not isinstance(n, numbers.Integral) or isinstance(n, bool) or not 1 <= int(n) <= 1024:
+        raise ValueError(f"set_num_threads: argument 'n' must be an int between 1 and 1024, got {n!r}")
     _C.set_num_threads(int(n))
 
 
@@ -78,6 +83,22 @@ def empty_cache() -> int:
 def cached_memory_bytes() -> int:
     """Bytes currently held by that cache (freed tensors kept for reuse, not in use)."""
     return int(_C.cached_memory_bytes())
+
+
+def memory_allocated() -> int:
+    """Bytes of CPU tensor storage fastconv has allocated now (compiled arenas, outputs, eager results; NumPy-owned
+    arrays not included)."""
+    return int(_C.memory_allocated())
+
+
+def max_memory_allocated() -> int:
+    """The most bytes allocated at any time since the last reset_peak_memory_stats() (torch.cuda's meaning)."""
+    return int(_C.max_memory_allocated())
+
+
+def reset_peak_memory_stats() -> None:
+    """Starts max_memory_allocated() over from what is allocated now."""
+    _C.reset_peak_memory_stats()
 
 
 def get_cmake_dir() -> str:

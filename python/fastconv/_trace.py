@@ -25,6 +25,8 @@ class TraceContext:
     def __init__(self) -> None:
         self.graph = _C.Graph()
         self._keep: list[Any] = []  # arrays bound into the graph without a copy must outlive it
+        self.step_state = None  # an optimizer's C++ state: its step counter numbers this graph's steps
+        self._step: Symbol | None = None
 
     def __enter__(self) -> "TraceContext":
         if getattr(_local, "ctx", None) is not None:
@@ -41,6 +43,13 @@ class TraceContext:
     def param(self, name: str, array: np.ndarray, requires_grad: bool = True) -> "Symbol":
         self._keep.append(array)
         return Symbol(self, self.graph.param(name, array, requires_grad))
+
+    def step(self) -> "Symbol":
+        """The index of each run of this graph (int64 [1], 0 on the first), counted on the device by a node of the
+        graph: per-step randomness (dropout) reads it, so the host writes nothing between steps."""
+        if self._step is None:
+            self._step = Symbol(self, _C.step_counter(self.graph, self.step_state))
+        return self._step
 
     def constant(self, array: np.ndarray, name: str = "") -> "Symbol":
         self._keep.append(array)
@@ -233,10 +242,9 @@ class Traced:
         self.exe = _C.Executable(ctx.graph, [out.id] + list(self.grads))
 
     def run(self, args: Sequence[Any]):
-        for i in self.array_pos:
-            self.exe.set_input(self.syms[i].id, _convert_input(args[i], self.dtypes[i]))
-        self.exe.run()
-        return self.exe.output(self.out.id), [self.exe.output(g) for g in self.grads]
+        inputs = {self.syms[i].id: _convert_input(args[i], self.dtypes[i]) for i in self.array_pos}
+        vals = self.exe.call(inputs, [self.out.id] + list(self.grads))
+        return vals[0], vals[1:]
 
 
 def _cache_key(args: Sequence[Any]) -> tuple:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -100,9 +101,17 @@ def load_model(path):
     meta = read_metadata(path)
     try:
         info = json.loads(meta.get("fastconv_cli", "{}"))
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # the CLI's own notes are optional: a damaged entry is ignored
         info = {}
+    if not isinstance(info, dict):
+        info = {}
+    names = info.get("class_names")
+    if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+        info.pop("class_names")
     return model.eval(), info
+
+
+_MAX_CHANNELS, _MAX_SIDE = 4096, 8192  # far beyond any image this CLI reads; keeps resizes allocatable
 
 
 def _input_shape(info: dict, given, where: str) -> tuple:
@@ -112,7 +121,12 @@ def _input_shape(info: dict, given, where: str) -> tuple:
     if not shape:
         raise CLIError(f"{where} does not record its input shape (not written by `fastconv train`); pass "
                        f"--input-shape C,H,W")
-    return tuple(int(s) for s in shape)
+    if not (isinstance(shape, list) and len(shape) == 3 and
+            all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in shape) and
+            shape[0] <= _MAX_CHANNELS and max(shape[1:]) <= _MAX_SIDE):
+        raise CLIError(f"{where}: the recorded input shape {str(shape)[:60]} is not three positive sizes C,H,W "
+                       f"(C <= {_MAX_CHANNELS}, H, W <= {_MAX_SIDE}); pass --input-shape C,H,W")
+    return tuple(shape)
 
 
 # ---- data -------------------------------------------------------------------------------------------------------
@@ -201,21 +215,66 @@ def _shape_arg(s: str) -> tuple:
         t = tuple(int(v) for v in s.replace("x", ",").split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected C,H,W (e.g. 3,32,32), got {s!r}") from None
-    if len(t) != 3 or min(t) < 1:
-        raise argparse.ArgumentTypeError(f"expected three positive sizes C,H,W (e.g. 3,32,32), got {s!r}")
+    if len(t) != 3 or min(t) < 1 or t[0] > _MAX_CHANNELS or max(t[1:]) > _MAX_SIDE:
+        raise argparse.ArgumentTypeError(f"expected three positive sizes C,H,W (e.g. 3,32,32; C <= {_MAX_CHANNELS}, "
+                                         f"H, W <= {_MAX_SIDE}), got {s!r}")
     return t
 
 
-def _positive(kind):
+def _positive(kind, hi=None):
     def parse(s: str):
         try:
             v = kind(s)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {s!r}") from None
-        if not v > 0:
+        if not v > 0 or (kind is float and not math.isfinite(v)):
             raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {s!r}")
+        if hi is not None and v > hi:
+            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__} of at most {hi}, got {s!r}")
         return v
     return parse
+
+
+def _seed(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {s!r}") from None
+    if not 0 <= v < 2 ** 63:
+        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**63), got {s!r}")
+    return v
+
+
+def _unit(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {s!r}") from None
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {s!r}")
+    return v
+
+
+def _writable_dir(path: str, what: str) -> None:
+    """Creates the output folder now, so that a bad --out fails before a long training run, not after it."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise CLIError(f"{what} {path!r} exists and is not a folder")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        raise CLIError(f"{what} {path!r}: cannot create the folder ({e.strerror or e})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise CLIError(f"{what} {path!r}: the folder is not writable")
+
+
+def _writable_file(path: str, what: str) -> None:
+    if os.path.isdir(path):
+        raise CLIError(f"{what} {path!r} is a folder; give a file name such as cam.png")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise CLIError(f"{what} {path!r}: the folder {parent!r} does not exist")
+    if not os.access(parent, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise CLIError(f"{what} {path!r} is not writable")
 
 
 def cmd_train(a) -> int:
@@ -224,6 +283,12 @@ def cmd_train(a) -> int:
 
     if a.device == "cuda" and not fc.cuda.is_available():
         raise CLIError("--device cuda: no CUDA device is available (fastconv.cuda.is_available() is False)")
+    # Everything that can be checked without the data is checked before it is loaded and the model trained.
+    _parse_data(a.data)
+    models = _zoo()
+    if a.model != DEFAULT_MODEL and models is not None and a.model.lower() not in _zoo_names(models):
+        raise CLIError(f"unknown model {a.model!r}; available: {', '.join([DEFAULT_MODEL] + _zoo_names(models))}")
+    _writable_dir(a.out, "--out")
     fc.manual_seed(a.seed)
     t0 = time.perf_counter()
     xtr, ytr, xte, yte, names = load_data(a.data, a.image_size, a.seed)
@@ -318,6 +383,7 @@ def cmd_gradcam(a) -> int:
     from .viz.gradcam import grad_cam
     from .viz.plots import save_heatmap_overlay
 
+    _writable_file(a.out, "--out")
     model, info = load_model(a.model_file)
     shape = _input_shape(info, a.input_shape, a.model_file)
     names = info.get("class_names") or []
@@ -398,14 +464,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"'{DEFAULT_MODEL}' (default) or a fastconv.models name (lenet5, vgg11, resnet18, ...)")
     t.add_argument("--data", default="digits", help="digits (default), shapes, mnist:PATH, fashion:PATH, "
                                                     "cifar10:PATH or folder:PATH (root/<class>/<image>)")
-    t.add_argument("--epochs", type=_positive(int), default=20)
-    t.add_argument("--batch-size", type=_positive(int), default=32)
+    t.add_argument("--epochs", type=_positive(int, 10 ** 6), default=20)
+    t.add_argument("--batch-size", type=_positive(int, 2 ** 20), default=32)
     t.add_argument("--lr", type=_positive(float), default=None, help="default 0.002 (adam) or 0.05 (sgd)")
     t.add_argument("--optimizer", choices=("sgd", "adam"), default="adam")
     t.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    t.add_argument("--image-size", type=_positive(int), default=None,
+    t.add_argument("--image-size", type=_positive(int, 4096), default=None,
                    help="resize images to this side (default: the data set's own size; 32 for folders)")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=_seed, default=0)
     t.add_argument("--out", default="fastconv-run", help="output folder (default ./fastconv-run)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
@@ -414,7 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Keras-style summary of a saved model file or a model zoo name.")
     s.add_argument("model", metavar="MODEL", help="a model file (.safetensors) or a zoo name")
     s.add_argument("--input-shape", type=_shape_arg, default=None, help="C,H,W (default: from the file, or 3,32,32)")
-    s.add_argument("--num-classes", type=_positive(int), default=10)
+    s.add_argument("--num-classes", type=_positive(int, 10 ** 6), default=10)
     s.add_argument("--flops", action="store_true", help="also print parameters, MACs and FLOPs per layer")
     s.set_defaults(func=cmd_summary)
 
@@ -422,7 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Top-k classes of each image (PNG/JPEG, resized to the model's input size).")
     r.add_argument("model_file", metavar="MODEL_FILE")
     r.add_argument("images", metavar="IMAGE", nargs="+")
-    r.add_argument("--top-k", type=_positive(int), default=3)
+    r.add_argument("--top-k", type=_positive(int, 10 ** 6), default=3)
     r.add_argument("--input-shape", type=_shape_arg, default=None, help="C,H,W if the file does not record it")
     r.add_argument("--invert", action="store_true", help="use 1 - pixel (dark ink on light paper for digits)")
     r.set_defaults(func=cmd_predict)
@@ -435,8 +501,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="class index or name (default: the predicted class)")
     g.add_argument("--layer", default=None, help="module name (default: the last layer with spatial output)")
     g.add_argument("--out", default="gradcam.png", help="output PNG (default gradcam.png)")
-    g.add_argument("--alpha", type=float, default=0.5, help="heat-map opacity in [0, 1]")
-    g.add_argument("--scale", type=_positive(int), default=None, help="enlarge the PNG (default: to ~256 px)")
+    g.add_argument("--alpha", type=_unit, default=0.5, help="heat-map opacity in [0, 1]")
+    g.add_argument("--scale", type=_positive(int, 64), default=None, help="enlarge the PNG (default: to ~256 px)")
     g.add_argument("--input-shape", type=_shape_arg, default=None, help="C,H,W if the file does not record it")
     g.add_argument("--invert", action="store_true", help="use 1 - pixel")
     g.set_defaults(func=cmd_gradcam)
@@ -470,8 +536,11 @@ def main(argv=None) -> int:
     except CLIError as e:
         print(f"fastconv {args.command}: error: {e}", file=sys.stderr)
         return 2
-    except (ValueError, FileNotFoundError, ImportError, IndexError) as e:
-        print(f"fastconv {args.command}: error: {e}", file=sys.stderr)
+    except (ValueError, OSError, ImportError, IndexError, TypeError, RuntimeError, MemoryError,
+            FloatingPointError) as e:
+        # fastconv's errors name what was wrong; a traceback would only bury that line.
+        print(f"fastconv {args.command}: error: {type(e).__name__ + ': ' if isinstance(e, MemoryError) else ''}{e}",
+              file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"fastconv {args.command}: interrupted", file=sys.stderr)

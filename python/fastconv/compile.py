@@ -8,6 +8,8 @@ updates), planned into one arena and run as a flat schedule of kernels; each tra
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -16,7 +18,6 @@ from . import _C
 from . import functional as F
 from ._trace import Symbol, TraceContext
 from .nn.module import Module, binder_for
-from .nn.norm import _BatchNorm
 
 __all__ = ["compile", "Compiled", "resolve_loss", "memory_report"]
 
@@ -79,6 +80,8 @@ class _Program:
 
 
 class Compiled:
+    max_programs = 8  # programs kept per compiled model (one per input shape and kind); see _program
+
     def __init__(self, model: Module, input_shape: Sequence[int], loss=None, optimizer=None, device: str = "cpu",
                  precision: str = "fp32", clip_grad_norm: float | None = None, clip_norm_type: float = 2.0,
                  target_shape: Sequence[int] | None = None, target_dtype: str | None = None,
@@ -110,7 +113,10 @@ class Compiled:
         self.backend = backend or ""
         self.algo = {k: str(v) for k, v in (algo or {}).items()}
         self.fuse = bool(fuse)
-        self._cache: dict[tuple, _Program] = {}
+        # Programs by input shape (and mode), least recently used dropped first: each holds an arena, and a stream
+        # of distinct batch sizes would otherwise grow memory without bound.
+        self._cache: OrderedDict[tuple, _Program] = OrderedDict()
+        self._lock = threading.RLock()  # the program cache and the learning rates written before each step
         self.last_output = None
         # Compile now for the declared shape so peak_bytes is known before anything runs.
         if self.loss_fn is not None and self.optimizer is not None:
@@ -143,27 +149,35 @@ class Compiled:
                self._modes_key() if kind == "forward" else None)
         prog = self._cache.get(key)
         if prog is None:
-            prog = self._cache[key] = self._build(kind, tuple(x_shape), y_shape, y_dtype)
+            prog = self._build(kind, tuple(x_shape), y_shape, y_dtype)
+            while len(self._cache) >= self.max_programs:  # least recently used first
+                self._cache.popitem(last=False)
+            self._cache[key] = prog
+        else:
+            self._cache.move_to_end(key)
         return prog
 
     def _executable(self, graph, outputs):
         return _C.Executable(graph, outputs, self.device, self.plan_memory, self.fuse, self.backend, self.algo)
 
     def _build(self, kind: str, x_shape, y_shape, y_dtype) -> _Program:
+        """Traces the model (and for train/evalloss/grads the loss); the C++ builder appends the training program:
+        backward, clipping and the optimizer's updates ("train"), or just the gradients ("grads")."""
         model = self.model
         saved = [(m, m.training) for m in model.modules()]
         if kind != "forward":
-            model.train(kind == "train")
-        has_loss = kind in ("train", "evalloss")
+            model.train(kind in ("train", "grads"))
         try:
             with TraceContext() as ctx:
+                if kind == "train":
+                    ctx.step_state = self.optimizer._cstate  # dropout draws with the optimizer's step number
                 binder = binder_for(ctx, model)
                 x = ctx.input("x", x_shape, "float32")
                 out = model(x)
                 flat = _flatten(out)
-                if not has_loss:
-                    exe = self._executable(ctx.graph, [s.id for s in flat])
-                    return _Program(ctx, exe, x.id, None, flat, None, out)
+                outs = [s.id for s in flat]
+                if kind in ("eval", "forward"):
+                    return _Program(ctx, self._executable(ctx.graph, outs), x.id, None, flat, None, out)
                 y = ctx.input("y", y_shape, y_dtype)
                 g = ctx.graph
                 g.current_scope = "loss"
@@ -173,23 +187,25 @@ class Compiled:
                     raise ValueError(f"compile: the loss must return a one-element traced value, got "
                                      f"{getattr(loss, 'shape', type(loss).__name__)}")
                 if kind == "evalloss":
-                    exe = self._executable(g, [loss.id] + [s.id for s in flat])
-                    return _Program(ctx, exe, x.id, y.id, flat, loss.id, out)
-                in_opt = {id(p) for grp in self.optimizer.param_groups for p in grp["params"]}
-                train = [(name, arr, sym) for name, arr, sym in binder.bound.values()
-                         if isinstance(getattr(arr, "requires_grad", None), bool) and arr.requires_grad
-                         and id(arr) in in_opt]
-                grads = g.append_backward(loss.id, [s.id for _, _, s in train]) if train else []
-                clip = None
-                if self.clip_grad_norm is not None and grads:
-                    clip = g.add("clip_grad_coef", list(grads),
-                                 dict(max_norm=float(self.clip_grad_norm), norm_type=self.clip_norm_type),
-                                 "clip_grad_norm")[0]
-                items = [(arr, sym.id, gid, name) for (name, arr, sym), gid in zip(train, grads)]
-                self.optimizer.append_updates(ctx, items, clip)
-                exe = self._executable(g, [loss.id] + [s.id for s in flat])
-                return _Program(ctx, exe, x.id, y.id, flat, loss.id, out,
-                                {name: gid for (name, _, _), gid in zip(train, grads)})
+                    return _Program(ctx, self._executable(g, [loss.id] + outs), x.id, y.id, flat, loss.id, out)
+                trainable = {id(arr): (name, sym.id) for name, arr, sym in binder.bound.values()
+                             if isinstance(getattr(arr, "requires_grad", None), bool) and arr.requires_grad}
+                if kind == "grads":  # every trainable parameter, no optimizer
+                    spec = dict(loss=loss.id, optimizer="",
+                                groups=[dict(params=[(v, n) for n, v in trainable.values()], hyper={})])
+                    built = _C.build_training(g, spec)
+                    grads = dict(zip((n for n, _ in trainable.values()), built["grads"]))
+                    exe = self._executable(g, [loss.id] + list(grads.values()))
+                    return _Program(ctx, exe, x.id, y.id, flat, loss.id, out, grads)
+                bound = {k: v for k, (_, v) in trainable.items()}
+                spec = dict(loss=loss.id, optimizer=self.optimizer._kind,
+                            groups=self.optimizer._spec_groups(bound),
+                            clip_grad_norm=self.clip_grad_norm, clip_norm_type=self.clip_norm_type)
+                built = _C.build_training(g, spec, self.optimizer._cstate)
+                names = {v: n for n, v in trainable.values()}
+                ids = [pid for grp in spec["groups"] for pid, _ in grp["params"]]
+                grads = {names[pid]: gid for pid, gid in zip(ids, built["grads"])}
+                return _Program(ctx, self._executable(g, [loss.id] + outs), x.id, y.id, flat, loss.id, out, grads)
         finally:
             for m, mode in saved:
                 object.__setattr__(m, "training", mode)
@@ -204,19 +220,17 @@ class Compiled:
             raise TypeError(f"compiled model: input must be a numeric array, got dtype {x.dtype}")
         return np.ascontiguousarray(x, dtype=np.float32)
 
-    def _outputs(self, prog: _Program):
-        vals = iter([prog.exe.output(i) for i in prog.outs])
-        return _rebuild(prog.tree, vals)
+    @staticmethod
+    def _call(prog: _Program, inputs: dict, extra: list[int] = ()):
+        """One step of `prog` (thread-safe in C++): (values of `extra` ids, the model outputs rebuilt)."""
+        vals = prog.exe.call(inputs, list(extra) + prog.outs)
+        return vals[:len(extra)], _rebuild(prog.tree, iter(vals[len(extra):]))
 
     def _run_inference(self, kind: str, x):
         x = self._x(x)
-        prog = self._program(kind, x.shape)
-        prog.exe.set_input(prog.x_id, x)
-        prog.exe.run()
-        out = self._outputs(prog)
-        if kind == "forward":
-            self._count_bn_batches(train_step=False)
-        return out
+        with self._lock:
+            prog = self._program(kind, x.shape)
+        return self._call(prog, {prog.x_id: x})[1]
 
     def forward(self, x):
         """Runs the model in its current mode (model.train()/eval()) on a batch; returns NumPy arrays."""
@@ -227,6 +241,8 @@ class Compiled:
     def predict(self, x, batch_size: int | None = None):
         """Inference (eval mode) on x; with batch_size, in chunks (each chunk shape is compiled once)."""
         x = self._x(x)
+        if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
+            raise ValueError(f"predict: argument 'batch_size' must be a positive int or None, got {batch_size!r}")
         if batch_size is None or len(x) <= batch_size:
             return self._run_inference("eval", x)
         parts = [self._run_inference("eval", x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
@@ -259,69 +275,45 @@ class Compiled:
         if self.loss_fn is None or self.optimizer is None:
             raise ValueError("train_step: compile the model with loss=... and optimizer=... to train it")
         x, y, ydt = self._batch(x, y, "train_step")
-        prog = self._program("train", x.shape, y.shape, ydt)
-        prog.exe.set_input(prog.x_id, x)
-        prog.exe.set_input(prog.y_id, y)
-        self.optimizer._before_step()
-        prog.exe.run()
-        self._count_bn_batches(train_step=True)
-        self.last_output = self._outputs(prog)
-        return float(prog.exe.output(prog.loss_id).reshape(-1)[0])
+        with self._lock:  # steps update shared state: one at a time, in call order
+            prog = self._program("train", x.shape, y.shape, ydt)
+            self.optimizer._sync()
+            (loss,), self.last_output = self._call(prog, {prog.x_id: x, prog.y_id: y}, [prog.loss_id])
+        return float(loss.reshape(-1)[0])
 
     def eval_step(self, x, y) -> tuple[float, Any]:
         """The loss and outputs on (x, y) in eval mode (nothing is updated)."""
         if self.loss_fn is None:
             raise ValueError("eval_step: compile the model with loss=... to evaluate a loss")
         x, y, ydt = self._batch(x, y, "eval_step")
-        prog = self._program("evalloss", x.shape, y.shape, ydt)
-        prog.exe.set_input(prog.x_id, x)
-        prog.exe.set_input(prog.y_id, y)
-        prog.exe.run()
-        return float(prog.exe.output(prog.loss_id).reshape(-1)[0]), self._outputs(prog)
-
-    def _count_bn_batches(self, train_step: bool) -> None:
-        for m in self.model.modules():
-            if isinstance(m, _BatchNorm) and (train_step or m.training) and m.track_running_stats:
-                m._buffers["num_batches_tracked"] += 1
+        with self._lock:
+            prog = self._program("evalloss", x.shape, y.shape, ydt)
+        (loss,), out = self._call(prog, {prog.x_id: x, prog.y_id: y}, [prog.loss_id])
+        return float(loss.reshape(-1)[0]), out
 
     def loss_and_grads(self, x, y) -> tuple[float, dict[str, np.ndarray]]:
         """The loss and the gradient of every trainable parameter (by state_dict name) on (x, y), without updating
         anything (a compiled graph with no optimizer nodes; batch-norm running stats are still updated)."""
-        x = self._x(x)
-        y, ydt = self._target(y, x.shape)
-        saved = self.optimizer
-        if saved is None:
-            from .optim import SGD
-            self.optimizer = SGD(list(self.model.parameters()) or [np.zeros(1, np.float32)], lr=0.0)
-        opt = self.optimizer
-        try:
-            key = ("grads", x.shape, y.shape, ydt)
-            prog = self._cache.get(key)
-            if prog is None:
-                append = opt.append_updates
-                opt.append_updates = lambda *a, **k: None
-                try:
-                    prog = self._build("train", x.shape, y.shape, ydt)
-                finally:
-                    opt.append_updates = append
-                exe = self._executable(prog.ctx.graph, [prog.loss_id] + list(prog.grads.values()))
-                prog.exe = exe
-                self._cache[key] = prog
-        finally:
-            self.optimizer = saved
-        prog.exe.set_input(prog.x_id, x)
-        prog.exe.set_input(prog.y_id, y)
-        prog.exe.run()
-        return (float(prog.exe.output(prog.loss_id).reshape(-1)[0]),
-                {k: prog.exe.output(v) for k, v in prog.grads.items()})
+        if self.loss_fn is None:
+            raise ValueError("loss_and_grads: compile the model with loss=... to differentiate a loss")
+        x, y, ydt = self._batch(x, y, "loss_and_grads")
+        with self._lock:
+            prog = self._program("grads", x.shape, y.shape, ydt)
+        vals = prog.exe.call({prog.x_id: x, prog.y_id: y}, [prog.loss_id] + list(prog.grads.values()))
+        return float(vals[0].reshape(-1)[0]), dict(zip(prog.grads, vals[1:]))
 
     # ---- introspection ----------------------------------------------------------------------------------------------
     def _main(self) -> _Program:
-        for kind in ("train", "eval"):
+        """The train program at the declared shape (built again if the cache dropped it), else inference."""
+        with self._lock:
             for k, p in self._cache.items():
-                if k[0] == kind and k[1] == self.input_shape:
+                if k[0] == "train" and k[1] == self.input_shape:
                     return p
-        return self._program("eval", self.input_shape)
+            if self.loss_fn is not None and self.optimizer is not None:
+                tshape, tdtype = self._default_target(self.input_shape)
+                if tshape is not None:
+                    return self._program("train", self.input_shape, tshape, tdtype)
+            return self._program("eval", self.input_shape)
 
     @property
     def peak_bytes(self) -> int:

@@ -1,29 +1,32 @@
 """Optimizers with torch.optim's names, arguments and exact update formulas.
 
-They do not run on their own: `fastconv.compile(model, ..., optimizer=opt)` appends one update node per trainable
-parameter after the backward pass (ops sgd_update / adam_update / rmsprop_update in cpp/src/ops/optim.cpp). The
-nodes update the parameter arrays and the state arrays held here in place. Each param group owns a 2-element
-float32 array [lr, step] bound into the graph; `step()` bookkeeping writes it before every compiled step, so changing
-`param_groups[i]["lr"]` (by hand or through lr_scheduler) takes effect without recompiling.
+They do not run on their own: `fastconv.compile(model, ..., optimizer=opt)` hands the parameter groups and
+hyperparameters to the C++ training-program builder, which appends one update node per trainable parameter after
+the backward pass (ops sgd_update / adam_update / rmsprop_update in cpp/src/ops/optim.cpp). The optimizer's state
+lives in C++ (`_C.OptimizerState`, one per optimizer, shared by every program it drives): the step counter, one
+learning-rate tensor per param group, and the per-parameter slots (momentum buffers, Adam moments). `opt.state` and
+`opt.state_dict()` show NumPy views of them. Changing `param_groups[i]["lr"]` (by hand or through lr_scheduler) is
+written into the group's learning-rate tensor before the next step, without recompiling.
 """
 from __future__ import annotations
 
 import sys
 import numpy as np
 
+from . import _C
+
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "lr_scheduler"]
 
 
 class Optimizer:
-    _op = ""
+    _kind = ""  # the C++ optimizer ("sgd", "adam", ...): which update op and which state slots
     _dynamic = ("lr",)  # hyper-parameters read at run time; the rest are baked into the compiled step
 
     def __init__(self, params, defaults: dict) -> None:
         self.defaults = dict(defaults)
         self.param_groups: list[dict] = []
-        self.state: dict[int, dict[str, np.ndarray]] = {}
-        self._step = 0
-        self._hyper: list[np.ndarray] = []
+        self._cstate = _C.OptimizerState()
+        self._lr_written: list = []
         params = list(params)
         if not params:
             raise ValueError("optimizer got an empty parameter list")
@@ -50,7 +53,7 @@ class Optimizer:
         group.setdefault("initial_lr", group["lr"])
         self._validate(group)
         self.param_groups.append(group)
-        self._hyper.append(np.zeros(2, np.float32))
+        self._lr_written.append(None)
 
     def _validate(self, g: dict) -> None:
         if not g["lr"] >= 0.0:
@@ -67,60 +70,47 @@ class Optimizer:
         return tuple(tuple(sorted((k, repr(v)) for k, v in g.items() if k not in ("params", "lr", "initial_lr")))
                      for g in self.param_groups)
 
-    def _slots(self, group: dict) -> list[str]:
-        raise NotImplementedError
+    def _hyper(self, group: dict) -> dict:
+        """The group's hyperparameters as the C++ optimizer reads them (torch's names)."""
+        return {k: (tuple(float(x) for x in v) if isinstance(v, (tuple, list)) else v) for k, v in group.items()
+                if k not in ("params", "lr", "initial_lr")}
 
-    def _attrs(self, group: dict) -> dict:
-        raise NotImplementedError
+    def _keys(self) -> dict[int, str]:
+        """id(param) -> its key in the C++ state: the parameter's index over all groups (torch's state_dict ids)."""
+        return {id(p): str(i) for i, p in enumerate(p for g in self.param_groups for p in g["params"])}
 
-    def _state_arrays(self, p: np.ndarray, group: dict) -> list[np.ndarray]:
-        st = self.state.setdefault(id(p), {})
-        out = []
-        for name in self._slots(group):
-            if name not in st:
-                st[name] = np.zeros_like(np.asarray(p), dtype=np.float32, order="C")
-            out.append(st[name])
-        return out
+    def _spec_groups(self, bound: dict[int, int]) -> list[dict]:
+        """The param groups for the C++ builder: bound maps id(param) to its graph value id; parameters that are
+        not bound (frozen, or unused by the model) are left out."""
+        keys = self._keys()
+        return [{"params": [(bound[id(p)], keys[id(p)]) for p in g["params"] if id(p) in bound],
+                 "hyper": self._hyper(g)} for g in self.param_groups]
 
-    def append_updates(self, ctx, items: list, clip_coef=None) -> None:
-        """Adds update nodes to traced graph `ctx` for items = [(param array, param value id, grad value id, name)];
-        `clip_coef` is the value id of the gradient-clipping coefficient, or None."""
-        by_id = {id(p): (pid, gid, name) for p, pid, gid, name in items}
-        for gi, group in enumerate(self.param_groups):
-            members = [(p, by_id[id(p)]) for p in group["params"] if id(p) in by_id]
-            if not members:
-                continue
-            hyper = ctx.param(f"optimizer.param_groups.{gi}.hyper", self._hyper[gi], requires_grad=False).id
-            attrs = dict(self._attrs(group), clipped=clip_coef is not None)
-            for p, (pid, gid, name) in members:
-                states = [ctx.param(f"{name}.{slot}", arr, requires_grad=False).id
-                          for slot, arr in zip(self._slots(group), self._state_arrays(p, group))]
-                ins = [pid, gid, hyper] + states + ([clip_coef] if clip_coef is not None else [])
-                ctx.graph.add(self._op, ins, attrs, f"optimizer:{name}")
+    def _sync(self) -> None:
+        """Called by a compiled train step right before it runs: writes learning rates that changed."""
+        for i, g in enumerate(self.param_groups):
+            lr = float(g["lr"])
+            if self._lr_written[i] != lr:
+                self._cstate.set_lr(i, lr)
+                self._lr_written[i] = lr
 
-    def _before_step(self) -> None:
-        """Called by a compiled train step right before it runs: publishes lr and the step number."""
-        self._step += 1
-        for g, h in zip(self.param_groups, self._hyper):
-            h[0] = g["lr"]
-            h[1] = self._step
+    @property
+    def state(self) -> dict:
+        """{id(parameter): {slot name: array}} (views of the C++ state: momentum buffers, Adam moments, ...) for the
+        parameters a compiled step has updated or load_state_dict has filled. Keyed by id() because NumPy arrays
+        are not hashable (torch keys by the tensor)."""
+        slots = self._cstate.slots()
+        params = [p for g in self.param_groups for p in g["params"]]
+        return {id(params[int(k)]): v for k, v in slots.items() if int(k) < len(params)}
 
     # ---- torch-style state dicts ----------------------------------------------------------------------------------
     def state_dict(self) -> dict:
-        index, k = {}, 0
-        groups = []
-        for g in self.param_groups:
-            ids = []
-            for p in g["params"]:
-                index[id(p)] = k
-                ids.append(k)
-                k += 1
-            groups.append({**{kk: v for kk, v in g.items() if kk != "params"}, "params": ids})
-        state = {}
-        for pid, st in self.state.items():
-            if pid in index:
-                state[index[pid]] = {"step": np.array(float(self._step), np.float32), **{n: a.copy() for n, a in
-                                                                                           st.items()}}
+        keys = self._keys()
+        groups = [{**{k: v for k, v in g.items() if k != "params"}, "params": [int(keys[id(p)]) for p in g["params"]]}
+                  for g in self.param_groups]
+        step = np.array(float(self._cstate.steps), np.float32)
+        state = {int(k): {"step": step.copy(), **{n: a.copy() for n, a in v.items()}}
+                 for k, v in self._cstate.slots().items()}
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:
@@ -135,15 +125,16 @@ class Optimizer:
             g.update({k: v for k, v in sg.items() if k != "params"})
         for idx, st in state_dict["state"].items():
             p = params[int(idx)]
-            mine = self.state.setdefault(id(p), {})
             for n, a in st.items():
                 a = a.detach().cpu().numpy() if hasattr(a, "detach") else np.asarray(a)
                 if n == "step":
-                    self._step = int(float(a))
-                elif n in mine:
-                    mine[n][...] = a
+                    self._cstate.steps = int(float(a))
                 else:
-                    mine[n] = np.array(a, np.float32, order="C")
+                    dst = self._cstate.slot(str(int(idx)), n, p)
+                    if dst.shape != a.shape:
+                        raise ValueError(f"load_state_dict: state '{n}' of parameter {idx} has shape {a.shape}, "
+                                         f"the parameter has shape {dst.shape}")
+                    dst[...] = a
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
@@ -156,7 +147,7 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    _op = "sgd_update"
+    _kind = "sgd"
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
                  weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False) -> None:
@@ -169,17 +160,9 @@ class SGD(Optimizer):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                                       nesterov=nesterov))
 
-    def _slots(self, g):
-        return ["momentum_buffer"] if g["momentum"] != 0 else []
-
-    def _attrs(self, g):
-        return dict(momentum=float(g["momentum"]), dampening=float(g["dampening"]),
-                    weight_decay=float(g["weight_decay"]), nesterov=bool(g["nesterov"]))
-
 
 class Adam(Optimizer):
-    _op = "adam_update"
-    _decoupled = False
+    _kind = "adam"
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0,
                  amsgrad: bool = False) -> None:
@@ -191,16 +174,9 @@ class Adam(Optimizer):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                                       amsgrad=amsgrad))
 
-    def _slots(self, g):
-        return ["exp_avg", "exp_avg_sq"] + (["max_exp_avg_sq"] if g["amsgrad"] else [])
-
-    def _attrs(self, g):
-        return dict(beta1=float(g["betas"][0]), beta2=float(g["betas"][1]), eps=float(g["eps"]),
-                    weight_decay=float(g["weight_decay"]), amsgrad=bool(g["amsgrad"]), decoupled=self._decoupled)
-
 
 class AdamW(Adam):
-    _decoupled = True
+    _kind = "adamw"
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2,
                  amsgrad: bool = False) -> None:
@@ -208,7 +184,7 @@ class AdamW(Adam):
 
 
 class RMSprop(Optimizer):
-    _op = "rmsprop_update"
+    _kind = "rmsprop"
 
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0,
                  momentum: float = 0, centered: bool = False) -> None:
@@ -220,14 +196,6 @@ class RMSprop(Optimizer):
             raise ValueError(f"Invalid alpha value: {alpha}")
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
                                       centered=centered))
-
-    def _slots(self, g):
-        return ["square_avg"] + (["momentum_buffer"] if g["momentum"] > 0 else []) + \
-            (["grad_avg"] if g["centered"] else [])
-
-    def _attrs(self, g):
-        return dict(alpha=float(g["alpha"]), eps=float(g["eps"]), weight_decay=float(g["weight_decay"]),
-                    momentum=float(g["momentum"]), centered=bool(g["centered"]))
 
 
 from . import lr_scheduler  # noqa: E402  (torch.optim.lr_scheduler's place)

@@ -146,13 +146,24 @@ def _call(cb, name: str, *args) -> None:
 
 
 # ---- plumbing ---------------------------------------------------------------------------------------------------
-def _array(a, what: str) -> np.ndarray:
+def _array(a, what: str, fn: str = "fit") -> np.ndarray:
     if hasattr(a, "detach") and hasattr(a, "numpy"):
         a = a.detach().cpu().numpy()
-    a = np.asarray(a)
-    if a.dtype == object:
-        raise TypeError(f"fit: {what} must be a numeric array")
+    try:
+        a = np.asarray(a)
+    except (ValueError, TypeError) as e:  # ragged nested lists
+        raise TypeError(f"{fn}: argument '{what}' must be a numeric array ({e})") from None
+    if a.dtype == object or a.dtype.kind not in "biuf":
+        raise TypeError(f"{fn}: argument '{what}' must be a numeric array, got dtype {a.dtype}")
+    if a.ndim == 0:
+        raise ValueError(f"{fn}: argument '{what}' must have a sample axis, got a scalar")
     return a
+
+
+def _count(fn: str, name: str, value, lo: int = 1) -> int:
+    from .nn import _checks
+
+    return _checks.int_arg(fn, name, value, lo)
 
 
 def _make_optimizer(optimizer, model: Module):
@@ -207,10 +218,11 @@ def fit(model, x, y, batch_size: int = 32, epochs: int = 1, validation_split: fl
     x, y = _array(x, "x"), _array(y, "y")
     if len(x) != len(y):
         raise ValueError(f"fit: x has {len(x)} samples but y has {len(y)}")
-    if not 0.0 <= validation_split < 1.0:
-        raise ValueError(f"fit: validation_split must be in [0, 1), got {validation_split}")
-    if batch_size <= 0:
-        raise ValueError(f"fit: batch_size must be positive, got {batch_size}")
+    if not isinstance(validation_split, (int, float)) or not 0.0 <= validation_split < 1.0:
+        raise ValueError(f"fit: argument 'validation_split' must be in [0, 1), got {validation_split!r}")
+    batch_size = _count("fit", "batch_size", batch_size)
+    epochs = _count("fit", "epochs", epochs, 0)
+    initial_epoch = _count("fit", "initial_epoch", initial_epoch, 0)
     if validation_data is None and validation_split > 0:
         n_val = int(len(x) * validation_split)
         if n_val == 0:
@@ -218,7 +230,13 @@ def fit(model, x, y, batch_size: int = 32, epochs: int = 1, validation_split: fl
                              f"{len(x)}")
         x, y, validation_data = x[:-n_val], y[:-n_val], (x[-n_val:], y[-n_val:])
     if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise TypeError(f"fit: argument 'validation_data' must be a pair (x, y), got "
+                            f"{type(validation_data).__name__}")
         vx, vy = _array(validation_data[0], "validation x"), _array(validation_data[1], "validation y")
+        if len(vx) != len(vy) or len(vx) == 0:
+            raise ValueError(f"fit: argument 'validation_data' has {len(vx)} inputs and {len(vy)} targets "
+                             f"(expected the same, non-zero number)")
     if len(x) == 0:
         raise ValueError("fit: no training samples")
     c = _compiled(model, (min(batch_size, len(x)),) + x.shape[1:], loss, optimizer)
@@ -271,7 +289,10 @@ def fit(model, x, y, batch_size: int = 32, epochs: int = 1, validation_split: fl
 def evaluate(model, x, y, batch_size: int = 32, loss="cross_entropy", metrics: Sequence = ("accuracy",),
              verbose: int = 0, return_dict: bool = False):
     """Loss and metrics in eval mode: [loss, metric...] (a float when there are no metrics), or a dict."""
-    x, y = _array(x, "x"), _array(y, "y")
+    x, y = _array(x, "x", "evaluate"), _array(y, "y", "evaluate")
+    batch_size = _count("evaluate", "batch_size", batch_size)
+    if len(x) != len(y) or len(x) == 0:
+        raise ValueError(f"evaluate: x has {len(x)} samples and y has {len(y)} (expected the same, non-zero number)")
     if isinstance(model, Compiled):
         c = model
     else:
@@ -295,7 +316,10 @@ def evaluate(model, x, y, batch_size: int = 32, loss="cross_entropy", metrics: S
 
 def predict(model, x, batch_size: int = 32, verbose: int = 0):
     """Model outputs in eval mode, batch by batch (NumPy)."""
-    x = _array(x, "x")
+    x = _array(x, "x", "predict")
+    batch_size = _count("predict", "batch_size", batch_size)
+    if len(x) == 0:
+        raise ValueError("predict: argument 'x' holds no samples")
     if isinstance(model, Compiled):
         return model.predict(x, batch_size=batch_size)
     c = model.__dict__.get("_fc_predict")

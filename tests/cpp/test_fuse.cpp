@@ -83,9 +83,9 @@ TEST(Fuse, InferenceFoldsBnAndFusesEpiloguesWithSameResults) {
   Net n(false, false);
   FuseStats st;
   auto plain = run(n, {n.y}, false), fused = run(n, {n.y}, true, &st);
-  EXPECT_EQ(st.bn_fold, 1);
-  EXPECT_EQ(st.conv_epilogue, 2);  // conv(folded)+relu, conv+add+relu
-  EXPECT_EQ(st.conv_residual, 1);
+  EXPECT_EQ(st.get("bn_fold"), 1);
+  EXPECT_EQ(st.get("conv_epilogue"), 2);  // conv(folded)+relu, conv+add+relu
+  EXPECT_EQ(st.get("conv_residual"), 1);
   EXPECT_LE(rel(fused[0], plain[0]), 1e-5);
   auto g = fuse_graph(*n.g, {n.y});
   EXPECT_TRUE(has_op(*g, "conv_bn_fold"));
@@ -98,10 +98,10 @@ TEST(Fuse, TrainingFusesBnReluForwardAndBackwardWithSameGradients) {
   std::vector<ValueId> outs{n.loss, n.grads[0], n.grads[1], n.grads[2]};
   FuseStats st;
   auto plain = run(n, outs, false), fused = run(n, outs, true, &st);
-  EXPECT_EQ(st.bn_fold, 0);
-  EXPECT_EQ(st.bn_relu, 1);
-  EXPECT_EQ(st.bn_relu_backward, 1);
-  EXPECT_EQ(st.conv_residual, 1);
+  EXPECT_EQ(st.get("bn_fold"), 0);
+  EXPECT_EQ(st.get("bn_relu"), 1);
+  EXPECT_EQ(st.get("bn_relu_backward"), 1);
+  EXPECT_EQ(st.get("conv_residual"), 1);
   for (size_t i = 0; i < outs.size(); ++i) EXPECT_LE(rel(fused[i], plain[i]), 1e-5) << i;
 }
 
@@ -109,8 +109,8 @@ TEST(Fuse, IntermediateThatIsAnOutputBlocksFusion) {
   Net n(false, false);
   FuseStats st;
   auto plain = run(n, {n.y, n.z}, false), fused = run(n, {n.y, n.z}, true, &st);
-  EXPECT_EQ(st.bn_fold, 0);        // z (the conv output) is an output
-  EXPECT_EQ(st.conv_residual, 1);  // the second conv's chain is still free
+  EXPECT_EQ(st.get("bn_fold"), 0);        // z (the conv output) is an output
+  EXPECT_EQ(st.get("conv_residual"), 1);  // the second conv's chain is still free
   EXPECT_LE(rel(fused[0], plain[0]), 1e-5);
   EXPECT_LE(rel(fused[1], plain[1]), 1e-5);
 }

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "fastconv/graph.h"
+#include "fastconv/train.h"
 #include "ops/op.h"
 
 using namespace fastconv;
@@ -24,7 +25,7 @@ struct Net {
   std::shared_ptr<Graph> g = std::make_shared<Graph>();
   ValueId x, y, loss;
   std::vector<Tensor> params;
-  Tensor hyper = Tensor::empty({2});
+  std::shared_ptr<OptimizerState> state = std::make_shared<OptimizerState>();
 };
 
 // A 3-block MLP-like network with element-wise "layers", flattening reshapes, a residual add and an mse loss,
@@ -54,15 +55,15 @@ Net build(int64_t batch) {
   }
   ValueId diff = g.add1("sub", {h, n.y}, {}, "loss");
   n.loss = g.add1("mean", {g.add1("mul", {diff, diff}, {}, "loss")}, {}, "loss");
-  auto grads = append_backward(g, n.loss, ps);
-  n.hyper.data<float>()[0] = 0.05f;
-  n.hyper.data<float>()[1] = 1.f;
-  ValueId hy = g.param("hyper", n.hyper, false);
-  for (size_t i = 0; i < ps.size(); ++i) {
-    n.params.push_back(Tensor::zeros(g.value(ps[i]).desc.shape));
-    ValueId buf = g.param("momentum", n.params.back(), false);
-    g.add("sgd_update", {ps[i], grads[i], hy, buf}, {{"momentum", 0.9}}, "optimizer");
-  }
+  TrainSpec spec;
+  spec.loss = n.loss;
+  spec.optimizer = "sgd";
+  ParamGroupSpec grp;
+  for (ValueId p : ps) grp.params.push_back({p, g.value(p).name});
+  grp.hyper = Attrs{{"momentum", 0.9}};
+  spec.groups = {grp};
+  n.state->set_lr(0, 0.05);
+  build_training(g, spec, n.state.get());
   return n;
 }
 
@@ -94,7 +95,6 @@ std::vector<float> train(bool plan, int steps, size_t* peak, Executable** keep =
   Tensor x = random_tensor({5, 4, 4, 4}, 1), y = random_tensor({5, 64}, 2);
   std::vector<float> out;
   for (int s = 0; s < steps; ++s) {
-    n.hyper.data<float>()[1] = float(s + 1);
     exe->set_input(n.x, x);
     exe->set_input(n.y, y);
     exe->run();
@@ -102,6 +102,9 @@ std::vector<float> train(bool plan, int steps, size_t* peak, Executable** keep =
   }
   for (const Tensor& p : n.params)
     for (int64_t i = 0; i < p.numel(); ++i) out.push_back(p.data<float>()[i]);
+  for (const auto& [key, slots] : n.state->slots())
+    for (const auto& [name, t] : slots)
+      for (int64_t i = 0; i < t.numel(); ++i) out.push_back(t.data<float>()[i]);
   *peak = exe->peak_bytes();
   if (keep)
     *keep = exe;

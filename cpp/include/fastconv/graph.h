@@ -2,9 +2,12 @@
 // code; compiled (autodiff, dead-code removal, memory plan, kernel choice) into an Executable whose run() is a
 // flat loop over prepared kernels.
 #pragma once
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -68,11 +71,15 @@ class Graph {
 
   // The scope given to nodes that add() creates without one (backward rules inherit their forward node's).
   std::string current_scope;
+  // Values that builders create once per graph and find again by a key (the step counter: train.h).
+  ValueId memo(const std::string& key) const;  // kNoValue if absent
+  void set_memo(const std::string& key, ValueId v);
 
  private:
   ValueId new_value(Value v);
   std::vector<Value> values_;
   std::vector<Node> nodes_;
+  std::map<std::string, ValueId> memo_;
 };
 
 // Appends the backward pass of `loss` (a scalar) to g and returns d loss / d wrt[i] for each i
@@ -85,27 +92,31 @@ struct CompileOptions {
   std::string backend;      // who runs it (kernel table + runtime); empty: "cpu" or "cuda" for `device`
   bool plan_memory = true;  // false: every value gets its own buffer (debugging)
   bool fuse = false;        // run the fusion passes (fuse_graph) before planning
+  int fixed_io = -1;        // copy inputs into slots of their own: 1 yes, 0 no (borrow), -1 the backend's choice
   // Algorithm overrides and tuning values, merged over the FASTCONV_ALGO environment variable (these win):
   // {"conv": "winograd_f4x3"} forces an algorithm of an op family (or of one op, or "*" for all) where it
   // applies; {"conv.winograd_fused_tiles": "64"} sets a family's tuning value. See docs/design.md.
   std::map<std::string, std::string> algo;
 };
 
-// What the fusion passes did (counts of rewritten patterns).
+// What the fusion passes did: rewrites per pattern name ("bn_fold", "conv_epilogue", "bn_relu", ...: the patterns
+// the op families register), finer counts some patterns add ("conv_residual", "bn_add_relu"), and "early_updates"
+// (optimizer updates moved up to right after their gradient: a reorder, not a fusion). Every name is present.
 struct FuseStats {
-  int bn_fold = 0;           // eval batch_norm folded into the preceding conv (conv_bn_fold + conv)
-  int conv_epilogue = 0;     // conv + [residual add] + [relu] -> conv*d_fused
-  int conv_residual = 0;     //   ... of which with a residual add
-  int bn_relu = 0;           // batch_norm + [residual add] + relu -> batch_norm_relu / batch_norm_add_relu
-  int bn_add_relu = 0;       //   ... of which with a residual add
-  int bn_relu_backward = 0;  // relu_backward + batch_norm_backward -> batch_norm_relu_backward
-  int early_updates = 0;     // optimizer updates moved up to right after their gradient (not a fusion: a reorder)
-  int total() const { return bn_fold + conv_epilogue + bn_relu + bn_relu_backward; }
+  std::map<std::string, int> counts;
+  int get(const std::string& name) const {
+    auto it = counts.find(name);
+    return it == counts.end() ? 0 : it->second;
+  }
+  int total() const;  // fusions (the patterns' own counts)
 };
+FuseStats empty_fuse_stats();
 
 // Returns a rewritten copy of g (same value ids) with fused nodes; dead nodes (for `outputs`) are dropped. A
-// pattern is fused only when its intermediates are used by nothing else and are not outputs.
-std::shared_ptr<Graph> fuse_graph(const Graph& g, const std::vector<ValueId>& outputs, FuseStats* stats = nullptr);
+// pattern is fused only when its intermediates are used by nothing else and are not outputs, and only where
+// `backend` has kernels for the ops it makes.
+std::shared_ptr<Graph> fuse_graph(const Graph& g, const std::vector<ValueId>& outputs, FuseStats* stats = nullptr,
+                                  const std::string& backend = "cpu");
 
 // One arena buffer. Values that share it (views, in-place outputs) are not listed: their bytes are the root's.
 struct PlannedBuffer {
@@ -115,31 +126,53 @@ struct PlannedBuffer {
   int first, last;     // schedule positions where it is live
 };
 
+// A compiled graph: a flat schedule of prepared kernels and a memory plan, immutable once built. Running it needs
+// an execution context (arena, bound inputs, output buffers); the Executable keeps a small pool of them, so:
+//  - call() is safe from several threads at once. Programs without side effects (inference) run concurrently,
+//    each call in a context of its own (up to max_contexts(), then callers wait); programs with side effects
+//    (training steps, batch-norm statistics, optimizer updates) run one call at a time, in call order.
+//  - set_input()/run()/output() drive one default context, for single-threaded use (C++ tests, tools).
+// A step allocates nothing: the arena, every kernel's scratch and the output buffers exist before it starts.
+// Inputs are borrowed for the step (no copy), or, with fixed I/O (CompileOptions::fixed_io, the default where the
+// backend needs fixed addresses), copied into slots of their own; outputs are copied out, or handed over (take):
+// the output's buffer goes to the caller and the context gets a new one at that point, outside the step.
 class Executable {
  public:
   Executable(std::shared_ptr<Graph> graph, std::vector<ValueId> outputs, CompileOptions opts = {});
   ~Executable();
-  // Inputs are borrowed (no copy) for the next run(); the tensor must match the input's declared desc.
-  void set_input(ValueId id, const Tensor& t);
+
+  // One step: binds `inputs` (value id -> tensor matching the input's declared desc), runs, and returns the
+  // requested outputs (each handed over where its buffer is its own, else copied).
+  std::vector<Tensor> call(const std::vector<std::pair<ValueId, Tensor>>& inputs, const std::vector<ValueId>& outputs);
+
+  void set_input(ValueId id, const Tensor& t);  // default context: borrowed (or copied with fixed I/O) until run()
   void run();
   // The value, safe to keep across runs: the first call after a run() hands over the output's own buffer (an
-  // output that shares no bytes with other values lives outside the arena, in a new buffer per run), any other
-  // call returns a copy.
+  // output that shares no bytes with other values has a buffer of its own), any other call returns a copy.
   Tensor output(ValueId id) const;
-  Tensor output_view(ValueId id) const;  // where the value lives now, valid until the next run()
-  size_t peak_bytes() const { return peak_bytes_; }
+  Tensor output_view(ValueId id) const;  // where the value lives now in the default context, valid until run()
+  // The data pointers every step of the default context reads and writes, in schedule order (tests check that
+  // fixed I/O replays with the same addresses).
+  std::vector<const void*> step_addresses() const;
+
+  size_t peak_bytes() const { return peak_bytes_; }  // the arena: planned values and kernel scratch
   // What the arena would need with one buffer per value (no reuse, no in-place, no views): for memory reports.
-  // Neither counts outputs that live in buffers of their own (see output()).
+  // Neither counts inputs and outputs, which live in buffers of their own.
   size_t naive_bytes() const { return naive_bytes_; }
+  size_t io_bytes() const { return io_bytes_; }   // a context's output buffers (+ input slots with fixed I/O)
   int inplace_count() const { return inplace_; }  // outputs written over a dying input's buffer
   int alias_count() const { return aliased_; }    // view outputs (reshape) sharing their input's bytes
+  bool stateful() const { return stateful_; }     // has side effects: calls run one at a time
+  bool fixed_io() const { return fixed_io_; }
+  int max_contexts() const { return max_contexts_; }
   const std::vector<PlannedBuffer>& plan() const { return plan_; }
   const Graph& graph() const { return *graph_; }  // the compiled (fused, when opts.fuse) graph
   const FuseStats& fuse_stats() const { return fuse_stats_; }
   std::string schedule_str() const;
   const std::string& backend() const { return backend_; }
-  uint64_t steps_run() const { return step_; }
-  // Per-step wall time, accumulated over run() calls while profiling is on (off by default: no clock reads).
+  uint64_t steps_run() const { return step_.load(); }
+  // Per-step wall time, accumulated over runs while profiling is on (off by default: no clock reads; while on,
+  // calls run one at a time).
   struct StepProfile {
     int step;
     std::string op, algo, scope;
@@ -151,26 +184,42 @@ class Executable {
 
  private:
   struct Step;
+  struct Context;
+  struct Binding;  // where a value that changes between runs appears in the steps' argument lists
+  std::unique_ptr<Context> make_context() const;
+  Context* acquire() const;
+  void release(Context* c) const;
+  void bind_input(Context& c, ValueId id, const Tensor& t) const;
+  void execute(Context& c) const;
+  Tensor take(Context& c, ValueId id) const;
+  void rebind(Context& c, ValueId v, const Tensor& t) const;
+
   std::shared_ptr<Graph> graph_;
   std::vector<ValueId> outputs_;
   CompileOptions opts_;
   std::string backend_;
   std::vector<Step> steps_;
   std::vector<PlannedBuffer> plan_;
-  std::vector<Tensor> views_;  // per value: where it lives (arena view, param/const storage, bound input)
-  std::shared_ptr<Storage> arena_;
-  struct FreshOutput {
-    ValueId value;
-    size_t step, slot;  // where the producing step writes it
-    bool handed_out;    // output() gave the buffer away: run() allocates a new one
-  };
-  mutable std::vector<FreshOutput> fresh_;
-  FreshOutput* fresh_index(ValueId v) const;
-  size_t peak_bytes_ = 0, naive_bytes_ = 0;
+  std::vector<int64_t> arena_offset_;  // per value: byte offset of its (root's) bytes in the arena, -1 if none
+  std::vector<ValueId> root_;          // per value: the value whose bytes it shares (itself if none)
+  std::vector<char> own_buffer_;       // per value: an output with a buffer of its own
+  std::vector<Binding> bindings_;      // inputs and own-buffer outputs
+  std::vector<int> binding_of_;        // per value: index into bindings_, -1
+  size_t peak_bytes_ = 0, naive_bytes_ = 0, io_bytes_ = 0;
   int inplace_ = 0, aliased_ = 0;
-  uint64_t step_ = 0;
-  bool profiling_ = false;
+  bool stateful_ = false, fixed_io_ = false;
+  int max_contexts_ = 1;
   FuseStats fuse_stats_;
+
+  mutable std::atomic<uint64_t> step_{0};
+  mutable std::atomic<bool> profiling_{false};
+  mutable std::mutex serial_mu_;  // held for the whole call by stateful programs and while profiling
+  mutable std::mutex pool_mu_;
+  mutable std::condition_variable pool_cv_;
+  mutable std::vector<std::unique_ptr<Context>> idle_;
+  mutable int contexts_ = 0;
+  Context& default_context() const;
+  mutable std::unique_ptr<Context> default_;  // set_input/run/output, made on first use
 };
 
 }  // namespace fastconv

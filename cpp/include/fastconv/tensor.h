@@ -13,7 +13,10 @@ namespace fastconv {
 
 using Shape = std::vector<int64_t>;
 std::string shape_str(const Shape& s);  // "[8, 4, 3, 3]"
-int64_t shape_numel(const Shape& s);
+// The most elements a tensor may have: 2**60 (2**62 bytes of float32, beyond any allocation), so that byte counts
+// and index arithmetic on any valid shape stay inside int64.
+constexpr int64_t kMaxTensorElements = int64_t(1) << 60;
+int64_t shape_numel(const Shape& s);  // ValueError for a negative size or more than kMaxTensorElements
 Shape contiguous_strides(const Shape& s);  // in elements
 
 // 64-byte-aligned CPU memory (one cache line; an AVX-512 register).
@@ -26,6 +29,11 @@ void* cached_alloc64(size_t nbytes);
 void cached_free64(void* p, size_t nbytes);
 size_t release_cached_memory();  // returns the cached blocks to the system; the bytes freed
 size_t cached_memory_bytes();
+// Bytes of CPU tensor storage allocated now, and the most at any time since the last reset (the process-wide
+// high-water mark; torch.cuda.max_memory_allocated's meaning for the CPU).
+size_t allocated_bytes();
+size_t max_allocated_bytes();
+void reset_max_allocated_bytes();
 
 class Storage {
  public:

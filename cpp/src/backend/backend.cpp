@@ -15,6 +15,7 @@ class CudaBackend : public Backend {
   void copy(void* dst, const void* src, size_t nbytes) const override {
     cuda::memcpy(dst, src, nbytes, cuda::Copy::DeviceToDevice);
   }
+  bool needs_fixed_addresses() const override { return true; }
 };
 
 struct Backends {

@@ -24,6 +24,9 @@ class Backend {
   // dst and src on this backend's device (host memory for copies in and out: see Tensor::copy_from).
   virtual void copy(void* dst, const void* src, size_t nbytes) const;
   virtual void synchronize() const {}
+  // Whether compiled steps must replay with the same addresses every run (CUDA Graph capture): inputs are then
+  // copied into slots of their own and outputs copied out, never rebound (CompileOptions::fixed_io overrides).
+  virtual bool needs_fixed_addresses() const { return false; }
 
   static void add(std::shared_ptr<Backend> b);  // replaces a backend of the same name
   static const Backend& get(const std::string& name);  // ValueError listing the registered ones

@@ -26,7 +26,6 @@ struct OpCall {
 };
 
 struct RunContext {
-  uint64_t step = 0;          // how many times the executable ran before; seeds per-step randomness (dropout)
   void* workspace = nullptr;  // the planned scratch of this node (64-byte aligned), workspace_bytes long
   size_t workspace_bytes = 0;
 };

@@ -5,6 +5,7 @@
 // writes into fresh memory paid ~6,000 faults, several milliseconds, on every value_and_grad call (more than the
 // GEMM that computed it). Freed large blocks are therefore kept, up to a cap, and handed out again for requests of
 // the same size class; empty_cache() / release_cached_memory() returns them to the system.
+#include <atomic>
 #include <cstdlib>
 #include <mutex>
 #include <utility>
@@ -67,7 +68,21 @@ void* aligned_alloc64(size_t nbytes) { return system_alloc(line_rounded(nbytes),
 
 void aligned_free64(void* p) { std::free(p); }
 
+namespace {
+// Bytes held by tensors right now and the most since the last reset (torch.cuda.memory_allocated's meaning, for the
+// CPU): what tests compare with a compiled program's peak_bytes.
+std::atomic<size_t> g_live{0}, g_max{0};
+
+void count_alloc(size_t nbytes) {
+  const size_t now = g_live.fetch_add(nbytes) + nbytes;
+  size_t seen = g_max.load();
+  while (now > seen && !g_max.compare_exchange_weak(seen, now)) {
+  }
+}
+}  // namespace
+
 void* cached_alloc64(size_t nbytes) {
+  count_alloc(nbytes);
   const size_t n = rounded(nbytes);
   if (n >= kCacheMinBytes) {
     Cache& c = cache();
@@ -85,6 +100,7 @@ void* cached_alloc64(size_t nbytes) {
 
 void cached_free64(void* p, size_t nbytes) {
   if (!p) return;
+  g_live.fetch_sub(nbytes);
   const size_t n = rounded(nbytes);
   Cache& c = cache();
   if (n >= kCacheMinBytes && n <= c.cap) {
@@ -121,6 +137,10 @@ size_t release_cached_memory() {
   }
   return freed;
 }
+
+size_t allocated_bytes() { return g_live.load(); }
+size_t max_allocated_bytes() { return g_max.load(); }
+void reset_max_allocated_bytes() { g_max.store(g_live.load()); }
 
 size_t cached_memory_bytes() {
   Cache& c = cache();

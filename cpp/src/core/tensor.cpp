@@ -1,5 +1,6 @@
 #include "fastconv/tensor.h"
 
+#include <cstdint>
 #include <cstring>
 #include <sstream>
 
@@ -16,9 +17,16 @@ std::string shape_str(const Shape& s) {
   return os.str();
 }
 
+// Element counts past this (2**62 bytes of float32) cannot be allocated, and larger products could wrap int64: a
+// shape that big is refused wherever it is counted, before any size derived from it reaches an allocator.
 int64_t shape_numel(const Shape& s) {
+  for (int64_t d : s)
+    if (d == 0) return 0;
   int64_t n = 1;
-  for (int64_t d : s) n *= d;
+  for (int64_t d : s) {
+    FC_CHECK(d > 0 && !__builtin_mul_overflow(n, d, &n) && n <= kMaxTensorElements, Value, "shape ", shape_str(s),
+             d < 0 ? " has a negative size" : " has more than 2**60 elements (no tensor can be that large)");
+  }
   return n;
 }
 
@@ -27,7 +35,8 @@ Shape contiguous_strides(const Shape& s) {
   int64_t acc = 1;
   for (size_t i = s.size(); i-- > 0;) {
     st[i] = acc;
-    acc *= s[i] > 0 ? s[i] : 1;
+    // Strides of an empty tensor never address memory; saturating keeps them defined for absurd empty shapes.
+    if (s[i] > 0 && __builtin_mul_overflow(acc, s[i], &acc)) acc = INT64_MAX;
   }
   return st;
 }
@@ -64,6 +73,7 @@ Tensor::Tensor(std::shared_ptr<Storage> storage, int64_t offset_bytes, Shape sha
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   check_shape(shape, "empty");
+  // shape_numel bounds the count at 2**60, so the byte count (at most 8 bytes an element) cannot wrap.
   auto st = Storage::allocate(static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype), device);
   return Tensor(std::move(st), 0, shape, contiguous_strides(shape), dtype);
 }

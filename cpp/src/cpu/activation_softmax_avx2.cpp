@@ -51,8 +51,11 @@ void softmax_row(const float* x, float* y, int64_t D, bool log) {
   }
   const float s = hsum(vs);
   if (log) {
-    const __m256 lse = _mm256_add_ps(m, _mm256_set1_ps(std::log(s)));
-    for (int64_t d = 0; d < D; d += 8) store_part(y + d, _mm256_sub_ps(load_part(x + d, D - d, 0.f), lse), D - d);
+    // (x - max) - log(sum), never x - (max + log(sum)): at logits of 1e4 the float sum max + log(sum) keeps only
+    // ~3 decimals of log(sum).
+    const __m256 ls = _mm256_set1_ps(std::log(s));
+    for (int64_t d = 0; d < D; d += 8)
+      store_part(y + d, _mm256_sub_ps(_mm256_sub_ps(load_part(x + d, D - d, 0.f), m), ls), D - d);
   } else {
     const __m256 inv = _mm256_set1_ps(1.f / s);
     for (int64_t d = 0; d < D; d += 8) store_part(y + d, _mm256_mul_ps(load_part(y + d, D - d, 0.f), inv), D - d);
@@ -72,8 +75,9 @@ void softmax_cols(const float* x, float* y, int64_t D, int64_t I, int64_t k, boo
     alignas(32) float s[8];
     _mm256_store_ps(s, vs);
     for (float& v : s) v = std::log(v);
-    const __m256 lse = _mm256_add_ps(vm, _mm256_load_ps(s));
-    for (int64_t d = 0; d < D; ++d) store_part(y + d * I, _mm256_sub_ps(load_part(x + d * I, k, 0.f), lse), k);
+    const __m256 ls = _mm256_load_ps(s);  // (x - max) - log(sum), as in softmax_row
+    for (int64_t d = 0; d < D; ++d)
+      store_part(y + d * I, _mm256_sub_ps(_mm256_sub_ps(load_part(x + d * I, k, 0.f), vm), ls), k);
   } else {
     const __m256 inv = _mm256_div_ps(_mm256_set1_ps(1.f), vs);
     for (int64_t d = 0; d < D; ++d) store_part(y + d * I, _mm256_mul_ps(load_part(y + d * I, k, 0.f), inv), k);

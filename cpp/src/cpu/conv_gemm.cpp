@@ -34,6 +34,35 @@ void for_images(int64_t N, int64_t slots, const F& f) {
 
 int64_t weight_floats(const ConvParams& p) { return p.K * group_in(p) * k_vol(p); }
 
+// Weight gradients sum over the batch. Image n adds into accumulation group n mod G, in increasing n, and the groups
+// are summed in order 0..G-1 at the end. G depends on the problem only, never on the thread count (the slots only
+// say how many groups run at once), so a weight gradient is bit-identical on any number of threads; with one
+// partial per thread, as before, the rounding of the sum changed with the thread count.
+constexpr int64_t kWeightGroups = 8;
+
+int64_t weight_groups(const ConvParams& p) {
+  const int64_t wf = weight_floats(p), g = std::min<int64_t>(p.N, kWeightGroups);
+  if (g < 2 || wf > kMaxSlotFloats || g * wf > kMaxScratchFloats / 2) return 1;
+  return g;
+}
+
+// f(n, group, worker) for every image: groups round-robin over min(workers, groups) parallel workers, each worker's
+// groups one after another (so a worker's scratch serves one image at a time).
+template <class F>
+void for_groups(int64_t N, int64_t groups, int64_t workers, const F& f) {
+  workers = std::max<int64_t>(1, std::min(workers, groups));
+  auto run = [&](int64_t s) {
+    for (int64_t g = s; g < groups; g += workers)
+      for (int64_t n = g; n < N; n += groups) f(n, g, s);
+  };
+  if (workers == 1) return run(0);
+  parallel_for(workers, 1, [&](int64_t b, int64_t e) {
+    for (int64_t s = b; s < e; ++s) run(s);
+  });
+}
+
+int64_t weight_workers(const ConvParams& p, int64_t slots) { return std::min(slots, weight_groups(p)); }
+
 // Batched columns below this many output positions per image, aiming at this many GEMM columns per chunk (512
 // measured level with 1024 on ResNet-18/VGG-11 steps at half the column scratch; per-image slots at >= 256
 // positions measured level with batching, so the threshold only catches the narrow GEMMs).
@@ -62,7 +91,7 @@ void im2col_chunk(const ConvParams& p, const float* x, int64_t n0, int64_t c, in
   });
 }
 
-// Sums the per-slot weight-gradient partials (slot 0 wrote dw itself) and zeroes dw for an empty batch.
+// Sums the weight-gradient partials of groups 1.. (group 0 wrote dw itself) and zeroes dw for an empty batch.
 void reduce_partials(const ConvParams& p, float* dw, const float* partials, int64_t slots) {
   const int64_t wf = weight_floats(p);
   if (p.N == 0) {
@@ -126,13 +155,13 @@ int64_t conv_gemm_1x1_slot_floats(const ConvParams& p, ConvPass pass) {
   return pass == ConvPass::backward_weight ? weight_floats(p) : 0;
 }
 
-// Backward weight: a column matrix per slot, but weight partials only for slots 1.. (slot 0 accumulates into dw).
+// Backward weight: a column matrix per worker and weight partials for groups 1.. (group 0 accumulates into dw).
 size_t conv_im2col_gemm_workspace(const ConvParams& p, ConvPass pass, const GemmPlan& plan) {
   if (plan.chunk > 1) return sizeof(float) * size_t(chunk_floats(p) * plan.chunk);
-  const int64_t slots = plan.slots;
   const int64_t col = group_in(p) * k_vol(p) * out_vol(p);
-  const int64_t partials = pass == ConvPass::backward_weight ? weight_floats(p) * (slots - 1) : 0;
-  return sizeof(float) * size_t(col * slots + partials);
+  if (pass == ConvPass::backward_weight)
+    return sizeof(float) * size_t(col * weight_workers(p, plan.slots) + weight_floats(p) * (weight_groups(p) - 1));
+  return sizeof(float) * size_t(col * plan.slots);
 }
 
 // The 1x1 weight gradient as dW^T = X dY^T when there are more input than output channels: the larger operand
@@ -140,9 +169,11 @@ size_t conv_im2col_gemm_workspace(const ConvParams& p, ConvPass pass, const Gemm
 bool wgrad_transposed(const ConvParams& p) { return group_in(p) > group_out(p); }
 
 size_t conv_gemm_1x1_workspace(const ConvParams& p, ConvPass pass, int64_t slots) {
-  // Transposed partials need a buffer for slot 0 too (it cannot accumulate into dw).
-  const int64_t own = pass == ConvPass::backward_weight && wgrad_transposed(p) ? slots : slots - 1;
-  return sizeof(float) * size_t(conv_gemm_1x1_slot_floats(p, pass) * own);
+  if (pass != ConvPass::backward_weight) return 0;
+  // One partial per accumulation group beyond the first; transposed partials need one for group 0 too (it cannot
+  // accumulate into dw).
+  const int64_t g = weight_groups(p);
+  return sizeof(float) * size_t(weight_floats(p) * (wgrad_transposed(p) ? g : g - 1));
 }
 
 void conv_im2col_gemm_forward(const ConvParams& p, const float* x, const float* w, const float* bias, float* y,
@@ -247,20 +278,20 @@ void conv_im2col_gemm_backward_weight(const ConvParams& p, const float* dy, cons
     }
     return;
   }
-  const int64_t slots = plan.slots;
+  const int64_t groups = weight_groups(p), workers = weight_workers(p, plan.slots);
   const int64_t colf = Cg * kv * ov, wf = weight_floats(p);
-  float* partials = ws + slots * colf;
-  for_images(p.N, slots, [&](int64_t n, int64_t s) {
+  float* partials = ws + workers * colf;
+  for_groups(p.N, groups, workers, [&](int64_t n, int64_t a, int64_t s) {
     float* col = ws + s * colf;
-    float* acc = s == 0 ? dw : partials + (s - 1) * wf;
-    const float beta = n == s ? 0.f : 1.f;  // the slot's first image
+    float* acc = a == 0 ? dw : partials + (a - 1) * wf;
+    const float beta = n == a ? 0.f : 1.f;  // the group's first image
     for (int64_t g = 0; g < p.groups; ++g) {
       conv_im2col(p, x + (n * p.C + g * Cg) * iv, col);
       sgemm(false, true, Kg, Cg * kv, ov, 1.f, dy + (n * p.K + g * Kg) * ov, ov, col, ov, beta,
             acc + g * Kg * Cg * kv, Cg * kv);
     }
   });
-  reduce_partials(p, dw, partials, slots);
+  reduce_partials(p, dw, partials, groups);
 }
 
 void conv_gemm_1x1_forward(const ConvParams& p, const float* x, const float* w, const float* bias, float* y,
@@ -290,25 +321,26 @@ void conv_gemm_1x1_backward_data(const ConvParams& p, const float* dy, const flo
 void conv_gemm_1x1_backward_weight(const ConvParams& p, const float* dy, const float* x, float* dw, float* ws,
                                    int64_t slots) {
   const int64_t Cg = group_in(p), Kg = group_out(p), hw = out_vol(p), wf = weight_floats(p);
+  const int64_t groups = weight_groups(p), workers = weight_workers(p, slots);  // see kWeightGroups
   if (!wgrad_transposed(p)) {
-    for_images(p.N, slots, [&](int64_t n, int64_t s) {
-      float* acc = s == 0 ? dw : ws + (s - 1) * wf;
-      const float beta = n == s ? 0.f : 1.f;
+    for_groups(p.N, groups, workers, [&](int64_t n, int64_t a, int64_t) {
+      float* acc = a == 0 ? dw : ws + (a - 1) * wf;
+      const float beta = n == a ? 0.f : 1.f;
       for (int64_t g = 0; g < p.groups; ++g)
         sgemm(false, true, Kg, Cg, hw, 1.f, dy + (n * p.K + g * Kg) * hw, hw, x + (n * p.C + g * Cg) * hw, hw,
               beta, acc + g * Kg * Cg, Cg);
     });
-    reduce_partials(p, dw, ws, slots);
+    reduce_partials(p, dw, ws, groups);
     return;
   }
-  // Every slot's partial is [groups][Cg][Kg]; dw[g][k][c] is their sum, transposed.
-  for_images(p.N, slots, [&](int64_t n, int64_t s) {
-    const float beta = n == s ? 0.f : 1.f;
+  // Every group's partial is [groups][Cg][Kg]; dw[g][k][c] is their sum, transposed.
+  for_groups(p.N, groups, workers, [&](int64_t n, int64_t a, int64_t) {
+    const float beta = n == a ? 0.f : 1.f;
     for (int64_t g = 0; g < p.groups; ++g)
       sgemm(false, true, Cg, Kg, hw, 1.f, x + (n * p.C + g * Cg) * hw, hw, dy + (n * p.K + g * Kg) * hw, hw,
-            beta, ws + s * wf + g * Cg * Kg, Kg);
+            beta, ws + a * wf + g * Cg * Kg, Kg);
   });
-  const int64_t used = std::min(slots, p.N);
+  const int64_t used = std::min(groups, p.N);
   parallel_for(p.groups * Kg, std::max<int64_t>(1, 4096 / Cg), [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       const int64_t g = r / Kg, k = r % Kg;

@@ -16,8 +16,10 @@ namespace {
 constexpr int64_t kTableMaxOut = 256, kTableMaxIn = 4096;
 
 bool use_table(const ConvParams& p) {
-  // Depth padding can give a 1-deep input several output planes: only true 2-D problems take the table.
-  return p.in[0] == 1 && p.k[0] == 1 && p.out[0] == 1 && out_vol(p) <= kTableMaxOut && in_vol(p) < kTableMaxIn &&
+  // Depth padding can give a 1-deep input several output planes, or put its one output plane in the padding
+  // (conv_transpose3d with stride 3, padding 1, output_padding 2 reads depth -1): only true 2-D problems take it.
+  return p.in[0] == 1 && p.k[0] == 1 && p.out[0] == 1 && p.pad[0] == 0 && out_vol(p) <= kTableMaxOut &&
+         in_vol(p) < kTableMaxIn &&
          k_vol(p) * out_vol(p) <= 16 * kTableMaxOut;
 }
 

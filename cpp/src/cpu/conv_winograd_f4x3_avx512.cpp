@@ -81,6 +81,17 @@ inline void transpose16(__m512 r[16]) {
   for (int i = 0; i < 16; ++i) r[i] = t[i];
 }
 
+// v with 128-bit lane l replaced by x. The intrinsic needs an immediate; a loop variable only becomes one when the
+// optimiser unrolls the loop (the -O2 sanitizer build does not, and failed to compile).
+inline __m512 insert_lane(__m512 v, __m128 x, int l) {
+  switch (l) {
+    case 0: return _mm512_insertf32x4(v, x, 0);
+    case 1: return _mm512_insertf32x4(v, x, 1);
+    case 2: return _mm512_insertf32x4(v, x, 2);
+    default: return _mm512_insertf32x4(v, x, 3);
+  }
+}
+
 // Stores the first `cols` floats of 128-bit lane l of v.
 template <int l>
 inline void store_lane(float* p, __m512 v, int64_t cols) {
@@ -251,7 +262,7 @@ void gradout_transform__avx512(const GradOutArgs* a) {
             const int64_t c = 4 * l + q;
             if (c >= kn) continue;
             const __m128 x = _mm_maskz_loadu_ps(cm, yr + c * kstride);
-            v = _mm512_insertf32x4(v, x, l);
+            v = insert_lane(v, x, l);
           }
           u[q] = v;
         }

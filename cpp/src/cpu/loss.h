@@ -16,15 +16,19 @@ struct CeBlock {
   const float* t = nullptr;  // probability targets [C, S], or null
   const float* w = nullptr;  // class weights [C], or null
   int64_t C = 0, S = 1, s0 = 0, s1 = 1;
-  // stats: per position s (arrays indexed by s). wx/wtx/wt may be null when not needed.
-  float* lse = nullptr;  // log sum_c exp x_c
-  float* wx = nullptr;   // sum_c w_c x_c
-  float* wtx = nullptr;  // sum_c w_c t_c x_c
-  float* wt = nullptr;   // sum_c w_c t_c
-  // grad: dx[c, s] = alpha[s] * exp(x[c, s] - lse[s]) - w_c * g[s] * (eps_c + one_minus_eps * t[c, s])
+  // stats: per position s (arrays indexed by s). wx/wtx/wt may be null when not needed. The log-sum-exp is kept
+  // as max + logz, never added up: in float, x - (max + logz) loses the digits of logz once |x| ~ 1e4, while
+  // (x - max) - logz keeps them.
+  float* max = nullptr;   // max_c x_c
+  float* logz = nullptr;  // log sum_c exp(x_c - max)
+  float* wx = nullptr;    // sum_c w_c (x_c - max)
+  float* wtx = nullptr;   // sum_c w_c t_c (x_c - max)
+  float* wt = nullptr;    // sum_c w_c t_c
+  // grad: dx[c, s] = alpha[s] * exp((x[c, s] - max[s]) - logz[s]) - w_c * g[s] * (eps_c + one_minus_eps * t[c, s])
   const float* alpha = nullptr;
   const float* g = nullptr;
-  const float* lse_in = nullptr;
+  const float* max_in = nullptr;
+  const float* logz_in = nullptr;
   float eps_c = 0.f, one_minus_eps = 1.f;
   float* dx = nullptr;
 };

@@ -65,17 +65,19 @@ void cross_entropy(const CeKernels& k, const ref::CrossEntropyParams& p, const f
     blk.S = S;
     blk.s0 = s0;
     blk.s1 = s1;
-    blk.lse = lse + n * S;
+    blk.max = lse + n * S;
+    blk.logz = lse + P + n * S;
     blk.wx = eps > 0 ? A + n * S : nullptr;
     blk.wtx = tprob ? B + n * S : nullptr;
     blk.wt = tprob ? T + n * S : nullptr;
     k.stats(blk);
     for (int64_t s = s0; s < s1; ++s) {
       const int64_t i = n * S + s;
-      const float smooth = eps > 0 ? wall * lse[i] - A[i] : 0.f;  // -sum_c w_c log_softmax_c
+      const float logz = lse[P + i];
+      const float smooth = eps > 0 ? wall * logz - A[i] : 0.f;  // -sum_c w_c log_softmax_c
       float l, d = 1.f;
       if (tprob) {
-        l = (1 - eps) * (T[i] * lse[i] - B[i]) + eps / float(C) * smooth;
+        l = (1 - eps) * (T[i] * logz - B[i]) + eps / float(C) * smooth;
       } else {
         const int64_t y = tidx[i];
         if (y == p.ignore_index) {
@@ -84,7 +86,7 @@ void cross_entropy(const CeKernels& k, const ref::CrossEntropyParams& p, const f
           l = d = kNaN;
         } else {
           d = w ? w[y] : 1.f;
-          l = (1 - eps) * d * (lse[i] - x[(n * C + y) * S + s]) + eps / float(C) * smooth;
+          l = (1 - eps) * d * ((lse[i] - x[(n * C + y) * S + s]) + logz) + eps / float(C) * smooth;
         }
       }
       (p.reduction == ref::Reduction::none ? out : L)[i] = l;
@@ -143,7 +145,8 @@ void cross_entropy_backward(const CeKernels& k, const ref::CrossEntropyParams& p
     blk.s1 = s1;
     blk.alpha = alpha + n * S;
     blk.g = gg + n * S;
-    blk.lse_in = lse + n * S;
+    blk.max_in = lse + n * S;
+    blk.logz_in = lse + P + n * S;
     blk.eps_c = eps / float(C);
     blk.one_minus_eps = 1 - eps;
     blk.dx = dx + n * C * S;

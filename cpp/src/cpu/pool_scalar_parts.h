@@ -31,7 +31,7 @@ inline void span(int64_t o, int64_t s, int64_t pad, int64_t k, int64_t d, int64_
   int64_t start = o * s - pad;
   int64_t end = start + (k - 1) * d + 1;
   *hi = end < n ? end : n;
-  while (start < 0) start += d;
+  if (start < 0) start += (-start + d - 1) / d * d;  // not a step at a time: padding may be huge
   *lo = start;
 }
 

@@ -12,7 +12,7 @@ std::vector<ValueId> append_backward(Graph& g, ValueId loss, const std::vector<V
   if (seed == kNoValue) {
     FC_CHECK(shape_numel(loss_desc.shape) == 1, Value, "backward: the loss must have exactly one element, got shape ",
              shape_str(loss_desc.shape), " (reduce it with sum() or mean() first)");
-    seed = g.add1("fill_like", {loss}, {{"value", 1.0}});
+    seed = g.add1(Registry::global().role(Role::fill_like), {loss}, {{"value", 1.0}});
   }
   const int n_fwd = g.num_nodes();
 
@@ -32,12 +32,13 @@ std::vector<ValueId> append_backward(Graph& g, ValueId loss, const std::vector<V
 
   std::map<ValueId, ValueId> grad;
   grad[loss] = seed;
+  const std::string& add_op = Registry::global().role(Role::accumulate);
   auto accumulate = [&](ValueId v, ValueId gv) {
     auto it = grad.find(v);
     if (it == grad.end())
       grad[v] = gv;
     else
-      it->second = g.add1("add", {it->second, gv});
+      it->second = g.add1(add_op, {it->second, gv});
   };
 
   for (int i = n_fwd - 1; i >= 0; --i) {
@@ -79,8 +80,8 @@ std::vector<ValueId> append_backward(Graph& g, ValueId loss, const std::vector<V
     if (it != grad.end()) {
       out.push_back(it->second);
     } else {
-      const TensorDesc& d = g.value(w).desc;
-      out.push_back(g.constant(Tensor::zeros(d.shape, d.dtype), "zero_grad"));
+      const ValueId z = g.add1(Registry::global().role(Role::fill_like), {w}, {{"value", 0.0}});
+      out.push_back(z);  // a node, not a host constant: it is made on the device the graph runs on
     }
   }
   return out;

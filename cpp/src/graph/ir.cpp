@@ -87,6 +87,16 @@ ValueId Graph::add1(const std::string& op, const std::vector<ValueId>& inputs, c
   return out[0];
 }
 
+ValueId Graph::memo(const std::string& key) const {
+  auto it = memo_.find(key);
+  return it == memo_.end() ? kNoValue : it->second;
+}
+
+void Graph::set_memo(const std::string& key, ValueId v) {
+  value(v);  // validates the id
+  memo_[key] = v;
+}
+
 ValueId Graph::add_value(const TensorDesc& desc) {
   Value v;
   v.desc = desc;

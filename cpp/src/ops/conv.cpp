@@ -10,6 +10,7 @@
 
 #include "ops/common.h"
 #include "ops/conv_common.h"
+#include "ops/shape_check.h"
 
 namespace fastconv {
 namespace {
@@ -45,6 +46,12 @@ const char* weight_layout(int nd, bool transpose) {
 }
 
 Ints spatial(const Shape& s) { return Ints(s.begin() + 2, s.end()); }
+
+Shape nchw_shape(int64_t n, int64_t c, const int64_t* sizes, int nd) {
+  Shape s{n, c};
+  for (int i = 0; i < nd; ++i) s.push_back(sizes[axis(nd, i)]);
+  return s;
+}
 
 void check_rank(const OpCall& c, size_t i, int nd, const char* arg, const char* layout) {
   FC_CHECK(int64_t(c.in.at(i).shape.size()) == nd + 2, Value, c.op, ": argument '", arg, "' must be ", nd + 2,
@@ -126,17 +133,21 @@ ConvParams conv_geometry(const OpCall& c) {
       FC_CHECK(q >= 0, Value, c.op, ": argument 'padding' must be non-negative, got ", tup(pads));
   }
   Ints ksz = spatial(ws), in = spatial(xs), padded(static_cast<size_t>(nd)), eff(static_cast<size_t>(nd));
+  const std::string because = "argument 'padding'=" + (mode.empty() ? tup(pads) : "'" + mode + "'") +
+                              ", 'dilation'=" + tup(dil) + ", kernel " + tup(ksz) + ", input " + tup(in);
   bool fits = true;
   for (int i = 0; i < nd; ++i) {
     const size_t u = size_t(i);
     const int ax = axis(nd, i);
-    const int64_t e = dil[u] * (ksz[u] - 1) + 1;
     FC_CHECK(ksz[u] > 0, Value, c.op, ": weight has an empty kernel, shape ", shape_str(ws));
-    int64_t front = pads[u], total = 2 * pads[u];
+    // 128-bit arithmetic: 2 * padding and dilation * (kernel - 1) may not fit in int64 for hostile arguments.
+    const int64_t e = checked_extent(c.op, wide(dil[u]) * (ksz[u] - 1) + 1, "the dilated kernel size", because);
+    wide front = pads[u], total = wide(2) * pads[u];
     if (mode == "same") total = e - 1, front = total / 2;  // torch: the odd extra pad goes after
-    if (mode == "full") front = e - 1, total = 2 * (e - 1);
-    p.in[ax] = in[u], p.k[ax] = ksz[u], p.pad[ax] = front;
-    padded[u] = in[u] + total, eff[u] = e;
+    if (mode == "full") front = e - 1, total = wide(2) * (e - 1);
+    p.in[ax] = in[u], p.k[ax] = ksz[u];
+    p.pad[ax] = checked_extent(c.op, front, "the padding", because);
+    padded[u] = checked_extent(c.op, in[u] + total, "the padded input size", because), eff[u] = e;
     fits = fits && padded[u] >= e;
     p.out[ax] = padded[u] >= e ? (padded[u] - e) / stride[u] + 1 : 0;
   }
@@ -144,8 +155,11 @@ ConvParams conv_geometry(const OpCall& c) {
            tup(padded), " (input ", tup(in), ")");
   if (c.attrs.has("out_size")) {
     Ints o = c.attr().get_ints("out_size", size_t(nd));
-    for (int i = 0; i < nd; ++i) p.out[axis(nd, i)] = o[size_t(i)];
+    for (int i = 0; i < nd; ++i)
+      p.out[axis(nd, i)] = checked_extent(c.op, o[size_t(i)], "argument 'out_size'", "out_size=" + tup(o));
   }
+  checked_numel(c.op, nchw_shape(p.N, p.K, p.out, nd), "the output shape",
+                because + ", 'stride'=" + tup(stride));
   return p;
 }
 
@@ -165,21 +179,32 @@ ConvParams transpose_geometry(const OpCall& c) {
   check_bias(c, 2, p.C);
   AttrReader a = c.attr();
   Ints pads = a.get_ints("padding", size_t(nd), 0), opad = a.get_ints("output_padding", size_t(nd), 0);
-  Ints ksz = spatial(ws), in = spatial(xs), out(static_cast<size_t>(nd));
+  Ints ksz = spatial(ws), in = spatial(xs);
+  std::vector<wide> out(static_cast<size_t>(nd));
+  const std::string because = "argument 'stride'=" + tup(stride) + ", 'padding'=" + tup(pads) + ", 'dilation'=" +
+                              tup(dil) + ", 'output_padding'=" + tup(opad) + ", kernel " + tup(ksz) + ", input " +
+                              tup(in);
   for (int i = 0; i < nd; ++i) {
     const size_t u = size_t(i);
     FC_CHECK(pads[u] >= 0, Value, c.op, ": argument 'padding' must be non-negative, got ", tup(pads));
     FC_CHECK(opad[u] >= 0 && (opad[u] < stride[u] || opad[u] < dil[u]), Value, c.op, ": argument 'output_padding' ",
              tup(opad), " must be non-negative and smaller than either stride ", tup(stride), " or dilation ",
              tup(dil));
-    out[u] = (in[u] - 1) * stride[u] - 2 * pads[u] + dil[u] * (ksz[u] - 1) + opad[u] + 1;
+    checked_extent(c.op, wide(dil[u]) * (ksz[u] - 1) + 1, "the dilated kernel size", because);
+    out[u] = wide(in[u] - 1) * stride[u] - wide(2) * pads[u] + wide(dil[u]) * (ksz[u] - 1) + opad[u] + 1;
   }
   for (int i = 0; i < nd; ++i) {
     const int ax = axis(nd, i);
-    FC_CHECK(out[size_t(i)] > 0, Value, c.op, ": the output size ", tup(out), " would not be positive (input ",
-             tup(in), ", kernel ", tup(ksz), ", padding ", tup(pads), ")");
-    p.in[ax] = out[size_t(i)], p.out[ax] = in[size_t(i)], p.k[ax] = ksz[size_t(i)], p.pad[ax] = pads[size_t(i)];
+    if (out[size_t(i)] <= 0) {
+      Ints shown;
+      for (wide o : out) shown.push_back(o < INT64_MIN ? INT64_MIN : int64_t(o));
+      fail(ErrorKind::Value, c.op, ": the output size ", tup(shown), " would not be positive (input ", tup(in),
+           ", kernel ", tup(ksz), ", padding ", tup(pads), ")");
+    }
+    p.in[ax] = checked_extent(c.op, out[size_t(i)], "the output size", because);
+    p.out[ax] = in[size_t(i)], p.k[ax] = ksz[size_t(i)], p.pad[ax] = pads[size_t(i)];
   }
+  checked_numel(c.op, nchw_shape(p.N, p.C, p.in, nd), "the output shape", because);
   return p;
 }
 
@@ -211,13 +236,22 @@ ConvParams backward_geometry(const OpCall& c, ConvPass pass) {
   }
   FC_CHECK(p.C % p.groups == 0 && p.K % p.groups == 0, Value, c.op, ": argument 'groups'=", p.groups,
            " must divide the channels ", p.C, " and ", p.K);
+  const std::string because = "input " + tup(in) + ", kernel " + tup(ksz) + ", 'padding'=" + tup(pads) +
+                              ", 'stride'=" + tup(stride) + ", 'dilation'=" + tup(dil);
   for (int i = 0; i < nd; ++i) {
     const size_t u = size_t(i);
     const int ax = axis(nd, i);
     FC_CHECK(in[u] >= 0 && ksz[u] > 0 && pads[u] >= 0, Value, c.op, ": invalid geometry (input ", tup(in),
              ", kernel ", tup(ksz), ", padding ", tup(pads), ")");
+    // The kernels bounds-check x[o*stride - pad + k*dilation] against the input, but compute it in int64 first:
+    // every term must stay far inside int64 for any o < out and k < kernel.
+    checked_extent(c.op, wide(in[u]) + wide(2) * pads[u], "the padded input size", because);
+    checked_extent(c.op, wide(dil[u]) * (ksz[u] - 1) + 1, "the dilated kernel size", because);
+    checked_extent(c.op, wide(g[u + 2] > 0 ? g[u + 2] - 1 : 0) * stride[u], "the last window's start", because);
     p.in[ax] = in[u], p.k[ax] = ksz[u], p.pad[ax] = pads[u], p.out[ax] = g[u + 2];
   }
+  checked_numel(c.op, pass == ConvPass::backward_data ? nchw_shape(p.N, p.C, p.in, nd) : Shape{p.K, p.C, 1},
+                "the gradient shape", because);
   return p;
 }
 
@@ -273,6 +307,8 @@ ConvParams signal_geometry(const OpCall& c) {
       p.out[ax] = x[size_t(i)];
     }
   }
+  checked_numel(c.op, {p.out[1], p.out[2]}, "the output shape",
+                "mode='" + mode + "' on shapes " + shape_str(x) + " and " + shape_str(k));
   return p;
 }
 

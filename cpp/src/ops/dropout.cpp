@@ -1,7 +1,9 @@
 // The dropout op family: dropout (element-wise) and dropout2d (whole channels of [N, C, *]). Randomness comes
-// from the `seed` attribute and ctx.step through a counter-based hash (cpu/ref/dropout_ref.h): the same seed and
-// step give the same mask on any thread count, and every run of a compiled graph draws a fresh mask. The mask
-// (uint8, one entry per element or per channel) is an output that the backward reads.
+// from the `seed` attribute and the step number through a counter-based hash (cpu/ref/dropout_ref.h): the same seed
+// and step give the same mask on any thread count. The step is an optional second input, the int64 [1] value of
+// the graph's step counter (train.h: step_counter), so every run of a compiled graph draws a fresh mask without
+// the host writing anything; without it (eager calls) the step is 0. The mask (uint8, one entry per element or per
+// channel) is an output that the backward reads.
 // Eval mode is the identity and is handled by the Python wrapper (no node is recorded).
 // Kernels: "parallel" and the single-threaded "ref" (FASTCONV_ALGO=dropout=ref).
 #include "cpu/dropout.h"
@@ -34,8 +36,13 @@ ref::DropoutParams params(const OpCall& c, const Shape& x) {
 }
 
 std::vector<TensorDesc> infer_dropout(const OpCall& c) {
-  expect_inputs(c, 1);
+  FC_CHECK(c.in.size() == 1 || c.in.size() == 2, Value, c.op, ": expected inputs (input[, step]), got ", c.in.size());
   expect_dtype(c, 0, DType::f32, "input");
+  if (c.in.size() == 2) {
+    expect_dtype(c, 1, DType::i64, "step");
+    FC_CHECK(shape_numel(c.in[1].shape) == 1, Value, c.op, ": 'step' must have one element, got shape ",
+             shape_str(c.in[1].shape));
+  }
   params(c, c.in[0].shape);
   return {c.in[0], {mask_shape(c, c.in[0].shape), DType::u8}};
 }
@@ -44,9 +51,9 @@ template <bool Ref>
 Prepared prepare_dropout(const KernelCall& c) {
   const ref::DropoutParams base = params(c, c.in[0].shape);
   const bool r = Ref;
-  return {[base, r](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext& ctx) {
+  return {[base, r](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
             ref::DropoutParams p = base;
-            p.step = ctx.step;
+            p.step = in.size() > 1 ? uint64_t(in[1].data<const int64_t>()[0]) : 0;
             const float* x = fptr(in[0]);
             float* y = fptr_mut(out[0]);
             uint8_t* m = out[1].data<uint8_t>();
@@ -86,9 +93,11 @@ Prepared prepare_dropout_backward(const KernelCall& c) {
 void register_dropout_ops(Registry& r, KernelTable& k) {
   for (const char* name : {"dropout", "dropout2d"}) {
     const std::string bwd = std::string(name) + "_backward";
-    r.add({name, 1, 1, infer_dropout,
+    r.add({name, 1, 2, infer_dropout,
            [bwd](BackwardCall& b) -> std::vector<ValueId> {
-             return {b.g.add1(bwd, {b.grad_out[0], b.out(1)}, b.node.attrs)};
+             std::vector<ValueId> g(b.node.inputs.size(), kNoValue);
+             g[0] = b.g.add1(bwd, {b.grad_out[0], b.out(1)}, b.node.attrs);
+             return g;
            },
            false, 0});
     r.add({bwd, 2, 2, infer_dropout_backward, nullptr, false, 0});

@@ -2,6 +2,7 @@
 #include "cpu/reduce.h"
 #include "fastconv/parallel.h"
 #include "ops/common.h"
+#include "ops/shape_check.h"
 
 namespace fastconv {
 namespace {
@@ -108,6 +109,7 @@ std::vector<TensorDesc> infer_unary_f32(const OpCall& c) {
 Shape shape_attr(const OpCall& c) {
   Shape s = c.attr().get_int_list("shape");
   for (int64_t d : s) FC_CHECK(d >= 0, Value, c.op, ": 'shape' ", shape_str(s), " has a negative size");
+  checked_numel(c.op, s, "argument 'shape'", "shape=" + shape_str(s));
   return s;
 }
 
@@ -122,6 +124,7 @@ void register_eltwise_ops(Registry& r, KernelTable& k) {
   add_binary_kernels<ref::BinaryOp::sub>(k, "sub");
   add_binary_kernels<ref::BinaryOp::mul>(k, "mul");
   add_binary_kernels<ref::BinaryOp::div>(k, "div");
+  r.set_role(Role::accumulate, "add");
 
   // y = alpha * x + beta
   r.add({"scale", 1, 1, infer_unary_f32,
@@ -158,6 +161,7 @@ void register_eltwise_ops(Registry& r, KernelTable& k) {
             },
             0, ""};
   });
+  r.set_role(Role::fill_like, "fill_like");
 
   // Sum over broadcast axes down to `shape` (the reverse of broadcast_to).
   r.add({"sum_to", 1, 1,

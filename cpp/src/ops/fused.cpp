@@ -1,4 +1,4 @@
-// Fused ops: created only by the fusion passes (graph/fuse.cpp), never traced, so none has a backward rule. Each
+// Fused ops: created only by the fusion patterns (fused_patterns.cpp, applied by graph/fuse.cpp), never traced, so none has a backward rule. Each
 // one reuses the kernels of the ops it replaces and must give what the unfused nodes give:
 //   conv{1,2,3}d_fused  (x, w, [bias], [residual]) -> relu?(conv(x, w, bias) + residual)
 //       attrs: the conv's, plus has_bias, has_residual, relu. The conv runs the algorithm the conv would; on the GEMM
@@ -334,6 +334,8 @@ Prepared prepare_bn_relu_backward(const KernelCall& c) {
 
 }  // namespace
 
+void register_fusion_patterns(Registry& r);  // fused_patterns.cpp
+
 void register_fused_ops(Registry& r, KernelTable& k) {
   for (const char* base : {"conv1d", "conv2d", "conv3d"}) {
     const std::string op = std::string(base) + "_fused";
@@ -351,6 +353,7 @@ void register_fused_ops(Registry& r, KernelTable& k) {
   r.add({"batch_norm_relu_backward", 5, 6, infer_bn_relu_backward, nullptr, false, -1});
   add_cpu_kernel(k, "batch_norm_relu_backward", "norm", "channels", 10, prepare_bn_relu_backward<false>);
   add_cpu_kernel(k, "batch_norm_relu_backward", "norm", "ref", 0, prepare_bn_relu_backward<true>);
+  register_fusion_patterns(r);
 }
 
 }  // namespace fastconv

@@ -106,7 +106,8 @@ std::vector<TensorDesc> infer_cross_entropy(const OpCall& c) {
   check_target(c, l, true);
   ref::CrossEntropyParams p = class_params(c, l, 2, true);
   Shape loss = p.reduction == Reduction::none ? l.pos : Shape{};
-  return {{loss, DType::f32}, {{l.N * l.S}, DType::f32}};
+  // The saved log-sum-exp: max and log-sum per position (cpu/ref/loss_ref.h says why two numbers).
+  return {{loss, DType::f32}, {{2 * l.N * l.S}, DType::f32}};
 }
 
 // Vec: the active ISA's blocked kernels (cpu/loss_ce.cpp) where it has them; else the reference.
@@ -139,7 +140,10 @@ Prepared prepare_cross_entropy(const KernelCall& c) {
 std::vector<TensorDesc> infer_cross_entropy_backward(const OpCall& c) {
   std::vector<TensorDesc> fwd{c.in[1], c.in[2]};
   if (c.in.size() > 4) fwd.push_back(c.in[4]);
-  infer_cross_entropy(OpCall{c.op, c.attrs, fwd});
+  const std::vector<TensorDesc> f = infer_cross_entropy(OpCall{c.op, c.attrs, fwd});
+  // The kernels read the saved statistics unchecked: they must be the forward's, in shape and dtype.
+  FC_CHECK(c.in[3] == f[1], Value, c.op, ": argument 'lse' must be ", desc_str(f[1]),
+           " (the forward's saved statistics), got ", desc_str(c.in[3]));
   return {c.in[1]};
 }
 

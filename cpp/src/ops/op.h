@@ -3,6 +3,7 @@
 // registered by the same family per (backend, dtype, algorithm). Families register in registry.cpp, one line each.
 #pragma once
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "fastconv/error.h"
 #include "fastconv/graph.h"
 #include "fastconv/tensor.h"
+#include "graph/rewrite.h"
 
 namespace fastconv {
 
@@ -37,6 +39,25 @@ struct OpDef {
   bool view = false;          // output 0 is input 0's bytes unchanged (reshape): the planner aliases, no copy
 };
 
+// Ops the graph passes need by what they do, not by name: families say which of their ops plays each role.
+enum class Role {
+  accumulate,         // (a, b) -> a + b: autodiff sums the gradients that reach one value
+  fill_like,          // (x; value) -> x's shape filled with `value`: the seed of a backward pass
+  clip_grad_coef,     // (grads...; max_norm, norm_type) -> [1] coefficient (torch's clip_grad_norm_)
+  counter_increment,  // (int64 counter) -> its old value; counter + 1 written in place: steps, num_batches_tracked
+};
+
+// An optimizer as the training-program builder (graph/train.cpp) sees it: the update op applied to each parameter
+// and the state slots it keeps per parameter, both derived from the group's hyperparameters. The update op takes
+// (param, grad, lr [1] float64, step index [1] int64 (0 on the first step), slots..., [clip coefficient]) and writes
+// param and slots in place.
+struct OptimizerDef {
+  std::string name;  // "sgd", "adam", "adamw", "rmsprop"
+  std::string update_op;
+  std::function<std::vector<std::string>(const AttrReader& hyper)> slots;
+  std::function<Attrs(const AttrReader& hyper)> attrs;  // the update node's attributes; validates the hyperparameters
+};
+
 class Registry {
  public:
   static Registry& global();
@@ -45,8 +66,19 @@ class Registry {
   bool has(const std::string& name) const;
   std::vector<std::string> names() const;
 
+  void set_role(Role role, const std::string& op);
+  const std::string& role(Role role) const;
+  void add_optimizer(OptimizerDef def);
+  const OptimizerDef& optimizer(const std::string& name) const;  // ValueError listing the known ones
+  // Fusion patterns, applied by graph/fuse.cpp in registration order.
+  void add_fusion(FusionPattern p) { fusions_.push_back(std::move(p)); }
+  const std::vector<FusionPattern>& fusions() const { return fusions_; }
+
  private:
   std::vector<OpDef> ops_;
+  std::map<Role, std::string> roles_;
+  std::vector<OptimizerDef> optimizers_;
+  std::vector<FusionPattern> fusions_;
 };
 
 // Shape-rule helpers shared by families.

@@ -1,8 +1,10 @@
-// Optimizer updates as graph nodes appended after the backward pass (torch.optim's formulas). They write the
-// parameter and their state slots in place (side_effects = true) and produce no outputs. The learning rate and step
-// count come in as a 2-element float32 tensor `hyper` = [lr, step] that Python rewrites before each run, so
-// schedules change lr without recompiling. With gradient clipping, one more input (last) holds the 1-element
-// coefficient from `clip_grad_coef`.
+// Optimizer updates as graph nodes that the training-program builder (graph/train.cpp) appends after the backward
+// pass (torch.optim's formulas). They write the parameter and their state slots in place (side_effects = true) and
+// produce no outputs. Per-step scalars are device tensors the kernels read: the group's learning rate (float64 [1],
+// set from the host only when a schedule changes it) and the step index (int64 [1], 0 on the first step, from the
+// program's own counter_increment node), from which Adam's bias corrections are computed in the kernel. With gradient clipping
+// one more input (last) holds the 1-element coefficient from `clip_grad_coef`. Also here: counter_increment, and
+// the optimizers' descriptions (which update op, which state slots).
 #include <cmath>
 
 #include "cpu/optim.h"
@@ -15,19 +17,25 @@ namespace {
 
 constexpr int64_t kGrain = 1 << 14;
 
-// Inputs: param, grad, hyper, states..., [clip coefficient]. Returns the number of state inputs expected.
+constexpr size_t kFirstSlot = 4;  // param, grad, lr, step, slots...
+
+// Inputs: param, grad, lr, step, slots..., [clip coefficient].
 void check_update(const OpCall& c, size_t n_state) {
   const bool clipped = c.attr().get_bool("clipped", false);
-  const size_t want = 3 + n_state + (clipped ? 1 : 0);
-  FC_CHECK(c.in.size() == want, Value, c.op, ": expected ", want, " inputs (param, grad, hyper, ", n_state,
+  const size_t want = kFirstSlot + n_state + (clipped ? 1 : 0);
+  FC_CHECK(c.in.size() == want, Value, c.op, ": expected ", want, " inputs (param, grad, lr, step, ", n_state,
            " state tensors", clipped ? ", clip coefficient" : "", "), got ", c.in.size());
-  for (size_t i = 0; i < c.in.size(); ++i) expect_dtype(c, i, DType::f32, i == 0 ? "param" : "input");
+  for (size_t i = 0; i < c.in.size(); ++i)
+    if (i != 2 && i != 3) expect_dtype(c, i, DType::f32, i == 0 ? "param" : i == 1 ? "grad" : "state");
+  expect_dtype(c, 2, DType::f64, "lr");
+  expect_dtype(c, 3, DType::i64, "step");
   FC_CHECK(c.in[1].shape == c.in[0].shape, Value, c.op, ": grad has shape ", shape_str(c.in[1].shape),
            " but param has shape ", shape_str(c.in[0].shape));
-  FC_CHECK(shape_numel(c.in[2].shape) == 2, Value, c.op, ": 'hyper' must hold [lr, step] (2 elements), got shape ",
-           shape_str(c.in[2].shape));
-  for (size_t i = 3; i < 3 + n_state; ++i)
-    FC_CHECK(c.in[i].shape == c.in[0].shape, Value, c.op, ": state input ", i - 3, " has shape ",
+  for (size_t i : {size_t(2), size_t(3)})
+    FC_CHECK(shape_numel(c.in[i].shape) == 1, Value, c.op, ": '", i == 2 ? "lr" : "step",
+             "' must have one element, got shape ", shape_str(c.in[i].shape));
+  for (size_t i = kFirstSlot; i < kFirstSlot + n_state; ++i)
+    FC_CHECK(c.in[i].shape == c.in[0].shape, Value, c.op, ": state input ", i - kFirstSlot, " has shape ",
              shape_str(c.in[i].shape), " but param has shape ", shape_str(c.in[0].shape));
   if (clipped)
     FC_CHECK(shape_numel(c.in.back().shape) == 1, Value, c.op, ": the clip coefficient must have 1 element, got ",
@@ -54,12 +62,12 @@ Prepared prepare_sgd(const KernelCall& c) {
   p.weight_decay = c.attr().get_float("weight_decay", 0.0);
   p.nesterov = c.attr().get_bool("nesterov", false);
   const bool clipped = c.attr().get_bool("clipped", false);
-  return {[p, clipped](const std::vector<Tensor>& in, const std::vector<Tensor>&, const RunContext&) mutable {
-            const float* h = fptr(in[2]);
-            p.lr = h[0];
-            p.first_step = h[1] <= 1.0f;
+  return {[base = p, clipped](const std::vector<Tensor>& in, const std::vector<Tensor>&, const RunContext&) {
+            ref::SgdParams p = base;
+            p.lr = in[2].data<const double>()[0];
+            p.first_step = in[3].data<const int64_t>()[0] == 0;
             p.grad_scale = clipped ? fptr(in.back())[0] : 1.f;
-            float* buf = p.momentum != 0 ? fptr_mut(in[3]) : nullptr;
+            float* buf = p.momentum != 0 ? fptr_mut(in[kFirstSlot]) : nullptr;
             float* w = fptr_mut(in[0]);
             const float* g = fptr(in[1]);
             parallel_for(in[0].numel(), kGrain, [&](int64_t b, int64_t e) { cpu::sgd_update(p, w, g, buf, b, e); });
@@ -86,15 +94,15 @@ Prepared prepare_adam(const KernelCall& c) {
   p.amsgrad = c.attr().get_bool("amsgrad", false);
   p.decoupled = c.attr().get_bool("decoupled", false);
   const bool clipped = c.attr().get_bool("clipped", false);
-  return {[p, clipped](const std::vector<Tensor>& in, const std::vector<Tensor>&, const RunContext&) mutable {
-            const float* h = fptr(in[2]);
-            p.lr = h[0];
-            const double step = h[1];
+  return {[base = p, clipped](const std::vector<Tensor>& in, const std::vector<Tensor>&, const RunContext&) {
+            ref::AdamParams p = base;
+            p.lr = in[2].data<const double>()[0];
+            const double step = double(in[3].data<const int64_t>()[0] + 1);  // torch's t: 1 on the first step
             p.bias_correction1 = 1.0 - std::pow(p.beta1, step);
             p.bias_correction2_sqrt = std::sqrt(1.0 - std::pow(p.beta2, step));
             p.grad_scale = clipped ? fptr(in.back())[0] : 1.f;
-            float *w = fptr_mut(in[0]), *m = fptr_mut(in[3]), *v = fptr_mut(in[4]);
-            float* vmax = p.amsgrad ? fptr_mut(in[5]) : nullptr;
+            float *w = fptr_mut(in[0]), *m = fptr_mut(in[kFirstSlot]), *v = fptr_mut(in[kFirstSlot + 1]);
+            float* vmax = p.amsgrad ? fptr_mut(in[kFirstSlot + 2]) : nullptr;
             const float* g = fptr(in[1]);
             parallel_for(in[0].numel(), kGrain,
                          [&](int64_t b, int64_t e) { cpu::adam_update(p, w, g, m, v, vmax, b, e); });
@@ -117,10 +125,11 @@ Prepared prepare_rmsprop(const KernelCall& c) {
   p.momentum = c.attr().get_float("momentum", 0.0);
   p.centered = c.attr().get_bool("centered", false);
   const bool clipped = c.attr().get_bool("clipped", false);
-  return {[p, clipped](const std::vector<Tensor>& in, const std::vector<Tensor>&, const RunContext&) mutable {
-            p.lr = fptr(in[2])[0];
+  return {[base = p, clipped](const std::vector<Tensor>& in, const std::vector<Tensor>&, const RunContext&) {
+            ref::RmspropParams p = base;
+            p.lr = in[2].data<const double>()[0];
             p.grad_scale = clipped ? fptr(in.back())[0] : 1.f;
-            size_t k = 3;
+            size_t k = kFirstSlot;
             float* sq = fptr_mut(in[k++]);
             float* buf = p.momentum > 0 ? fptr_mut(in[k++]) : nullptr;
             float* gavg = p.centered ? fptr_mut(in[k++]) : nullptr;
@@ -160,17 +169,87 @@ Prepared prepare_clip(const KernelCall& c) {
           0, "ref"};
 }
 
+// counter_increment(counter int64, one element) -> its value before this run ([1]: the index of this step, 0 first),
+// and the counter + 1 written in place.
+std::vector<TensorDesc> infer_counter(const OpCall& c) {
+  expect_inputs(c, 1);
+  expect_dtype(c, 0, DType::i64, "counter");
+  FC_CHECK(shape_numel(c.in[0].shape) == 1, Value, c.op, ": the counter must have one element, got shape ",
+           shape_str(c.in[0].shape));
+  return {{{1}, DType::i64}};
+}
+
+Prepared prepare_counter(const KernelCall&) {
+  return {[](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
+            int64_t* c = in[0].data<int64_t>();
+            out[0].data<int64_t>()[0] = c[0]++;
+          },
+          0, ""};
+}
+
+// Hyperparameters (a group's torch names) -> the update node's attributes.
+Attrs sgd_attrs(const AttrReader& h) {
+  return {{"momentum", h.get_float("momentum", 0.0)},
+          {"dampening", h.get_float("dampening", 0.0)},
+          {"weight_decay", h.get_float("weight_decay", 0.0)},
+          {"nesterov", h.get_bool("nesterov", false)}};
+}
+Attrs adam_attrs(const AttrReader& h, bool decoupled) {
+  const std::vector<double> betas = h.has("betas") ? h.get_float_list("betas") : std::vector<double>{0.9, 0.999};
+  FC_CHECK(betas.size() == 2, Value, h.op(), ": 'betas' must hold two numbers, got ", betas.size());
+  return {{"beta1", betas[0]},
+          {"beta2", betas[1]},
+          {"eps", h.get_float("eps", 1e-8)},
+          {"weight_decay", h.get_float("weight_decay", decoupled ? 1e-2 : 0.0)},
+          {"amsgrad", h.get_bool("amsgrad", false)},
+          {"decoupled", decoupled}};
+}
+Attrs rmsprop_attrs(const AttrReader& h) {
+  return {{"alpha", h.get_float("alpha", 0.99)},
+          {"eps", h.get_float("eps", 1e-8)},
+          {"weight_decay", h.get_float("weight_decay", 0.0)},
+          {"momentum", h.get_float("momentum", 0.0)},
+          {"centered", h.get_bool("centered", false)}};
+}
+
 }  // namespace
 
 void register_optim_ops(Registry& r, KernelTable& k) {
-  r.add({"sgd_update", 3, 5, infer_sgd, nullptr, true, -1});
-  r.add({"adam_update", 5, 7, infer_adam, nullptr, true, -1});
-  r.add({"rmsprop_update", 4, 7, infer_rmsprop, nullptr, true, -1});
+  r.add({"sgd_update", kFirstSlot, kFirstSlot + 2, infer_sgd, nullptr, true, -1});
+  r.add({"adam_update", kFirstSlot + 2, kFirstSlot + 4, infer_adam, nullptr, true, -1});
+  r.add({"rmsprop_update", kFirstSlot + 1, kFirstSlot + 4, infer_rmsprop, nullptr, true, -1});
   r.add({"clip_grad_coef", 1, -1, infer_clip, nullptr, false, -1});
+  r.add({"counter_increment", 1, 1, infer_counter, nullptr, true, -1});
   add_cpu_kernel(k, "sgd_update", "optim", "vec", 10, prepare_sgd);
   add_cpu_kernel(k, "adam_update", "optim", "vec", 10, prepare_adam);
   add_cpu_kernel(k, "rmsprop_update", "optim", "vec", 10, prepare_rmsprop);
   add_cpu_kernel(k, "clip_grad_coef", "optim", "ref", 0, prepare_clip);
+  add_cpu_kernel(k, "counter_increment", "optim", "ref", 0, prepare_counter);
+  r.set_role(Role::clip_grad_coef, "clip_grad_coef");
+  r.set_role(Role::counter_increment, "counter_increment");
+
+  r.add_optimizer({"sgd", "sgd_update",
+                   [](const AttrReader& h) {
+                     return h.get_float("momentum", 0.0) != 0 ? std::vector<std::string>{"momentum_buffer"}
+                                                              : std::vector<std::string>{};
+                   },
+                   sgd_attrs});
+  for (const bool decoupled : {false, true})
+    r.add_optimizer({decoupled ? "adamw" : "adam", "adam_update",
+                     [](const AttrReader& h) {
+                       std::vector<std::string> s{"exp_avg", "exp_avg_sq"};
+                       if (h.get_bool("amsgrad", false)) s.push_back("max_exp_avg_sq");
+                       return s;
+                     },
+                     [decoupled](const AttrReader& h) { return adam_attrs(h, decoupled); }});
+  r.add_optimizer({"rmsprop", "rmsprop_update",
+                   [](const AttrReader& h) {
+                     std::vector<std::string> s{"square_avg"};
+                     if (h.get_float("momentum", 0.0) > 0) s.push_back("momentum_buffer");
+                     if (h.get_bool("centered", false)) s.push_back("grad_avg");
+                     return s;
+                   },
+                   rmsprop_attrs});
 }
 
 }  // namespace fastconv

@@ -9,6 +9,7 @@
 #include "fastconv/cpu_features.h"
 #include "fastconv/parallel.h"
 #include "ops/common.h"
+#include "ops/shape_check.h"
 
 namespace fastconv {
 namespace {
@@ -68,15 +69,30 @@ PoolCfg pool_cfg(const std::string& op, const Attrs& attrs, const Shape& in, int
   const int off = 3 - nd;
   c.planes = 1;
   for (size_t i = 0; i < lead; ++i) c.planes *= in[i];
+  // A window with more taps than any tensor has elements is refused before anything runs: kernels visit at most
+  // the taps inside the input, but divisors and work estimates multiply the window out.
+  const std::string because = "argument 'kernel_size'=" + tuple_str(k) + ", 'stride'=" + tuple_str(s) +
+                              ", 'padding'=" + tuple_str(p) + (is_max ? ", 'dilation'=" + tuple_str(d) : "") +
+                              ", input " + shape_str(in);
+  wide taps = 1;
+  for (int i = 0; i < nd; ++i) {
+    taps *= k[i];
+    FC_CHECK(taps <= kMaxElements, Value, op, ": argument 'kernel_size'=", tuple_str(k),
+             " spans more elements than any input can hold (2**60); from ", because);
+    checked_extent(op, wide(d[i]) * (k[i] - 1) + 1, "the dilated window size", because);
+  }
   int64_t insz[3], outsz[3];
   for (int i = 0; i < nd; ++i) {
     const int64_t n = in[lead + size_t(i)];
-    int64_t num = n + 2 * p[i] - d[i] * (k[i] - 1) - 1 + (ceil_mode ? s[i] - 1 : 0);
-    int64_t o = (num >= 0 ? num / s[i] : -((-num + s[i] - 1) / s[i])) + 1;  // floor division
+    // 128 bits: 2 * padding and dilation * (kernel - 1) can each pass int64 for hostile arguments.
+    const wide padded = wide(n) + wide(2) * p[i];
+    checked_extent(op, padded, "the padded input size", because);
+    const wide num = padded - wide(d[i]) * (k[i] - 1) - 1 + (ceil_mode ? s[i] - 1 : 0);
+    wide o = (num >= 0 ? num / s[i] : -((-num + s[i] - 1) / s[i])) + 1;  // floor division
     // ceil_mode: the last window must start inside the input or the left padding.
-    if (ceil_mode && o > 0 && (o - 1) * s[i] >= n + p[i]) --o;
+    if (ceil_mode && o > 0 && (o - 1) * s[i] >= wide(n) + p[i]) --o;
     insz[i] = n;
-    outsz[i] = o;
+    outsz[i] = o < 0 ? 0 : checked_extent(op, o, "the output size", because);
     c.p.in[off + i] = n;
     c.p.out[off + i] = o;
     c.p.k[off + i] = k[i];
@@ -101,6 +117,7 @@ PoolCfg pool_cfg(const std::string& op, const Attrs& attrs, const Shape& in, int
   }
   c.out_shape.assign(in.begin(), in.begin() + std::ptrdiff_t(lead));
   for (int i = 0; i < nd; ++i) c.out_shape.push_back(outsz[i]);
+  checked_numel(op, c.out_shape, "the output shape", because);
   return c;
 }
 
@@ -129,7 +146,13 @@ void add_op(Registry& r, KernelTable& k, PoolOp d, bool vec_path = false) {
   add_cpu_kernel(k, d.name, "pool", "ref", 0, [prep](const KernelCall& c) { return prep(c, false); });
 }
 
-Shape input_shape_attr(const OpCall& c) { return c.attr().get_int_list("input_shape"); }
+
+// The backward ops' input_shape is the shape of their output: checked like any size before it is allocated.
+Shape input_shape_attr(const OpCall& c) {
+  Shape s = c.attr().get_int_list("input_shape");
+  checked_numel(c.op, s, "argument 'input_shape'", "input_shape=" + shape_str(s));
+  return s;
+}
 
 // "vec": the active level's fast 2-D kernel, where it applies ("<name>__<isa>"); "ref" otherwise or when forced.
 template <class Kernel>
@@ -141,7 +164,12 @@ std::pair<Kernel, std::string> pick_pool_kernel(bool vec, int nd, const ref::Poo
 }
 
 // Work per plane of a forward window sweep, for over_planes.
-int64_t window_work(const ref::PoolParams& p) { return p.out[0] * p.out[1] * p.out[2] * p.k[0] * p.k[1] * p.k[2]; }
+// Saturates: only a grain size is derived from it, and huge windows would overflow the product.
+int64_t window_work(const ref::PoolParams& p) {
+  const double w = double(p.out[0]) * double(p.out[1]) * double(p.out[2]) * double(p.k[0]) * double(p.k[1]) *
+                   double(p.k[2]);
+  return w >= double(kMaxElements) ? kMaxElements : int64_t(w);
+}
 
 void register_fixed_pool(Registry& r, KernelTable& k, const std::string& name, int nd, bool is_max, bool is_min) {
   if (is_max) {
@@ -296,12 +324,17 @@ ref::AdaptiveParams adaptive_cfg(const OpCall& c, const Shape& in, Shape* out_sh
     if (os[size_t(i)] == -1) os[size_t(i)] = in[lead + size_t(i)];  // None: keep the input size
     FC_CHECK(os[size_t(i)] > 0, Value, c.op, ": argument 'output_size' must contain positive sizes (or None), got ",
              tuple_str(c.attr().get_ints("output_size", 2)));
+    // The kernels compute window bounds as out_index * in_size: that product must fit.
+    FC_CHECK(wide(os[size_t(i)]) * in[lead + size_t(i)] <= kMaxElements, Value, c.op, ": argument 'output_size'=",
+             tuple_str(os), " is too large for input ", shape_str(in), " (no tensor can be that large)");
   }
   p.out_h = os[0];
   p.out_w = os[1];
   out_shape->assign(in.begin(), in.begin() + std::ptrdiff_t(lead));
   out_shape->push_back(p.out_h);
   out_shape->push_back(p.out_w);
+  checked_numel(c.op, *out_shape, "the output shape", "argument 'output_size'=" + tuple_str(os) + ", input " +
+                                                    shape_str(in));
   return p;
 }
 
@@ -453,23 +486,31 @@ Shape unpool_out_shape(const OpCall& c) {
     FC_CHECK(p[size_t(i)] >= 0, Value, c.op, ": argument 'padding' must be non-negative, got ", tuple_str(p));
   }
   const size_t lead = in.size() - 2;
-  std::vector<int64_t> dflt(2);
-  for (size_t i = 0; i < 2; ++i) dflt[i] = (in[lead + i] - 1) * s[i] + k[i] - 2 * p[i];
-  std::vector<int64_t> os = dflt;
+  const std::string because = "argument 'kernel_size'=" + tuple_str(k) + ", 'stride'=" + tuple_str(s) +
+                              ", 'padding'=" + tuple_str(p) + ", input " + shape_str(in);
+  std::vector<wide> dflt(2);
+  for (size_t i = 0; i < 2; ++i) dflt[i] = wide(in[lead + i] - 1) * s[i] + k[i] - wide(2) * p[i];
+  std::vector<wide> os = dflt;
   if (a.has("output_size")) {
-    os = a.get_int_list("output_size");
-    if (os.size() == 4) os.erase(os.begin(), os.begin() + 2);
-    FC_CHECK(os.size() == 2, Value, c.op, ": argument 'output_size' should have 2 or 4 elements, got ", tuple_str(os));
-    for (size_t i = 0; i < 2; ++i)
-      FC_CHECK(dflt[i] - s[i] < os[i] && os[i] < dflt[i] + s[i], Value, c.op, ": invalid output_size ", tuple_str(os),
-               " (dim ", i, " must be between ", dflt[i] - s[i], " and ", dflt[i] + s[i], ", exclusive)");
+    std::vector<int64_t> given = a.get_int_list("output_size");
+    if (given.size() == 4) given.erase(given.begin(), given.begin() + 2);
+    FC_CHECK(given.size() == 2, Value, c.op, ": argument 'output_size' should have 2 or 4 elements, got ",
+             tuple_str(given));
+    for (size_t i = 0; i < 2; ++i) {
+      os[i] = given[i];
+      FC_CHECK(dflt[i] - s[i] < os[i] && os[i] < dflt[i] + s[i], Value, c.op, ": invalid output_size ",
+               tuple_str(given), " (dim ", i, " must be between ", wide_str(dflt[i] - s[i]), " and ",
+               wide_str(dflt[i] + s[i]), ", exclusive)");
+    }
   }
   for (size_t i = 0; i < 2; ++i)
-    FC_CHECK(os[i] > 0, Value, c.op, ": output size would be ", os[0], "x", os[1], " for input ", in[lead], "x",
-             in[lead + 1], " with kernel ", tuple_str(k), " (stride ", tuple_str(s), ", padding ", tuple_str(p), ")");
+    FC_CHECK(os[i] > 0, Value, c.op, ": output size would be ", wide_str(os[0]), "x", wide_str(os[1]), " for input ",
+             in[lead], "x", in[lead + 1], " with kernel ", tuple_str(k), " (stride ", tuple_str(s), ", padding ",
+             tuple_str(p), ")");
   Shape out(in.begin(), in.begin() + std::ptrdiff_t(lead));
-  out.push_back(os[0]);
-  out.push_back(os[1]);
+  out.push_back(checked_extent(c.op, os[0], "the output height", because));
+  out.push_back(checked_extent(c.op, os[1], "the output width", because));
+  checked_numel(c.op, out, "the output shape", because);
   return out;
 }
 

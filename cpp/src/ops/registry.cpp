@@ -82,6 +82,32 @@ const OpDef& Registry::get(const std::string& name) const {
   fail(ErrorKind::Value, "unknown op '", name, "'", close.empty() ? "" : "; did you mean one of: ", close);
 }
 
+void Registry::set_role(Role role, const std::string& op) {
+  FC_CHECK(has(op), Runtime, "role given to an unregistered op '", op, "'");
+  roles_[role] = op;
+}
+
+const std::string& Registry::role(Role role) const {
+  auto it = roles_.find(role);
+  FC_CHECK(it != roles_.end(), Runtime, "no op registered for graph role ", int(role));
+  return it->second;
+}
+
+void Registry::add_optimizer(OptimizerDef def) {
+  FC_CHECK(has(def.update_op), Runtime, "optimizer '", def.name, "' names an unregistered update op '", def.update_op,
+           "'");
+  optimizers_.push_back(std::move(def));
+}
+
+const OptimizerDef& Registry::optimizer(const std::string& name) const {
+  std::string known;
+  for (const OptimizerDef& d : optimizers_) {
+    if (d.name == name) return d;
+    known += (known.empty() ? "" : ", ") + d.name;
+  }
+  fail(ErrorKind::Value, "unknown optimizer '", name, "' (known: ", known, ")");
+}
+
 std::vector<std::string> Registry::names() const {
   std::vector<std::string> n;
   for (const OpDef& d : ops_) n.push_back(d.name);

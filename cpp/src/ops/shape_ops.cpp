@@ -5,6 +5,7 @@
 
 #include "fastconv/parallel.h"
 #include "ops/common.h"
+#include "ops/shape_check.h"
 
 namespace fastconv {
 namespace {
@@ -25,16 +26,18 @@ std::vector<TensorDesc> infer_reshape(const OpCall& c) {
   expect_inputs(c, 1);
   Shape s = c.attr().get_int_list("shape");
   const int64_t n = shape_numel(c.in[0].shape);
-  int64_t known = 1, infer = -1;
+  int64_t infer = -1;
+  Shape given;  // the sizes other than -1, counted with overflow checks
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == -1) {
       FC_CHECK(infer < 0, Value, c.op, ": only one dimension may be -1, got ", shape_str(s));
       infer = int64_t(i);
     } else {
       FC_CHECK(s[i] >= 0, Value, c.op, ": invalid size ", s[i], " in shape ", shape_str(s));
-      known *= s[i];
+      given.push_back(s[i]);
     }
   }
+  const int64_t known = checked_numel(c.op, given, "argument 'shape'", "shape=" + shape_str(s));
   if (infer >= 0) {
     FC_CHECK(known > 0 && n % known == 0, Value, c.op, ": cannot infer -1 in ", shape_str(s), " for ", n,
              " elements (input shape ", shape_str(c.in[0].shape), ")");
@@ -100,7 +103,9 @@ std::vector<TensorDesc> infer_cat(const OpCall& c) {
     for (size_t k = 0; ok && k < si.size(); ++k) ok = int64_t(k) == dim || si[k] == s0[k];
     FC_CHECK(ok, Value, c.op, ": tensor ", i, " has shape ", shape_str(si), " but tensor 0 has shape ", shape_str(s0),
              "; sizes must match except in dimension ", dim);
-    out[size_t(dim)] += si[size_t(dim)];
+    out[size_t(dim)] += si[size_t(dim)];  // each term <= 2**60 and at most a few million inputs: no wrap
+    checked_numel(c.op, out, "the output shape", "concatenating " + std::to_string(i + 1) + " tensors along dim " +
+                                              std::to_string(dim));
   }
   return {{out, c.in[0].dtype}};
 }
@@ -143,8 +148,10 @@ SliceArgs slice_args(const std::string& op, const AttrReader& a, const Shape& s)
   FC_CHECK(!s.empty(), Value, op, ": cannot slice a 0-d tensor");
   SliceArgs r{normalize_axis(op, a.get_int("dim"), int64_t(s.size())), a.get_int("start"), a.get_int("length")};
   const int64_t n = s[size_t(r.dim)];
-  FC_CHECK(r.start >= 0 && r.length >= 0 && r.start + r.length <= n, Index, op, ": start ", r.start, " and length ",
-           r.length, " are out of range for dimension ", r.dim, " of size ", n, " (shape ", shape_str(s), ")");
+  // start <= n - length rather than start + length <= n: the sum of two hostile int64s can wrap.
+  FC_CHECK(r.start >= 0 && r.length >= 0 && r.length <= n && r.start <= n - r.length, Index, op, ": start ", r.start,
+           " and length ", r.length, " are out of range for dimension ", r.dim, " of size ", n, " (shape ",
+           shape_str(s), ")");
   return r;
 }
 
@@ -173,11 +180,12 @@ Prepared prepare_slice(const KernelCall& c) {
 std::vector<TensorDesc> infer_slice_backward(const OpCall& c) {
   expect_inputs(c, 1);
   Shape s = c.attr().get_int_list("shape");
+  checked_numel(c.op, s, "argument 'shape'", "shape=" + shape_str(s));
   const int64_t dim = normalize_axis(c.op, c.attr().get_int("dim"), int64_t(s.size()));
   Shape expect = s;
   expect[size_t(dim)] = c.in[0].shape.size() == s.size() ? c.in[0].shape[size_t(dim)] : -1;
   FC_CHECK(expect == c.in[0].shape && c.attr().get_int("start") >= 0 &&
-               c.attr().get_int("start") + expect[size_t(dim)] <= s[size_t(dim)],
+               c.attr().get_int("start") <= s[size_t(dim)] - expect[size_t(dim)],
            Value, c.op, ": grad shape ", shape_str(c.in[0].shape), " does not fit shape ", shape_str(s));
   return {{s, c.in[0].dtype}};
 }

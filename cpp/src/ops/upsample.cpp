@@ -12,6 +12,7 @@
 #include "cpu/upsample.h"
 #include "fastconv/parallel.h"
 #include "ops/common.h"
+#include "ops/shape_check.h"
 
 namespace fastconv {
 namespace {
@@ -82,7 +83,11 @@ UpCfg upsample_cfg(const std::string& op, const Attrs& attrs, const Shape& in) {
     for (size_t i = 0; i < nd; ++i) {
       FC_CHECK(std::isfinite(f[i]) && f[i] > 0, Value, op, ": argument 'scale_factor' must be positive, got ",
                list_str(given));
-      out[i] = static_cast<int64_t>(std::floor(double(insp[i]) * f[i]));
+      // Checked in floating point: the product may be far beyond int64, and casting it would be undefined.
+      const double o = std::floor(double(insp[i]) * f[i]);
+      FC_CHECK(o <= double(kMaxExtent), Value, op, ": argument 'scale_factor'=", list_str(given),
+               " makes the output size ", o, " for input ", shape_str(insp), ", larger than any tensor can be (2**60)");
+      out[i] = static_cast<int64_t>(o);
       if (!recompute) scale[i] = f[i];  // torch hands the user's factor to the kernel unless told to recompute
     }
   }
@@ -119,6 +124,14 @@ UpCfg upsample_cfg(const std::string& op, const Attrs& attrs, const Shape& in) {
   c.planes = in[0] * in[1];
   c.out_shape = {in[0], in[1]};
   c.out_shape.insert(c.out_shape.end(), out.begin(), out.end());
+  for (size_t i = 0; i < nd; ++i)  // the kernels scale output indices by the input size
+    FC_CHECK(wide(out[i]) * insp[i] <= kMaxElements, Value, op, ": output size ", list_str(out), " (from ",
+             has_size ? "argument 'size'" : "argument 'scale_factor'", ") is too large for input ", shape_str(insp),
+             " (no tensor can be that large)");
+  checked_numel(op, c.out_shape, "the output shape",
+                std::string(has_size ? "argument 'size'=" : "argument 'scale_factor'=") +
+                    (has_size ? list_str(a.get_int_list("size")) : list_str(a.get_float_list("scale_factor"))) +
+                    ", input " + shape_str(in));
   return c;
 }
 

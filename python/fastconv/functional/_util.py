@@ -1,13 +1,14 @@
 """Argument handling shared by the functional wrappers: dtype policy and clear errors."""
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
 
 from .._trace import Symbol, op
 
-__all__ = ["op", "as_float", "as_index", "Symbol", "is_symbol"]
+__all__ = ["op", "as_float", "as_index", "Symbol", "is_symbol", "number", "integer"]
 
 
 def is_symbol(x: Any) -> bool:
@@ -49,3 +50,21 @@ def as_index(x: Any, opname: str, arg: str = "target"):
     if a.dtype.kind not in "iu":
         raise TypeError(f"{opname}: argument '{arg}' must be an integer array (class indices), got dtype {a.dtype}")
     return a if a.dtype == np.int64 else a.astype(np.int64)
+
+
+def number(v: Any, opname: str, arg: str) -> float:
+    """A real-number argument as a float; a string, a list or None is a TypeError naming the argument (float()
+    would say only "could not convert string to float")."""
+    if not isinstance(v, numbers.Real):
+        raise TypeError(f"{opname}: argument '{arg}' must be a number, got {type(v).__name__} {v!r:.60}")
+    try:
+        return float(v)
+    except OverflowError:
+        raise ValueError(f"{opname}: argument '{arg}' = {v} is too large for a float") from None
+
+
+def integer(v: Any, opname: str, arg: str) -> int:
+    """An integer argument (Python or NumPy int) as an int; anything else is a TypeError naming the argument."""
+    if not isinstance(v, (numbers.Integral, np.integer)):
+        raise TypeError(f"{opname}: argument '{arg}' must be an int, got {type(v).__name__} {v!r:.60}")
+    return int(v)

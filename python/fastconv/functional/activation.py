@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 
-from ._util import as_float, is_symbol, op
+from ._util import as_float, is_symbol, number, op
 
 __all__ = ["relu", "leaky_relu", "elu", "sigmoid", "tanh", "threshold", "relu6", "hardtanh", "gelu", "softplus",
            "hardsigmoid", "hardswish", "silu", "mish", "selu", "prelu", "softmax", "log_softmax", "identity"]
@@ -34,12 +34,12 @@ def _act(name: str, input, attrs=None, inplace: bool = False):
 
 def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
     """x if x > 0 else negative_slope * x."""
-    return _act("leaky_relu", input, dict(negative_slope=float(negative_slope)), inplace)
+    return _act("leaky_relu", input, dict(negative_slope=number(negative_slope, "leaky_relu", "negative_slope")), inplace)
 
 
 def elu(input, alpha: float = 1.0, inplace: bool = False):
     """x if x > 0 else alpha * (exp(x) - 1)."""
-    return _act("elu", input, dict(alpha=float(alpha)), inplace)
+    return _act("elu", input, dict(alpha=number(alpha, "elu", "alpha")), inplace)
 
 
 def sigmoid(input):
@@ -52,12 +52,12 @@ def tanh(input):
 
 def threshold(input, threshold: float, value: float, inplace: bool = False):
     """value where x <= threshold, else x (NaN stays NaN, as in torch)."""
-    return _act("threshold", input, dict(threshold=float(threshold), value=float(value)), inplace)
+    return _act("threshold", input, dict(threshold=number(threshold, "threshold", "threshold"), value=number(value, "threshold", "value")), inplace)
 
 
 def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
     """clamp(x, min_val, max_val); NaN stays NaN; gradient 1 strictly inside (min_val, max_val), as torch."""
-    return _act("hardtanh", input, dict(min_val=float(min_val), max_val=float(max_val)), inplace)
+    return _act("hardtanh", input, dict(min_val=number(min_val, "hardtanh", "min_val"), max_val=number(max_val, "hardtanh", "max_val")), inplace)
 
 
 def relu6(input, inplace: bool = False):
@@ -72,7 +72,7 @@ def gelu(input, approximate: str = "none"):
 
 def softplus(input, beta: float = 1.0, threshold: float = 20.0):
     """log(1 + exp(beta x)) / beta, and x itself where beta * x > threshold (torch's switch)."""
-    return _act("softplus", input, dict(beta=float(beta), threshold=float(threshold)))
+    return _act("softplus", input, dict(beta=number(beta, "softplus", "beta"), threshold=number(threshold, "softplus", "threshold")))
 
 
 def hardsigmoid(input, inplace: bool = False):

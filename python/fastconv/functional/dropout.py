@@ -2,27 +2,28 @@
 
 Masks come from a counter-based hash of (seed, step, index): with `seed=None` a seed is drawn from fastconv's
 global stream (fastconv.manual_seed makes eager calls reproducible); inside a compiled graph the seed is fixed at
-trace time and the executable's step counter gives every run a fresh mask.
+trace time and the graph's step counter (the optimizer's, in a training step) gives every run a fresh mask.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .._trace import next_seed
-from ._util import as_float, is_symbol, op
+from ._util import as_float, integer, is_symbol, number, op
 
 __all__ = ["dropout", "dropout2d"]
 
 
 def _dropout(name: str, input, p, training: bool, inplace: bool, seed):
-    p = float(p)
+    p = number(p, name, "p")
     if not 0.0 <= p <= 1.0:  # also rejects NaN
         raise ValueError(f"{name}: dropout probability has to be between 0 and 1, but got {p}")
     x = as_float(input, name)
     if not training:
         return x  # the identity, as torch (no copy)
-    seed = next_seed() if seed is None else int(seed)
-    y = op(name, [x], dict(p=p, seed=seed & 0x7FFFFFFFFFFFFFFF), multi=True)[0]
+    seed = next_seed() if seed is None else integer(seed, name, "seed")
+    inputs = [x, x.ctx.step()] if is_symbol(x) else [x]  # traced: a fresh mask every step
+    y = op(name, inputs, dict(p=p, seed=seed & 0x7FFFFFFFFFFFFFFF), multi=True)[0]
     if inplace and isinstance(input, np.ndarray) and input.dtype == np.float32 and input.flags.writeable \
             and not is_symbol(y):
         np.copyto(input, y)

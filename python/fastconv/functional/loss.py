@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._util import Symbol, as_float, as_index, op
+from ._util import Symbol, as_float, as_index, integer, number, op
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "triplet_margin_loss", "cosine_similarity"]
@@ -70,9 +70,10 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
     inputs = [x, _class_target(x, target, "cross_entropy", ignore_index, True)]
     if weight is not None:
         inputs.append(as_float(weight, "cross_entropy", "weight"))
-    return op("cross_entropy", inputs, dict(ignore_index=int(ignore_index),
+    return op("cross_entropy", inputs, dict(ignore_index=integer(ignore_index, "cross_entropy", "ignore_index"),
                                             reduction=_reduction(size_average, reduce, reduction),
-                                            label_smoothing=float(label_smoothing)))
+                                            label_smoothing=number(label_smoothing, "cross_entropy",
+                                                                                  "label_smoothing")))
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
@@ -82,7 +83,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = 
     inputs = [x, _class_target(x, target, "nll_loss", ignore_index, False)]
     if weight is not None:
         inputs.append(as_float(weight, "nll_loss", "weight"))
-    return op("nll_loss", inputs, dict(ignore_index=int(ignore_index),
+    return op("nll_loss", inputs, dict(ignore_index=integer(ignore_index, "nll_loss", "ignore_index"),
                                        reduction=_reduction(size_average, reduce, reduction)))
 
 
@@ -110,11 +111,11 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mea
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0):
     return _pointwise("smooth_l1_loss", input, target, _reduction(size_average, reduce, reduction),
-                      beta=float(beta))
+                      beta=number(beta, "smooth_l1_loss", "beta"))
 
 
 def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weight=None):
-    return _pointwise("huber_loss", input, target, reduction, weight, delta=float(delta))
+    return _pointwise("huber_loss", input, target, reduction, weight, delta=number(delta, "huber_loss", "delta"))
 
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction: str = "mean"):
@@ -142,7 +143,9 @@ def triplet_margin_loss(anchor, positive, negative, margin: float = 1.0, p: floa
     """max(d(a, p) - d(a, n) + margin, 0) with d(u, v) = ||u - v + eps||_p over the last dim ([N, D] or [D])."""
     args = [as_float(anchor, "triplet_margin_loss", "anchor"), as_float(positive, "triplet_margin_loss", "positive"),
             as_float(negative, "triplet_margin_loss", "negative")]
-    return op("triplet_margin_loss", args, dict(margin=float(margin), p=float(p), eps=float(eps), swap=bool(swap),
+    return op("triplet_margin_loss", args, dict(margin=number(margin, "triplet_margin_loss", "margin"),
+                                                p=number(p, "triplet_margin_loss", "p"),
+                                                eps=number(eps, "triplet_margin_loss", "eps"), swap=bool(swap),
                                                 reduction=_reduction(size_average, reduce, reduction)))
 
 
@@ -156,4 +159,5 @@ def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8):
             raise ValueError(f"cosine_similarity: x1 of shape {list(_shape(a))} and x2 of shape {list(_shape(b))} "
                              f"cannot be broadcast together") from None
         a, b = _broadcast_to(a, shape, "cosine_similarity", "x1"), _broadcast_to(b, shape, "cosine_similarity", "x2")
-    return op("cosine_similarity", [a, b], dict(dim=int(dim), eps=float(eps)))
+    return op("cosine_similarity", [a, b], dict(dim=integer(dim, "cosine_similarity", "dim"),
+                                                     eps=number(eps, "cosine_similarity", "eps")))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._util import as_float, op
+from ._util import as_float, number, op
 from .pool import adaptive_avg_pool2d
 
 __all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear"]
@@ -23,8 +23,8 @@ def _size(size):
 
 def _scale(scale_factor):
     if scale_factor is None or isinstance(scale_factor, (int, float, np.number)):
-        return None if scale_factor is None else float(scale_factor)
-    return tuple(float(s) for s in scale_factor)
+        return None if scale_factor is None else number(scale_factor, "interpolate", "scale_factor")
+    return tuple(number(s, "interpolate", "scale_factor") for s in scale_factor)
 
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,

@@ -6,9 +6,10 @@ from typing import Callable
 
 import numpy as np
 
-from .._trace import next_seed
+from ..nn import _checks
 
-__all__ = ["register", "get", "list_models", "trunc_normal_", "bilinear_kernel", "count_parameters"]
+__all__ = ["register", "get", "list_models", "trunc_normal_", "bilinear_kernel", "count_parameters",
+           "check_common"]
 
 _MODELS: dict[str, Callable] = {}
 
@@ -26,6 +27,19 @@ def list_models() -> list[str]:
     return sorted(_MODELS)
 
 
+def check_common(owner: str, num_classes=None, in_channels=None, dropout=None, **sizes) -> None:
+    """The arguments every zoo constructor shares, checked with the class and argument in the message: class and
+    channel counts positive ints, dropout a probability, other widths (base, hidden, embedding_dim...) positive."""
+    if num_classes is not None:
+        _checks.int_arg(owner, "num_classes", num_classes, 1)
+    if in_channels is not None:
+        _checks.int_arg(owner, "in_channels", in_channels, 1)
+    if dropout is not None:
+        _checks.prob_arg(owner, "dropout", dropout)
+    for k, v in sizes.items():
+        _checks.int_arg(owner, k, v, 1)
+
+
 def get(name: str, **kwargs):
     """Builds the registered model `name` with keyword arguments (e.g. get('resnet18', num_classes=10))."""
     if not isinstance(name, str):
@@ -37,16 +51,10 @@ def get(name: str, **kwargs):
 
 
 def trunc_normal_(tensor: np.ndarray, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0):
-    """torch.nn.init.trunc_normal_: N(mean, std) restricted to [a, b] (absolute bounds, as in torch), by redrawing
-    the samples that fall outside."""
-    rng = np.random.default_rng(next_seed())
-    out = rng.normal(mean, std, tensor.shape)
-    bad = (out < a) | (out > b)
-    while bad.any():
-        out[bad] = rng.normal(mean, std, int(bad.sum()))
-        bad = (out < a) | (out > b)
-    tensor[...] = out.astype(tensor.dtype)
-    return tensor
+    """torch.nn.init.trunc_normal_ (fastconv.nn.init.trunc_normal_; kept here for the zoo's imports)."""
+    from ..nn.init import trunc_normal_ as impl
+
+    return impl(tensor, mean, std, a, b)
 
 
 def bilinear_kernel(channels: int, kernel_size: int) -> np.ndarray:

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from .. import functional as F
 from .. import nn
-from ._registry import register
+from ..nn import _checks
+from ._registry import check_common, register
 
 __all__ = ["AlexNet", "alexnet", "PAPER_LRN"]
 
@@ -31,6 +32,9 @@ class AlexNet(nn.Module):
     def __init__(self, num_classes: int = 1000, in_channels: int = 3, lrn: bool = False, original: bool = False,
                  grouped: bool = False, small_input: bool = False, dropout: float = 0.5) -> None:
         super().__init__()
+        check_common("AlexNet", num_classes, in_channels, dropout)
+        lrn, original, grouped, small_input = (_checks.bool_arg("AlexNet", k, v) for k, v in (
+            ("lrn", lrn), ("original", original), ("grouped", grouped), ("small_input", small_input)))
         if grouped and not original:
             raise ValueError("AlexNet: grouped=True (the paper's two-GPU split) needs original=True (96-map widths)")
         c = (96, 256, 384, 384, 256) if original else (64, 192, 384, 256, 256)

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 from .. import functional as F
 from .. import nn
-from ._registry import register, trunc_normal_
+from ..nn import _checks
+from ._registry import check_common, register, trunc_normal_
 
 __all__ = ["GoogLeNet", "Inception", "InceptionAux", "BasicConv2d", "googlenet", "googlenet_loss"]
 
@@ -49,7 +50,9 @@ class Inception(nn.Module):
     def __init__(self, in_channels: int, ch1x1: int, ch3x3red: int, ch3x3: int, ch5x5red: int, ch5x5: int,
                  pool_proj: int, original: bool = False) -> None:
         super().__init__()
-        bn = not original
+        check_common("Inception", None, in_channels, ch1x1=ch1x1, ch3x3red=ch3x3red, ch3x3=ch3x3,
+                     ch5x5red=ch5x5red, ch5x5=ch5x5, pool_proj=pool_proj)
+        bn = not _checks.bool_arg("Inception", "original", original)
         k5 = 5 if original else 3
         self.branch1 = BasicConv2d(in_channels, ch1x1, bn, kernel_size=1)
         self.branch2 = nn.Sequential(BasicConv2d(in_channels, ch3x3red, bn, kernel_size=1),
@@ -67,6 +70,7 @@ class Inception(nn.Module):
 class InceptionAux(nn.Module):
     def __init__(self, in_channels: int, num_classes: int, dropout: float = 0.7) -> None:
         super().__init__()
+        check_common("InceptionAux", num_classes, in_channels, dropout)
         self.conv = BasicConv2d(in_channels, 128, kernel_size=1)
         self.fc1 = nn.Linear(2048, 1024)
         self.fc2 = nn.Linear(1024, num_classes)
@@ -82,7 +86,10 @@ class GoogLeNet(nn.Module):
     def __init__(self, num_classes: int = 1000, in_channels: int = 3, aux_logits: bool = True,
                  init_weights: bool = True, dropout: float = 0.2, dropout_aux: float = 0.7) -> None:
         super().__init__()
-        self.aux_logits = aux_logits
+        check_common("GoogLeNet", num_classes, in_channels, dropout)
+        _checks.prob_arg("GoogLeNet", "dropout_aux", dropout_aux)
+        self.aux_logits = aux_logits = _checks.bool_arg("GoogLeNet", "aux_logits", aux_logits)
+        init_weights = _checks.bool_arg("GoogLeNet", "init_weights", init_weights)
         self.conv1 = BasicConv2d(in_channels, 64, kernel_size=7, stride=2, padding=3)
         self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
         self.conv2 = BasicConv2d(64, 64, kernel_size=1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .. import functional as F
 from .. import nn
-from ._registry import register
+from ._registry import check_common, register
 
 __all__ = ["LeNet5", "lenet5", "lenet5_modern"]
 
@@ -18,6 +18,7 @@ __all__ = ["LeNet5", "lenet5", "lenet5_modern"]
 class LeNet5(nn.Module):
     def __init__(self, num_classes: int = 10, in_channels: int = 1, variant: str = "classic") -> None:
         super().__init__()
+        check_common("LeNet5", num_classes, in_channels)
         if variant not in ("classic", "modern"):
             raise ValueError(f"LeNet5: variant must be 'classic' (tanh, average pooling) or 'modern' (ReLU, max "
                              f"pooling), got {variant!r}")

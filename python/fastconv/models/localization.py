@@ -30,7 +30,7 @@ import numpy as np
 from .. import functional as F
 from .. import nn
 from .._trace import Symbol, op
-from ._registry import register
+from ._registry import check_common, register
 
 __all__ = ["LocalizationNet", "localization_net", "localization_loss", "pack_targets"]
 
@@ -38,6 +38,7 @@ __all__ = ["LocalizationNet", "localization_net", "localization_loss", "pack_tar
 class LocalizationNet(nn.Module):
     def __init__(self, num_classes: int = 2, in_channels: int = 3, base: int = 32) -> None:
         super().__init__()
+        check_common("LocalizationNet", num_classes, in_channels, base=base)
         layers: list[nn.Module] = []
         c = in_channels
         for width in (base, 2 * base, 4 * base, 8 * base):

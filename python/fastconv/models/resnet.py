@@ -20,7 +20,8 @@ import numpy as np
 from .. import functional as F
 from .. import nn
 from ..nn import init
-from ._registry import register
+from ..nn import _checks
+from ._registry import check_common, register
 
 __all__ = ["ResNet", "BasicBlock", "Bottleneck", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
 
@@ -47,6 +48,15 @@ def zero_pad_shortcut(x, out_channels: int, stride: int):
     return x
 
 
+def _check_block(owner, inplanes, planes, stride, downsample, pad_shortcut) -> None:
+    name = type(owner).__name__
+    check_common(name, inplanes=inplanes, planes=planes, stride=stride)
+    _checks.bool_arg(name, "pad_shortcut", pad_shortcut)
+    if downsample is not None and not isinstance(downsample, nn.Module):
+        raise TypeError(f"{name}: argument 'downsample' must be a fastconv.nn.Module or None, got "
+                        f"{type(downsample).__name__}")
+
+
 class _Block(nn.Module):
     expansion = 1
 
@@ -64,6 +74,7 @@ class BasicBlock(_Block):
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
                  pad_shortcut: bool = False) -> None:
         super().__init__()
+        _check_block(self, inplanes, planes, stride, downsample, pad_shortcut)
         self.conv1 = conv3x3(inplanes, planes, stride)
         self.bn1 = nn.BatchNorm2d(planes)
         self.relu = nn.ReLU(inplace=True)
@@ -85,6 +96,7 @@ class Bottleneck(_Block):
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
                  pad_shortcut: bool = False) -> None:
         super().__init__()
+        _check_block(self, inplanes, planes, stride, downsample, pad_shortcut)
         width = planes
         self.conv1 = conv1x1(inplanes, width)
         self.bn1 = nn.BatchNorm2d(width)
@@ -110,7 +122,12 @@ class ResNet(nn.Module):
     def __init__(self, block: str = "basic", layers=(2, 2, 2, 2), num_classes: int = 1000, in_channels: int = 3,
                  shortcut: str = "B", zero_init_residual: bool = False) -> None:
         super().__init__()
-        if block not in _BLOCKS:
+        check_common("ResNet", num_classes, in_channels)
+        if not isinstance(layers, (list, tuple)) or len(layers) != 4:
+            raise ValueError(f"ResNet: argument 'layers' must list 4 block counts (one per stage), got {layers!r}")
+        layers = [_checks.int_arg("ResNet", "layers", n, 1) for n in layers]
+        zero_init_residual = _checks.bool_arg("ResNet", "zero_init_residual", zero_init_residual)
+        if not isinstance(block, str) or block not in _BLOCKS:
             raise ValueError(f"ResNet: block must be 'basic' or 'bottleneck', got {block!r}")
         if not isinstance(shortcut, str) or shortcut.upper() not in _SHORTCUTS:
             raise ValueError(f"ResNet: shortcut must be 'A' (zero-padding identity), 'B' (projection where the "

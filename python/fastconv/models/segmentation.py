@@ -21,7 +21,7 @@ from __future__ import annotations
 from .. import functional as F
 from .. import nn
 from ..nn import init
-from ._registry import bilinear_kernel, register
+from ._registry import bilinear_kernel, check_common, register
 from .vgg import CFGS, make_layers
 
 __all__ = ["FCN", "UNet", "DoubleConv", "fcn", "unet"]
@@ -36,6 +36,7 @@ class FCN(nn.Module):
     def __init__(self, num_classes: int = 21, in_channels: int = 3, backbone: str = "small", variant: str = "16s",
                  base: int = 16, dropout: float = 0.5) -> None:
         super().__init__()
+        check_common("FCN", num_classes, in_channels, dropout, base=base)
         if backbone not in ("small", "vgg16"):
             raise ValueError(f"FCN: backbone must be 'small' or 'vgg16', got {backbone!r}")
         if variant not in ("32s", "16s", "8s"):
@@ -120,8 +121,9 @@ class DoubleConv(nn.Module):
 class UNet(nn.Module):
     def __init__(self, num_classes: int = 2, in_channels: int = 1, base: int = 16, depth: int = 4) -> None:
         super().__init__()
-        if depth < 1:
-            raise ValueError(f"UNet: depth must be at least 1, got {depth}")
+        check_common("UNet", num_classes, in_channels, base=base, depth=depth)
+        if depth > 24:  # widths are base * 2**depth
+            raise ValueError(f"UNet: argument 'depth' must be at most 24 (widths are base * 2**depth), got {depth}")
         self.depth = depth
         widths = [base * 2 ** i for i in range(depth + 1)]
         self.encoder = nn.ModuleList([DoubleConv(in_channels if i == 0 else widths[i - 1], widths[i])

@@ -19,7 +19,7 @@ from __future__ import annotations
 from .. import functional as F
 from .. import nn
 from .._trace import op
-from ._registry import register
+from ._registry import check_common, register
 
 __all__ = ["EmbeddingNet", "TripletNet", "siamese_net", "triplet_loss", "split_batch"]
 
@@ -27,6 +27,7 @@ __all__ = ["EmbeddingNet", "TripletNet", "siamese_net", "triplet_loss", "split_b
 class EmbeddingNet(nn.Module):
     def __init__(self, embedding_dim: int = 64, in_channels: int = 1, base: int = 32) -> None:
         super().__init__()
+        check_common("EmbeddingNet", None, in_channels, embedding_dim=embedding_dim, base=base)
         w = (base, 2 * base, 4 * base)
         layers: list[nn.Module] = []
         c = in_channels
@@ -55,6 +56,9 @@ def split_batch(x, parts: int = 3) -> tuple:
 class TripletNet(nn.Module):
     def __init__(self, embedding_net: nn.Module) -> None:
         super().__init__()
+        if not isinstance(embedding_net, nn.Module):
+            raise TypeError(f"TripletNet: argument 'embedding_net' must be a fastconv.nn.Module, got "
+                            f"{type(embedding_net).__name__}")
         self.embedding_net = embedding_net
 
     def forward(self, anchor, positive=None, negative=None):

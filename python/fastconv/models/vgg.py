@@ -16,7 +16,8 @@ from __future__ import annotations
 from .. import functional as F
 from .. import nn
 from ..nn import init
-from ._registry import register
+from ..nn import _checks
+from ._registry import check_common, register
 
 __all__ = ["VGG", "CFGS", "make_layers", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn",
            "vgg19_bn"]
@@ -28,6 +29,21 @@ CFGS: dict[str, list] = {
     "E": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"],
 }
 _DEPTH = {11: "A", 13: "B", 16: "D", 19: "E"}
+
+
+def _cfg(cfg) -> list:
+    """A configuration name ('A', 'B', 'D', 'E') or a list of positive widths and 'M' (max pool) entries."""
+    if isinstance(cfg, str):
+        if cfg not in CFGS:
+            raise ValueError(f"VGG: argument 'cfg' must be one of {sorted(CFGS)} or a list of widths and 'M', "
+                             f"got {cfg!r}")
+        return CFGS[cfg]
+    if not isinstance(cfg, (list, tuple)) or not any(v != "M" for v in cfg):
+        raise ValueError(f"VGG: argument 'cfg' must be a list of widths and 'M' with at least one width, got {cfg!r}")
+    for v in cfg:
+        if v != "M":
+            _checks.int_arg("VGG", "cfg", v, 1)
+    return list(cfg)
 
 
 def make_layers(cfg: list, batch_norm: bool = False, in_channels: int = 3) -> nn.Sequential:
@@ -49,7 +65,10 @@ class VGG(nn.Module):
     def __init__(self, cfg="D", batch_norm: bool = False, num_classes: int = 1000, in_channels: int = 3,
                  init_weights: bool = True, dropout: float = 0.5, hidden: int = 4096, avgpool_size: int = 7) -> None:
         super().__init__()
-        layers = CFGS[cfg] if isinstance(cfg, str) else list(cfg)
+        check_common("VGG", num_classes, in_channels, dropout, hidden=hidden, avgpool_size=avgpool_size)
+        layers = _cfg(cfg)
+        batch_norm = _checks.bool_arg("VGG", "batch_norm", batch_norm)
+        init_weights = _checks.bool_arg("VGG", "init_weights", init_weights)
         self.features = make_layers(layers, batch_norm, in_channels)
         last = [v for v in layers if v != "M"][-1]
         self.avgpool = nn.AdaptiveAvgPool2d((avgpool_size, avgpool_size))

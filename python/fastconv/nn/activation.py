@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .. import functional as F
+from . import _checks
 from .module import Module
 
 __all__ = ["ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Identity"]
@@ -18,7 +19,7 @@ class Identity(Module):
 class ReLU(Module):
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
-        self.inplace = inplace
+        self.inplace = _checks.bool_arg(self, "inplace", inplace)
 
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""
@@ -30,8 +31,8 @@ class ReLU(Module):
 class LeakyReLU(Module):
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
-        self.negative_slope = negative_slope
-        self.inplace = inplace
+        self.negative_slope = _checks.float_arg(self, "negative_slope", negative_slope)
+        self.inplace = _checks.bool_arg(self, "inplace", inplace)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
@@ -43,8 +44,8 @@ class LeakyReLU(Module):
 class ELU(Module):
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
-        self.alpha = alpha
-        self.inplace = inplace
+        self.alpha = _checks.float_arg(self, "alpha", alpha)
+        self.inplace = _checks.bool_arg(self, "inplace", inplace)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
@@ -71,7 +72,7 @@ def _softmax_dim(ndim: int) -> int:
 class Softmax(Module):
     def __init__(self, dim=None) -> None:
         super().__init__()
-        self.dim = dim
+        self.dim = None if dim is None else _checks.int_arg(self, "dim", dim, None)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -83,7 +84,7 @@ class Softmax(Module):
 class LogSoftmax(Module):
     def __init__(self, dim=None) -> None:
         super().__init__()
-        self.dim = dim
+        self.dim = None if dim is None else _checks.int_arg(self, "dim", dim, None)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"

@@ -17,12 +17,13 @@ def _index(i: int, n: int, what: str) -> int:
 class Sequential(Module):
     def __init__(self, *args) -> None:
         super().__init__()
-        if len(args) == 1 and isinstance(args[0], (OrderedDict, dict)):
-            for k, m in args[0].items():
-                self.add_module(k, m)
-        else:
-            for i, m in enumerate(args):
-                self.add_module(str(i), m)
+        items = list(args[0].items()) if len(args) == 1 and isinstance(args[0], (OrderedDict, dict)) else \
+            [(str(i), m) for i, m in enumerate(args)]
+        for k, m in items:
+            if not isinstance(m, Module):
+                raise TypeError(f"Sequential: argument {k} must be a fastconv.nn.Module, got {type(m).__name__} "
+                                f"{m!r:.60}")
+            self.add_module(k, m)
 
     def __getitem__(self, idx):
         keys = list(self._modules)

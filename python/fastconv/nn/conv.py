@@ -6,18 +6,10 @@ import math
 import numpy as np
 
 from .. import functional as F
-from . import init
+from . import _checks, init
 from .module import Module, Parameter
 
 __all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
-
-
-def _ntuple(x, n: int, name: str, layer: str) -> tuple:
-    if isinstance(x, (list, tuple)):
-        if len(x) != n:
-            raise ValueError(f"{layer}: '{name}' must be an int or a {n}-tuple, got {tuple(x)}")
-        return tuple(int(v) for v in x)
-    return (int(x),) * n
 
 
 class _ConvNd(Module):
@@ -29,36 +21,46 @@ class _ConvNd(Module):
                  device=None, dtype=None) -> None:
         super().__init__()
         name, n = type(self).__name__, self._dims
-        if groups <= 0:
-            raise ValueError(f"{name}: groups must be a positive integer, got {groups}")
-        if in_channels % groups != 0:
+        self.in_channels = _checks.int_arg(name, "in_channels", in_channels, 1)
+        self.out_channels = _checks.int_arg(name, "out_channels", out_channels, 1)
+        self.groups = _checks.int_arg(name, "groups", groups, 1)
+        if self.in_channels % self.groups != 0:
             raise ValueError(f"{name}: in_channels ({in_channels}) must be divisible by groups ({groups})")
-        if out_channels % groups != 0:
+        if self.out_channels % self.groups != 0:
             raise ValueError(f"{name}: out_channels ({out_channels}) must be divisible by groups ({groups})")
-        if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
-            raise ValueError(f"{name}: padding_mode must be one of 'zeros', 'reflect', 'replicate', 'circular', "
-                             f"got {padding_mode!r}")
-        self.in_channels, self.out_channels, self.groups = int(in_channels), int(out_channels), int(groups)
-        self.kernel_size = _ntuple(kernel_size, n, "kernel_size", name)
-        self.stride = _ntuple(stride, n, "stride", name)
+        self.padding_mode = _checks.choice_arg(name, "padding_mode", padding_mode,
+                                               ("zeros", "reflect", "replicate", "circular"))
+        self.kernel_size = _checks.ints_arg(name, "kernel_size", kernel_size, n, 1)
+        self.stride = _checks.ints_arg(name, "stride", stride, n, 1)
         if isinstance(padding, str):
+            if self._transposed:
+                raise ValueError(f"{name}: argument 'padding' must be ints for a transposed convolution, got "
+                                 f"{padding!r}")
             if padding not in ("same", "valid"):
-                raise ValueError(f"{name}: padding string must be 'same' or 'valid', got {padding!r}")
+                raise ValueError(f"{name}: argument 'padding' must be 'same', 'valid' or ints, got {padding!r}")
             if padding == "same" and any(s != 1 for s in self.stride):
-                raise ValueError(f"{name}: padding='same' is not supported for strided convolutions")
+                raise ValueError(f"{name}: padding='same' is not supported for strided convolutions "
+                                 f"(stride={self.stride})")
             self.padding = padding
         else:
-            self.padding = _ntuple(padding, n, "padding", name)
-        self.dilation = _ntuple(dilation, n, "dilation", name)
-        self.output_padding = _ntuple(output_padding, n, "output_padding", name)
-        self.padding_mode = padding_mode
+            self.padding = _checks.ints_arg(name, "padding", padding, n, 0)
+        self.dilation = _checks.ints_arg(name, "dilation", dilation, n, 1)
+        self.output_padding = _checks.ints_arg(name, "output_padding", output_padding, n, 0)
         if self._transposed:
-            shape = (in_channels, out_channels // groups) + self.kernel_size
+            for op_, s, d in zip(self.output_padding, self.stride, self.dilation):
+                if op_ >= max(s, d):  # torch checks this only when it runs; the layer could never run
+                    raise ValueError(f"{name}: argument 'output_padding' {self.output_padding} must be smaller than "
+                                     f"either stride {self.stride} or dilation {self.dilation}")
+        has_bias = _checks.bool_arg(name, "bias", bias)
+        if self._transposed:
+            shape = (self.in_channels, self.out_channels // self.groups) + self.kernel_size
         else:
-            shape = (out_channels, in_channels // groups) + self.kernel_size
+            shape = (self.out_channels, self.in_channels // self.groups) + self.kernel_size
+        _checks.reserve(f"{name}({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size})",
+                        shape, *([(self.out_channels,)] if has_bias else []))
         self.weight = Parameter(np.empty(shape, np.float32))
-        if bias:
-            self.bias = Parameter(np.empty((out_channels,), np.float32))
+        if has_bias:
+            self.bias = Parameter(np.empty((self.out_channels,), np.float32))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
@@ -128,7 +130,8 @@ class _ConvTransposeNd(_ConvNd):
                  groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None,
                  dtype=None) -> None:
         if padding_mode != "zeros":
-            raise ValueError(f"Only 'zeros' padding mode is supported for {type(self).__name__}")
+            raise ValueError(f"{type(self).__name__}: argument 'padding_mode' must be 'zeros' (the only mode "
+                             f"transposed convolutions support), got {padding_mode!r}")
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
                          padding_mode, output_padding)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .. import functional as F
 from .._trace import Symbol, next_seed
+from . import _checks
 from .module import Module
 
 __all__ = ["Dropout", "Dropout2d"]
@@ -12,10 +13,8 @@ __all__ = ["Dropout", "Dropout2d"]
 class _DropoutNd(Module):
     def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-        self.p = p
-        self.inplace = inplace
+        self.p = _checks.prob_arg(self, "p", p)
+        self.inplace = _checks.bool_arg(self, "inplace", inplace)
         self.seed = next_seed()
 
     def extra_repr(self) -> str:

@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from .. import functional as F
-from . import init
+from . import _checks, init
 from .module import Module, Parameter
 
 __all__ = ["Linear", "Flatten", "Unflatten"]
@@ -15,10 +15,15 @@ __all__ = ["Linear", "Flatten", "Unflatten"]
 class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None) -> None:
         super().__init__()
-        self.in_features, self.out_features = int(in_features), int(out_features)
-        self.weight = Parameter(np.empty((out_features, in_features), np.float32))
-        if bias:
-            self.bias = Parameter(np.empty((out_features,), np.float32))
+        self.in_features = _checks.int_arg("Linear", "in_features", in_features, 1)
+        self.out_features = _checks.int_arg("Linear", "out_features", out_features, 1)
+        has_bias = _checks.bool_arg("Linear", "bias", bias)
+        shape = (self.out_features, self.in_features)
+        _checks.reserve(f"Linear({self.in_features}, {self.out_features})", shape,
+                        *([(self.out_features,)] if has_bias else []))
+        self.weight = Parameter(np.empty(shape, np.float32))
+        if has_bias:
+            self.bias = Parameter(np.empty((self.out_features,), np.float32))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
@@ -42,7 +47,8 @@ class Linear(Module):
 class Flatten(Module):
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()
-        self.start_dim, self.end_dim = start_dim, end_dim
+        self.start_dim = _checks.int_arg("Flatten", "start_dim", start_dim, None)
+        self.end_dim = _checks.int_arg("Flatten", "end_dim", end_dim, None)
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
@@ -64,7 +70,12 @@ class Flatten(Module):
 class Unflatten(Module):
     def __init__(self, dim: int, unflattened_size) -> None:
         super().__init__()
-        self.dim, self.unflattened_size = dim, tuple(unflattened_size)
+        self.dim = _checks.int_arg("Unflatten", "dim", dim, None)
+        if not isinstance(unflattened_size, (list, tuple)) or not unflattened_size:
+            raise TypeError(f"Unflatten: argument 'unflattened_size' must be a non-empty tuple of ints, got "
+                            f"{unflattened_size!r}")
+        self.unflattened_size = tuple(_checks.int_arg("Unflatten", "unflattened_size", s, -1)
+                                      for s in unflattened_size)
 
     def forward(self, input):
         shape = tuple(input.shape)

@@ -1,9 +1,10 @@
 """Module and Parameter: PyTorch's container semantics over NumPy arrays.
 
-A module's parameters are float32 NumPy arrays (`Parameter`, an ndarray subclass). Calling a module on arrays runs
-its forward eagerly through fastconv.functional; calling it on traced Symbols records graph nodes, and every
-parameter or buffer that forward reads is bound into the graph *without a copy* (`TraceContext.param`), so compiled
-optimizer updates and batch-norm running statistics written in C++ are visible in the arrays. Nodes recorded while a
+A module's parameters and buffers live in memory the C++ engine allocates and owns; `Parameter` (an ndarray subclass)
+and the buffer arrays are NumPy views of it (handles). Calling a module on arrays runs its forward eagerly through
+fastconv.functional; calling it on traced Symbols records graph nodes, and every parameter or buffer that forward
+reads is bound into the graph *without a copy* (`TraceContext.param`: the graph shares the C++ storage), so compiled
+optimizer updates and batch-norm statistics written in C++ are visible in the arrays. Nodes recorded while a
 submodule runs carry its path ("features.3") as their scope, so shape errors name the layer.
 """
 from __future__ import annotations
@@ -13,21 +14,37 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .. import _trace
+from .. import _C, _trace
 from .._trace import Symbol
 
 __all__ = ["Parameter", "Module", "IncompatibleKeys"]
 
 
+_ENGINE_DTYPES = {np.dtype(n): n for n in ("float32", "float64", "int64", "int32", "uint8", "bool")}
+
+
+def engine_array(a: np.ndarray) -> np.ndarray:
+    """A copy of `a` in memory the C++ engine allocates and owns (a NumPy view of it); dtypes the engine does not
+    store stay NumPy arrays."""
+    a = np.asarray(a)
+    name = _ENGINE_DTYPES.get(a.dtype)
+    if name is None:
+        return np.array(a, order="C", copy=True)
+    out = _C.empty_array(list(a.shape), name)
+    out[...] = a
+    return out
+
+
 class Parameter(np.ndarray):
-    """A trainable float32 array (C-contiguous; updated in place by compiled optimizers)."""
+    """A trainable float32 array (C-contiguous; updated in place by compiled optimizers). Its memory belongs to the
+    C++ engine; the Parameter is a NumPy view of it."""
 
     def __new__(cls, data=None, requires_grad: bool = True):
         if data is None:
             data = np.zeros((0,), np.float32)
         if hasattr(data, "detach") and hasattr(data, "numpy"):
             data = data.detach().cpu().numpy()
-        arr = np.array(data, dtype=np.float32, order="C", copy=True)
+        arr = engine_array(np.asarray(data, dtype=np.float32))
         obj = arr.view(cls)
         obj.requires_grad = bool(requires_grad)
         return obj
@@ -197,7 +214,7 @@ class Module:
         if "." in name or not name:
             raise KeyError(f"register_buffer: invalid buffer name '{name}'")
         if tensor is not None:
-            tensor = np.asarray(_to_numpy(tensor, name), order="C")
+            tensor = engine_array(_to_numpy(tensor, name))
         self._buffers[name] = tensor
         if not persistent:
             self._non_persistent.add(name)

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
-from .._trace import Symbol
-from . import init
+from .._trace import Symbol, op
+from . import _checks, init
 from .module import Module, Parameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "GroupNorm", "LayerNorm", "LocalResponseNorm"]
@@ -29,12 +29,15 @@ class _BatchNorm(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
                  track_running_stats: bool = True, device=None, dtype=None, *, bias: bool = True) -> None:
         super().__init__()
-        self.num_features = int(num_features)
-        self.use_bias = bias
-        self.eps = eps
-        self.momentum = momentum
-        self.affine = affine
-        self.track_running_stats = track_running_stats
+        self.num_features = _checks.int_arg(self, "num_features", num_features, 1)
+        self.use_bias = _checks.bool_arg(self, "bias", bias)
+        self.eps = _checks.float_arg(self, "eps", eps, 0.0, lo_open=True)
+        self.momentum = None if momentum is None else _checks.float_arg(self, "momentum", momentum, 0.0, 1.0)
+        self.affine = _checks.bool_arg(self, "affine", affine)
+        self.track_running_stats = _checks.bool_arg(self, "track_running_stats", track_running_stats)
+        affine, bias, track_running_stats = self.affine, self.use_bias, self.track_running_stats
+        n = self.num_features
+        _checks.reserve(f"{type(self).__name__}({n})", (n * (affine + (affine and bias) + 2 * track_running_stats),))
         _affine_params(self, affine, bias, (num_features,))
         if track_running_stats:
             self.register_buffer("running_mean", np.zeros((num_features,), np.float32))
@@ -78,8 +81,9 @@ class _BatchNorm(Module):
                 if self.momentum is None:
                     raise NotImplementedError(f"{name}: momentum=None (cumulative average) is supported in eager "
                                               f"mode only; give a number to compile the model")
+                op("counter_increment", [self.num_batches_tracked])  # counted by the step itself, in place
             else:
-                nbt += 1  # compiled train steps count it in Python after each run
+                nbt += 1
                 if self.momentum is None:
                     factor = 1.0 / float(nbt)
         bn_training = self.training or (self._buffers["running_mean"] is None)
@@ -105,12 +109,17 @@ class GroupNorm(Module):
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, device=None,
                  dtype=None, *, bias: bool = True) -> None:
         super().__init__()
-        if num_channels % num_groups != 0:
+        self.num_groups = _checks.int_arg(self, "num_groups", num_groups, 1)
+        self.num_channels = _checks.int_arg(self, "num_channels", num_channels, 1)
+        if self.num_channels % self.num_groups != 0:
             raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
                              f"({num_groups})")
-        self.num_groups, self.num_channels, self.eps, self.affine = int(num_groups), int(num_channels), eps, affine
-        self.use_bias = bias
-        _affine_params(self, affine, bias, (num_channels,))
+        self.eps = _checks.float_arg(self, "eps", eps, 0.0, lo_open=True)
+        self.affine = _checks.bool_arg(self, "affine", affine)
+        self.use_bias = _checks.bool_arg(self, "bias", bias)
+        _checks.reserve(f"GroupNorm({self.num_groups}, {self.num_channels})",
+                        (self.num_channels * (self.affine + (self.affine and self.use_bias)),))
+        _affine_params(self, self.affine, self.use_bias, (self.num_channels,))
 
     def extra_repr(self) -> str:
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, bias={self.use_bias and self.affine}"
@@ -123,8 +132,18 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True,
                  device=None, dtype=None) -> None:
         super().__init__()
-        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-        self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
+        if isinstance(normalized_shape, (list, tuple)):
+            if not normalized_shape:
+                raise ValueError("LayerNorm: argument 'normalized_shape' must hold at least one size, got ()")
+            shape = tuple(_checks.int_arg(self, "normalized_shape", s, 1) for s in normalized_shape)
+        else:
+            shape = (_checks.int_arg(self, "normalized_shape", normalized_shape, 1),)
+        self.normalized_shape = shape
+        self.eps = _checks.float_arg(self, "eps", eps, 0.0, lo_open=True)
+        self.elementwise_affine = elementwise_affine = _checks.bool_arg(self, "elementwise_affine",
+                                                                        elementwise_affine)
+        bias = _checks.bool_arg(self, "bias", bias)
+        _checks.reserve(f"LayerNorm({shape})", *[shape] * (elementwise_affine + (elementwise_affine and bias)))
         if elementwise_affine:
             self.weight = Parameter(np.ones(shape, np.float32))
             if bias:
@@ -145,7 +164,10 @@ class LayerNorm(Module):
 class LocalResponseNorm(Module):
     def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> None:
         super().__init__()
-        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+        self.size = _checks.int_arg(self, "size", size, 1)
+        self.alpha = _checks.float_arg(self, "alpha", alpha)
+        self.beta = _checks.float_arg(self, "beta", beta)
+        self.k = _checks.float_arg(self, "k", k)
 
     def extra_repr(self) -> str:
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

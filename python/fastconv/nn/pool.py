@@ -2,22 +2,39 @@
 from __future__ import annotations
 
 from .. import functional as F
+from . import _checks
 from .module import Module
 
 __all__ = ["MaxPool2d", "AvgPool2d", "MinPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "MaxUnpool2d",
            "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d"]
 
 
+def _size(owner, name: str, value, lo: int, n: int = 2):
+    """Checks an int-or-n-tuple argument and returns it in the form given (torch's reprs print it as given)."""
+    t = _checks.ints_arg(owner, name, value, n, lo)
+    return tuple(t) if isinstance(value, (list, tuple)) else t[0]
+
+
+def _window(owner, kernel_size, stride, padding, dilation=1):
+    k = _size(owner, "kernel_size", kernel_size, 1)
+    s = _size(owner, "stride", stride, 1) if (stride is not None and stride != []) else k
+    p = _size(owner, "padding", padding, 0)
+    d = _size(owner, "dilation", dilation, 1)
+    kt, pt = _checks.ints_arg(owner, "kernel_size", k, 2), _checks.ints_arg(owner, "padding", p, 2)
+    if any(pi > ki // 2 for pi, ki in zip(pt, kt)):
+        raise ValueError(f"{type(owner).__name__}: argument 'padding' must be at most half of kernel_size, got "
+                         f"padding={p} and kernel_size={k}")
+    return k, s, p, d
+
+
 class _PoolNd(Module):
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
                  ceil_mode: bool = False) -> None:
         super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if (stride is not None and stride != []) else kernel_size
-        self.padding = padding
-        self.dilation = dilation
-        self.return_indices = return_indices
-        self.ceil_mode = ceil_mode
+        self.kernel_size, self.stride, self.padding, self.dilation = _window(self, kernel_size, stride, padding,
+                                                                             dilation)
+        self.return_indices = _checks.bool_arg(self, "return_indices", return_indices)
+        self.ceil_mode = _checks.bool_arg(self, "ceil_mode", ceil_mode)
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
@@ -42,11 +59,11 @@ class AvgPool2d(Module):
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True,
                  divisor_override=None) -> None:
         super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if (stride is not None and stride != []) else kernel_size
-        self.padding = padding
-        self.ceil_mode = ceil_mode
-        self.count_include_pad = count_include_pad
+        self.kernel_size, self.stride, self.padding, _ = _window(self, kernel_size, stride, padding)
+        self.ceil_mode = _checks.bool_arg(self, "ceil_mode", ceil_mode)
+        self.count_include_pad = _checks.bool_arg(self, "count_include_pad", count_include_pad)
+        if divisor_override is not None and _checks.int_arg(self, "divisor_override", divisor_override, None) == 0:
+            raise ValueError("AvgPool2d: argument 'divisor_override' must be non-zero (or None), got 0")
         self.divisor_override = divisor_override
 
     def extra_repr(self) -> str:
@@ -57,10 +74,21 @@ class AvgPool2d(Module):
                             self.count_include_pad, self.divisor_override)
 
 
+def _output_size(owner, value):
+    """An int or a 2-tuple of positive ints or None (None keeps that input size)."""
+    items = list(value) if isinstance(value, (list, tuple)) else [value, value]
+    if len(items) != 2:
+        raise ValueError(f"{type(owner).__name__}: argument 'output_size' must be an int or a 2-tuple, got {value!r}")
+    for v in items:
+        if v is not None:
+            _checks.int_arg(owner, "output_size", v, 1)
+    return value
+
+
 class AdaptiveAvgPool2d(Module):
     def __init__(self, output_size) -> None:
         super().__init__()
-        self.output_size = output_size
+        self.output_size = _output_size(self, output_size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
@@ -72,8 +100,8 @@ class AdaptiveAvgPool2d(Module):
 class AdaptiveMaxPool2d(Module):
     def __init__(self, output_size, return_indices: bool = False) -> None:
         super().__init__()
-        self.output_size = output_size
-        self.return_indices = return_indices
+        self.output_size = _output_size(self, output_size)
+        self.return_indices = _checks.bool_arg(self, "return_indices", return_indices)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
@@ -82,16 +110,12 @@ class AdaptiveMaxPool2d(Module):
         return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
 
 
-def _pair(x) -> tuple:
-    return tuple(x) if isinstance(x, (tuple, list)) else (x, x)
-
-
 class MaxUnpool2d(Module):
     def __init__(self, kernel_size, stride=None, padding=0) -> None:
         super().__init__()
-        self.kernel_size = _pair(kernel_size)
-        self.stride = _pair(stride if stride is not None else kernel_size)
-        self.padding = _pair(padding)
+        self.kernel_size = _checks.ints_arg(self, "kernel_size", kernel_size, 2, 1)
+        self.stride = _checks.ints_arg(self, "stride", stride, 2, 1) if stride is not None else self.kernel_size
+        self.padding = _checks.ints_arg(self, "padding", padding, 2, 0)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -100,13 +124,27 @@ class MaxUnpool2d(Module):
         return F.max_unpool2d(input, indices, self.kernel_size, self.stride, self.padding, output_size)
 
 
+_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bed_of_nails", "area")  # what interpolate computes
+
+
 class Upsample(Module):
     def __init__(self, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
                  recompute_scale_factor=None) -> None:
         super().__init__()
+        if (size is None) == (scale_factor is None):
+            raise ValueError(f"{type(self).__name__}: give exactly one of 'size' and 'scale_factor', got "
+                             f"size={size!r}, scale_factor={scale_factor!r}")
+        if size is not None:
+            for s in (size if isinstance(size, (list, tuple)) else [size]):
+                _checks.int_arg(self, "size", s, 1)
+        if scale_factor is not None:
+            for f in (scale_factor if isinstance(scale_factor, (list, tuple)) else [scale_factor]):
+                _checks.float_arg(self, "scale_factor", f, 0.0, lo_open=True)
         self.size = size
         self.scale_factor = float(scale_factor) if isinstance(scale_factor, (int, float)) else scale_factor
-        self.mode = mode
+        self.mode = _checks.choice_arg(self, "mode", mode, _MODES)
+        if align_corners is not None:
+            _checks.bool_arg(self, "align_corners", align_corners)
         self.align_corners = align_corners
         self.recompute_scale_factor = recompute_scale_factor
 

@@ -124,8 +124,5 @@ class Program:
         self.exe = _C.Executable(ctx.graph, self.outputs)
 
     def run(self, x: np.ndarray, **inputs) -> list[np.ndarray]:
-        self.exe.set_input(self.x.id, x)
-        for k, v in inputs.items():
-            self.exe.set_input(self.inputs[k].id, v)
-        self.exe.run()
-        return [np.array(self.exe.output(o)) for o in self.outputs]
+        feeds = {self.x.id: x, **{self.inputs[k].id: v for k, v in inputs.items()}}
+        return [np.array(o) for o in self.exe.call(feeds, self.outputs)]

@@ -47,7 +47,8 @@ void conv_forward(const cpu::ConvParams& p, const float* x, const float* w, cons
 
 void conv_backward_data(const cpu::ConvParams& p, const float* dy, const float* w, float* dx) {
   const int64_t Cg = group_in(p), Kg = group_out(p), iv = in_vol(p), ov = out_vol(p), kv = k_vol(p);
-  std::memset(dx, 0, sizeof(float) * size_t(p.N * p.C * iv));
+  // An empty batch may come with a null dx: memset(nullptr, 0, 0) is still undefined behaviour (UBSan says so).
+  if (p.N * p.C * iv > 0) std::memset(dx, 0, sizeof(float) * size_t(p.N * p.C * iv));
   for (int64_t n = 0; n < p.N; ++n)
     for (int64_t k = 0; k < p.K; ++k) {
       const int64_t g = k / Kg;

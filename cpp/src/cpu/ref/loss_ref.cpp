@@ -61,7 +61,8 @@ void cross_entropy(const CrossEntropyParams& p, const float* x, const int64_t* t
     for (int64_t c = 0; c < C; ++c) m = std::max(m, X(c));
     for (int64_t c = 0; c < C; ++c) z += std::exp(X(c) - m);
     const double lse = m + std::log(z);
-    lse_out[i] = float(lse);
+    lse_out[i] = float(m);  // saved as max and log z: their float sum would lose log z's digits for big logits
+    lse_out[P + i] = float(std::log(z));
     double smooth = 0;  // -sum_c w_c log_softmax_c
     if (eps > 0)
       for (int64_t c = 0; c < C; ++c) smooth += class_weight(w, c) * (lse - X(c));
@@ -113,7 +114,7 @@ void cross_entropy_backward(const CrossEntropyParams& p, const float* g, const f
       double q = eps / double(C) * class_weight(w, c);
       if (tprob) q += (1 - eps) * class_weight(w, c) * double(tprob[at(c)]);
       if (c == y) q += (1 - eps) * wy;
-      dx[at(c)] = float(gi * (Q * std::exp(double(x[at(c)]) - double(lse[i])) - q));
+      dx[at(c)] = float(gi * (Q * std::exp(double(x[at(c)]) - double(lse[i]) - double(lse[P + i])) - q));
     }
   }
 }
@@ -127,7 +128,8 @@ void cross_entropy_target_backward(const CrossEntropyParams& p, const float* g, 
     const double gi = p.reduction == Reduction::none ? double(g[i]) : double(g[0]) * scale;
     for (int64_t c = 0; c < C; ++c) {
       const int64_t k = (n * C + c) * S + s;
-      dt[k] = float(-gi * class_weight(w, c) * (1 - double(p.label_smoothing)) * (double(x[k]) - double(lse[i])));
+      const double log_softmax = double(x[k]) - double(lse[i]) - double(lse[P + i]);
+      dt[k] = float(-gi * class_weight(w, c) * (1 - double(p.label_smoothing)) * log_softmax);
     }
   }
 }

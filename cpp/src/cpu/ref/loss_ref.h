@@ -20,8 +20,9 @@ struct CrossEntropyParams {
 };
 
 // Class-index targets (`tidx`, [N, S]) or probability targets (`tprob`, [N, C, S]); exactly one is non-null.
-// `w` is [C] or null. `out` is [N, S] for reduction none, else one element. `lse` ([N, S]) is the saved
-// log-sum-exp over classes that the backward reads.
+// `w` is [C] or null. `out` is [N, S] for reduction none, else one element. `lse` ([2, N, S]) is the saved
+// log-sum-exp over classes that the backward reads, as max_c x_c (first N*S) and log sum_c exp(x_c - max) (next
+// N*S): added up in float it would keep only ~3 decimals of the log-sum at logits of 1e4.
 void cross_entropy(const CrossEntropyParams& p, const float* x, const int64_t* tidx, const float* tprob,
                    const float* w, float* out, float* lse);
 // dx = g * (Q * softmax - q) per position (q = the smoothed, weighted target distribution, Q = sum q).

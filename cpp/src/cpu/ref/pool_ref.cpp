@@ -11,7 +11,8 @@ namespace {
 inline void window(int64_t o, int64_t axis, const PoolParams& p, int64_t* lo, int64_t* hi) {
   int64_t start = o * p.s[axis] - p.p[axis];
   int64_t end = std::min(start + (p.k[axis] - 1) * p.d[axis] + 1, p.in[axis]);
-  while (start < 0) start += p.d[axis];
+  // Jump straight to the first tap at or after 0: a step at a time would take `padding` steps.
+  if (start < 0) start += (-start + p.d[axis] - 1) / p.d[axis] * p.d[axis];
   *lo = start;
   *hi = end;
 }
