@@ -65,6 +65,10 @@ CASES = [
     ("PixelShuffle", (2,), {}, [randn(2, 8, 3, 3)]),
     ("PixelUnshuffle", (2,), {}, [randn(2, 2, 4, 6)]),
     ("ChannelShuffle", (2,), {}, [randn(2, 6, 3, 3)]),
+    ("AdaptiveAvgPool1d", (4,), {}, [randn(2, 3, 11)]),
+    ("AdaptiveMaxPool1d", (3,), dict(return_indices=True), [randn(2, 3, 10)]),
+    ("AdaptiveAvgPool3d", ((2, None, 3),), {}, [randn(2, 2, 5, 4, 7)]),
+    ("AdaptiveMaxPool3d", (2,), {}, [randn(2, 5, 4, 6)]),
     ("InstanceNorm1d", (3,), {}, [randn(2, 3, 7)]),
     ("InstanceNorm2d", (3,), dict(affine=True), [randn(2, 3, 4, 5)]),
     ("InstanceNorm2d", (3,), dict(affine=True, bias=False), [randn(3, 4, 5)]),
@@ -101,7 +105,11 @@ def test_module_matches_torch(name, args, kwargs, inputs):
         if name.startswith("Dropout") and mode == "train":
             continue  # random masks: test_channel_dropout
         getattr(ours, mode)(), getattr(ref, mode)()
-        assert rel_err(ours(*inputs), ref(*[torch_input(a, False) for a in inputs])) <= 1e-6, mode
+        out, expect = ours(*inputs), ref(*[torch_input(a, False) for a in inputs])
+        if isinstance(expect, tuple):  # (values, indices)
+            assert np.array_equal(out[1], expect[1].numpy()), mode
+            out, expect = out[0], expect[0]
+        assert rel_err(out, expect) <= 1e-6, mode
         for k, v in ref.state_dict().items():  # running statistics updated as torch's
             assert rel_err(ours.state_dict()[k], v) <= 1e-6, (mode, k)
 
@@ -122,7 +130,8 @@ def test_channel_dropout(cls, shape):
 
 # random masks (Dropout) and running-statistics updates (not traceable yet) are left out
 GRAD_CASES = [c for c in CASES if (not c[0].endswith("Loss") or c[0] in ("MSELoss", "CrossEntropyLoss"))
-              and not c[0].startswith("Dropout") and not c[2].get("track_running_stats")]
+              and not c[0].startswith("Dropout") and not c[2].get("track_running_stats")
+              and not c[2].get("return_indices")]
 
 
 @pytest.mark.parametrize("name,args,kwargs,inputs", GRAD_CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(GRAD_CASES)])
@@ -188,5 +197,11 @@ def test_argument_errors():
         fc.value_and_grad(lambda a: nn.InstanceNorm2d(2, track_running_stats=True)(a).sum())(randn(1, 2, 3, 3))
     with pytest.raises(ValueError, match=r"InstanceNorm2d: expected input with 3 channels \(num_features\), got 2"):
         nn.InstanceNorm2d(3, affine=True)(randn(1, 2, 3, 3))
+    with pytest.raises(NotImplementedError, match=r"adaptive_max_pool3d: return_indices=True is not supported"):
+        nn.AdaptiveMaxPool3d(2, return_indices=True)(randn(1, 1, 4, 4, 4))
+    with pytest.raises(ValueError, match=r"AdaptiveAvgPool3d: argument 'output_size' must be an int or a 3-tuple"):
+        nn.AdaptiveAvgPool3d((2, 2))
+    with pytest.raises(ValueError, match=r"adaptive_avg_pool1d: expected a 2-D \(unbatched\) or 3-D \(batched\) input"):
+        nn.AdaptiveAvgPool1d(2)(randn(1, 2, 3, 4))
     with pytest.raises(ValueError, match=r"Softmax2d: expected a 3-D or 4-D input"):
         nn.Softmax2d()(randn(2, 3))

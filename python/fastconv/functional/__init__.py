@@ -4,10 +4,11 @@ One module per op family, mirroring cpp/src/ops/; each exports its names through
 """
 from __future__ import annotations
 
-from . import (activation as _activation, conv as _conv, dropout as _dropout, eltwise as _eltwise, fold as _fold,
+from . import (adaptive as _adaptive, activation as _activation, conv as _conv, dropout as _dropout, eltwise as _eltwise, fold as _fold,
                linear as _linear, loss as _loss, norm as _norm, pad as _pad, pool as _pool, shape as _shape,
                shuffle as _shuffle, upsample as _upsample)
 from .activation import *  # noqa: F401,F403
+from .adaptive import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
 from .eltwise import *  # noqa: F401,F403
@@ -21,6 +22,6 @@ from .shape import *  # noqa: F401,F403
 from .shuffle import *  # noqa: F401,F403
 from .upsample import *  # noqa: F401,F403
 
-__all__ = [name for m in (_activation, _conv, _dropout, _eltwise, _fold, _linear, _loss, _norm, _pad, _pool, _shape,
+__all__ = [name for m in (_activation, _adaptive, _conv, _dropout, _eltwise, _fold, _linear, _loss, _norm, _pad, _pool, _shape,
                           _shuffle, _upsample)
            for name in m.__all__]

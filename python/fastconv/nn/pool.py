@@ -5,7 +5,7 @@ from .. import functional as F
 from . import _checks
 from .module import Module
 
-__all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d", "MinPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "MaxUnpool2d",
+__all__ = ["AdaptiveAvgPool1d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d", "AdaptiveMaxPool3d", "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d", "MinPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "MaxUnpool2d",
            "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d"]
 
 
@@ -118,11 +118,12 @@ class AvgPool3d(AvgPool2d):
                             self.count_include_pad, self.divisor_override)
 
 
-def _output_size(owner, value):
-    """An int or a 2-tuple of positive ints or None (None keeps that input size)."""
-    items = list(value) if isinstance(value, (list, tuple)) else [value, value]
-    if len(items) != 2:
-        raise ValueError(f"{type(owner).__name__}: argument 'output_size' must be an int or a 2-tuple, got {value!r}")
+def _output_size(owner, value, n: int = 2):
+    """An int or an n-tuple of positive ints or None (None keeps that input size)."""
+    items = list(value) if isinstance(value, (list, tuple)) else [value] * n
+    if len(items) != n:
+        raise ValueError(f"{type(owner).__name__}: argument 'output_size' must be an int or a {n}-tuple, got "
+                         f"{value!r}")
     for v in items:
         if v is not None:
             _checks.int_arg(owner, "output_size", v, 1)
@@ -152,6 +153,47 @@ class AdaptiveMaxPool2d(Module):
 
     def forward(self, input):
         return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+
+
+class _AdaptiveNd(Module):
+    dims, fn = 1, None
+
+    def __init__(self, output_size) -> None:
+        super().__init__()
+        if self.dims == 1 and output_size is None:
+            raise ValueError(f"{type(self).__name__}: argument 'output_size' must be a positive int, got None")
+        self.output_size = _output_size(self, output_size, self.dims)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+    def forward(self, input):
+        return type(self).fn(input, self.output_size)
+
+
+class _AdaptiveMaxNd(_AdaptiveNd):
+    def __init__(self, output_size, return_indices: bool = False) -> None:
+        super().__init__(output_size)
+        self.return_indices = _checks.bool_arg(self, "return_indices", return_indices)
+
+    def forward(self, input):
+        return type(self).fn(input, self.output_size, self.return_indices)
+
+
+class AdaptiveAvgPool1d(_AdaptiveNd):
+    dims, fn = 1, staticmethod(F.adaptive_avg_pool1d)
+
+
+class AdaptiveAvgPool3d(_AdaptiveNd):
+    dims, fn = 3, staticmethod(F.adaptive_avg_pool3d)
+
+
+class AdaptiveMaxPool1d(_AdaptiveMaxNd):
+    dims, fn = 1, staticmethod(F.adaptive_max_pool1d)
+
+
+class AdaptiveMaxPool3d(_AdaptiveMaxNd):
+    dims, fn = 3, staticmethod(F.adaptive_max_pool3d)
 
 
 class MaxUnpool2d(Module):
