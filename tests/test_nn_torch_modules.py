@@ -36,6 +36,10 @@ CASES = [
     ("BCELoss", (), dict(weight=probs(4, seed=2)), [probs(3, 4), probs(3, 4, seed=1)]),
     ("BCEWithLogitsLoss", (), dict(pos_weight=probs(4, seed=3) * 3), [randn(3, 4), probs(3, 4, seed=1)]),
     ("TripletMarginLoss", (), dict(margin=0.5, swap=True), [randn(4, 5), randn(4, 5, seed=1), randn(4, 5, seed=2)]),
+    ("MarginRankingLoss", (), dict(margin=0.3), [randn(6), randn(6, seed=1), np.array([1, -1, 1, 1, -1, -1], np.float32)]),
+    ("MarginRankingLoss", (), dict(reduction="none"), [randn(4), randn(4, seed=1), np.array([1, -1, -1, 1], np.float32)]),
+    ("CosineEmbeddingLoss", (), dict(margin=0.2), [randn(5, 4), randn(5, 4, seed=1), np.array([1, -1, 1, -1, -1], np.float32)]),
+    ("CosineEmbeddingLoss", (), dict(reduction="sum"), [randn(4), randn(4, seed=1), np.array(-1, np.float32)]),
     ("Threshold", (0.1, 20), {}, [randn(2, 3, 4)]),
     ("Hardtanh", (-0.5, 0.7), {}, [randn(2, 3, 4)]),
     ("ReLU6", (), {}, [randn(2, 3, 4, scale=5)]),
@@ -129,7 +133,8 @@ def test_channel_dropout(cls, shape):
 
 
 # random masks (Dropout) and running-statistics updates (not traceable yet) are left out
-GRAD_CASES = [c for c in CASES if (not c[0].endswith("Loss") or c[0] in ("MSELoss", "CrossEntropyLoss"))
+GRAD_CASES = [c for c in CASES if (not c[0].endswith("Loss") or c[0] in ("MSELoss", "CrossEntropyLoss",
+                                                                        "MarginRankingLoss", "CosineEmbeddingLoss"))
               and not c[0].startswith("Dropout") and not c[2].get("track_running_stats")
               and not c[2].get("return_indices")]
 
@@ -203,5 +208,7 @@ def test_argument_errors():
         nn.AdaptiveAvgPool3d((2, 2))
     with pytest.raises(ValueError, match=r"adaptive_avg_pool1d: expected a 2-D \(unbatched\) or 3-D \(batched\) input"):
         nn.AdaptiveAvgPool1d(2)(randn(1, 2, 3, 4))
+    with pytest.raises(ValueError, match=r"cosine_embedding_loss: argument 'target' must hold only 1 and -1, got 0"):
+        nn.CosineEmbeddingLoss()(randn(2, 3), randn(2, 3), np.array([1, 0], np.float32))
     with pytest.raises(ValueError, match=r"Softmax2d: expected a 3-D or 4-D input"):
         nn.Softmax2d()(randn(2, 3))
