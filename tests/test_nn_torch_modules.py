@@ -212,3 +212,15 @@ def test_argument_errors():
         nn.CosineEmbeddingLoss()(randn(2, 3), randn(2, 3), np.array([1, 0], np.float32))
     with pytest.raises(ValueError, match=r"Softmax2d: expected a 3-D or 4-D input"):
         nn.Softmax2d()(randn(2, 3))
+
+
+@pytest.mark.parametrize("k,s,p,size", [(2, 2, 0, None), (3, 2, 1, [10]), (3, 3, 1, (2, 3, 10)), (2, 1, 0, None)])
+def test_max_unpool1d_matches_torch(k, s, p, size):
+    x = randn(2, 3, 10, seed=k + s)
+    y, i = TN.MaxPool1d(k, s, p, return_indices=True)(torch.from_numpy(x))
+    ours, ref = nn.MaxUnpool1d(k, s, p), TN.MaxUnpool1d(k, s, p)
+    assert repr(ours) == repr(ref)
+    out = ours(y.numpy(), i.numpy(), output_size=size)
+    assert np.array_equal(out, ref(y, i, output_size=size).numpy())
+    y2, i2 = nn.MaxPool1d(k, s, p, return_indices=True)(x)  # our own pooling's indices unpool the same way
+    assert np.array_equal(nn.MaxUnpool1d(k, s, p)(y2, i2, output_size=size), out)

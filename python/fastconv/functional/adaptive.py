@@ -1,4 +1,4 @@
-"""adaptive_{avg,max}_pool1d/3d, built on the 2-D ops (torch.nn.functional's names and arguments).
+"""adaptive_{avg,max}_pool1d/3d and max_unpool1d, built on the 2-D ops (torch.nn.functional's names and arguments).
 
 Adaptive windows are products of 1-D intervals, so pooling separates: 1-D is 2-D over a [1, L] plane (its flat
 indices are then the positions along L, as torch's), and 3-D pools H x W per depth slice and then D with the H x W
@@ -11,10 +11,10 @@ import math
 import numpy as np
 
 from ._util import as_float
-from .pool import adaptive_avg_pool2d, adaptive_max_pool2d
+from .pool import adaptive_avg_pool2d, adaptive_max_pool2d, max_unpool2d
 from .shape import reshape
 
-__all__ = ["adaptive_avg_pool1d", "adaptive_max_pool1d", "adaptive_avg_pool3d", "adaptive_max_pool3d"]
+__all__ = ["adaptive_avg_pool1d", "adaptive_max_pool1d", "adaptive_avg_pool3d", "adaptive_max_pool3d", "max_unpool1d"]
 
 
 def _sizes(name: str, output_size, spatial: tuple) -> tuple:
@@ -77,3 +77,28 @@ def adaptive_max_pool3d(input, output_size, return_indices: bool = False):
         raise NotImplementedError("adaptive_max_pool3d: return_indices=True is not supported (the 3-D pool runs as "
                                   "two 2-D ones, whose indices do not compose); use return_indices=False")
     return _pool3d("adaptive_max_pool3d", adaptive_max_pool2d, input, output_size)
+
+
+def _one(name: str, arg: str, v):
+    if v is None:
+        return None
+    t = tuple(v) if isinstance(v, (list, tuple)) else (v,)
+    if len(t) != 1:
+        raise ValueError(f"{name}: argument '{arg}' must be an int or a 1-tuple, got {v!r}")
+    return int(t[0])
+
+
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """max_pool1d's inverse: a [1, L] plane for max_unpool2d (the flat indices of a 1-row plane are positions in L)."""
+    name = "max_unpool1d"
+    x = as_float(input, name)
+    shape = _check_rank(name, x, 2)
+    k, s, p = _one(name, "kernel_size", kernel_size), _one(name, "stride", stride), _one(name, "padding", padding)
+    s = k if s is None else s
+    if output_size is not None:
+        output_size = tuple(output_size)[-1] if isinstance(output_size, (list, tuple)) else output_size
+        output_size = (1, int(output_size))
+    out = max_unpool2d(reshape(x, shape[:-1] + (1, shape[-1])), reshape(indices, shape[:-1] + (1, shape[-1]))
+                       if not isinstance(indices, np.ndarray) else indices.reshape(shape[:-1] + (1, shape[-1])),
+                       (1, k), (1, s), (0, p), output_size)
+    return reshape(out, shape[:-1] + (out.shape[-1],))
