@@ -1,8 +1,19 @@
 """Shared test helpers: the PyTorch float64 reference and error measures."""
 from __future__ import annotations
 
+import contextlib
+import os
+
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# Deterministic by default: every run (CI or not) draws the same examples (derandomize) and no example database is
+# written, so a failure found once is reproduced by the test itself, not by a stale .hypothesis/ entry.
+# HYPOTHESIS_PROFILE=explore draws fresh random examples (for hunting new failures; then pin them with @example).
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.register_profile("explore", database=None, deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 torch = pytest.importorskip("torch")  # the reference implementation ([test] extra)
 torch.set_num_threads(1)
@@ -44,6 +55,20 @@ def randn(*shape, seed: int = 0, scale: float = 1.0) -> np.ndarray:
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@contextlib.contextmanager
+def forced_algo(spec: str):
+    """FASTCONV_ALGO=spec for the block (inside hypothesis tests, where the monkeypatch fixture is not reset)."""
+    old = os.environ.get("FASTCONV_ALGO")
+    os.environ["FASTCONV_ALGO"] = spec
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["FASTCONV_ALGO"]
+        else:
+            os.environ["FASTCONV_ALGO"] = old
 
 
 # `pytest --hypothesis-profile=stress tests/test_stress.py` (CI's stress step): many deterministic examples and no

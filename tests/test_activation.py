@@ -39,6 +39,11 @@ POINTWISE = {
     "gelu": (st.fixed_dictionaries({"approximate": st.sampled_from(["none", "tanh"])}), TF.gelu),
     "softplus": (st.fixed_dictionaries({"beta": st.sampled_from([1.0, 2.0, 0.5]),
                                         "threshold": st.sampled_from([20.0, 1.0])}), TF.softplus),
+    "hardsigmoid": (st.just({}), TF.hardsigmoid),
+    "hardswish": (st.just({}), TF.hardswish),
+    "silu": (st.just({}), TF.silu),
+    "mish": (st.just({}), TF.mish),
+    "selu": (st.just({}), TF.selu),
 }
 
 
@@ -63,7 +68,7 @@ def check_grad(fn, torch_fn, x, tol):
     assert err <= tol * np.linalg.norm(r) + 1e-7 * np.sqrt(r.size), (err, np.linalg.norm(r))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(data=st.data(), name=st.sampled_from(sorted(POINTWISE)), shape=shapes(), level=st.sampled_from(ISAS),
        scale=st.sampled_from([1.0, 4.0, 30.0]), seed=st.integers(0, 999))
 def test_pointwise_forward_and_grad(data, name, shape, level, scale, seed):
@@ -175,6 +180,70 @@ def test_inplace_writes_back_and_identity():
     assert rel_err(g, 2 * y) <= 1e-7
 
 
+@pytest.mark.parametrize("level", ISAS)
+def test_kinks_follow_torch(level):
+    """Values and gradients exactly at the kinks, where torch picks a side: hardsigmoid/hardswish at +-3, selu at
+    0, and the gradient of hardswish for NaN input (torch's comparisons fall through to 1)."""
+    x = np.array([-3.0, 3.0, 0.0, -3.0 - 1e-6, 3.0 + 1e-6, -2.9999, 2.9999, -1e-30], np.float32)
+    g = randn(*x.shape, seed=3)
+    for name in ("hardsigmoid", "hardswish", "selu", "silu", "mish"):
+        tx = t64(x, True)
+        ref = POINTWISE[name][1](tx)
+        (ref * t64(g)).sum().backward()
+        with isa(level):
+            y = getattr(F, name)(x)
+            _, dx = fc.value_and_grad(lambda v: (getattr(F, name)(v) * g).sum())(x)
+        np.testing.assert_allclose(y, ref.detach().numpy(), rtol=1e-6, atol=1e-7, err_msg=name)
+        np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-6, atol=1e-7, err_msg=name)
+    nan = np.array([np.nan, 1.0], np.float32)
+    with isa(level):
+        _, dx = fc.value_and_grad(lambda v: F.hardswish(v).sum())(nan)
+    tx = t64(nan, True)
+    TF.hardswish(tx).sum().backward()
+    assert dx[0] == tx.grad[0] == 1.0
+    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-6)
+
+
+@st.composite
+def prelu_case(draw):
+    rank = draw(st.integers(0, 5))
+    shape = tuple(draw(st.integers(0 if i == 0 else 1, 5)) for i in range(rank))
+    channels = shape[1] if rank >= 2 else 1
+    nw = draw(st.sampled_from([1, channels]))
+    return shape, (draw(st.sampled_from([(), (1,)])) if nw == 1 else (nw,))
+
+
+@settings(max_examples=50)
+@given(case=prelu_case(), seed=st.integers(0, 999))
+def test_prelu_forward_and_both_gradients(case, seed):
+    shape, wshape = case
+    x, w = randn(*shape, seed=seed), randn(*wshape, seed=seed + 1)
+    tx, tw = t64(x, True), t64(w, True)
+    ref = TF.prelu(tx, tw)
+    assert rel_err(F.prelu(x, w), ref) <= 1e-7
+    if not x.size:
+        return
+    c = randn(*ref.shape, seed=seed + 2)
+    (ref * t64(c)).sum().backward()
+    # 0-d arrays travel as [1] through value_and_grad (the tracer's np.ascontiguousarray; see test_loss.check)
+    xs, ws = x.reshape(x.shape or (1,)), w.reshape(w.shape or (1,))
+    _, (gx, gw) = fc.value_and_grad(
+        lambda a, b: (F.prelu(F.reshape(a, shape), F.reshape(b, wshape)) * c).sum(), argnums=(0, 1))(xs, ws)
+    assert rel_err(gx.reshape(shape), tx.grad) <= 1e-6
+    assert rel_err(gw.reshape(wshape), tw.grad) <= 1e-5
+
+
+def test_prelu_errors():
+    x = randn(2, 3, 4)
+    with pytest.raises(ValueError, match=r"prelu: argument 'weight' has 2 elements but the input has 3 channel\(s\) "
+                                         r"\(dim 1 of shape \[2, 3, 4\]\); expected 1 or 3"):
+        F.prelu(x, randn(2))
+    with pytest.raises(ValueError, match=r"prelu: argument 'weight' must be a scalar or 1-D, got shape \[1, 3\]"):
+        F.prelu(x, randn(1, 3))
+    with pytest.raises(TypeError, match="prelu: argument 'weight' must be a floating-point array"):
+        F.prelu(x, np.ones(3, np.int64))
+
+
 def test_compiled_graph_reports_the_isa_kernel():
     x = randn(4, 40)
     t = fc.trace(lambda v: F.softmax(F.sigmoid(v), dim=1), x)
@@ -184,12 +253,12 @@ def test_compiled_graph_reports_the_isa_kernel():
 
 @pytest.mark.parametrize("level", ISAS)
 def test_vector_exp_accuracy_elementwise(level):
-    """The vector exp/expm1 behind sigmoid/tanh/elu/softmax: every element within 4 ulp-ish (5e-7 relative) of
+    """The vector exp/expm1 behind sigmoid/tanh/elu/silu/selu/softmax (and the hard* clamps): every element within 4 ulp-ish (5e-7 relative) of
     float64 over a dense sweep, including tiny |x| where tanh and elu must not lose relative accuracy."""
     x = np.concatenate([np.linspace(-30, 30, 200_001), np.geomspace(1e-30, 1.0, 2001), -np.geomspace(1e-30, 1.0, 2001)])
     x = x.astype(np.float32)
     with isa(level):
-        for name in ("sigmoid", "tanh", "elu"):
+        for name in ("sigmoid", "tanh", "elu", "silu", "selu", "hardswish", "hardsigmoid"):
             y = getattr(F, name)(x).astype(np.float64)
             ref = POINTWISE[name][1](t64(x)).numpy()
             ok = np.abs(ref) > 1e-37  # below, the float32 result is subnormal

@@ -213,3 +213,12 @@ def test_zoo_models_resolve_through_fastconv_models(monkeypatch, capsys):
     assert cli.main(["summary", "vgg99"]) == 2
     err = capsys.readouterr().err
     assert "unknown model 'vgg99'" in err and "available: smallcnn, lenet5, tiny" in err
+
+
+def test_data_path_expands_home(monkeypatch, tmp_path):
+    """`--data cifar10:~/data`: the shell does not expand ~ after the colon, the CLI does."""
+    from fastconv import cli
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert cli._parse_data("cifar10:~/data") == ("cifar10", str(tmp_path / "data"))
+    assert cli._parse_data("mnist:/abs/path") == ("mnist", "/abs/path")
+    assert cli._parse_data("digits") == ("digits", None)

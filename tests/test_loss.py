@@ -4,7 +4,7 @@ import contextlib
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 import fastconv as fc
 import fastconv.functional as F
@@ -26,24 +26,26 @@ def isa(name):
         fc.set_isa(BEST)
 
 
-def assert_close(out, ref, tol=1e-4, floor=0.0):
+def assert_close(out, ref, tol=1e-4, floor=0.0, zero_atol=1e-5):
     """rel_err <= tol; `floor` bounds the denominator below where the reference is a sum that cancels (a gradient
-    summed over broadcast axes), so float32 rounding of O(1) terms is judged against their scale."""
+    summed over broadcast axes), so float32 rounding of O(1) terms is judged against their scale. Where the
+    reference is analytically zero, |out| <= zero_atol: float32 rounding of terms that cancel exactly."""
     ref = ref.detach().numpy() if hasattr(ref, "detach") else np.asarray(ref)
     out = np.asarray(out)
     assert out.shape == ref.shape, f"shape {out.shape} != reference {ref.shape}"
     nan = np.isnan(ref)
     assert np.array_equal(np.isnan(out), nan), "NaN pattern differs from torch"
     if np.linalg.norm(ref[~nan]) < 1e-6:  # analytically zero (e.g. d cos/dx for 1-element vectors): float64 noise
-        assert np.abs(out[~nan]).max(initial=0) <= 1e-5
+        assert np.abs(out[~nan]).max(initial=0) <= zero_atol
     elif (~nan).any():
         err = np.linalg.norm(out[~nan] - ref[~nan]) / max(np.linalg.norm(ref[~nan]), floor)
         assert err <= tol, f"relative error {err}"
 
 
-def check(fc_fn, torch_fn, arrays, grad_idx, seed=0, tol=1e-4, floor=0.0):
+def check(fc_fn, torch_fn, arrays, grad_idx, seed=0, tol=1e-4, floor=0.0, zero_atol=None):
     """Forward of fc_fn(*arrays) vs torch_fn(*float64 tensors), then gradients of sum(out * c) (a random
-    cotangent, so every output element counts) w.r.t. arrays[grad_idx] vs torch.autograd."""
+    cotangent, so every output element counts) w.r.t. arrays[grad_idx] vs torch.autograd. zero_atol(c) gives the
+    bound for gradients that are analytically zero (default 1e-5)."""
     ts = [t64(a, i in grad_idx) if a.dtype.kind == "f" else torch.from_numpy(a) for i, a in enumerate(arrays)]
     ref = torch_fn(*ts)
     assert_close(fc_fn(*arrays), ref, tol)
@@ -60,8 +62,9 @@ def check(fc_fn, torch_fn, arrays, grad_idx, seed=0, tol=1e-4, floor=0.0):
 
     _, grads = fc.value_and_grad(f, argnums=tuple(grad_idx))(*[a.reshape(1) if z else a
                                                                 for a, z in zip(arrays, zero_d)])
+    za = 1e-5 if zero_atol is None else zero_atol(c)
     for g, i in zip(grads, grad_idx):
-        assert_close(g.reshape(arrays[i].shape), ts[i].grad, tol, floor)
+        assert_close(g.reshape(arrays[i].shape), ts[i].grad, tol, floor, za)
 
 
 # ---- cross_entropy / nll_loss ----------------------------------------------------------------------------------
@@ -310,11 +313,18 @@ def cosine_case(draw):
 
 @settings(max_examples=40, deadline=None)
 @given(case=cosine_case(), eps=st.sampled_from([1e-8, 0.5]), seed=st.integers(0, 10_000))
+@example(case=((5, 4), (5, 1), -1), eps=1e-8, seed=6615)  # the noisiest zero gradient of a 4000-case scan
 def test_cosine_similarity(case, eps, seed):
     s1, s2, dim = case
     a, b = np.asarray(randn(*s1, seed=seed)), np.asarray(randn(*s2, seed=seed + 1))
+    # Along a dim of size 1 the cosine is sign(a*b) and its gradient is analytically zero: a difference of two
+    # terms of size |c|/|x| each, which float32 cancels only to ~ulp(1) of that (summed over broadcast copies).
+    # A seeded run once met |x| = 8e-4, noise 6e-5, far above a fixed 1e-5; a wrong gradient is of order |c|/|x|.
+    zero_atol = lambda c: max(1e-5, 1e-6 * np.abs(c).max() * max(a.size, b.size)  # noqa: E731
+                              / min(np.abs(a).min(), np.abs(b).min()))
     check(lambda a, b: F.cosine_similarity(a, b, dim=dim, eps=eps),
-          lambda a, b: TF.cosine_similarity(a, b, dim=dim, eps=eps), [a, b], [0, 1], seed, floor=1e-2)
+          lambda a, b: TF.cosine_similarity(a, b, dim=dim, eps=eps), [a, b], [0, 1], seed, floor=1e-2,
+          zero_atol=zero_atol)
 
 
 def test_cosine_similarity_of_a_zero_vector():

@@ -83,6 +83,8 @@ CONFIGS = [
     ("SGD", dict(lr=0.05, momentum=0.9)),
     ("SGD", dict(lr=0.05, momentum=0.8, dampening=0.3, weight_decay=0.01)),
     ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.1)),
+    ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.1, maximize=True)),
+    ("SGD", dict(lr=0.05, momentum=0.8, dampening=0.3, maximize=True)),
     ("Adam", dict()),
     ("Adam", dict(lr=0.02, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.05)),
     ("Adam", dict(lr=0.02, amsgrad=True)),

@@ -21,8 +21,9 @@ from .compile import compile, Compiled
 from .summary import summary
 from .training import fit, evaluate, predict, History
 from .io import save, load, register_module
-from . import data, models
+from . import data, models, utils
 from . import onnx  # fastconv.onnx imports the onnx package only inside its functions
+from ._grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 
 __version__ = _C.__version__
 
@@ -30,7 +31,8 @@ __all__ = ["Tensor", "from_dlpack", "from_numpy", "tensor", "backends", "cuda", 
            "cpu_features", "set_num_threads", "get_num_threads", "set_detect_anomaly", "is_anomaly_enabled",
            "detect_anomaly", "empty_cache", "cached_memory_bytes",
            "memory_allocated", "max_memory_allocated", "reset_peak_memory_stats", "set_isa", "get_isa", "get_cmake_dir",
-           "manual_seed", "Symbol", "cat", "conv_output_size", "conv_flops", "ConvOutputSize", "nn", "optim",
+           "manual_seed", "Symbol", "cat", "utils", "no_grad", "enable_grad", "inference_mode",
+           "set_grad_enabled", "is_grad_enabled", "conv_output_size", "conv_flops", "ConvOutputSize", "nn", "optim",
            "compile", "Compiled", "summary", "fit", "evaluate", "predict", "History", "save",
            "load", "register_module", "data", "models", "onnx"]
 

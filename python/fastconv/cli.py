@@ -142,7 +142,8 @@ def _parse_data(spec: str) -> tuple[str, str | None]:
         raise CLIError(f"--data {spec!r}: the {kind} data set is built in and takes no path")
     if kind not in ("digits", "shapes") and not path:
         raise CLIError(f"--data {kind} needs the folder holding the files: --data {kind}:/path/to/{kind}")
-    return kind, path or None
+    # the shell leaves ~ unexpanded after "cifar10:", so expand it here
+    return kind, os.path.expanduser(path) if path else None
 
 
 def load_data(spec: str, image_size: int | None = None, seed: int = 0):

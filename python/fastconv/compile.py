@@ -46,7 +46,8 @@ def resolve_loss(loss) -> tuple[Callable | None, str | None]:
                              f"loss(output, target) built from fastconv.functional")
         return _LOSSES[key]
     if callable(loss):
-        return loss, None
+        # loss modules (nn.CrossEntropyLoss(), ...) say which target dtype they take
+        return loss, getattr(loss, "target_dtype", None)
     raise TypeError(f"compile: loss must be a string or a callable(output, target), got {type(loss).__name__}")
 
 

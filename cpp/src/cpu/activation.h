@@ -14,13 +14,14 @@ void relu__avx2(const float* x, float* y, int64_t n);
 void relu_backward__avx512(const float* grad, const float* y, float* dx, int64_t n);
 void relu_backward__avx2(const float* grad, const float* y, float* dx, int64_t n);
 
-// Point-wise activations with parameters (leaky_relu, elu, sigmoid, tanh, threshold, hardtanh are vectorised;
-// the other kinds fall back to the reference inside these entry points).
+// Point-wise activations with parameters (all but gelu, softplus and mish are vectorised; those fall back to the
+// reference inside these entry points).
 using ActKernel = void (*)(const ref::ActParams& p, const float* x, float* y, int64_t n);
 using ActBackwardKernel = void (*)(const ref::ActParams& p, const float* grad, const float* saved, float* dx,
                                    int64_t n);
 constexpr bool act_is_vectorised(ref::ActKind k) {
-  return k != ref::ActKind::gelu && k != ref::ActKind::gelu_tanh && k != ref::ActKind::softplus;
+  return k != ref::ActKind::gelu && k != ref::ActKind::gelu_tanh && k != ref::ActKind::softplus &&
+         k != ref::ActKind::mish;
 }
 void activation__avx512(const ref::ActParams& p, const float* x, float* y, int64_t n);
 void activation__avx2(const ref::ActParams& p, const float* x, float* y, int64_t n);

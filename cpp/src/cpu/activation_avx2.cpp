@@ -80,6 +80,12 @@ inline __m256 vtanh(__m256 x) {
   return _mm256_blendv_ps(t, small, _mm256_cmp_ps(ax, _mm256_set1_ps(0.625f), _CMP_LT_OQ));
 }
 
+// relu6(x + 3) / 6, x second in the clamps so NaN passes through.
+inline __m256 vhardsigmoid(__m256 x) {
+  __m256 t = _mm256_max_ps(_mm256_setzero_ps(), _mm256_add_ps(x, _mm256_set1_ps(3.f)));
+  return _mm256_div_ps(_mm256_min_ps(_mm256_set1_ps(6.f), t), _mm256_set1_ps(6.f));
+}
+
 }  // namespace
 
 void activation__avx2(const ref::ActParams& p, const float* x, float* y, int64_t n) {
@@ -99,6 +105,13 @@ void activation__avx2(const ref::ActParams& p, const float* x, float* y, int64_t
       return map1(x, y, n, [&](__m256 v) { return _mm256_blendv_ps(v, b, _mm256_cmp_ps(v, a, _CMP_LE_OQ)); });
     case ActKind::hardtanh:  // x second: NaN passes through both clamps
       return map1(x, y, n, [&](__m256 v) { return _mm256_min_ps(b, _mm256_max_ps(a, v)); });
+    case ActKind::hardsigmoid: return map1(x, y, n, vhardsigmoid);
+    case ActKind::hardswish: return map1(x, y, n, [&](__m256 v) { return _mm256_mul_ps(v, vhardsigmoid(v)); });
+    case ActKind::silu: return map1(x, y, n, [&](__m256 v) { return _mm256_mul_ps(v, vsigmoid(v)); });
+    case ActKind::selu:
+      return map1(x, y, n, [&](__m256 v) {
+        return _mm256_mul_ps(b, _mm256_blendv_ps(_mm256_mul_ps(a, vexpm1_256(v)), v, _mm256_cmp_ps(v, zero, _CMP_GT_OQ)));
+      });
     default: return ref::activation(p, x, y, n);
   }
 }
@@ -126,6 +139,29 @@ void activation_backward__avx2(const ref::ActParams& p, const float* grad, const
     case ActKind::hardtanh:
       return map2(grad, s, dx, n, [&](__m256 g, __m256 v) {
         return _mm256_and_ps(g, _mm256_and_ps(_mm256_cmp_ps(v, a, _CMP_GT_OQ), _mm256_cmp_ps(v, b, _CMP_LT_OQ)));
+      });
+    case ActKind::hardsigmoid:
+      return map2(grad, s, dx, n, [&](__m256 g, __m256 v) {
+        __m256 in = _mm256_and_ps(_mm256_cmp_ps(v, _mm256_set1_ps(-3.f), _CMP_GT_OQ),
+                                  _mm256_cmp_ps(v, _mm256_set1_ps(3.f), _CMP_LT_OQ));
+        return _mm256_and_ps(in, _mm256_mul_ps(g, _mm256_set1_ps(1.f / 6.f)));
+      });
+    case ActKind::hardswish:  // 0 up to -3, x/3 + 1/2 on (-3, 3), 1 from 3 on (and for NaN), as torch
+      return map2(grad, s, dx, n, [&](__m256 g, __m256 v) {
+        __m256 mid = _mm256_cmp_ps(v, _mm256_set1_ps(3.f), _CMP_LT_OQ);
+        __m256 low = _mm256_cmp_ps(v, _mm256_set1_ps(-3.f), _CMP_LE_OQ);
+        __m256 d = _mm256_fmadd_ps(v, _mm256_set1_ps(1.f / 3.f), _mm256_set1_ps(0.5f));
+        return _mm256_andnot_ps(low, _mm256_blendv_ps(g, _mm256_mul_ps(g, d), mid));
+      });
+    case ActKind::silu:
+      return map2(grad, s, dx, n, [&](__m256 g, __m256 v) {
+        __m256 sg = vsigmoid(v);
+        return _mm256_mul_ps(_mm256_mul_ps(g, sg), _mm256_fmadd_ps(v, _mm256_sub_ps(one, sg), one));
+      });
+    case ActKind::selu:
+      return map2(grad, s, dx, n, [&](__m256 g, __m256 v) {
+        __m256 neg = _mm256_mul_ps(_mm256_mul_ps(a, vexp256(v)), g);
+        return _mm256_mul_ps(b, _mm256_blendv_ps(neg, g, _mm256_cmp_ps(v, zero, _CMP_GT_OQ)));
       });
     default: return ref::activation_backward(p, grad, s, dx, n);
   }

@@ -84,6 +84,12 @@ inline __m512 vtanh(__m512 x) {
   return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(ax, _mm512_set1_ps(0.625f), _CMP_LT_OQ), t, small);
 }
 
+// relu6(x + 3) / 6, x second in the clamps so NaN passes through.
+inline __m512 vhardsigmoid(__m512 x) {
+  __m512 t = _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(x, _mm512_set1_ps(3.f)));
+  return _mm512_div_ps(_mm512_min_ps(_mm512_set1_ps(6.f), t), _mm512_set1_ps(6.f));
+}
+
 }  // namespace
 
 void activation__avx512(const ref::ActParams& p, const float* x, float* y, int64_t n) {
@@ -103,6 +109,14 @@ void activation__avx512(const ref::ActParams& p, const float* x, float* y, int64
       return map1(x, y, n, [&](__m512 v) { return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, a, _CMP_LE_OQ), v, b); });
     case ActKind::hardtanh:  // x second: NaN passes through both clamps
       return map1(x, y, n, [&](__m512 v) { return _mm512_min_ps(b, _mm512_max_ps(a, v)); });
+    case ActKind::hardsigmoid: return map1(x, y, n, vhardsigmoid);
+    case ActKind::hardswish: return map1(x, y, n, [&](__m512 v) { return _mm512_mul_ps(v, vhardsigmoid(v)); });
+    case ActKind::silu: return map1(x, y, n, [&](__m512 v) { return _mm512_mul_ps(v, vsigmoid(v)); });
+    case ActKind::selu:
+      return map1(x, y, n, [&](__m512 v) {
+        return _mm512_mul_ps(b, _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ),
+                                                     _mm512_mul_ps(a, vexpm1_512(v)), v));
+      });
     default: return ref::activation(p, x, y, n);
   }
 }
@@ -132,6 +146,29 @@ void activation_backward__avx512(const ref::ActParams& p, const float* grad, con
       return map2(grad, s, dx, n, [&](__m512 g, __m512 v) {
         __mmask16 in = _mm512_cmp_ps_mask(v, a, _CMP_GT_OQ) & _mm512_cmp_ps_mask(v, b, _CMP_LT_OQ);
         return _mm512_maskz_mov_ps(in, g);
+      });
+    case ActKind::hardsigmoid:
+      return map2(grad, s, dx, n, [&](__m512 g, __m512 v) {
+        __mmask16 in = _mm512_cmp_ps_mask(v, _mm512_set1_ps(-3.f), _CMP_GT_OQ) &
+                       _mm512_cmp_ps_mask(v, _mm512_set1_ps(3.f), _CMP_LT_OQ);
+        return _mm512_maskz_mov_ps(in, _mm512_mul_ps(g, _mm512_set1_ps(1.f / 6.f)));
+      });
+    case ActKind::hardswish:  // 0 up to -3, x/3 + 1/2 on (-3, 3), 1 from 3 on (and for NaN), as torch
+      return map2(grad, s, dx, n, [&](__m512 g, __m512 v) {
+        __mmask16 mid = _mm512_cmp_ps_mask(v, _mm512_set1_ps(3.f), _CMP_LT_OQ);
+        __mmask16 low = _mm512_cmp_ps_mask(v, _mm512_set1_ps(-3.f), _CMP_LE_OQ);
+        __m512 d = _mm512_fmadd_ps(v, _mm512_set1_ps(1.f / 3.f), _mm512_set1_ps(0.5f));
+        return _mm512_maskz_mov_ps(low ^ 0xFFFF, _mm512_mask_mul_ps(g, mid, g, d));
+      });
+    case ActKind::silu:
+      return map2(grad, s, dx, n, [&](__m512 g, __m512 v) {
+        __m512 sg = vsigmoid(v);
+        return _mm512_mul_ps(_mm512_mul_ps(g, sg), _mm512_fmadd_ps(v, _mm512_sub_ps(one, sg), one));
+      });
+    case ActKind::selu:
+      return map2(grad, s, dx, n, [&](__m512 g, __m512 v) {
+        __m512 neg = _mm512_mul_ps(_mm512_mul_ps(a, vexp512(v)), g);
+        return _mm512_mul_ps(b, _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ), neg, g));
       });
     default: return ref::activation_backward(p, grad, s, dx, n);
   }

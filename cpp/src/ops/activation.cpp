@@ -1,7 +1,8 @@
 // Activations. relu is the worked example of the op contract: shape rule, ISA-dispatched kernels with a
 // reference fallback, and a backward rule that emits a dedicated relu_backward node reading the saved output.
 // The parameterised point-wise activations share one kernel entry per ISA (ref::ActParams says which), each with
-// a `<name>_backward` op; softmax / log_softmax reduce along `dim`.
+// a `<name>_backward` op; softmax / log_softmax reduce along `dim`; prelu has a learnable weight (one per channel or
+// one shared) and a backward op giving both gradients.
 #include <algorithm>
 
 #include "cpu/activation.h"
@@ -93,6 +94,18 @@ ref::ActParams act_params(const OpCall& c) {
     p.a = float(a.get_float("beta", 1.0));
     p.b = float(a.get_float("threshold", 20.0));
     FC_CHECK(p.a != 0.f, Value, c.op, ": argument 'beta' must be non-zero, got 0");
+  } else if (name == "hardsigmoid") {
+    p.kind = ref::ActKind::hardsigmoid;
+  } else if (name == "hardswish") {
+    p.kind = ref::ActKind::hardswish;
+  } else if (name == "silu") {
+    p.kind = ref::ActKind::silu;
+  } else if (name == "mish") {
+    p.kind = ref::ActKind::mish;
+  } else if (name == "selu") {  // torch's fixed constants (Klambauer et al. 2017)
+    p.kind = ref::ActKind::selu;
+    p.a = 1.6732632423543772848170429916717f;
+    p.b = 1.0507009873554804934193349852946f;
   } else {
     fail(ErrorKind::Runtime, c.op, ": not a point-wise activation");
   }
@@ -196,6 +209,70 @@ Prepared prepare_softmax(const KernelCall& c) {
   }
 }
 
+// ---- prelu ----------------------------------------------------------------------------------------------------
+
+ref::PreluParams prelu_params(const OpCall& c) {
+  expect_dtype(c, 0, DType::f32, "input");
+  expect_dtype(c, 1, DType::f32, "weight");
+  const Shape &x = c.in[0].shape, &w = c.in[1].shape;
+  FC_CHECK(w.size() <= 1, Value, c.op, ": argument 'weight' must be a scalar or 1-D, got shape ", shape_str(w));
+  ref::PreluParams p;
+  // torch: dim 1 holds the channels; inputs of rank < 2 have one channel.
+  const int64_t channels = x.size() >= 2 ? x[1] : 1, nw = shape_numel(w);
+  FC_CHECK(nw == 1 || nw == channels, Value, c.op, ": argument 'weight' has ", nw,
+           " elements but the input has ", channels, " channel(s) (dim 1 of shape ", shape_str(x),
+           "); expected 1 or ", channels);
+  p.shared = nw == 1;
+  p.C = channels;
+  p.outer = x.empty() ? 1 : x[0];
+  for (size_t i = 2; i < x.size(); ++i) p.inner *= x[i];
+  if (x.size() < 2) {  // a vector is one channel of x.size() elements
+    p.outer = 1;
+    p.inner = shape_numel(x);
+  }
+  return p;
+}
+
+int64_t prelu_grain(const ref::PreluParams& p) {
+  return std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, p.outer * p.inner));
+}
+
+Prepared prepare_prelu(const KernelCall& c) {
+  const ref::PreluParams p = prelu_params(c);
+  return {[p](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
+            const float *x = fptr(in[0]), *w = fptr(in[1]);
+            float* y = fptr_mut(out[0]);
+            parallel_for(p.C, prelu_grain(p), [&](int64_t c0, int64_t c1) { ref::prelu(p, x, w, y, c0, c1); });
+          },
+          0, "ref"};
+}
+
+// One double per channel of scratch for the weight-gradient parts, summed at the end for a shared weight.
+Prepared prepare_prelu_backward(const KernelCall& c) {
+  const ref::PreluParams p = prelu_params(OpCall{c.op, c.attrs, {c.in[1], c.in[2]}});
+  return {[p](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext& ctx) {
+            const float *g = fptr(in[0]), *x = fptr(in[1]), *w = fptr(in[2]);
+            float *dx = fptr_mut(out[0]), *dw = fptr_mut(out[1]);
+            double* part = static_cast<double*>(ctx.workspace);
+            parallel_for(p.C, prelu_grain(p),
+                         [&](int64_t c0, int64_t c1) { ref::prelu_backward(p, g, x, w, dx, part, c0, c1); });
+            if (p.shared) {
+              double s = 0;
+              for (int64_t i = 0; i < p.C; ++i) s += part[i];
+              dw[0] = float(s);
+            } else {
+              for (int64_t i = 0; i < p.C; ++i) dw[i] = float(part[i]);
+            }
+          },
+          size_t(p.C) * sizeof(double), "ref"};
+}
+
+std::vector<ValueId> backward_prelu(BackwardCall& b) {
+  if (b.grad_out[0] == kNoValue) return {kNoValue, kNoValue};
+  std::vector<ValueId> o = b.g.add("prelu_backward", {b.grad_out[0], b.in(0), b.in(1)});
+  return {b.needs_grad[0] ? o[0] : kNoValue, b.needs_grad[1] ? o[1] : kNoValue};
+}
+
 }  // namespace
 
 void register_activation_ops(Registry& r, KernelTable& k) {
@@ -209,13 +286,32 @@ void register_activation_ops(Registry& r, KernelTable& k) {
   add_cpu_kernels(k, "relu_backward", "activation", prepare_relu_backward<true>, prepare_relu_backward<false>);
 
   for (const char* name :
-       {"leaky_relu", "elu", "sigmoid", "tanh", "threshold", "hardtanh", "relu6", "gelu", "softplus"}) {
+       {"leaky_relu", "elu", "sigmoid", "tanh", "threshold", "hardtanh", "relu6", "gelu", "softplus", "hardsigmoid",
+        "hardswish", "silu", "mish", "selu"}) {
     const std::string bwd = std::string(name) + "_backward";
     r.add({name, 1, 1, infer_act, backward_act, false, 0});
     r.add({bwd, 2, 2, infer_act, nullptr, false, 0});
     add_cpu_kernels(k, name, "activation", prepare_act<true>, prepare_act<false>);
     add_cpu_kernels(k, bwd, "activation", prepare_act_backward<true>, prepare_act_backward<false>);
   }
+
+  // prelu(input, weight) -> y; prelu_backward(grad, input, weight) -> (grad_input, grad_weight)
+  r.add({"prelu", 2, 2,
+         [](const OpCall& c) -> std::vector<TensorDesc> {
+           prelu_params(c);
+           return {c.in[0]};
+         },
+         backward_prelu, false, -1});
+  r.add({"prelu_backward", 3, 3,
+         [](const OpCall& c) -> std::vector<TensorDesc> {
+           prelu_params(OpCall{c.op, c.attrs, {c.in[1], c.in[2]}});
+           FC_CHECK(c.in[0].shape == c.in[1].shape, Value, c.op, ": grad_output has shape ", shape_str(c.in[0].shape),
+                    " but input has shape ", shape_str(c.in[1].shape));
+           return {c.in[1], c.in[2]};
+         },
+         nullptr, false, -1});
+  add_cpu_kernel(k, "prelu", "activation", "ref", 0, prepare_prelu);
+  add_cpu_kernel(k, "prelu_backward", "activation", "ref", 0, prepare_prelu_backward);
 
   for (const char* name : {"softmax", "log_softmax"}) {
     const std::string bwd = std::string(name) + "_backward";

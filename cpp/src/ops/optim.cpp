@@ -62,11 +62,13 @@ Prepared prepare_sgd(const KernelCall& c) {
   p.weight_decay = c.attr().get_float("weight_decay", 0.0);
   p.nesterov = c.attr().get_bool("nesterov", false);
   const bool clipped = c.attr().get_bool("clipped", false);
-  return {[base = p, clipped](const std::vector<Tensor>& in, const std::vector<Tensor>&, const RunContext&) {
+  // maximize: torch steps along -grad; negating the gradient scale is exact and costs the kernels nothing
+  const float sign = c.attr().get_bool("maximize", false) ? -1.f : 1.f;
+  return {[base = p, clipped, sign](const std::vector<Tensor>& in, const std::vector<Tensor>&, const RunContext&) {
             ref::SgdParams p = base;
             p.lr = in[2].data<const double>()[0];
             p.first_step = in[3].data<const int64_t>()[0] == 0;
-            p.grad_scale = clipped ? fptr(in.back())[0] : 1.f;
+            p.grad_scale = sign * (clipped ? fptr(in.back())[0] : 1.f);
             float* buf = p.momentum != 0 ? fptr_mut(in[kFirstSlot]) : nullptr;
             float* w = fptr_mut(in[0]);
             const float* g = fptr(in[1]);
@@ -192,7 +194,8 @@ Attrs sgd_attrs(const AttrReader& h) {
   return {{"momentum", h.get_float("momentum", 0.0)},
           {"dampening", h.get_float("dampening", 0.0)},
           {"weight_decay", h.get_float("weight_decay", 0.0)},
-          {"nesterov", h.get_bool("nesterov", false)}};
+          {"nesterov", h.get_bool("nesterov", false)},
+          {"maximize", h.get_bool("maximize", false)}};
 }
 Attrs adam_attrs(const AttrReader& h, bool decoupled) {
   const std::vector<double> betas = h.has("betas") ? h.get_float_list("betas") : std::vector<double>{0.9, 0.999};

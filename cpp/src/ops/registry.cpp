@@ -23,6 +23,9 @@ void register_linear_ops(Registry& r, KernelTable& k);
 void register_loss_ops(Registry& r, KernelTable& k);
 void register_optim_ops(Registry& r, KernelTable& k);
 void register_fused_ops(Registry& r, KernelTable& k);
+void register_pad_ops(Registry& r, KernelTable& k);
+void register_fold_ops(Registry& r, KernelTable& k);
+void register_shuffle_ops(Registry& r, KernelTable& k);
 
 namespace {
 void register_all(Registry& r, KernelTable& k) {
@@ -40,6 +43,9 @@ void register_all(Registry& r, KernelTable& k) {
   register_linear_ops(r, k);      // linear
   register_loss_ops(r, k);        // cross_entropy, nll, mse, bce, triplet margin, cosine similarity
   register_optim_ops(r, k);       // sgd/adam/rmsprop updates, gradient clipping
+  register_pad_ops(r, k);         // pad (constant, reflect, replicate, circular)
+  register_fold_ops(r, k);        // unfold (im2col), fold (col2im)
+  register_shuffle_ops(r, k);     // pixel_shuffle, pixel_unshuffle, channel_shuffle
   register_fused_ops(r, k);       // conv*d_fused, conv_bn_fold, batch_norm_relu(_backward): made by graph/fuse.cpp
 }
 

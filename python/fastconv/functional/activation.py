@@ -12,7 +12,7 @@ import numpy as np
 from ._util import as_float, is_symbol, number, op
 
 __all__ = ["relu", "leaky_relu", "elu", "sigmoid", "tanh", "threshold", "relu6", "hardtanh", "gelu", "softplus",
-           "softmax", "log_softmax", "identity"]
+           "hardsigmoid", "hardswish", "silu", "mish", "selu", "prelu", "softmax", "log_softmax", "identity"]
 
 
 def relu(input, inplace: bool = False):
@@ -73,6 +73,37 @@ def gelu(input, approximate: str = "none"):
 def softplus(input, beta: float = 1.0, threshold: float = 20.0):
     """log(1 + exp(beta x)) / beta, and x itself where beta * x > threshold (torch's switch)."""
     return _act("softplus", input, dict(beta=number(beta, "softplus", "beta"), threshold=number(threshold, "softplus", "threshold")))
+
+
+def hardsigmoid(input, inplace: bool = False):
+    """relu6(x + 3) / 6 (gradient 1/6 strictly inside (-3, 3), as torch)."""
+    return _act("hardsigmoid", input, None, inplace)
+
+
+def hardswish(input, inplace: bool = False):
+    """x * relu6(x + 3) / 6 (MobileNetV3)."""
+    return _act("hardswish", input, None, inplace)
+
+
+def silu(input, inplace: bool = False):
+    """x * sigmoid(x) (swish)."""
+    return _act("silu", input, None, inplace)
+
+
+def mish(input, inplace: bool = False):
+    """x * tanh(log(1 + exp(x)))."""
+    return _act("mish", input, None, inplace)
+
+
+def selu(input, inplace: bool = False):
+    """scale * (x if x > 0 else alpha * (exp(x) - 1)) with torch's alpha = 1.6732632..., scale = 1.0507009..."""
+    return _act("selu", input, None, inplace)
+
+
+def prelu(input, weight):
+    """x if x > 0 else weight[c] * x, with c the channel (dim 1; inputs of rank < 2 have one channel); weight has one
+    element per channel or a single one shared by all. Differentiable in both input and weight."""
+    return op("prelu", [as_float(input, "prelu"), as_float(weight, "prelu", "weight")])
 
 
 def identity(input):

@@ -11,7 +11,7 @@ import numpy as np
 from .._trace import next_seed
 from ._util import as_float, integer, is_symbol, number, op
 
-__all__ = ["dropout", "dropout2d"]
+__all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d"]
 
 
 def _dropout(name: str, input, p, training: bool, inplace: bool, seed):
@@ -40,3 +40,28 @@ def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
     """Zeroes whole channels of [N, C, *] with probability p (one draw per (n, c)), scaling kept ones by 1/(1-p).
     As torch, a 3-D input is read as (N, C, L) and a 2-D one as (N, C) (element-wise)."""
     return _dropout("dropout2d", input, p, training, inplace, seed)
+
+
+def _channel_dropout(name: str, input, p, training: bool, inplace: bool, seed, batched_rank: int):
+    """dropout1d / dropout3d: channels of [N, C, L] / [N, C, D, H, W], or of one unbatched sample (given a batch axis
+    of 1 here, so its channels, not its first axis, are dropped)."""
+    x = as_float(input, name)
+    rank = len(x.shape)
+    if rank not in (batched_rank - 1, batched_rank):
+        raise ValueError(f"{name}: expected a {batched_rank - 1}-D (unbatched) or {batched_rank}-D (batched) input, "
+                         f"got shape {list(x.shape)}")
+    if rank == batched_rank:
+        return _dropout("dropout2d", input if inplace else x, p, training, inplace, seed)
+    from .shape import reshape
+    y = _dropout("dropout2d", reshape(x, (1,) + tuple(x.shape)), p, training, False, seed)
+    return reshape(y, tuple(x.shape))
+
+
+def dropout1d(input, p: float = 0.5, training: bool = True, inplace: bool = False, *, seed=None):
+    """Zeroes whole channels of [N, C, L] (or unbatched [C, L]) with probability p, scaling kept ones by 1/(1-p)."""
+    return _channel_dropout("dropout1d", input, p, training, inplace, seed, 3)
+
+
+def dropout3d(input, p: float = 0.5, training: bool = True, inplace: bool = False, *, seed=None):
+    """Zeroes whole channels of [N, C, D, H, W] (or unbatched [C, D, H, W]) with probability p."""
+    return _channel_dropout("dropout3d", input, p, training, inplace, seed, 5)

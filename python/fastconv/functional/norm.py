@@ -8,7 +8,7 @@ import numpy as np
 
 from ._util import as_float, is_symbol, op
 
-__all__ = ["batch_norm", "group_norm", "layer_norm", "local_response_norm"]
+__all__ = ["batch_norm", "instance_norm", "group_norm", "layer_norm", "local_response_norm"]
 
 
 def _running_stat(x, name: str, training: bool):
@@ -61,6 +61,36 @@ def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-0
     _optional(inputs, attrs, "has_weight", weight, "group_norm", "weight")
     _optional(inputs, attrs, "has_bias", bias, "group_norm", "bias")
     return op("group_norm", inputs, attrs, multi=True)[0]
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-05):
+    """Normalises each channel of each sample over its spatial positions ([N, C, *]): group_norm with one group per
+    channel. With use_input_stats and running statistics given, those are updated in place as torch does (the mean
+    over the batch of each instance's mean and unbiased variance); without use_input_stats they normalise."""
+    name = "instance_norm"
+    x = as_float(input, name)
+    shape = tuple(x.shape)
+    if len(shape) < 3:
+        raise ValueError(f"{name}: expected an input of at least 3 dimensions [N, C, *], got shape {list(shape)}")
+    if (running_mean is None) != (running_var is None):
+        raise ValueError(f"{name}: running_mean and running_var must both be given or both be None")
+    if not use_input_stats:
+        if running_mean is None:
+            raise ValueError(f"{name}: use_input_stats=False needs running_mean and running_var")
+        return batch_norm(x, running_mean, running_var, weight, bias, training=False, eps=eps)
+    if running_mean is not None:
+        if is_symbol(x):
+            # the compiled step has no node for this update yet; silently skipping it would freeze the statistics
+            raise NotImplementedError(f"{name}: updating running statistics inside a traced graph is not supported; "
+                                      f"use track_running_stats=False (torch's default) or call it eagerly")
+        rm, rv = (_running_stat(r, a, True) for r, a in ((running_mean, "running_mean"), (running_var, "running_var")))
+        xs = np.asarray(x, np.float64).reshape(shape[0], shape[1], -1)
+        n = xs.shape[2]
+        m = float(momentum)
+        rm[...] = (1 - m) * rm + m * xs.mean(2).mean(0)
+        rv[...] = (1 - m) * rv + m * (xs.var(2) * (n / (n - 1) if n > 1 else np.nan)).mean(0)
+    return group_norm(x, shape[1], weight, bias, eps)
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-05):

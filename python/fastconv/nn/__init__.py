@@ -1,6 +1,8 @@
 """fastconv.nn: layers with PyTorch's names, constructor arguments, default initialisation and state_dict keys."""
 from __future__ import annotations
 
+import sys as _sys
+
 from .. import functional
 from . import init
 from .activation import *  # noqa: F401,F403
@@ -13,10 +15,20 @@ from .dropout import *  # noqa: F401,F403
 from .dropout import __all__ as _drop
 from .linear import *  # noqa: F401,F403
 from .linear import __all__ as _lin
+from .loss import *  # noqa: F401,F403
+from .loss import __all__ as _loss
 from .module import Module, Parameter
 from .norm import *  # noqa: F401,F403
 from .norm import __all__ as _norm
 from .pool import *  # noqa: F401,F403
+from .padding import *  # noqa: F401,F403
+from .padding import __all__ as _padding
 from .pool import __all__ as _pool
+from .shuffle import *  # noqa: F401,F403
+from .shuffle import __all__ as _shuffle
 
-__all__ = ["Module", "Parameter", "functional", "init"] + _act + _cont + _conv + _drop + _lin + _norm + _pool
+# torch's import path: `import fastconv.nn.functional as F` and `fastconv.functional` are one module object.
+_sys.modules[__name__ + ".functional"] = functional
+
+__all__ = (["Module", "Parameter", "functional", "init"] + _act + _cont + _conv + _drop + _lin + _loss + _norm
+           + _padding + _pool + _shuffle)

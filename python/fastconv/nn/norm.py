@@ -5,10 +5,11 @@ import numpy as np
 
 from .. import functional as F
 from .._trace import Symbol, op
+from ..functional._util import as_float
 from . import _checks, init
 from .module import Module, Parameter
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "GroupNorm", "LayerNorm", "LocalResponseNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "GroupNorm", "LayerNorm", "LocalResponseNorm"]
 
 
 def _affine_params(m: Module, affine: bool, bias: bool, shape: tuple) -> None:
@@ -174,3 +175,57 @@ class LocalResponseNorm(Module):
 
     def forward(self, input):
         return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+
+class _InstanceNorm(Module):
+    _rank = 4  # the batched rank; one less is an unbatched sample
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = False,
+                 track_running_stats: bool = False, device=None, dtype=None, *, bias: bool = True) -> None:
+        super().__init__()
+        self.num_features = _checks.int_arg(self, "num_features", num_features, 1)
+        self.use_bias = _checks.bool_arg(self, "bias", bias)
+        self.eps = _checks.float_arg(self, "eps", eps, 0.0, lo_open=True)
+        self.momentum = _checks.float_arg(self, "momentum", momentum, 0.0, 1.0)
+        self.affine = _checks.bool_arg(self, "affine", affine)
+        self.track_running_stats = _checks.bool_arg(self, "track_running_stats", track_running_stats)
+        n = self.num_features
+        _checks.reserve(f"{type(self).__name__}({n})", (n * (self.affine * (1 + self.use_bias) + 2 * self.track_running_stats),))
+        _affine_params(self, self.affine, self.use_bias, (n,))
+        if self.track_running_stats:
+            self.register_buffer("running_mean", np.zeros((n,), np.float32))
+            self.register_buffer("running_var", np.ones((n,), np.float32))
+            self.register_buffer("num_batches_tracked", np.zeros((), np.int64))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
+
+    def forward(self, input):
+        shape = tuple(input.shape)
+        if len(shape) not in (self._rank - 1, self._rank):
+            raise ValueError(f"{type(self).__name__}: expected a {self._rank - 1}-D (unbatched) or {self._rank}-D "
+                             f"input, got shape {list(shape)}")
+        x = input if len(shape) == self._rank else F.reshape(as_float(input, type(self).__name__), (1,) + shape)
+        if self.affine and x.shape[1] != self.num_features:
+            raise ValueError(f"{type(self).__name__}: expected input with {self.num_features} channels (num_features), "
+                             f"got {x.shape[1]} (input shape {list(shape)})")
+        y = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                            self.training or not self.track_running_stats, self.momentum, self.eps)
+        return y if len(shape) == self._rank else F.reshape(y, shape)
+
+
+class InstanceNorm1d(_InstanceNorm):
+    _rank = 3
+
+
+class InstanceNorm2d(_InstanceNorm):
+    _rank = 4
+
+
+class InstanceNorm3d(_InstanceNorm):
+    _rank = 5

@@ -5,7 +5,7 @@ from .. import functional as F
 from . import _checks
 from .module import Module
 
-__all__ = ["MaxPool2d", "AvgPool2d", "MinPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "MaxUnpool2d",
+__all__ = ["AdaptiveAvgPool1d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d", "AdaptiveMaxPool3d", "MaxUnpool1d", "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d", "MinPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "MaxUnpool2d",
            "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d"]
 
 
@@ -15,12 +15,12 @@ def _size(owner, name: str, value, lo: int, n: int = 2):
     return tuple(t) if isinstance(value, (list, tuple)) else t[0]
 
 
-def _window(owner, kernel_size, stride, padding, dilation=1):
-    k = _size(owner, "kernel_size", kernel_size, 1)
-    s = _size(owner, "stride", stride, 1) if (stride is not None and stride != []) else k
-    p = _size(owner, "padding", padding, 0)
-    d = _size(owner, "dilation", dilation, 1)
-    kt, pt = _checks.ints_arg(owner, "kernel_size", k, 2), _checks.ints_arg(owner, "padding", p, 2)
+def _window(owner, kernel_size, stride, padding, dilation=1, n: int = 2):
+    k = _size(owner, "kernel_size", kernel_size, 1, n)
+    s = _size(owner, "stride", stride, 1, n) if (stride is not None and stride != []) else k
+    p = _size(owner, "padding", padding, 0, n)
+    d = _size(owner, "dilation", dilation, 1, n)
+    kt, pt = _checks.ints_arg(owner, "kernel_size", k, n), _checks.ints_arg(owner, "padding", p, n)
     if any(pi > ki // 2 for pi, ki in zip(pt, kt)):
         raise ValueError(f"{type(owner).__name__}: argument 'padding' must be at most half of kernel_size, got "
                          f"padding={p} and kernel_size={k}")
@@ -28,11 +28,13 @@ def _window(owner, kernel_size, stride, padding, dilation=1):
 
 
 class _PoolNd(Module):
+    dims = 2
+
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
                  ceil_mode: bool = False) -> None:
         super().__init__()
         self.kernel_size, self.stride, self.padding, self.dilation = _window(self, kernel_size, stride, padding,
-                                                                             dilation)
+                                                                             dilation, self.dims)
         self.return_indices = _checks.bool_arg(self, "return_indices", return_indices)
         self.ceil_mode = _checks.bool_arg(self, "ceil_mode", ceil_mode)
 
@@ -47,6 +49,22 @@ class MaxPool2d(_PoolNd):
                             ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
 
+class MaxPool1d(_PoolNd):
+    dims = 1
+
+    def forward(self, input):
+        return F.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                            ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+
+
+class MaxPool3d(_PoolNd):
+    dims = 3
+
+    def forward(self, input):
+        return F.max_pool3d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                            ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+
+
 class MinPool2d(_PoolNd):
     """The minimum over each window (course notes' min pooling; max pooling of -x)."""
 
@@ -56,14 +74,16 @@ class MinPool2d(_PoolNd):
 
 
 class AvgPool2d(Module):
+    dims = 2
+
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True,
                  divisor_override=None) -> None:
         super().__init__()
-        self.kernel_size, self.stride, self.padding, _ = _window(self, kernel_size, stride, padding)
+        self.kernel_size, self.stride, self.padding, _ = _window(self, kernel_size, stride, padding, 1, self.dims)
         self.ceil_mode = _checks.bool_arg(self, "ceil_mode", ceil_mode)
         self.count_include_pad = _checks.bool_arg(self, "count_include_pad", count_include_pad)
         if divisor_override is not None and _checks.int_arg(self, "divisor_override", divisor_override, None) == 0:
-            raise ValueError("AvgPool2d: argument 'divisor_override' must be non-zero (or None), got 0")
+            raise ValueError(f"{type(self).__name__}: argument 'divisor_override' must be non-zero (or None), got 0")
         self.divisor_override = divisor_override
 
     def extra_repr(self) -> str:
@@ -74,11 +94,36 @@ class AvgPool2d(Module):
                             self.count_include_pad, self.divisor_override)
 
 
-def _output_size(owner, value):
-    """An int or a 2-tuple of positive ints or None (None keeps that input size)."""
-    items = list(value) if isinstance(value, (list, tuple)) else [value, value]
-    if len(items) != 2:
-        raise ValueError(f"{type(owner).__name__}: argument 'output_size' must be an int or a 2-tuple, got {value!r}")
+class AvgPool1d(AvgPool2d):
+    dims = 1
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+                 count_include_pad: bool = True) -> None:
+        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
+        # torch keeps AvgPool1d's sizes as 1-tuples (its repr prints kernel_size=(3,))
+        self.kernel_size, self.stride, self.padding = (_checks.ints_arg(self, n, v, 1, lo=None) for n, v in
+                                                       (("kernel_size", self.kernel_size), ("stride", self.stride),
+                                                        ("padding", self.padding)))
+
+    def forward(self, input):
+        return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad)
+
+
+class AvgPool3d(AvgPool2d):
+    dims = 3
+
+    def forward(self, input):
+        return F.avg_pool3d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override)
+
+
+def _output_size(owner, value, n: int = 2):
+    """An int or an n-tuple of positive ints or None (None keeps that input size)."""
+    items = list(value) if isinstance(value, (list, tuple)) else [value] * n
+    if len(items) != n:
+        raise ValueError(f"{type(owner).__name__}: argument 'output_size' must be an int or a {n}-tuple, got "
+                         f"{value!r}")
     for v in items:
         if v is not None:
             _checks.int_arg(owner, "output_size", v, 1)
@@ -108,6 +153,47 @@ class AdaptiveMaxPool2d(Module):
 
     def forward(self, input):
         return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+
+
+class _AdaptiveNd(Module):
+    dims, fn = 1, None
+
+    def __init__(self, output_size) -> None:
+        super().__init__()
+        if self.dims == 1 and output_size is None:
+            raise ValueError(f"{type(self).__name__}: argument 'output_size' must be a positive int, got None")
+        self.output_size = _output_size(self, output_size, self.dims)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+    def forward(self, input):
+        return type(self).fn(input, self.output_size)
+
+
+class _AdaptiveMaxNd(_AdaptiveNd):
+    def __init__(self, output_size, return_indices: bool = False) -> None:
+        super().__init__(output_size)
+        self.return_indices = _checks.bool_arg(self, "return_indices", return_indices)
+
+    def forward(self, input):
+        return type(self).fn(input, self.output_size, self.return_indices)
+
+
+class AdaptiveAvgPool1d(_AdaptiveNd):
+    dims, fn = 1, staticmethod(F.adaptive_avg_pool1d)
+
+
+class AdaptiveAvgPool3d(_AdaptiveNd):
+    dims, fn = 3, staticmethod(F.adaptive_avg_pool3d)
+
+
+class AdaptiveMaxPool1d(_AdaptiveMaxNd):
+    dims, fn = 1, staticmethod(F.adaptive_max_pool1d)
+
+
+class AdaptiveMaxPool3d(_AdaptiveMaxNd):
+    dims, fn = 3, staticmethod(F.adaptive_max_pool3d)
 
 
 class MaxUnpool2d(Module):
@@ -164,3 +250,17 @@ class UpsamplingNearest2d(Upsample):
 class UpsamplingBilinear2d(Upsample):
     def __init__(self, size=None, scale_factor=None) -> None:
         super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
+
+
+class MaxUnpool1d(Module):
+    def __init__(self, kernel_size, stride=None, padding=0) -> None:
+        super().__init__()
+        self.kernel_size = _checks.ints_arg(self, "kernel_size", kernel_size, 1, 1)
+        self.stride = _checks.ints_arg(self, "stride", stride, 1, 1) if stride is not None else self.kernel_size
+        self.padding = _checks.ints_arg(self, "padding", padding, 1, 0)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+    def forward(self, input, indices, output_size=None):
+        return F.max_unpool1d(input, indices, self.kernel_size, self.stride, self.padding, output_size)

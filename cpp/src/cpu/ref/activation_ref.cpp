@@ -1,5 +1,6 @@
 #include "cpu/ref/activation_ref.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -7,6 +8,9 @@ namespace fastconv::ref {
 namespace {
 
 constexpr double kSqrt2OverPi = 0.7978845608028654, kGeluC = 0.044715;
+
+// relu6(x + 3) / 6; NaN stays NaN.
+double hardsigmoid(double x) { return std::isnan(x) ? x : std::min(std::max(x + 3.0, 0.0), 6.0) / 6.0; }
 
 // Computed in double so the reference is accurate well past float32 rounding.
 double act1(const ActParams& p, double x) {
@@ -21,6 +25,11 @@ double act1(const ActParams& p, double x) {
     case ActKind::gelu_tanh: return 0.5 * x * (1.0 + std::tanh(kSqrt2OverPi * (x + kGeluC * x * x * x)));
     case ActKind::softplus:  // torch reverts to the identity where beta*x > threshold
       return x * p.a > p.b ? x : std::log1p(std::exp(x * p.a)) / p.a;
+    case ActKind::hardsigmoid: return hardsigmoid(x);
+    case ActKind::hardswish: return x * hardsigmoid(x);
+    case ActKind::silu: return x / (1.0 + std::exp(-x));
+    case ActKind::mish: return x * std::tanh(std::log1p(std::exp(x)));  // torch's mish: no softplus threshold
+    case ActKind::selu: return p.b * (x > 0 ? x : p.a * std::expm1(x));
   }
   return x;
 }
@@ -45,6 +54,19 @@ double grad1(const ActParams& p, double s) {  // s = y or x, see act_backward_us
       double z = s * p.a;
       return z > p.b ? 1.0 : 1.0 / (1.0 + std::exp(-z));
     }
+    // torch's derivative conventions at the kinks: hardsigmoid 1/6 strictly inside (-3, 3); hardswish 0 up to
+    // -3, x/3 + 1/2 on (-3, 3), 1 from 3 on (and for NaN, as its comparisons fall through).
+    case ActKind::hardsigmoid: return s > -3.0 && s < 3.0 ? 1.0 / 6.0 : 0.0;
+    case ActKind::hardswish: return s <= -3.0 ? 0.0 : (s < 3.0 ? s / 3.0 + 0.5 : 1.0);
+    case ActKind::silu: {
+      const double sg = 1.0 / (1.0 + std::exp(-s));
+      return sg * (1.0 + s * (1.0 - sg));
+    }
+    case ActKind::mish: {
+      const double t = std::tanh(std::log1p(std::exp(s))), sg = 1.0 / (1.0 + std::exp(-s));
+      return t + s * sg * (1.0 - t * t);
+    }
+    case ActKind::selu: return s > 0 ? double(p.b) : double(p.b) * p.a * std::exp(s);
   }
   return 1.0;
 }
@@ -57,6 +79,36 @@ void activation(const ActParams& p, const float* x, float* y, int64_t n) {
 
 void activation_backward(const ActParams& p, const float* grad, const float* saved, float* dx, int64_t n) {
   for (int64_t i = 0; i < n; ++i) dx[i] = float(double(grad[i]) * grad1(p, double(saved[i])));
+}
+
+void prelu(const PreluParams& p, const float* x, const float* w, float* y, int64_t c0, int64_t c1) {
+  for (int64_t c = c0; c < c1; ++c) {
+    const float a = w[p.shared ? 0 : c];
+    for (int64_t o = 0; o < p.outer; ++o) {
+      const int64_t base = (o * p.C + c) * p.inner;
+      for (int64_t i = 0; i < p.inner; ++i) {
+        const float v = x[base + i];
+        y[base + i] = v > 0 ? v : a * v;  // NaN * a stays NaN
+      }
+    }
+  }
+}
+
+void prelu_backward(const PreluParams& p, const float* g, const float* x, const float* w, float* dx, double* dw_part,
+                    int64_t c0, int64_t c1) {
+  for (int64_t c = c0; c < c1; ++c) {
+    const float a = w[p.shared ? 0 : c];
+    double s = 0;
+    for (int64_t o = 0; o < p.outer; ++o) {
+      const int64_t base = (o * p.C + c) * p.inner;
+      for (int64_t i = 0; i < p.inner; ++i) {
+        const float v = x[base + i], gi = g[base + i];
+        dx[base + i] = v > 0 ? gi : a * gi;
+        if (!(v > 0)) s += double(gi) * double(v);
+      }
+    }
+    dw_part[c] = s;
+  }
 }
 
 void softmax(const SoftmaxParams& p, const float* x, float* y, int64_t o0, int64_t o1) {

@@ -5,10 +5,13 @@
 
 namespace fastconv::ref {
 
-enum class ActKind : int32_t { leaky_relu, elu, sigmoid, tanh, threshold, hardtanh, gelu, gelu_tanh, softplus };
+enum class ActKind : int32_t {
+  leaky_relu, elu, sigmoid, tanh, threshold, hardtanh, gelu, gelu_tanh, softplus,
+  hardsigmoid, hardswish, silu, mish, selu
+};
 
 // a, b: the op's scalars. leaky_relu: a=negative_slope. elu: a=alpha. threshold: a=threshold, b=value.
-// hardtanh: a=min_val, b=max_val. softplus: a=beta, b=threshold.
+// hardtanh: a=min_val, b=max_val. softplus: a=beta, b=threshold. selu: a=alpha, b=scale (torch's constants).
 struct ActParams {
   ActKind kind = ActKind::sigmoid;
   float a = 0.f, b = 0.f;
@@ -20,6 +23,18 @@ constexpr bool act_backward_uses_output(ActKind k) { return k == ActKind::sigmoi
 void activation(const ActParams& p, const float* x, float* y, int64_t n);
 // dx = grad * f'(.) where `saved` is y or x as act_backward_uses_output says.
 void activation_backward(const ActParams& p, const float* grad, const float* saved, float* dx, int64_t n);
+
+// prelu over a contiguous [outer, C, inner] view: y = x > 0 ? x : w[c] * x, with one weight shared by every
+// channel when `shared`. Channels [c0, c1) so callers can split over threads.
+struct PreluParams {
+  int64_t outer = 1, C = 1, inner = 1;
+  bool shared = false;
+};
+void prelu(const PreluParams& p, const float* x, const float* w, float* y, int64_t c0, int64_t c1);
+// dx = g * (x > 0 ? 1 : w[c]); dw_part[c] = sum over outer and inner of g * x where x <= 0 (the caller sums the
+// parts of a shared weight).
+void prelu_backward(const PreluParams& p, const float* g, const float* x, const float* w, float* dx, double* dw_part,
+                    int64_t c0, int64_t c1);
 
 // softmax / log_softmax over the middle axis of a contiguous [outer, dim, inner] view.
 struct SoftmaxParams {
