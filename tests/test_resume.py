@@ -17,7 +17,6 @@ import pytest
 import fastconv as fc
 from fastconv.io import load_checkpoint, save_checkpoint
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 RUN = textwrap.dedent("""
     import numpy as np, fastconv as fc, fastconv.nn as nn
@@ -64,7 +63,7 @@ def test_checkpoint_kill_resume_matches_an_uninterrupted_run(tmp_path, opt_name)
         save_checkpoint({str(ck)!r}, net, opt, info={{"next_step": 4}})
         os.kill(os.getpid(), signal.SIGKILL)  # no clean exit: whatever is not on disk is lost
     """)
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(fc.__file__)) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     r = subprocess.run([sys.executable, "-c", child], env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == -signal.SIGKILL, r.stderr
 

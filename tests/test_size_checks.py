@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import fastconv as fc
 
 PRELUDE = """
 import numpy as np, fastconv as fc, fastconv.functional as F
@@ -62,7 +62,7 @@ def run_case(code: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
         else:
             print("NO ERROR")
     """)
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(fc.__file__)) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=timeout, env=env)
 
 

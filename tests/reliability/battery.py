@@ -133,7 +133,17 @@ def classify(c: Case, rc: int | None, out: str, err: str) -> tuple[str, str]:
     return "CLEAR", msg
 
 
-PYTHON_DIR = os.path.join(ROOT, "python")  # --python-dir runs the battery against another tree's package
+def _default_python_dir() -> str:
+    """The folder holding the fastconv this interpreter would import (an installed wheel in CI, ./python in a
+    development tree): the cases must test that package, not a source tree without its built extension."""
+    import importlib.util
+    spec = importlib.util.find_spec("fastconv")
+    if spec is None or not spec.origin:
+        return os.path.join(ROOT, "python")
+    return os.path.dirname(os.path.dirname(spec.origin))
+
+
+PYTHON_DIR = _default_python_dir()  # --python-dir runs the battery against another tree's package
 
 
 def _env() -> dict:
