@@ -2,7 +2,6 @@
 scipy-style correlate2d/convolve2d; the course examples (Sobel feature map, conv as a matrix product, output sizes,
 multiplication counts); bad-input errors."""
 import contextlib
-import os
 
 import numpy as np
 import pytest
@@ -10,24 +9,15 @@ from hypothesis import assume, example, given, settings, strategies as st
 
 import fastconv as fc
 import fastconv.functional as F
-from conftest import assert_grad_close, randn, rel_err, t64, torch
+from conftest import forced_algo, assert_grad_close, randn, rel_err, t64, torch
 from fastconv._shapes import conv_flops, conv_output_size
 
 TF = torch.nn.functional
 ALGOS = ["ref", "im2col_gemm", "gemm_1x1", "depthwise_direct"]
 
 
-@contextlib.contextmanager
-def forced_algo(name):
-    old = os.environ.get("FASTCONV_ALGO")
-    os.environ["FASTCONV_ALGO"] = f"conv={name}" if name else ""  # "": the rules decide
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["FASTCONV_ALGO"]
-        else:
-            os.environ["FASTCONV_ALGO"] = old
+def forced_algo_conv(name):
+    return forced_algo(f"conv={name}" if name else "")  # "": the rules decide
 
 
 def check_conv(nd, x, w, b, kw, algo=None, tol=1e-4):
@@ -45,7 +35,7 @@ def check_conv(nd, x, w, b, kw, algo=None, tol=1e-4):
     ax, aw = t64(np.abs(x), True), t64(np.abs(w), True)
     ab = None if b is None else t64(np.abs(b), True)
     (tfn(ax, aw, ab, **tkw) * t64(np.abs(g))).sum().backward()
-    with forced_algo(algo) if algo is not None else contextlib.nullcontext():
+    with forced_algo_conv(algo) if algo is not None else contextlib.nullcontext():
         y = fn(x, w, b, **kw)
         assert rel_err(y, ref) <= tol
         if b is None:
@@ -195,7 +185,7 @@ def test_winograd_chosen_by_default_for_vgg_layers_and_conv_transpose():
     x, w = randn(2, 16, 20, 20, seed=1), randn(24, 16, 3, 3, seed=2)
     assert "conv2d <winograd_f4x3>" in check_conv(2, x, w, randn(24, seed=3), dict(padding=1), "")
     xt, wt = randn(2, 8, 9, 11, seed=4), randn(8, 5, 3, 3, seed=5)
-    with forced_algo("winograd_f4x3"):
+    with forced_algo_conv("winograd_f4x3"):
         y = F.conv_transpose2d(xt, wt, padding=1)
     assert rel_err(y, TF.conv_transpose2d(t64(xt), t64(wt), padding=1)) <= 1e-4
 
@@ -238,7 +228,7 @@ def test_conv_transpose_vs_torch(case, algo):
     ref = tfn(tx, tw, tb, **kw)
     g = randn(*ref.shape, seed=8)
     (ref * t64(g)).sum().backward()
-    with forced_algo(algo) if algo else contextlib.nullcontext():
+    with forced_algo_conv(algo) if algo else contextlib.nullcontext():
         assert rel_err(fn(x, w, b, **kw), ref) <= 1e-4
         args = (x, w) if b is None else (x, w, b)
         _, grads = fc.value_and_grad(lambda *a: (fn(*a[:2], a[2] if len(a) > 2 else None, **kw) * g).sum(),
@@ -334,7 +324,7 @@ SOBEL_NORMALISED = np.array([  # from the course slides: (v - min) / (max - min)
 
 @pytest.mark.parametrize("algo", ["ref", "im2col_gemm"])
 def test_sobel_worked_example_exact(algo):
-    with forced_algo(algo):
+    with forced_algo_conv(algo):
         fmap = F.conv2d(SOBEL_IMAGE[None, None], SOBEL_X[None, None])[0, 0]
         assert np.array_equal(F.correlate2d(SOBEL_IMAGE, SOBEL_X, "valid"), fmap)
     assert np.array_equal(fmap, SOBEL_FEATURE_MAP)  # small integers: exact in float32
@@ -441,7 +431,7 @@ def test_errors_name_the_argument_and_value():
         F.correlate2d(randn(3, 3), randn(4, 4), "valid")
     with pytest.raises(ValueError, match=r"correlate2d: argument 'in1' must be 2-D"):
         F.correlate2d(randn(1, 3, 3), randn(2, 2))
-    with forced_algo("winograd_f5x5"), pytest.raises(
+    with forced_algo_conv("winograd_f5x5"), pytest.raises(
             ValueError, match=r"FASTCONV_ALGO: 'conv=winograd_f5x5': no conv kernel is called 'winograd_f5x5' "
                               r"\(conv algorithms: .*im2col_gemm.*winograd_f4x3"):
         F.conv2d(x, randn(4, 3, 3, 3))

@@ -2,7 +2,6 @@
 and algorithm independence. (Masks are random, so torch is the reference only for the definition's parts that are
 deterministic: eval identity, p=0/p=1, and the error for a bad p.)"""
 import contextlib
-import os
 
 import numpy as np
 import pytest
@@ -11,24 +10,15 @@ from hypothesis import given, settings, strategies as st
 import fastconv as fc
 import fastconv.functional as F
 from fastconv._trace import op
-from conftest import randn, rel_err, t64, torch
+from conftest import forced_algo, randn, rel_err, t64, torch
 
 
 def scale_of(p):
     return np.float32(1) / (np.float32(1) - np.float32(p)) if p < 1 else np.float32(0)
 
 
-@contextlib.contextmanager
 def dropout_algo(name):
-    old = os.environ.get("FASTCONV_ALGO")
-    os.environ["FASTCONV_ALGO"] = f"dropout={name}"
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["FASTCONV_ALGO"]
-        else:
-            os.environ["FASTCONV_ALGO"] = old
+    return forced_algo(f"dropout={name}")
 
 
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.9])

@@ -1,7 +1,5 @@
 """batch_norm, group_norm, layer_norm, local_response_norm: forward, running statistics and gradients against
 PyTorch float64, with both the reference and the parallel kernels (FASTCONV_ALGO=norm=ref forces the reference)."""
-import contextlib
-import os
 
 import numpy as np
 import pytest
@@ -9,23 +7,14 @@ from hypothesis import given, settings, strategies as st
 
 import fastconv as fc
 import fastconv.functional as F
-from conftest import randn, rel_err, t64, torch
+from conftest import forced_algo, randn, rel_err, t64, torch
 
 TF = torch.nn.functional
 ALGOS = ["parallel", "ref"]
 
 
-@contextlib.contextmanager
 def algo(name):
-    old = os.environ.get("FASTCONV_ALGO")
-    os.environ["FASTCONV_ALGO"] = "" if name == "parallel" else f"norm={name}"  # parallel: what the rules pick
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["FASTCONV_ALGO"]
-        else:
-            os.environ["FASTCONV_ALGO"] = old
+    return forced_algo("" if name == "parallel" else f"norm={name}")  # parallel: what the rules pick
 
 
 def grads_vs_torch(fn, torch_fn, arrays, tol=1e-4, atol_scale=0.0):
