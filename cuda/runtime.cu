@@ -3,12 +3,21 @@
 
 #include "fastconv/cuda.h"
 #include "fastconv/error.h"
+#include "launch.cuh"
 
 namespace fastconv::cuda {
-namespace {
+
 void check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) fail(ErrorKind::Runtime, "CUDA error in ", what, ": ", cudaGetErrorString(e));
+  if (e != cudaSuccess)
+    fail(ErrorKind::Runtime, "CUDA error in ", what, ": ", cudaGetErrorName(e), " (", cudaGetErrorString(e), ")");
 }
+
+void launch_failed(const char* kernel, cudaError_t e, const char* detail) {
+  fail(ErrorKind::Runtime, "CUDA kernel '", kernel, "' failed: ", cudaGetErrorName(e), " (", cudaGetErrorString(e),
+       ")", detail && *detail ? ": " : "", detail ? detail : "");
+}
+
+namespace {
 void require_available() {
   FC_CHECK(is_available(), Runtime,
            "no usable CUDA device: no NVIDIA driver is loaded or no GPU is visible (fastconv.cuda.is_available() is "
@@ -17,6 +26,14 @@ void require_available() {
 }  // namespace
 
 bool compiled() { return true; }
+
+bool emulated() {
+#ifdef FASTCONV_CUDA_EMU
+  return true;
+#else
+  return false;
+#endif
+}
 
 int device_count() {
   int n = 0;

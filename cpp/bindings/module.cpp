@@ -66,6 +66,7 @@ PYBIND11_MODULE(_C, m) {
 
   m.def("cuda_compiled", &cuda::compiled);
   m.def("cuda_is_available", &cuda::is_available);
+  m.def("cuda_is_emulated", &cuda::emulated);
   m.def("cuda_device_count", &cuda::device_count);
   m.def("cuda_device_name", &cuda::device_name, py::arg("index") = 0);
 

@@ -14,6 +14,12 @@ def is_available() -> bool:
     return _C.cuda_is_available()
 
 
+def is_emulated() -> bool:
+    """True when this build's CUDA device is the CPU emulation of CUDA (built with FASTCONV_CUDA=EMU, for testing
+    the CUDA kernels without a GPU; see docs/cuda.md). Its speed says nothing about a GPU's."""
+    return _C.cuda_is_emulated()
+
+
 def device_count() -> int:
     return _C.cuda_device_count()
 

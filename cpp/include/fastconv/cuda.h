@@ -6,7 +6,8 @@
 
 namespace fastconv::cuda {
 
-bool compiled();      // CUDA sources were built into this library
+bool compiled();      // CUDA sources were built into this library (for a GPU, or for the emulator)
+bool emulated();      // built with FASTCONV_CUDA=EMU: "the device" is the CUDA emulator running on the CPU
 bool is_available();  // compiled, a driver is loaded and at least one device is visible
 int device_count();
 std::string device_name(int index);

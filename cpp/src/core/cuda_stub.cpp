@@ -11,6 +11,7 @@ namespace {
 }
 }  // namespace
 bool compiled() { return false; }
+bool emulated() { return false; }
 bool is_available() { return false; }
 int device_count() { return 0; }
 std::string device_name(int) { no_cuda(); }
