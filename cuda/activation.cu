@@ -1,7 +1,7 @@
 // Activation kernels: element-wise, grid-stride loops over int64 indices, one kernel instance per ActKind.
 // FP32 math, written so that it stays within a few ulps of the double-precision reference everywhere, also where
 // the naive float formula cancels: gelu through erfc, gelu_tanh's 1 + tanh(u) as 2 sigmoid(2u) and 1 - tanh^2(u)
-// as 4 sigmoid(2u) sigmoid(-2u), silu's 1 - sigmoid(x) as sigmoid(-x), tanh's 1 - y^2 as one fma.
+// as 4 sigmoid(2u) sigmoid(-2u), silu's 1 - sigmoid(x) as sigmoid(-x), tanh's 1 - y^2 as one fma, hardswish' x/3 + 1/2 as (x + 1.5)/3.
 // NaN behaves as in the reference: every comparison is written the same way round.
 #include "activation.cuh"
 
@@ -62,7 +62,7 @@ __device__ __forceinline__ float act_grad(float s, float a, float b) {
     const float z = s * a;
     return z > b ? 1.f : 1.f / (1.f + expf(-z));
   } else if constexpr (K == ActKind::hardsigmoid) return s > -3.f && s < 3.f ? 1.f / 6.f : 0.f;
-  else if constexpr (K == ActKind::hardswish) return s <= -3.f ? 0.f : (s < 3.f ? s / 3.f + 0.5f : 1.f);
+  else if constexpr (K == ActKind::hardswish) return s <= -3.f ? 0.f : (s < 3.f ? (s + 1.5f) / 3.f : 1.f);
   else if constexpr (K == ActKind::silu) {
     const float sp = 1.f / (1.f + expf(-s)), sm = 1.f / (1.f + expf(s));
     return sp * (1.f + s * sm);

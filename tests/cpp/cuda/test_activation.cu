@@ -4,6 +4,7 @@
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -86,11 +87,14 @@ std::vector<float> inputs(const ActParams& p, int64_t n, uint32_t seed) {
   return x;
 }
 
-// |got - ref| <= 1e-6 + 1e-5 |ref|. A purely relative 1e-5 bound is not met by any FP32 evaluation where the
-// function or its derivative crosses zero away from x = 0 (gelu' near -0.75, silu' near -1.28, mish' near -1.19):
-// there the terms are O(1), so their float rounding (~6e-8 each) is an absolute error that dwarfs a tiny result.
-// The absolute 1e-6 covers that with margin; everywhere else the error is a few ulps.
-::testing::AssertionResult close(const std::vector<float>& got, const std::vector<float>& want) {
+// |got - ref| <= 1e-5 max(|ref|, 1e-6) + abs_tol. abs_tol is 0, a purely relative bound, except for the backward
+// of gelu, gelu_tanh, silu and mish (1e-6): their derivatives cross zero away from x = 0 (gelu' near -0.75, silu'
+// near -1.28, mish' near -1.19), where the sum of O(1) terms cancels, so the float rounding of those terms
+// (~6e-8 each) is an absolute error that no FP32 evaluation keeps relative to the tiny result (measured under the
+// emulator: up to 2.6e-4 relative there, ~1e-7 absolute). Everywhere else the error is a few ulps (<= 2e-6
+// relative, measured).
+::testing::AssertionResult close(const std::vector<float>& got, const std::vector<float>& want,
+                                 double abs_tol = 0.0) {
   for (size_t i = 0; i < want.size(); ++i) {
     const float g = got[i], w = want[i];
     if (std::isnan(w) || std::isnan(g)) {
@@ -99,7 +103,7 @@ std::vector<float> inputs(const ActParams& p, int64_t n, uint32_t seed) {
     }
     if (std::isinf(w) && g == w) continue;
     const double err = std::fabs(double(g) - double(w));
-    if (!(err <= 1e-6 + 1e-5 * std::fabs(double(w))))
+    if (!(err <= 1e-5 * std::max(std::fabs(double(w)), 1e-6) + abs_tol))
       return ::testing::AssertionFailure() << "at " << i << ": got " << g << ", want " << w << " (err " << err << ")";
   }
   return ::testing::AssertionSuccess();
@@ -124,7 +128,9 @@ TEST(CudaActivation, ForwardAndBackwardMatchReference) {
       fastconv::cuda::activation_backward__cuda(c.p, dg.p, ds.p, ddx.p, n, nullptr);
       fastconv::cuda::check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
       EXPECT_TRUE(close(dy.download(), y_ref)) << "forward";
-      EXPECT_TRUE(close(ddx.download(), dx_ref)) << "backward";
+      const ActKind k = c.p.kind;
+      const bool cancels = k == ActKind::gelu || k == ActKind::gelu_tanh || k == ActKind::silu || k == ActKind::mish;
+      EXPECT_TRUE(close(ddx.download(), dx_ref, cancels ? 1e-6 : 0.0)) << "backward";
       ++checked;
     }
   }
