@@ -99,6 +99,48 @@ __global__ void relu_backward_kernel(const float* g, const float* y, float* dx, 
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) dx[i] = y[i] > 0.f ? g[i] : 0.f;
 }
 
+__global__ void prelu_forward_kernel(const float* x, const float* w, float* y, int64_t n, int64_t C, int64_t inner,
+                                     bool shared) {
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    const float a = w[shared ? 0 : (i / inner) % C], v = x[i];
+    y[i] = v > 0.f ? v : a * v;
+  }
+}
+
+__global__ void prelu_dx_kernel(const float* g, const float* x, const float* w, float* dx, int64_t n, int64_t C,
+                                int64_t inner, bool shared) {
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    const float a = w[shared ? 0 : (i / inner) % C];
+    dx[i] = x[i] > 0.f ? g[i] : a * g[i];
+  }
+}
+
+// One block a channel (grid-stride over channels): each thread sums its share in double, then a tree in shared
+// memory. Every thread of a block walks the same channels, so the barriers are uniform.
+__global__ void prelu_dw_kernel(const float* g, const float* x, double* dw_part, int64_t outer, int64_t C,
+                                int64_t inner) {
+  __shared__ double part[kThreads];
+  const int64_t m = outer * inner;
+  for (int64_t c = blockIdx.x; c < C; c += gridDim.x) {
+    double s = 0;
+    for (int64_t j = threadIdx.x; j < m; j += blockDim.x) {
+      const int64_t k = ((j / inner) * C + c) * inner + j % inner;
+      const float v = x[k];
+      if (!(v > 0.f)) s += double(g[k]) * double(v);
+    }
+    part[threadIdx.x] = s;
+    __syncthreads();
+    for (unsigned h = kThreads / 2; h > 0; h /= 2) {
+      if (threadIdx.x < h) part[threadIdx.x] += part[threadIdx.x + h];
+      __syncthreads();
+    }
+    if (threadIdx.x == 0) dw_part[c] = part[0];
+    __syncthreads();  // part is reused for the next channel
+  }
+}
+
 dim3 grid_for(int64_t n) {
   const int64_t blocks = (n + kThreads - 1) / kThreads;
   return dim3(unsigned(blocks < int64_t(kMaxBlocks) ? blocks : int64_t(kMaxBlocks)));
@@ -154,6 +196,25 @@ void relu_forward__cuda(const float* x, float* y, int64_t n, cudaStream_t stream
 void relu_backward__cuda(const float* grad, const float* y, float* dx, int64_t n, cudaStream_t stream) {
   if (n <= 0) return;
   launch("relu_backward__cuda", relu_backward_kernel, grid_for(n), dim3(kThreads), 0, stream, grad, y, dx, n);
+}
+
+void prelu_forward__cuda(const ref::PreluParams& p, const float* x, const float* w, float* y, cudaStream_t stream) {
+  const int64_t n = p.outer * p.C * p.inner;
+  if (n <= 0) return;
+  launch("prelu_forward__cuda", prelu_forward_kernel, grid_for(n), dim3(kThreads), 0, stream, x, w, y, n, p.C,
+         p.inner, p.shared);
+}
+
+void prelu_backward__cuda(const ref::PreluParams& p, const float* g, const float* x, const float* w, float* dx,
+                          double* dw_part, cudaStream_t stream) {
+  if (p.C <= 0) return;
+  const int64_t n = p.outer * p.C * p.inner;
+  if (n > 0)
+    launch("prelu_backward__cuda(dx)", prelu_dx_kernel, grid_for(n), dim3(kThreads), 0, stream, g, x, w, dx, n, p.C,
+           p.inner, p.shared);
+  const unsigned blocks = unsigned(p.C < int64_t(kMaxBlocks) ? p.C : int64_t(kMaxBlocks));
+  launch("prelu_backward__cuda(dw)", prelu_dw_kernel, dim3(blocks), dim3(kThreads), 0, stream, g, x, dw_part, p.outer,
+         p.C, p.inner);
 }
 
 }  // namespace fastconv::cuda

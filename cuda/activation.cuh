@@ -21,4 +21,12 @@ void activation_backward__cuda(const ref::ActParams& p, const float* grad, const
 void relu_forward__cuda(const float* x, float* y, int64_t n, cudaStream_t stream);
 void relu_backward__cuda(const float* grad, const float* y, float* dx, int64_t n, cudaStream_t stream);
 
+// prelu over a contiguous [outer, C, inner] view, every channel (ref::prelu with c0 = 0, c1 = C):
+// y = x > 0 ? x : w[c] * x, one weight for every channel when p.shared.
+void prelu_forward__cuda(const ref::PreluParams& p, const float* x, const float* w, float* y, cudaStream_t stream);
+// dx = g * (x > 0 ? 1 : w[c]); dw_part[c] (C doubles) = sum over outer and inner of g * x where !(x > 0), summed in
+// double (the caller sums the parts of a shared weight, as with ref::prelu_backward).
+void prelu_backward__cuda(const ref::PreluParams& p, const float* g, const float* x, const float* w, float* dx,
+                          double* dw_part, cudaStream_t stream);
+
 }  // namespace fastconv::cuda

@@ -178,4 +178,52 @@ TEST(CudaActivation, GridStrideCoversPastTheGridCap) {
   EXPECT_EQ(dy.download(), want);
 }
 
+TEST(CudaActivation, PreluMatchesReference) {
+  struct Shape {
+    int64_t outer, C, inner;
+    bool shared;
+  };
+  // C past the 4096-block cap makes a dw block take a second channel.
+  const Shape shapes[] = {{0, 3, 5, false}, {2, 3, 0, false}, {1, 1, 1, false}, {2, 3, 257, false},
+                          {3, 5, 300, true}, {4, 17, 1, false},  {1, 4100, 2, false}, {2, 1, 10007, true}};
+  for (const Shape& sh : shapes) {
+    SCOPED_TRACE("outer=" + std::to_string(sh.outer) + " C=" + std::to_string(sh.C) + " inner=" +
+                 std::to_string(sh.inner) + (sh.shared ? " shared" : ""));
+    const fastconv::ref::PreluParams p{sh.outer, sh.C, sh.inner, sh.shared};
+    const int64_t n = sh.outer * sh.C * sh.inner;
+    const std::vector<float> x = inputs(ActParams{}, n, 31u + uint32_t(n));
+    std::vector<float> w(static_cast<size_t>(sh.C)), g(static_cast<size_t>(n));
+    std::mt19937 rng(5u);
+    std::uniform_real_distribution<float> u(-1.f, 1.f);
+    for (float& v : w) v = u(rng);
+    for (float& v : g) v = u(rng);
+    std::vector<float> y_ref(static_cast<size_t>(n)), dx_ref(static_cast<size_t>(n));
+    std::vector<double> dw_ref(static_cast<size_t>(sh.C), -1.0);
+    fastconv::ref::prelu(p, x.data(), w.data(), y_ref.data(), 0, sh.C);
+    fastconv::ref::prelu_backward(p, g.data(), x.data(), w.data(), dx_ref.data(), dw_ref.data(), 0, sh.C);
+
+    DeviceBuffer<float> dx_(x), dw(w), dg(g), dy(static_cast<size_t>(n)), ddx(static_cast<size_t>(n));
+    DeviceBuffer<double> ddw(std::vector<double>(static_cast<size_t>(sh.C), -7.0));
+    fastconv::cuda::prelu_forward__cuda(p, dx_.p, dw.p, dy.p, nullptr);
+    fastconv::cuda::prelu_backward__cuda(p, dg.p, dx_.p, dw.p, ddx.p, ddw.p, nullptr);
+    fastconv::cuda::check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+    const std::vector<float> y = dy.download(), dx = ddx.download();
+    const std::vector<double> dwp = ddw.download();
+    for (size_t i = 0; i < y.size(); ++i) {  // one float multiply each: exact agreement
+      if (std::isnan(y_ref[i])) EXPECT_TRUE(std::isnan(y[i])) << i;
+      else EXPECT_EQ(y[i], y_ref[i]) << i;
+      if (std::isnan(dx_ref[i])) EXPECT_TRUE(std::isnan(dx[i])) << i;
+      else EXPECT_EQ(dx[i], dx_ref[i]) << i;
+    }
+    // float * float is exact in double, so the sums differ only by the order of double additions.
+    for (size_t c = 0; c < dwp.size(); ++c) {
+      if (std::isnan(dw_ref[c])) {
+        EXPECT_TRUE(std::isnan(dwp[c])) << c;
+        continue;
+      }
+      EXPECT_NEAR(dwp[c], dw_ref[c], 1e-12 * (1.0 + std::fabs(dw_ref[c]) * double(sh.outer * sh.inner))) << c;
+    }
+  }
+}
+
 }  // namespace
