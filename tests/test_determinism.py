@@ -2,10 +2,9 @@
 
 Convolution weight gradients used to keep one partial sum per thread, so the rounding of the batch sum changed
 with fc.set_num_threads (a small CNN's weights differed by ~1e-5 after six steps on 1 vs 2 threads). They now sum
-into accumulation groups fixed by the problem (cpu/conv_gemm.cpp, kWeightGroups). What remains: SGEMM splits K
-across threads when C is too small to share out (cpu/gemm/gemm.cpp, run_k_split), so a GEMM with a tiny output
-and a long reduction (a Linear weight gradient over a batch of tens of thousands) still depends on the thread
-count; that case is marked xfail below and documented in docs/reliability.md.
+into accumulation groups fixed by the problem (cpu/conv_gemm.cpp, kWeightGroups), and SGEMM's K split (a tiny
+output, a long reduction: a Linear weight gradient over a huge batch) slices K by the shape alone
+(cpu/gemm/gemm.cpp, run_k_split), not by the thread count.
 """
 from __future__ import annotations
 
@@ -109,9 +108,6 @@ def test_conv_gradients_do_not_depend_on_the_thread_count(name):
         assert all(np.array_equal(a, b) for a, b in zip(ref, got)), (name, t)
 
 
-@pytest.mark.xfail(reason="SGEMM's K split (cpu/gemm/gemm.cpp run_k_split, the lead's file) gives each thread a "
-                          "slice of K, so a tiny-output, long-K product sums in a thread-count-dependent order",
-                   strict=False)
 def test_linear_weight_gradient_over_a_huge_batch_does_not_depend_on_the_thread_count():
     r = np.random.default_rng(5)
     x, w, g = (r.standard_normal(s).astype(np.float32) for s in ((32768, 64), (10, 64), (32768, 10)))

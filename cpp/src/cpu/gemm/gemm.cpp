@@ -11,7 +11,8 @@
 // Threads take whole regions (a grid over M x N, or K slices when C is tiny), so the only synchronisation is
 // the fork-join of parallel_for. The split (schedule) depends only on the shape, the tile and the planned thread
 // count, so sgemm_scratch_bytes computes the same one: every task packs into its own slot of the caller's
-// scratch, indexed by the task, never by the thread that runs it.
+// scratch, indexed by the task, never by the thread that runs it. K slices are cut from the shape and the tile
+// alone (not the thread count), so a k-split product sums in the same order on 1 thread as on many.
 #include "cpu/gemm/gemm.h"
 
 #include <algorithm>
@@ -253,6 +254,12 @@ constexpr int64_t kParallelMinWork = int64_t(1) << 22;
 // From here (~1300^3) two tasks per thread: dynamic balancing against other jobs on the shared cores is worth
 // the extra packing; below, one task per thread keeps the duplicate packing of A or B to a minimum.
 constexpr int64_t kBalanceMinWork = int64_t(1) << 31;
+// K split: C of at most this many register tiles and K of at least kKSplitMinK depth blocks, sliced into
+// min(kKSplitMaxParts, K / (kKSplitMinStep * kc)) slices. All fixed, so the summation order is the problem's.
+constexpr int64_t kKSplitMaxTiles = 16;
+constexpr int64_t kKSplitMinK = 4;
+constexpr int64_t kKSplitMinStep = 2;
+constexpr int64_t kKSplitMaxParts = 16;
 
 int64_t floats16(int64_t n) { return round_up(n, 16); }  // every buffer starts on a cache line
 
@@ -273,13 +280,14 @@ SlotSize region_size(const Config& cfg, int64_t m, int64_t n, int64_t k) {
   return s;
 }
 
-// How one product is split: one region, K slices (C too small to share out but K long: each task reduces a slice
-// into its own copy of C), or a tm x tn grid of regions. Scratch: [k-split partials][one slot per task].
+// How one product is split: one region, K slices (C too small to share out but K long: each slice reduces into
+// its own copy of C, added up in slice order), or a tm x tn grid of regions. Scratch: [k-split partials][one pack
+// slot per task; a k split has min(slices, threads) slots, each running a fixed contiguous run of slices].
 struct Schedule {
   enum class Kind { none, single, k_split, grid } kind = Kind::none;
-  int64_t tasks = 0, tm = 1, tn = 1, kstep = 0, partial_floats = 0;
+  int64_t tasks = 0, slots = 0, tm = 1, tn = 1, kstep = 0, partial_floats = 0;
   SlotSize slot;
-  int64_t floats() const { return partial_floats + tasks * (slot.a + slot.b); }
+  int64_t floats() const { return partial_floats + slots * (slot.a + slot.b); }
   Slot at(float* scratch, int64_t t) const {
     float* base = scratch + partial_floats + t * (slot.a + slot.b);
     return {base, base + slot.a};
@@ -293,18 +301,22 @@ Schedule schedule(const Config& cfg, int threads, int64_t M, int64_t N, int64_t 
   Schedule s;
   if (M <= 0 || N <= 0 || K <= 0) return s;
   const int64_t work = M * N * K, mt = cdiv(M, cfg.mr), nt = cdiv(N, cfg.nr);
-  if (threads <= 1 || work < kParallelMinWork) {
-    s.kind = Schedule::Kind::single;
-    s.tasks = 1;
-    s.slot = region_size(cfg, M, N, K);
-    return s;
-  }
-  if (mt * nt < 2 * threads && K >= 4 * cfg.kc) {
+  // Tiny products stay one region; the K split below is decided and sliced from the shape and the tile alone,
+  // never the thread count, so a tiny-output long-K product sums in the same order on any number of threads.
+  if (work >= kParallelMinWork && mt * nt <= kKSplitMaxTiles && K >= kKSplitMinK * cfg.kc) {
     s.kind = Schedule::Kind::k_split;
-    s.kstep = round_up(cdiv(K, threads), 16);
+    const int64_t parts = std::min(kKSplitMaxParts, K / (kKSplitMinStep * cfg.kc));
+    s.kstep = round_up(cdiv(K, parts), 16);
     s.tasks = cdiv(K, s.kstep);
+    s.slots = std::max<int64_t>(1, std::min<int64_t>(threads, s.tasks));
     s.partial_floats = floats16(M * N * (s.tasks - 1));
     s.slot = region_size(cfg, M, N, s.kstep);
+    return s;
+  }
+  if (threads <= 1 || work < kParallelMinWork) {
+    s.kind = Schedule::Kind::single;
+    s.tasks = s.slots = 1;
+    s.slot = region_size(cfg, M, N, K);
     return s;
   }
   const int64_t want = std::min(int64_t(threads) * (work >= kBalanceMinWork ? 2 : 1), mt * nt);
@@ -319,7 +331,7 @@ Schedule schedule(const Config& cfg, int threads, int64_t M, int64_t N, int64_t 
   s.kind = Schedule::Kind::grid;
   s.tm = best_tm;
   s.tn = best_tn;
-  s.tasks = best_tm * best_tn;
+  s.tasks = s.slots = best_tm * best_tn;
   s.slot = region_size(cfg, std::min(M, cdiv(mt, best_tm) * cfg.mr), std::min(N, cdiv(nt, best_tn) * cfg.nr), K);
   return s;
 }
@@ -337,20 +349,23 @@ void run_grid(const Problem& P, const Config& cfg, const Schedule& S, float* scr
 }
 
 void run_k_split(const Problem& P, const Config& cfg, const Schedule& S, float* scratch) {
-  const int64_t mn = P.M * P.N, kstep = S.kstep, parts = S.tasks;
+  const int64_t mn = P.M * P.N, kstep = S.kstep, parts = S.tasks, slots = S.slots;
   float* partial = scratch;
-  parallel_for(parts, 1, [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; ++t) {
-      const int64_t k0 = t * kstep, k1 = std::min(P.K, k0 + kstep);
-      if (t == 0) {
-        run_region(P, cfg, S.at(scratch, t), 0, P.M, 0, P.N, k0, k1, P.beta);
-      } else {
-        Problem Q = P;
-        Q.C = partial + (t - 1) * mn;
-        Q.ldc = P.N;
-        run_region(Q, cfg, S.at(scratch, t), 0, P.M, 0, P.N, k0, k1, 0.f);
+  // Slot s runs slices [s*parts/slots, (s+1)*parts/slots) in order with its pack buffers; each slice writes its
+  // own partial (slice 0 C itself), so which slot runs a slice does not change the result.
+  parallel_for(slots, 1, [&](int64_t b, int64_t e) {
+    for (int64_t s = b; s < e; ++s)
+      for (int64_t t = parts * s / slots; t < parts * (s + 1) / slots; ++t) {
+        const int64_t k0 = t * kstep, k1 = std::min(P.K, k0 + kstep);
+        if (t == 0) {
+          run_region(P, cfg, S.at(scratch, s), 0, P.M, 0, P.N, k0, k1, P.beta);
+        } else {
+          Problem Q = P;
+          Q.C = partial + (t - 1) * mn;
+          Q.ldc = P.N;
+          run_region(Q, cfg, S.at(scratch, s), 0, P.M, 0, P.N, k0, k1, 0.f);
+        }
       }
-    }
   });
   for (int64_t t = 1; t < parts; ++t)
     for (int64_t i = 0; i < P.M; ++i) {
