@@ -23,6 +23,12 @@ void require_available() {
            "no usable CUDA device: no NVIDIA driver is loaded or no GPU is visible (fastconv.cuda.is_available() is "
            "False); use device='cpu'");
 }
+cudaStream_t as_stream(Stream s) { return static_cast<cudaStream_t>(s); }
+cudaMemcpyKind as_kind(Copy kind) {
+  return kind == Copy::HostToDevice   ? cudaMemcpyHostToDevice
+         : kind == Copy::DeviceToHost ? cudaMemcpyDeviceToHost
+                                      : cudaMemcpyDeviceToDevice;
+}
 }  // namespace
 
 bool compiled() { return true; }
@@ -66,12 +72,48 @@ void free(void* p) {
 }
 
 void memcpy(void* dst, const void* src, size_t nbytes, Copy kind) {
-  cudaMemcpyKind k = kind == Copy::HostToDevice   ? cudaMemcpyHostToDevice
-                     : kind == Copy::DeviceToHost ? cudaMemcpyDeviceToHost
-                                                  : cudaMemcpyDeviceToDevice;
-  check(cudaMemcpy(dst, src, nbytes, k), "cudaMemcpy");
+  check(cudaMemcpy(dst, src, nbytes, as_kind(kind)), "cudaMemcpy");
 }
 
 void memset_zero(void* p, size_t nbytes) { check(cudaMemset(p, 0, nbytes), "cudaMemset"); }
+
+Stream stream_create() {
+  require_available();
+  cudaStream_t s = nullptr;
+  check(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+  return s;
+}
+
+void stream_destroy(Stream s) {
+  if (s) cudaStreamDestroy(as_stream(s));
+}
+
+void stream_synchronize(Stream s) { check(cudaStreamSynchronize(as_stream(s)), "cudaStreamSynchronize"); }
+
+void memcpy_async(void* dst, const void* src, size_t nbytes, Copy kind, Stream s) {
+  if (nbytes) check(cudaMemcpyAsync(dst, src, nbytes, as_kind(kind), as_stream(s)), "cudaMemcpyAsync");
+}
+
+void capture_begin(Stream s) {
+  check(cudaStreamBeginCapture(as_stream(s), cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+}
+
+GraphExec capture_end(Stream s) {
+  cudaGraph_t g = nullptr;
+  check(cudaStreamEndCapture(as_stream(s), &g), "cudaStreamEndCapture");
+  cudaGraphExec_t exec = nullptr;
+  const cudaError_t e = cudaGraphInstantiate(&exec, g, 0);
+  cudaGraphDestroy(g);
+  check(e, "cudaGraphInstantiate");
+  return exec;
+}
+
+void graph_launch(GraphExec g, Stream s) {
+  check(cudaGraphLaunch(static_cast<cudaGraphExec_t>(g), as_stream(s)), "cudaGraphLaunch");
+}
+
+void graph_destroy(GraphExec g) {
+  if (g) cudaGraphExecDestroy(static_cast<cudaGraphExec_t>(g));
+}
 
 }  // namespace fastconv::cuda

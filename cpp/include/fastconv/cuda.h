@@ -17,4 +17,18 @@ enum class Copy { HostToDevice, DeviceToHost, DeviceToDevice };
 void memcpy(void* dst, const void* src, size_t nbytes, Copy kind);
 void memset_zero(void* p, size_t nbytes);
 
+// Streams and CUDA Graphs, for the device executor (graph/context.cpp). A Stream is a cudaStream_t; a GraphExec a
+// cudaGraphExec_t. Capture is thread-local (cudaStreamCaptureModeThreadLocal), so several compiled programs may
+// capture at once from different threads.
+using Stream = void*;
+using GraphExec = void*;
+Stream stream_create();  // non-blocking: it never waits for the legacy default stream
+void stream_destroy(Stream s);
+void stream_synchronize(Stream s);
+void memcpy_async(void* dst, const void* src, size_t nbytes, Copy kind, Stream s);
+void capture_begin(Stream s);
+GraphExec capture_end(Stream s);  // the captured work, instantiated
+void graph_launch(GraphExec g, Stream s);
+void graph_destroy(GraphExec g);
+
 }  // namespace fastconv::cuda

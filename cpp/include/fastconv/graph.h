@@ -160,6 +160,8 @@ class Executable {
   // The data pointers every step of the default context reads and writes, in schedule order (tests check that
   // fixed I/O replays with the same addresses).
   std::vector<const void*> step_addresses() const;
+  // Whether the default context's last run() replayed a captured CUDA Graph (device backends; never on the CPU).
+  bool last_run_replayed() const;
 
   size_t peak_bytes() const { return peak_bytes_; }  // the arena: planned values and kernel scratch
   // What the arena would need with one buffer per value (no reuse, no in-place, no views): for memory reports.

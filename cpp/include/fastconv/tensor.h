@@ -88,6 +88,7 @@ class Tensor {
   Tensor clone() const;       // always a new contiguous copy
   Tensor reshape(const Shape& shape) const;  // a view; one dim may be -1; needs a contiguous tensor
   Tensor to(DType dtype) const;              // conversion between f32/f64/i64/i32/u8/bool
+  Tensor to(Device device) const;            // itself on that device, else a contiguous copy there
   Tensor& fill_(float value);
   void copy_from(const Tensor& src);  // same shape; any strides; dtype converted
 

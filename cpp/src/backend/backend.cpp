@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <mutex>
+#include <utility>
 
 #include "fastconv/cuda.h"
 #include "fastconv/error.h"
@@ -9,9 +10,69 @@
 namespace fastconv {
 namespace {
 
+cuda::Copy copy_kind(bool dst_host, bool src_host) {
+  FC_CHECK(!(dst_host && src_host), Value, "StepQueue::copy: host-to-host copy on a device queue");
+  return dst_host ? cuda::Copy::DeviceToHost : src_host ? cuda::Copy::HostToDevice : cuda::Copy::DeviceToDevice;
+}
+
+// Capture is thread-local, so contexts on other threads keep running while one captures. The first run with a new
+// set of addresses runs directly (a kernel's one-time setup, like raising its shared-memory limit, is not
+// capture-safe), the second is captured and replayed, and every later one only replays.
+class CudaQueue : public StepQueue {
+ public:
+  CudaQueue() : stream_(cuda::stream_create()) {}
+  ~CudaQueue() override {
+    cuda::graph_destroy(graph_);
+    cuda::stream_destroy(stream_);
+  }
+  void* stream() const override { return stream_; }
+  void run(const std::function<void()>& launch, uint64_t version, bool capturable) override {
+    replayed_ = false;
+    if (graph_ && capturable && version == graph_version_) {
+      cuda::graph_launch(graph_, stream_);
+      replayed_ = true;
+      return;
+    }
+    if (!capturable || !ran_once_ || version != ran_version_) {
+      cuda::graph_destroy(std::exchange(graph_, nullptr));
+      launch();
+      ran_once_ = true;
+      ran_version_ = version;
+      return;
+    }
+    cuda::graph_destroy(std::exchange(graph_, nullptr));
+    cuda::capture_begin(stream_);
+    try {
+      launch();
+    } catch (...) {
+      try {
+        cuda::graph_destroy(cuda::capture_end(stream_));  // ends the invalidated capture; its own error is moot
+      } catch (const Error&) {
+      }
+      throw;
+    }
+    graph_ = cuda::capture_end(stream_);
+    graph_version_ = version;
+    cuda::graph_launch(graph_, stream_);
+    replayed_ = true;
+  }
+  void copy(void* dst, bool dst_host, const void* src, bool src_host, size_t nbytes) override {
+    cuda::memcpy_async(dst, src, nbytes, copy_kind(dst_host, src_host), stream_);
+  }
+  void synchronize() override { cuda::stream_synchronize(stream_); }
+  bool replayed() const override { return replayed_; }
+
+ private:
+  cuda::Stream stream_;
+  cuda::GraphExec graph_ = nullptr;
+  uint64_t graph_version_ = 0, ran_version_ = 0;
+  bool ran_once_ = false, replayed_ = false;
+};
+
 class CudaBackend : public Backend {
  public:
   CudaBackend() : Backend("cuda", DeviceType::CUDA) {}
+  std::unique_ptr<StepQueue> make_queue() const override { return std::make_unique<CudaQueue>(); }
   void copy(void* dst, const void* src, size_t nbytes) const override {
     cuda::memcpy(dst, src, nbytes, cuda::Copy::DeviceToDevice);
   }
@@ -32,6 +93,10 @@ Backends& backends() {
 }
 
 }  // namespace
+
+void StepQueue::copy(void* dst, bool, const void* src, bool, size_t nbytes) {
+  if (nbytes) std::memcpy(dst, src, nbytes);
+}
 
 bool Backend::supports(const KernelCall& c) const {
   if (c.backend != name_) return false;

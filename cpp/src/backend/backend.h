@@ -3,6 +3,8 @@
 // exists when the CUDA sources are compiled in; more can be added at run time (a test registers "cpu-ref", which
 // has only the reference kernels), with no edit in graph/ or in any op's shape or backward rule.
 #pragma once
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,6 +12,22 @@
 #include "backend/kernel.h"
 
 namespace fastconv {
+
+// How an execution context issues a compiled step's kernels (one queue per context). The CPU's runs them at once;
+// CUDA's issues them on a stream of the context's own and, once a step has run with the same argument addresses,
+// captures it as a CUDA Graph and replays that from then on: one launch per step instead of one per kernel.
+class StepQueue {
+ public:
+  virtual ~StepQueue() = default;
+  virtual void* stream() const { return nullptr; }  // a cudaStream_t for device kernels (RunContext::stream)
+  // Runs `launch`, which issues every kernel of the step on stream(), or replays what it issued before.
+  // `version` changes whenever an argument address may have changed; `capturable` false always runs `launch`.
+  virtual void run(const std::function<void()>& launch, uint64_t version, bool capturable) { launch(); }
+  // An ordered copy on the queue; a pointer is host memory where its flag says so, else this backend's device.
+  virtual void copy(void* dst, bool dst_host, const void* src, bool src_host, size_t nbytes);
+  virtual void synchronize() {}
+  virtual bool replayed() const { return false; }  // the last run() was a graph replay
+};
 
 class Backend {
  public:
@@ -24,6 +42,7 @@ class Backend {
   // dst and src on this backend's device (host memory for copies in and out: see Tensor::copy_from).
   virtual void copy(void* dst, const void* src, size_t nbytes) const;
   virtual void synchronize() const {}
+  virtual std::unique_ptr<StepQueue> make_queue() const { return std::make_unique<StepQueue>(); }
   // Whether compiled steps must replay with the same addresses every run (CUDA Graph capture): inputs are then
   // copied into slots of their own and outputs copied out, never rebound (CompileOptions::fixed_io overrides).
   virtual bool needs_fixed_addresses() const { return false; }

@@ -28,6 +28,7 @@ struct OpCall {
 struct RunContext {
   void* workspace = nullptr;  // the planned scratch of this node (64-byte aligned), workspace_bytes long
   size_t workspace_bytes = 0;
+  void* stream = nullptr;  // device kernels: the cudaStream_t to launch on (capture-safe: no allocation, no sync)
 };
 
 using KernelFn = std::function<void(const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&)>;

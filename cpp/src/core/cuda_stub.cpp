@@ -19,5 +19,13 @@ void* malloc(size_t, int) { no_cuda(); }
 void free(void*) {}
 void memcpy(void*, const void*, size_t, Copy) { no_cuda(); }
 void memset_zero(void*, size_t) { no_cuda(); }
+Stream stream_create() { no_cuda(); }
+void stream_destroy(Stream) {}
+void stream_synchronize(Stream) { no_cuda(); }
+void memcpy_async(void*, const void*, size_t, Copy, Stream) { no_cuda(); }
+void capture_begin(Stream) { no_cuda(); }
+GraphExec capture_end(Stream) { no_cuda(); }
+void graph_launch(GraphExec, Stream) { no_cuda(); }
+void graph_destroy(GraphExec) {}
 }  // namespace fastconv::cuda
 #endif

@@ -130,6 +130,13 @@ Tensor Tensor::contiguous() const {
   return clone();
 }
 
+Tensor Tensor::to(Device d) const {
+  if (d == device()) return *this;
+  Tensor out = empty(shape_, dtype_, d);
+  out.copy_from(contiguous());
+  return out;
+}
+
 Tensor Tensor::clone() const {
   Tensor out = empty(shape_, dtype_, device());
   out.copy_from(*this);
@@ -188,10 +195,19 @@ void store(char* p, DType t, double v) {
 void Tensor::copy_from(const Tensor& src) {
   FC_CHECK(src.shape() == shape_, Value, "copy_from: source shape ", shape_str(src.shape()),
            " does not match destination shape ", shape_str(shape_));
-  FC_CHECK(device().is_cpu() && src.device().is_cpu(), NotImplemented,
-           "copy_from: copies between devices go through to_device (got ", src.device().str(), " -> ",
-           device().str(), ")");
   int64_t n = numel();
+  if (!device().is_cpu() || !src.device().is_cpu()) {  // a synchronous cudaMemcpy, as torch's copy_ to/from cuda
+    FC_CHECK(src.dtype() == dtype_ && src.is_contiguous() && is_contiguous(), NotImplemented,
+             "copy_from: a copy between ", src.device().str(), " and ", device().str(),
+             " needs contiguous tensors of one dtype (got ", dtype_name(src.dtype()), " -> ", dtype_name(dtype_),
+             "); call contiguous() / to(dtype) on the host first");
+    if (n == 0) return;
+    const cuda::Copy kind = src.device().is_cpu() ? cuda::Copy::HostToDevice
+                            : device().is_cpu()   ? cuda::Copy::DeviceToHost
+                                                  : cuda::Copy::DeviceToDevice;
+    cuda::memcpy(data_ptr(), src.data_ptr(), nbytes(), kind);
+    return;
+  }
   if (n == 0) return;
   if (src.dtype() == dtype_ && src.is_contiguous() && is_contiguous()) {
     std::memcpy(data_ptr(), src.data_ptr(), nbytes());

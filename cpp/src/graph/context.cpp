@@ -15,6 +15,7 @@ std::unique_ptr<Executable::Context> Executable::make_context() const {
   const Graph& g = *graph_;
   const Backend& backend = Backend::get(backend_);
   auto c = std::make_unique<Context>();
+  c->queue = backend.make_queue();
   c->arena = backend.allocate(peak_bytes_, opts_.device);
   c->views.resize(size_t(g.num_values()));
   for (int v = 0; v < g.num_values(); ++v) {
@@ -79,6 +80,7 @@ void Executable::release(Context* c) const {
 }
 
 void Executable::rebind(Context& c, ValueId v, const Tensor& t) const {
+  ++c.version;
   c.views[size_t(v)] = t;
   for (const Binding::Use& u : bindings_[size_t(binding_of_[size_t(v)])].uses)
     (u.output ? c.out : c.in)[u.step][u.slot] = t;
@@ -139,16 +141,22 @@ void Executable::bind_input(Context& c, ValueId id, const Tensor& t) const {
   FC_CHECK(t.defined() && t.shape() == v.desc.shape && t.dtype() == v.desc.dtype, Value, "set_input: input '",
            v.name, "' was compiled for ", desc_str(v.desc), " but got ",
            t.defined() ? desc_str({t.shape(), t.dtype()}) : std::string("an undefined tensor"));
-  FC_CHECK(t.device() == opts_.device, Value, "set_input: input '", v.name, "' is on ", t.device().str(),
-           " but the graph runs on ", opts_.device.str());
+  // A device graph with fixed I/O copies its inputs into its own slots anyway, so they may come from the host.
+  const bool from_host = fixed_io_ && t.device().is_cpu() && !opts_.device.is_cpu();
+  FC_CHECK(t.device() == opts_.device || from_host, Value, "set_input: input '", v.name, "' is on ",
+           t.device().str(), " but the graph runs on ", opts_.device.str());
   check_indices(id, t);
   const int b = binding_of_[size_t(id)];
   if (b < 0) {  // no live node reads it; it may still be asked for as an output
     c.views[size_t(id)] = t.contiguous();
     return;
   }
-  if (fixed_io_) {
-    c.slots[size_t(b)].copy_from(t);  // the slot keeps its address: every run reads the same bytes
+  if (fixed_io_) {  // the slot keeps its address: every run reads the same bytes
+    const Tensor src = t.contiguous();
+    if (opts_.device.is_cpu())
+      c.slots[size_t(b)].copy_from(src);
+    else
+      c.queue->copy(c.slots[size_t(b)].data_ptr(), false, src.data_ptr(), from_host, src.nbytes());
   } else {
     rebind(c, id, t.contiguous());
   }
@@ -208,26 +216,33 @@ void Executable::execute(Context& c) const {
       rebind(c, bindings_[b].value, c.next[b]);
       c.next[b] = Tensor();
     }
-  RunContext ctx;
   step_.fetch_add(1);
-  char* arena = static_cast<char*>(c.arena->data());
   const bool prof = profiling_.load(), anomaly = g_anomaly.load();
   if (anomaly) check_finite(c, steps_.size());
-  for (size_t i = 0; i < steps_.size(); ++i) {
-    const Step& s = steps_[i];
-    ctx.workspace = s.prepared.workspace_bytes ? arena + s.ws_offset : nullptr;
-    ctx.workspace_bytes = s.prepared.workspace_bytes;
-    if (!prof) {
+  auto launch = [&] {
+    RunContext ctx;
+    ctx.stream = c.queue->stream();
+    char* arena = static_cast<char*>(c.arena->data());
+    for (size_t i = 0; i < steps_.size(); ++i) {
+      const Step& s = steps_[i];
+      ctx.workspace = s.prepared.workspace_bytes ? arena + s.ws_offset : nullptr;
+      ctx.workspace_bytes = s.prepared.workspace_bytes;
+      if (!prof) {
+        s.prepared.run(c.in[i], c.out[i], ctx);
+        if (anomaly) check_finite(c, i);
+        continue;
+      }
+      const auto t0 = std::chrono::steady_clock::now();
       s.prepared.run(c.in[i], c.out[i], ctx);
-      if (anomaly) check_finite(c, i);
-      continue;
+      c.queue->synchronize();  // device kernels are asynchronous: a step's time includes its kernels
+      Step& m = const_cast<Step&>(s);  // profiling runs hold serial_mu_: nobody else touches the counters
+      m.prof_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      ++m.prof_calls;
     }
-    const auto t0 = std::chrono::steady_clock::now();
-    s.prepared.run(c.in[i], c.out[i], ctx);
-    Step& m = const_cast<Step&>(s);  // profiling runs hold serial_mu_: nobody else touches the counters
-    m.prof_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    ++m.prof_calls;
-  }
+  };
+  // Profiling and anomaly checks look at every step as it finishes: no graph replay for them.
+  c.queue->run(launch, c.version, !prof && !anomaly);
+  c.queue->synchronize();
   for (size_t b = 0; b < bindings_.size(); ++b) c.handed_out[b] = 0;
 }
 
@@ -247,10 +262,12 @@ Tensor Executable::take(Context& c, ValueId id) const {
     return v;
   }
   Tensor out = Tensor::empty(v.shape(), v.dtype(), v.device());
-  if (v.device().is_cpu())
+  if (v.device().is_cpu()) {
     out.copy_from(v);
-  else
-    Backend::get(backend_).copy(out.data_ptr(), v.data_ptr(), v.nbytes());
+  } else {
+    c.queue->copy(out.data_ptr(), false, v.data_ptr(), false, v.nbytes());
+    c.queue->synchronize();
+  }
   return out;
 }
 
@@ -304,6 +321,8 @@ std::vector<const void*> Executable::step_addresses() const {
       for (const Tensor& t : *list) a.push_back(t.defined() ? t.data_ptr() : nullptr);
   return a;
 }
+
+bool Executable::last_run_replayed() const { return default_ && default_->queue->replayed(); }
 
 void Executable::set_profiling(bool on) {
   std::lock_guard<std::mutex> serial(serial_mu_);

@@ -2,6 +2,7 @@
 #pragma once
 #include <vector>
 
+#include "backend/backend.h"
 #include "backend/kernel.h"
 #include "fastconv/graph.h"
 #include "ops/op.h"
@@ -36,6 +37,8 @@ struct Executable::Binding {
 // Everything one call needs besides the program: its arena, where every value lives, and each step's argument
 // lists, built once so that a run only reads them.
 struct Executable::Context {
+  std::unique_ptr<StepQueue> queue;            // the backend's: runs (and, on CUDA, replays) the steps
+  uint64_t version = 0;                        // bumped whenever an argument address changes (rebind)
   std::shared_ptr<Storage> arena;
   std::vector<Tensor> views;                   // per value
   std::vector<std::vector<Tensor>> in, out;    // per step: the kernel's arguments

@@ -9,6 +9,7 @@
 #include "cpu/ref/activation_ref.h"
 #include "fastconv/cpu_features.h"
 #include "fastconv/parallel.h"
+#include "ops/activation.h"
 #include "ops/common.h"
 
 namespace fastconv {
@@ -58,6 +59,8 @@ std::string base_name(const std::string& op) {
              ? op.substr(0, op.size() - suffix.size())
              : op;
 }
+
+}  // namespace
 
 // Attributes -> kernel params; this is where the activations' arguments are validated.
 ref::ActParams act_params(const OpCall& c) {
@@ -111,6 +114,8 @@ ref::ActParams act_params(const OpCall& c) {
   }
   return p;
 }
+
+namespace {
 
 std::vector<TensorDesc> infer_act(const OpCall& c) {
   act_params(c);
@@ -211,6 +216,8 @@ Prepared prepare_softmax(const KernelCall& c) {
 
 // ---- prelu ----------------------------------------------------------------------------------------------------
 
+}  // namespace
+
 ref::PreluParams prelu_params(const OpCall& c) {
   expect_dtype(c, 0, DType::f32, "input");
   expect_dtype(c, 1, DType::f32, "weight");
@@ -232,6 +239,8 @@ ref::PreluParams prelu_params(const OpCall& c) {
   }
   return p;
 }
+
+namespace {
 
 int64_t prelu_grain(const ref::PreluParams& p) {
   return std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, p.outer * p.inner));

@@ -27,6 +27,10 @@ void register_pad_ops(Registry& r, KernelTable& k);
 void register_fold_ops(Registry& r, KernelTable& k);
 void register_shuffle_ops(Registry& r, KernelTable& k);
 
+#if FASTCONV_WITH_CUDA
+void register_cuda_kernels(KernelTable& k);  // ops/cuda/registry.cpp: the "cuda" backend's kernels
+#endif
+
 namespace {
 void register_all(Registry& r, KernelTable& k) {
   register_eltwise_ops(r, k);     // add, sub, mul, div, neg, scale, sum_to, fill_like
@@ -47,6 +51,9 @@ void register_all(Registry& r, KernelTable& k) {
   register_fold_ops(r, k);        // unfold (im2col), fold (col2im)
   register_shuffle_ops(r, k);     // pixel_shuffle, pixel_unshuffle, channel_shuffle
   register_fused_ops(r, k);       // conv*d_fused, conv_bn_fold, batch_norm_relu(_backward): made by graph/fuse.cpp
+#if FASTCONV_WITH_CUDA
+  register_cuda_kernels(k);
+#endif
 }
 
 // The op registry and the kernel table are filled together, once, on first use of either.

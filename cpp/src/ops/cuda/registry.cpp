@@ -1,0 +1,29 @@
+// The "cuda" backend's kernel entries, one register_* per op family (ops/registry.cpp calls register_cuda_kernels).
+#if FASTCONV_WITH_CUDA
+#include "ops/cuda/common.h"
+
+namespace fastconv {
+namespace cuda_ops {
+
+void add_cuda_kernel(KernelTable& t, const std::string& op, const std::string& family, const std::string& algo,
+                     PrepareFn prepare, CallPredicate applies) {
+  KernelDef k;
+  k.op = op;
+  k.backend = "cuda";
+  k.family = family;
+  k.algo = algo;
+  k.prepare = std::move(prepare);
+  k.applies = std::move(applies);
+  k.dtypes = {DType::f32};
+  t.add(std::move(k));
+}
+
+}  // namespace cuda_ops
+
+void register_cuda_kernels(KernelTable& t) {
+  cuda_ops::register_activation_kernels(t);  // relu, the point-wise activations, prelu
+  cuda_ops::register_shape_kernels(t);       // reshape, flatten
+}
+
+}  // namespace fastconv
+#endif
