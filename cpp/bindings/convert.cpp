@@ -79,6 +79,16 @@ py::array numpy_from_tensor(const Tensor& t) {
   return py::array(numpy_dtype(t.dtype()), shape, strides, t.data_ptr(), base);
 }
 
+py::array numpy_on_host(const Tensor& t) {
+  if (t.device().is_cpu()) return numpy_from_tensor(t);
+  Tensor h;
+  {
+    py::gil_scoped_release nogil;
+    h = t.to(Device{});
+  }
+  return numpy_from_tensor(h);
+}
+
 Tensor to_tensor(const py::handle& obj) {
   if (py::isinstance<Tensor>(obj)) return obj.cast<Tensor>();
   if (py::isinstance<py::array>(obj)) return tensor_from_numpy(py::reinterpret_borrow<py::array>(obj));

@@ -16,6 +16,8 @@ py::dtype numpy_dtype(DType t);
 Tensor tensor_from_numpy(const py::array& a);
 // A NumPy array viewing the tensor's memory; the array keeps the tensor alive.
 py::array numpy_from_tensor(const Tensor& t);
+// The same for a tensor on any device: device tensors are copied to the host first.
+py::array numpy_on_host(const Tensor& t);
 // Accepts a fastconv Tensor, a NumPy array, or anything np.asarray takes.
 Tensor to_tensor(const py::handle& obj);
 Attrs attrs_from_dict(const py::dict& d);

@@ -76,6 +76,27 @@ void bind_graph(py::module_& m) {
              return append_backward(g, loss, wrt);
            }, py::arg("loss"), py::arg("wrt"));
 
+  // A graph compiled for a device needs its parameters and constants there. Each host tensor is copied once into
+  // `cache` (keyed by its data address, shared by every program of one compiled model, so they update the same
+  // device weights) and the graph's value rebound to the copy.
+  m.def("params_to_device", [](Graph& g, const std::string& device, py::dict cache) {
+          const Device d = Device::parse(device);
+          for (ValueId v = 0; v < g.num_values(); ++v) {
+            Value& val = g.value(v);
+            if ((val.kind != ValueKind::Param && val.kind != ValueKind::Const) || val.data.device() == d) continue;
+            const py::int_ key(reinterpret_cast<uintptr_t>(val.data.data_ptr()));
+            if (!cache.contains(key)) {
+              Tensor t;
+              {
+                py::gil_scoped_release nogil;
+                t = val.data.to(d);
+              }
+              cache[key] = py::make_tuple(t, val.data);  // the host tensor too: its address must stay taken
+            }
+            val.data = cache[key].cast<py::tuple>()[0].cast<Tensor>();
+          }
+        }, py::arg("graph"), py::arg("device"), py::arg("cache"));
+
   py::class_<Executable>(m, "Executable")
       .def(py::init([](std::shared_ptr<Graph> g, std::vector<ValueId> outputs, const std::string& device,
                        bool plan_memory, bool fuse, const std::string& backend,
@@ -104,7 +125,7 @@ void bind_graph(py::module_& m) {
                out = e.call(in, outputs);
              }
              py::list res;
-             for (const Tensor& t : out) res.append(numpy_from_tensor(t));
+             for (const Tensor& t : out) res.append(numpy_on_host(t));
              return res;
            },
            py::arg("inputs"), py::arg("outputs"),
@@ -120,7 +141,7 @@ void bind_graph(py::module_& m) {
       .def_property_readonly("fixed_io", &Executable::fixed_io)
       .def_property_readonly("max_contexts", &Executable::max_contexts)
       .def("run", &Executable::run, py::call_guard<py::gil_scoped_release>())
-      .def("output", [](const Executable& e, ValueId id) { return numpy_from_tensor(e.output(id)); })
+      .def("output", [](const Executable& e, ValueId id) { return numpy_on_host(e.output(id)); })
       .def_property_readonly("peak_bytes", &Executable::peak_bytes)
       .def_property_readonly("naive_bytes", &Executable::naive_bytes)
       .def_property_readonly("inplace_count", &Executable::inplace_count)

@@ -129,6 +129,10 @@ A strided view over fastconv-owned or borrowed memory. Converts to NumPy (np.asa
       .def("is_contiguous", &Tensor::is_contiguous)
       .def("contiguous", &Tensor::contiguous)
       .def("clone", &Tensor::clone)
+      .def("to", [](const Tensor& t, const std::string& device) {
+             py::gil_scoped_release nogil;
+             return t.to(Device::parse(device));
+           }, py::arg("device"), "This tensor on `device` ('cpu', 'cuda:0'): itself if already there, else a copy.")
       .def("numpy", [](const Tensor& t) { return numpy_from_tensor(t); }, "A NumPy array sharing this memory.")
       .def("__array__", [](const Tensor& t, py::object dtype, py::object copy) {
              py::array a = numpy_from_tensor(t);

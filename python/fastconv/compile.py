@@ -94,6 +94,27 @@ def _shape_arg(shape, arg: str) -> tuple[int, ...]:
     return tuple(int(d) for d in dims)
 
 
+def _device_arg(device) -> str:
+    """'cpu', or 'cuda[:N]' when a CUDA device (or the CUDA emulator) is there; errors say why not."""
+    name = str(device)
+    if name == "cpu":
+        return name
+    kind, _, index = name.partition(":")
+    if kind != "cuda" or (index and not index.isdigit()):
+        raise ValueError(f"compile: argument 'device' must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+    if not _C.cuda_compiled():
+        raise RuntimeError(f"compile: device={device!r}: this fastconv was built without CUDA (no nvcc at build "
+                           f"time); use device='cpu'")
+    count = _C.cuda_device_count()
+    if count == 0:
+        raise RuntimeError(f"compile: device={device!r}: no CUDA device is visible (fastconv.cuda.is_available() "
+                           f"is False); use device='cpu'")
+    if int(index or 0) >= count:
+        raise ValueError(f"compile: device={device!r}: there are {count} CUDA device(s), 'cuda:0' to "
+                         f"'cuda:{count - 1}'")
+    return f"cuda:{int(index or 0)}"
+
+
 class Compiled:
     max_programs = 8  # programs kept per compiled model (one per input shape and kind); see _program
 
@@ -106,9 +127,11 @@ class Compiled:
             raise TypeError(f"compile: model must be a fastconv.nn.Module, got {type(model).__name__}")
         if precision not in ("fp32", "float32"):
             raise NotImplementedError(f"compile: precision={precision!r} is not supported yet (only 'fp32')")
-        if str(device) != "cpu":
-            raise NotImplementedError(f"compile: device={device!r}: parameters live in host memory and only CPU "
-                                      f"kernels are wired into compiled graphs so far; use device='cpu'")
+        device = _device_arg(device)
+        if device != "cpu" and optimizer is not None:
+            raise NotImplementedError(f"compile: device={device!r} runs inference (predict, forward, eval_step) "
+                                      f"so far; training steps on the GPU are not wired yet: compile with "
+                                      f"device='cpu' to train")
         if clip_grad_norm is not None and not clip_grad_norm > 0:
             raise ValueError(f"compile: clip_grad_norm must be a positive number, got {clip_grad_norm}")
         self.model, self.optimizer, self.device, self.precision = model, optimizer, str(device), precision
@@ -128,6 +151,9 @@ class Compiled:
         self.backend = backend or ""
         self.algo = {k: str(v) for k, v in (algo or {}).items()}
         self.fuse = bool(fuse)
+        # Device programs: one device copy of each parameter and buffer, shared by every program of this model
+        # (host array address -> (device tensor, host tensor)); made when the first program is compiled.
+        self._device_params: dict = {}
         # Programs by input shape (and mode), least recently used dropped first: each holds an arena, and a stream
         # of distinct batch sizes would otherwise grow memory without bound.
         self._cache: OrderedDict[tuple, _Program] = OrderedDict()
@@ -173,6 +199,8 @@ class Compiled:
         return prog
 
     def _executable(self, graph, outputs):
+        if self.device != "cpu":
+            _C.params_to_device(graph, self.device, self._device_params)
         return _C.Executable(graph, outputs, self.device, self.plan_memory, self.fuse, self.backend, self.algo)
 
     def _build(self, kind: str, x_shape, y_shape, y_dtype) -> _Program:

@@ -1,0 +1,102 @@
+"""Compiled models on device='cuda'. On a machine with a GPU, or with the CUDA emulator build (FASTCONV_CUDA=EMU,
+which .ci/run builds and runs this file against: docs/cuda.md), the device tests run; elsewhere only the error
+paths do. References: the same model compiled for the CPU (itself checked against PyTorch in the op tests), and
+float64 NumPy where the model is small enough to write out."""
+import os
+import threading
+
+import numpy as np
+import pytest
+
+import fastconv as fc
+import fastconv.nn as nn
+
+needs_device = pytest.mark.skipif(not fc.cuda.is_available(),
+                                  reason="no CUDA device and not the CUDA emulator build")
+
+
+def _x(shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32) * 2
+
+
+@pytest.mark.skipif(os.environ.get("FASTCONV_EXPECT_EMU") != "1", reason="set by .ci/run's emulator step")
+def test_the_emulator_step_runs_the_device_tests():
+    # Without this, a build that lost its device would skip every test below and still pass.
+    assert fc.cuda.is_emulated() and fc.cuda.is_available() and fc.cuda.device_count() == 1
+
+
+def test_device_argument_is_checked():
+    m = nn.Sequential(nn.ReLU())
+    for bad in ("gpu", "cuda:x", "cuda:-1", "tpu:0"):
+        with pytest.raises(ValueError, match="argument 'device'"):
+            fc.compile(m, (2, 3), device=bad)
+
+
+@pytest.mark.skipif(fc.cuda.is_available(), reason="checks the message on machines without a CUDA device")
+def test_cuda_without_a_device_says_why():
+    with pytest.raises(RuntimeError, match="device='cpu'"):
+        fc.compile(nn.Sequential(nn.ReLU()), (2, 3), device="cuda")
+
+
+@needs_device
+def test_training_on_cuda_is_refused_clearly():
+    m = nn.Sequential(nn.Flatten(), nn.Linear(3, 2))
+    with pytest.raises(NotImplementedError, match="training steps on the GPU"):
+        fc.compile(m, (2, 3), loss="mse", optimizer=fc.optim.SGD(m.parameters(), lr=0.1), device="cuda")
+
+
+@needs_device
+def test_device_index_out_of_range():
+    with pytest.raises(ValueError, match="CUDA device"):
+        fc.compile(nn.Sequential(nn.ReLU()), (2, 3), device=f"cuda:{fc.cuda.device_count()}")
+
+
+@needs_device
+def test_activation_model_predicts_as_float64_numpy_run_after_run():
+    m = nn.Sequential(nn.LeakyReLU(0.1), nn.Sigmoid(), nn.Flatten(), nn.ReLU())
+    net = fc.compile(m, (4, 3, 5, 7), device="cuda")
+    for seed in range(3):  # the second and later runs replay a captured graph with new inputs
+        x = _x((4, 3, 5, 7), seed)
+        x64 = x.astype(np.float64)
+        want = 1 / (1 + np.exp(-np.where(x64 > 0, x64, 0.1 * x64)))
+        got = net.predict(x)
+        assert isinstance(got, np.ndarray) and got.shape == (4, 105)
+        np.testing.assert_allclose(got, want.reshape(4, 105), rtol=1e-6, atol=1e-7)
+
+
+@needs_device
+def test_prelu_weights_are_copied_to_the_device():
+    m = nn.Sequential(nn.PReLU(3), nn.Tanh())
+    m[0].weight[...] = np.array([0.1, -0.5, 2.0], np.float32)
+    x = _x((2, 3, 4, 4))
+    want = fc.compile(m, x.shape).predict(x)
+    np.testing.assert_allclose(fc.compile(m, x.shape, device="cuda").predict(x), want, rtol=1e-6, atol=1e-7)
+
+
+@needs_device
+def test_an_op_without_a_cuda_kernel_names_the_op_and_layer():
+    m = nn.Sequential(nn.ReLU(), nn.ChannelShuffle(2))
+    with pytest.raises(NotImplementedError, match="channel_shuffle.*cuda|cuda.*channel_shuffle"):
+        fc.compile(m, (2, 4, 3, 3), device="cuda")
+
+
+@needs_device
+def test_concurrent_predict_on_one_device_model():
+    m = nn.Sequential(nn.GELU(), nn.Flatten())
+    cpu = fc.compile(m, (3, 2, 9))
+    dev = fc.compile(m, (3, 2, 9), device="cuda")
+    errors = []
+
+    def work(t):
+        for i in range(4):
+            x = _x((3, 2, 9), 100 * t + i)
+            d = np.abs(dev.predict(x) - cpu.predict(x)).max()
+            if not d <= 1e-6:
+                errors.append((t, i, d))
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(3)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
