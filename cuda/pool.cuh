@@ -55,7 +55,7 @@ void avg_pool_backward__cuda(const ref::PoolParams& p, const float* gy, float* g
 // dst[plane, idx[i]] (+)= src[plane, i] in increasing i; out-of-range indices skipped. Indices are arbitrary, so
 // no gather exists; determinism comes from one block per plane walking src in tiles of 256 in order: within a
 // tile the first thread holding an index applies every entry of the tile with that index in order (last write
-// wins / sums in order), so the result is bitwise the reference's. Parallelism is min(planes, 4096) blocks.
+// wins / sums in order), so the result is bitwise the reference's. Parallelism is min(planes, 1024) blocks.
 void index_scatter__cuda(int64_t src_plane, int64_t dst_plane, const float* src, const int64_t* idx, float* dst,
                          bool accumulate, int64_t planes, cudaStream_t stream);
 // ref::index_gather: dst[plane, i] = src[plane, idx[i]] (0 for an out-of-range index); dst planes have idx_plane

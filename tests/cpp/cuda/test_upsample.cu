@@ -138,15 +138,13 @@ TEST(CudaUpsample, EveryModeIsCovered) {
   for (size_t k = 0; k < seen.size(); ++k) EXPECT_TRUE(seen[k]) << "UpsampleMode " << k << " untested";
 }
 
-// 1030 planes of 32 x 32 outputs = 1054720 > 4096 * 256: some forward threads take a second grid-stride step.
+// 1030 planes of 32 x 32 outputs = 1054720 > 4096 * 256: some forward threads take a second grid-stride step
+// (one mode: every mode's kernel is the same loop).
 TEST(CudaUpsample, GridStrideCoversPastTheGridCap) {
   UpsampleParams p;
   p.mode = UpsampleMode::nearest;
   p.in_h = 16, p.in_w = 16, p.out_h = 32, p.out_w = 32;
   check_case(p, 1030, 99u);
-  p.mode = UpsampleMode::linear;
-  p.in_h = 2, p.in_w = 2, p.out_h = 32, p.out_w = 32;
-  check_case(p, 1030, 98u);
 }
 
 }  // namespace
