@@ -359,4 +359,61 @@ TEST(CudaPool, GridStrideCoversPastTheGridCap) {
   EXPECT_TRUE(close(dg.download(), g_ref));
 }
 
+// The launchers are capture-safe (no allocation, no synchronization, no host reads of device memory): every one
+// of them recorded into a CUDA graph on a capturing stream, nothing runs until the graph is launched, and the
+// replay gives the reference's results.
+TEST(CudaPool, LaunchersAreGraphCaptureSafe) {
+  const PoolParams p = make({kOne, {7, 3, 2, 1, 1}, {9, 3, 2, 1, 1}});
+  const AdaptiveParams a{7, 9, 3, 4};
+  const int64_t planes = 2, ni = planes * p.in_plane(), no = planes * p.out_plane(), na = planes * 12;
+  const std::vector<float> x = tie_inputs(ni, 71u, 0), gy = uniform(no, 72u), ga = uniform(na, 73u);
+  std::vector<float> y_ref(static_cast<size_t>(no)), av_ref(static_cast<size_t>(no)), gx_ref(static_cast<size_t>(ni)), sc_ref(static_cast<size_t>(ni)),
+      ga_ref(static_cast<size_t>(no)), ad_ref(static_cast<size_t>(na)), adb_ref(static_cast<size_t>(ni)), am_ref(static_cast<size_t>(na));
+  std::vector<int64_t> i_ref(static_cast<size_t>(no)), ai_ref(static_cast<size_t>(na));
+  fastconv::ref::max_pool(p, x.data(), y_ref.data(), i_ref.data(), false, 0, planes);
+  fastconv::ref::avg_pool(p, x.data(), av_ref.data(), 0, planes);
+  fastconv::ref::avg_pool_backward(p, gy.data(), gx_ref.data(), 0, planes);
+  fastconv::ref::index_scatter(p.out_plane(), p.in_plane(), gy.data(), i_ref.data(), sc_ref.data(), true, 0, planes);
+  fastconv::ref::index_gather(p.out_plane(), p.in_plane(), x.data(), i_ref.data(), ga_ref.data(), 0, planes);
+  fastconv::ref::adaptive_avg_pool2d(a, x.data(), ad_ref.data(), 0, planes);
+  fastconv::ref::adaptive_avg_pool2d_backward(a, ga.data(), adb_ref.data(), 0, planes);
+  fastconv::ref::adaptive_max_pool2d(a, x.data(), am_ref.data(), ai_ref.data(), 0, planes);
+
+  const std::vector<float> no9(static_cast<size_t>(no), 9.f), ni9(static_cast<size_t>(ni), 9.f), na9(static_cast<size_t>(na), 9.f);
+  DeviceBuffer<float> dx(x), dgy(gy), dga(ga), dy(no9), dav(no9), dgx(ni9), dsc(ni9), dgg(no9), dad(na9), dadb(ni9),
+      dam(na9);
+  DeviceBuffer<int64_t> di(static_cast<size_t>(no)), dai(static_cast<size_t>(na));
+  cudaStream_t s;
+  fastconv::cuda::check(cudaStreamCreate(&s), "stream");
+  fastconv::cuda::check(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), "begin capture");
+  fastconv::cuda::max_pool_forward__cuda(p, dx.p, dy.p, di.p, false, planes, s);
+  fastconv::cuda::avg_pool_forward__cuda(p, dx.p, dav.p, planes, s);
+  fastconv::cuda::avg_pool_backward__cuda(p, dgy.p, dgx.p, planes, s);
+  fastconv::cuda::index_scatter__cuda(p.out_plane(), p.in_plane(), dgy.p, di.p, dsc.p, true, planes, s);
+  fastconv::cuda::index_gather__cuda(p.out_plane(), p.in_plane(), dx.p, di.p, dgg.p, planes, s);
+  fastconv::cuda::adaptive_avg_pool2d_forward__cuda(a, dx.p, dad.p, planes, s);
+  fastconv::cuda::adaptive_avg_pool2d_backward__cuda(a, dga.p, dadb.p, planes, s);
+  fastconv::cuda::adaptive_max_pool2d_forward__cuda(a, dx.p, dam.p, dai.p, planes, s);
+  cudaGraph_t g;
+  fastconv::cuda::check(cudaStreamEndCapture(s, &g), "end capture");
+  EXPECT_EQ(dy.download(), no9) << "capturing must not run the work";
+  cudaGraphExec_t exec;
+  fastconv::cuda::check(cudaGraphInstantiate(&exec, g, 0), "instantiate");
+  fastconv::cuda::check(cudaGraphLaunch(exec, s), "graph launch");
+  fastconv::cuda::check(cudaStreamSynchronize(s), "sync");
+  EXPECT_TRUE(same_bits(dy.download(), y_ref));
+  EXPECT_EQ(di.download(), i_ref);
+  EXPECT_TRUE(close(dav.download(), av_ref));
+  EXPECT_TRUE(close(dgx.download(), gx_ref));
+  EXPECT_TRUE(same_bits(dsc.download(), sc_ref));
+  EXPECT_TRUE(same_bits(dgg.download(), ga_ref));
+  EXPECT_TRUE(close(dad.download(), ad_ref));
+  EXPECT_TRUE(close(dadb.download(), adb_ref));
+  EXPECT_TRUE(same_bits(dam.download(), am_ref));
+  EXPECT_EQ(dai.download(), ai_ref);
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(g);
+  cudaStreamDestroy(s);
+}
+
 }  // namespace

@@ -147,4 +147,35 @@ TEST(CudaUpsample, GridStrideCoversPastTheGridCap) {
   check_case(p, 1030, 99u);
 }
 
+// Both launchers are capture-safe: recorded into a CUDA graph, run only by the graph launch, results unchanged.
+TEST(CudaUpsample, LaunchersAreGraphCaptureSafe) {
+  UpsampleParams p;
+  p.mode = UpsampleMode::linear;
+  p.in_h = 3, p.in_w = 5, p.out_h = 7, p.out_w = 11;
+  const int64_t planes = 2, ni = planes * 15, no = planes * 77;
+  const std::vector<float> x = uniform(ni, 81u), gy = uniform(no, 82u);
+  std::vector<float> y_ref(static_cast<size_t>(no)), gx_ref(static_cast<size_t>(ni));
+  fastconv::ref::upsample(p, x.data(), y_ref.data(), 0, planes);
+  fastconv::ref::upsample_backward(p, gy.data(), gx_ref.data(), 0, planes);
+  const std::vector<float> no9(static_cast<size_t>(no), 9.f), ni9(static_cast<size_t>(ni), 9.f);
+  DeviceBuffer<float> dx(x), dgy(gy), dy(no9), dgx(ni9);
+  cudaStream_t s;
+  fastconv::cuda::check(cudaStreamCreate(&s), "stream");
+  fastconv::cuda::check(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), "begin capture");
+  fastconv::cuda::upsample_forward__cuda(p, dx.p, dy.p, planes, s);
+  fastconv::cuda::upsample_backward__cuda(p, dgy.p, dgx.p, planes, s);
+  cudaGraph_t g;
+  fastconv::cuda::check(cudaStreamEndCapture(s, &g), "end capture");
+  EXPECT_EQ(dy.download(), no9) << "capturing must not run the work";
+  cudaGraphExec_t exec;
+  fastconv::cuda::check(cudaGraphInstantiate(&exec, g, 0), "instantiate");
+  fastconv::cuda::check(cudaGraphLaunch(exec, s), "graph launch");
+  fastconv::cuda::check(cudaStreamSynchronize(s), "sync");
+  EXPECT_TRUE(close(dy.download(), y_ref));
+  EXPECT_TRUE(close(dgx.download(), gx_ref));
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(g);
+  cudaStreamDestroy(s);
+}
+
 }  // namespace
