@@ -100,3 +100,51 @@ def test_concurrent_predict_on_one_device_model():
     for th in threads:
         th.join()
     assert errors == []
+
+
+POOL_MODELS = {
+    "max2d": (lambda: nn.Sequential(nn.MaxPool2d(3, stride=2, padding=1)), (2, 3, 9, 11)),
+    "max2d_ceil_dil": (lambda: nn.Sequential(nn.MaxPool2d(2, stride=2, dilation=2, ceil_mode=True)), (1, 2, 9, 8)),
+    "max1d": (lambda: nn.Sequential(nn.MaxPool1d(3, stride=2)), (2, 3, 17)),
+    "max3d": (lambda: nn.Sequential(nn.MaxPool3d(2)), (1, 2, 4, 5, 6)),
+    "avg2d_nopad_count": (lambda: nn.Sequential(nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)),
+                          (2, 3, 10, 7)),
+    "avg3d": (lambda: nn.Sequential(nn.AvgPool3d(2, stride=1)), (1, 2, 3, 4, 5)),
+    "adaptive_avg": (lambda: nn.Sequential(nn.AdaptiveAvgPool2d((3, 5))), (2, 3, 7, 11)),
+    "adaptive_max": (lambda: nn.Sequential(nn.AdaptiveMaxPool2d(4)), (2, 3, 9, 10)),
+    "global": (lambda: nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()), (3, 4, 5, 6)),
+    "up_nearest": (lambda: nn.Sequential(nn.Upsample(scale_factor=2)), (2, 3, 4, 5)),
+    "up_bilinear": (lambda: nn.Sequential(nn.Upsample(size=(7, 9), mode="bilinear")), (2, 3, 4, 5)),
+    "up_bilinear_ac": (lambda: nn.Sequential(nn.Upsample(scale_factor=3, mode="bilinear", align_corners=True)),
+                       (1, 2, 3, 4)),
+}
+
+
+@needs_device
+@pytest.mark.parametrize("name", sorted(POOL_MODELS))
+def test_pooling_and_upsampling_match_the_cpu(name):
+    make, shape = POOL_MODELS[name]
+    m = make()
+    x = _x(shape, 3)
+    want = fc.compile(m, shape).predict(x)
+    got = fc.compile(m, shape, device="cuda").predict(x)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+class _PoolUnpool(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.pool = nn.MaxPool2d(2, return_indices=True)
+        self.unpool = nn.MaxUnpool2d(2)
+
+    def forward(self, x):
+        y, idx = self.pool(x)
+        return self.unpool(y, idx)
+
+
+@needs_device
+def test_max_pool_indices_and_unpool_match_the_cpu():
+    m = _PoolUnpool()
+    x = _x((2, 3, 8, 6), 5)
+    want = fc.compile(m, x.shape).predict(x)
+    np.testing.assert_array_equal(fc.compile(m, x.shape, device="cuda").predict(x), want)

@@ -9,6 +9,7 @@
 #include "fastconv/cpu_features.h"
 #include "fastconv/parallel.h"
 #include "ops/common.h"
+#include "ops/pool.h"
 #include "ops/shape_check.h"
 
 namespace fastconv {
@@ -39,11 +40,7 @@ void expect_pool_rank(const std::string& op, const Shape& s, int nd) {
 
 // ---------------------------------------------------------------- fixed-window pooling (max, min, avg)
 
-struct PoolCfg {
-  ref::PoolParams p;
-  Shape out_shape;
-  int64_t planes = 0;
-};
+}  // namespace
 
 // Parses and validates the attributes of a fixed-window pooling call on input shape `in`.
 PoolCfg pool_cfg(const std::string& op, const Attrs& attrs, const Shape& in, int nd, bool is_max) {
@@ -157,6 +154,8 @@ PoolCfg pool_cfg(const std::string& op, const Attrs& attrs, const Shape& in, int
   return c;
 }
 
+namespace {
+
 // Splits planes across the pool in chunks of roughly 64K output elements.
 template <class F>
 void over_planes(int64_t planes, int64_t per_plane, const F& f) {
@@ -183,12 +182,16 @@ void add_op(Registry& r, KernelTable& k, PoolOp d, bool vec_path = false) {
 }
 
 
+}  // namespace
+
 // The backward ops' input_shape is the shape of their output: checked like any size before it is allocated.
 Shape input_shape_attr(const OpCall& c) {
   Shape s = c.attr().get_int_list("input_shape");
   checked_numel(c.op, s, "argument 'input_shape'", "input_shape=" + shape_str(s));
   return s;
 }
+
+namespace {
 
 // "vec": the active level's fast 2-D kernel, where it applies ("<name>__<isa>"); "ref" otherwise or when forced.
 template <class Kernel>
@@ -306,6 +309,8 @@ void register_fixed_pool(Registry& r, KernelTable& k, const std::string& name, i
 
 // ---------------------------------------------------------------- index scatter (max pool backward, unpool)
 
+}  // namespace
+
 // Leading (plane) dims of `s` when its last nd dims are spatial: checked equal between two shapes.
 void expect_same_planes(const std::string& op, const Shape& a, const char* an, const Shape& b, const char* bn, int nd) {
   bool ok = a.size() == b.size() && a.size() >= size_t(nd);
@@ -318,6 +323,8 @@ int64_t spatial_numel(const Shape& s, int nd) {
   for (size_t i = s.size() - size_t(nd); i < s.size(); ++i) n *= s[i];
   return n;
 }
+
+namespace {
 
 // <max pool>_backward(grad_out, indices; input_shape) -> grad_input: grad scattered (summed) to the argmax.
 void register_index_backward(Registry& r, KernelTable& k, const std::string& name, int nd) {
@@ -351,6 +358,8 @@ void register_index_backward(Registry& r, KernelTable& k, const std::string& nam
 
 // ---------------------------------------------------------------- adaptive and global pooling
 
+}  // namespace
+
 ref::AdaptiveParams adaptive_cfg(const OpCall& c, const Shape& in, Shape* out_shape) {
   expect_pool_rank(c.op, in, 2);
   auto os = c.attr().get_ints("output_size", 2);
@@ -375,6 +384,8 @@ ref::AdaptiveParams adaptive_cfg(const OpCall& c, const Shape& in, Shape* out_sh
                                                     shape_str(in));
   return p;
 }
+
+namespace {
 
 void register_adaptive(Registry& r, KernelTable& k) {
   add_op(r, k, {"adaptive_avg_pool2d", 1, 1,

@@ -12,6 +12,7 @@
 #include "cpu/upsample.h"
 #include "fastconv/parallel.h"
 #include "ops/common.h"
+#include "ops/upsample.h"
 #include "ops/shape_check.h"
 
 namespace fastconv {
@@ -26,11 +27,7 @@ std::string list_str(const std::vector<T>& v) {
   return os.str();
 }
 
-struct UpCfg {
-  ref::UpsampleParams p;
-  Shape out_shape;
-  int64_t planes = 0;
-};
+}  // namespace
 
 UpCfg upsample_cfg(const std::string& op, const Attrs& attrs, const Shape& in) {
   AttrReader a(op, attrs);
@@ -134,6 +131,8 @@ UpCfg upsample_cfg(const std::string& op, const Attrs& attrs, const Shape& in) {
                     ", input " + shape_str(in));
   return c;
 }
+
+namespace {
 
 const char* mode_name(const ref::UpsampleParams& p) {
   switch (p.mode) {

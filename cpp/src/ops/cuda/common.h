@@ -17,5 +17,6 @@ void add_cuda_kernel(KernelTable& t, const std::string& op, const std::string& f
 
 void register_activation_kernels(KernelTable& t);
 void register_shape_kernels(KernelTable& t);
+void register_pool_kernels(KernelTable& t);  // and interpolate
 
 }  // namespace fastconv::cuda_ops

@@ -23,6 +23,7 @@ void add_cuda_kernel(KernelTable& t, const std::string& op, const std::string& f
 void register_cuda_kernels(KernelTable& t) {
   cuda_ops::register_activation_kernels(t);  // relu, the point-wise activations, prelu
   cuda_ops::register_shape_kernels(t);       // reshape, flatten
+  cuda_ops::register_pool_kernels(t);        // max/min/avg/adaptive/global pooling, max_unpool2d, interpolate
 }
 
 }  // namespace fastconv
