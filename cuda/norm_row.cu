@@ -3,7 +3,8 @@
 // thread-strided sum and a fixed shared-memory tree. Affine gradients: affine index a gathers the values of the
 // rows of its group (r % G == a / (D / inner)) at columns [(a % (D / inner)) * inner, + inner); these are cut into
 // fixed chunks of kChunk values, one block a (a, chunk) summing into the workspace, and one thread an index adds
-// its chunks in order: deterministic, no atomics. (Layer norm's gather is column-strided: correct, not coalesced.)
+// its chunks in order: deterministic, no atomics. With inner == 1 (layer norm) an index's values are one column, so
+// there a thread takes a column and sums kRows rows of it serially: the block's loads of a row are coalesced.
 #include "launch.cuh"
 #include "norm.cuh"
 
@@ -13,6 +14,7 @@ namespace {
 constexpr unsigned kThreads = 256;
 constexpr int64_t kMaxBlocks = 4096;
 constexpr int64_t kChunk = 4096;
+constexpr int64_t kRows = 64;  // rows a column chunk (inner == 1)
 
 unsigned capped(int64_t blocks) { return unsigned(blocks < kMaxBlocks ? blocks : kMaxBlocks); }
 unsigned blocks_of(int64_t n) { return capped((n + kThreads - 1) / kThreads); }
@@ -115,6 +117,28 @@ __global__ void row_norm_affine_partial_kernel(const float* grad, const float* x
   }
 }
 
+// inner == 1: item (g, q, tile); thread j of the tile sums column j over rows g + G t, t in [q kRows, + kRows), in
+// row order, into part[2 * (a * nchunk + q)], a = g * D + j.
+__global__ void row_norm_affine_column_kernel(const float* grad, const float* x, const float* mean, const float* rstd,
+                                              double* part, int64_t M, int64_t D, int64_t G, int64_t nchunk) {
+  const int64_t tiles = (D + kThreads - 1) / kThreads, items = G * nchunk * tiles;
+  for (int64_t it = blockIdx.x; it < items; it += gridDim.x) {
+    const int64_t g = it / (nchunk * tiles), q = (it / tiles) % nchunk, j = (it % tiles) * kThreads + threadIdx.x;
+    if (j >= D) continue;
+    const int64_t R = rows_of_group(g, M, G), t1 = (q + 1) * kRows < R ? (q + 1) * kRows : R;
+    double sw = 0, sb = 0;
+    for (int64_t t = q * kRows; t < t1; ++t) {
+      const int64_t r = g + G * t, k = r * D + j;
+      const double gv = grad[k];
+      sw += gv * ((x[k] - double(mean[r])) * double(rstd[r]));
+      sb += gv;
+    }
+    const int64_t a = g * D + j;
+    part[2 * (a * nchunk + q)] = sw;
+    part[2 * (a * nchunk + q) + 1] = sb;
+  }
+}
+
 __global__ void row_norm_affine_combine_kernel(const double* part, int64_t A, int64_t nchunk, float* dweight,
                                                float* dbias) {
   for (int64_t a = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; a < A; a += int64_t(gridDim.x) * blockDim.x) {
@@ -130,6 +154,7 @@ __global__ void row_norm_affine_combine_kernel(const double* part, int64_t A, in
 
 int64_t affine_chunks(const ref::RowNormParams& p) {
   const int64_t rows = p.G > 0 ? (p.M + p.G - 1) / p.G : 0;  // the most rows a group has
+  if (p.inner == 1) return (rows + kRows - 1) / kRows;
   return (rows * p.inner + kChunk - 1) / kChunk;
 }
 
@@ -186,7 +211,11 @@ void row_norm_backward__cuda(const ref::RowNormParams& p, const float* grad, con
   if ((!dweight && !dbias) || A <= 0) return;
   const int64_t nchunk = affine_chunks(p);
   double* part = static_cast<double*>(workspace);
-  if (nchunk > 0)
+  if (nchunk > 0 && p.inner == 1)
+    launch("row_norm_backward__cuda(affine columns)", row_norm_affine_column_kernel,
+           dim3(capped(p.G * nchunk * ((p.D + kThreads - 1) / kThreads))), dim3(kThreads), 0, stream, grad, x, mean,
+           rstd, part, p.M, p.D, p.G, nchunk);
+  else if (nchunk > 0)
     launch("row_norm_backward__cuda(affine partial)", row_norm_affine_partial_kernel, dim3(capped(A * nchunk)),
            dim3(kThreads), 0, stream, grad, x, mean, rstd, part, p.M, p.D, p.G, p.inner, A, nchunk);
   launch("row_norm_backward__cuda(affine combine)", row_norm_affine_combine_kernel, dim3(blocks_of(A)),

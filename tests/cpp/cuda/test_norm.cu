@@ -156,9 +156,10 @@ struct RowShape {
   int64_t M, D, G, inner;
 };
 // layer norm (G = 1, inner = 1) and group norm (rows = N * G, inner = spatial); D past the block size; a group's
-// values past one chunk (M/G rows * inner = 3 * 2000 = 6000).
+// values past one chunk (M/G rows * inner = 3 * 2000 = 6000); layer norm's columns past one 64-row chunk.
 const RowShape kRowShapes[] = {{1, 1, 1, 1},   {3, 5, 1, 1},     {7, 300, 1, 1}, {0, 4, 1, 1},   {6, 12, 3, 4},
-                               {4, 9, 2, 3},   {2, 1, 2, 1},     {9, 4000, 3, 2000}, {5, 257, 1, 257}, {33, 2, 1, 1}};
+                               {4, 9, 2, 3},   {2, 1, 2, 1},     {9, 4000, 3, 2000}, {5, 257, 1, 257}, {33, 2, 1, 1},
+                               {150, 300, 1, 1}, {131, 5, 2, 1}};
 
 TEST(CudaNorm, RowNormForwardBackwardMatchReference) {
   for (const RowShape& sh : kRowShapes)
