@@ -3,7 +3,9 @@
 // workspace, and one thread a channel adds its chunks in order. Chunks depend on the shape only, so the result does
 // not depend on the grid. The forward sums d = x - x0 and d^2 with x0 the channel's first value: the centred sum of
 // squares S2 - S1^2/M then loses nothing to cancellation unless the batch is far from its first value in units of
-// its spread, and matches the reference's two-pass sum to ~1e-12 relative.
+// its spread, and matches the reference's two-pass sum to ~1e-12 relative. With S == 1 (BatchNorm1d on [N, C])
+// a channel is a column of x, so there a thread takes a channel and sums kRows rows of it serially (chunk q = rows
+// [q kRows, + kRows)): a block's loads of a row are coalesced.
 #include "norm.cuh"
 
 #include "launch.cuh"
@@ -14,10 +16,12 @@ namespace {
 constexpr unsigned kThreads = 256;
 constexpr int64_t kMaxBlocks = 4096;
 constexpr int64_t kChunk = 4096;
+constexpr int64_t kRows = 64;
 
 unsigned capped(int64_t blocks) { return unsigned(blocks < kMaxBlocks ? blocks : kMaxBlocks); }
 
 int64_t chunks_of(const ref::BatchNormParams& p) {
+  if (p.S == 1) return (p.N + kRows - 1) / kRows;
   const int64_t M = p.N * p.S;
   return (M + kChunk - 1) / kChunk;
 }
@@ -70,6 +74,49 @@ __global__ void bn_partial_kernel(const float* x, const float* g, const float* s
       part[2 * it + 1] = b;
     }
   }
+}
+
+// S == 1: item (q, tile); thread c of the tile sums rows [q kRows, + kRows) of column c in order, into the same
+// part layout as bn_partial_kernel.
+template <bool kBackward>
+__global__ void bn_column_partial_kernel(const float* x, const float* g, const float* save_mean,
+                                         const float* save_invstd, double* part, int64_t N, int64_t C,
+                                         int64_t nchunk) {
+  const int64_t tiles = (C + kThreads - 1) / kThreads, items = nchunk * tiles;
+  for (int64_t it = blockIdx.x; it < items; it += gridDim.x) {
+    const int64_t q = it / tiles, c = (it % tiles) * kThreads + threadIdx.x;
+    if (c >= C) continue;
+    const int64_t n1 = (q + 1) * kRows < N ? (q + 1) * kRows : N;
+    const double mu = kBackward ? double(save_mean[c]) : double(x[c]);
+    const double is = kBackward ? double(save_invstd[c]) : 1.0;
+    double a = 0, b = 0;
+    for (int64_t n = q * kRows; n < n1; ++n) {
+      const int64_t k = n * C + c;
+      if constexpr (kBackward) {
+        const double gv = g[k];
+        a += gv;
+        b += gv * (double(x[k]) - mu) * is;
+      } else {
+        const double d = double(x[k]) - mu;
+        a += d;
+        b += d * d;
+      }
+    }
+    part[2 * (c * nchunk + q)] = a;
+    part[2 * (c * nchunk + q) + 1] = b;
+  }
+}
+
+template <bool kBackward>
+void launch_partial(const char* name, const ref::BatchNormParams& p, const float* x, const float* g,
+                    const float* save_mean, const float* save_invstd, double* part, int64_t nchunk,
+                    cudaStream_t stream) {
+  if (p.S == 1)
+    launch(name, bn_column_partial_kernel<kBackward>, dim3(capped(nchunk * ((p.C + kThreads - 1) / kThreads))),
+           dim3(kThreads), 0, stream, x, g, save_mean, save_invstd, part, p.N, p.C, nchunk);
+  else
+    launch(name, bn_partial_kernel<kBackward>, dim3(capped(p.C * nchunk)), dim3(kThreads), 0, stream, x, g,
+           save_mean, save_invstd, part, p.N, p.C, p.S, nchunk);
 }
 
 // One thread a channel: the statistics, the running-stat update (the reference's float/double mix, term by term),
@@ -162,9 +209,7 @@ void batch_norm_forward__cuda(const ref::BatchNormParams& p, const float* x, con
   double* part = static_cast<double*>(workspace);
   double* stats = part + 2 * p.C * nchunk;
   if (nchunk > 0)
-    launch("batch_norm_forward__cuda(partial)", bn_partial_kernel<false>, dim3(capped(p.C * nchunk)), dim3(kThreads),
-           0, stream, x, static_cast<const float*>(nullptr), static_cast<const float*>(nullptr),
-           static_cast<const float*>(nullptr), part, p.N, p.C, p.S, nchunk);
+    launch_partial<false>("batch_norm_forward__cuda(partial)", p, x, nullptr, nullptr, nullptr, part, nchunk, stream);
   launch("batch_norm_forward__cuda(stats)", bn_stats_kernel, dim3(capped((p.C + kThreads - 1) / kThreads)),
          dim3(kThreads), 0, stream, part, nchunk, x, p.N, p.C, p.S, p.training, p.momentum, p.eps, running_mean,
          running_var, save_mean, save_invstd, stats);
@@ -190,8 +235,8 @@ void batch_norm_backward__cuda(const ref::BatchNormParams& p, const float* grad,
     if (!dx || n == 0) return;
   } else {
     if (nchunk > 0)
-      launch("batch_norm_backward__cuda(partial)", bn_partial_kernel<true>, dim3(capped(p.C * nchunk)),
-             dim3(kThreads), 0, stream, x, grad, save_mean, save_invstd, part, p.N, p.C, p.S, nchunk);
+      launch_partial<true>("batch_norm_backward__cuda(partial)", p, x, grad, save_mean, save_invstd, part, nchunk,
+                           stream);
     launch("batch_norm_backward__cuda(sums)", bn_grad_sums_kernel, dim3(capped((p.C + kThreads - 1) / kThreads)),
            dim3(kThreads), 0, stream, part, nchunk, p.C, dweight, dbias, sums);
   }

@@ -62,9 +62,11 @@ struct BnShape {
   int64_t N, C, S;
   float offset;  // added to x: a mean far from zero
 };
-// 3*2*1500 = 9000 values a channel: three chunks, the last partial.
+// 3*2*1500 = 9000 values a channel: three chunks, the last partial. S = 1 (channel = column): N past one
+// 64-row chunk, C past one 256-channel tile.
 const BnShape kBnShapes[] = {{1, 1, 1, 0.f},  {2, 3, 5, 0.f},   {0, 3, 4, 0.f},    {3, 2, 1500, 100.f},
-                             {5, 7, 13, 0.f}, {1, 4, 257, 3.f}, {17, 1, 1, -5.f}, {2, 300, 3, 0.f}};
+                             {5, 7, 13, 0.f}, {1, 4, 257, 3.f}, {17, 1, 1, -5.f}, {2, 300, 3, 0.f},
+                             {150, 37, 1, 2.f}, {130, 300, 1, 0.f}};
 
 TEST(CudaNorm, BatchNormForwardBackwardMatchReference) {
   for (const BnShape& sh : kBnShapes)
