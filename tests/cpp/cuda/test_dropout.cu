@@ -119,4 +119,39 @@ TEST(CudaDropout, GridStridePastTheGridCap) {
   check_case(p, false);
 }
 
+// Captured once into a CUDA graph with the device step counter: each replay after the counter moves draws the
+// reference's mask for that step (the launcher is capture-safe: no allocation, no synchronisation, no host read).
+TEST(CudaDropout, GraphReplayFollowsTheDeviceStep) {
+  ref::DropoutParams p;
+  p.seed = 77, p.step = 0, p.p = 0.4f, p.entries = 600, p.inner = 3;
+  const int64_t n = p.entries * p.inner;
+  const std::vector<float> x = randv(n, 5u);
+  DeviceBuffer<float> dx_(x), dy(static_cast<size_t>(n));
+  DeviceBuffer<uint8_t> dm(static_cast<size_t>(p.entries));
+  DeviceBuffer<uint64_t> dstep(std::vector<uint64_t>{0});
+  cudaStream_t s;
+  fc::check(cudaStreamCreate(&s), "stream");
+  fc::check(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), "begin");
+  fc::dropout_forward__cuda(p, dx_.p, dy.p, dm.p, s, dstep.p);
+  cudaGraph_t g;
+  fc::check(cudaStreamEndCapture(s, &g), "end");
+  cudaGraphExec_t exec;
+  fc::check(cudaGraphInstantiate(&exec, g, 0), "instantiate");
+  for (uint64_t step : {5ull, 6ull}) {
+    dstep.upload(std::vector<uint64_t>{step});
+    fc::check(cudaGraphLaunch(exec, s), "graph launch");
+    fc::check(cudaStreamSynchronize(s), "sync");
+    ref::DropoutParams q = p;
+    q.step = step;
+    std::vector<float> y(static_cast<size_t>(n));
+    std::vector<uint8_t> mask(static_cast<size_t>(p.entries));
+    ref::dropout(q, x.data(), y.data(), mask.data(), 0, p.entries);
+    EXPECT_EQ(dm.download(), mask) << "step " << step;
+    expect_same(dy.download(), y, "y");
+  }
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(g);
+  cudaStreamDestroy(s);
+}
+
 }  // namespace

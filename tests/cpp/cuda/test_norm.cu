@@ -82,15 +82,16 @@ TEST(CudaNorm, BatchNormForwardBackwardMatchReference) {
       for (float& v : x) v += sh.offset;
       const std::vector<float> w = randv(sh.C, 3u, 0.5f, 1.5f), b = randv(sh.C, 4u);
       std::vector<float> rm = randv(sh.C, 5u), rv = randv(sh.C, 6u, 0.5f, 2.f);
-      std::vector<float> y(static_cast<size_t>(n)), sm(static_cast<size_t>(sh.C)), si(static_cast<size_t>(sh.C)), rm_ref = rm, rv_ref = rv;
+      const size_t un = static_cast<size_t>(n), uc = static_cast<size_t>(sh.C);
+      std::vector<float> y(un), sm(uc), si(uc), rm_ref = rm, rv_ref = rv;
       ref::batch_norm(p, x.data(), full ? w.data() : nullptr, full ? b.data() : nullptr,
                       full ? rm_ref.data() : nullptr, full ? rv_ref.data() : nullptr, y.data(), sm.data(), si.data());
-      std::vector<float> dx(static_cast<size_t>(n)), dw(static_cast<size_t>(sh.C)), db(static_cast<size_t>(sh.C));
+      std::vector<float> dx(un), dw(uc), db(uc);
       ref::batch_norm_backward(p, g.data(), x.data(), full ? w.data() : nullptr, sm.data(), si.data(), dx.data(),
                                dw.data(), db.data());
 
-      DeviceBuffer<float> dx_(x), dg(g), dwt(w), dbs(b), drm(rm), drv(rv), dy(static_cast<size_t>(n)), dsm(static_cast<size_t>(sh.C)),
-          dsi(static_cast<size_t>(sh.C)), ddx(static_cast<size_t>(n)), ddw(static_cast<size_t>(sh.C)), ddb(static_cast<size_t>(sh.C));
+      DeviceBuffer<float> dx_(x), dg(g), dwt(w), dbs(b), drm(rm), drv(rv), dy(un), dsm(uc), dsi(uc), ddx(un), ddw(uc),
+          ddb(uc);
       DeviceBuffer<char> ws(std::max(fc::batch_norm_forward_workspace_bytes(p),
                                      fc::batch_norm_backward_workspace_bytes(p)));
       fc::batch_norm_forward__cuda(p, dx_.p, full ? dwt.p : nullptr, full ? dbs.p : nullptr, full ? drm.p : nullptr,
@@ -152,6 +153,43 @@ TEST(CudaNorm, BatchNormIsBitReproducible) {
     if (rep == 0) first = all;
     else EXPECT_EQ(all, first);
   }
+}
+
+// Training forward and backward captured into one CUDA graph (the launchers are capture-safe) and replayed twice:
+// the running stats move twice, the other outputs are the reference's.
+TEST(CudaNorm, BatchNormCapturesIntoAGraph) {
+  ref::BatchNormParams p;
+  p.N = 3, p.C = 5, p.S = 70, p.training = true, p.momentum = 0.2f;
+  const int64_t n = p.N * p.C * p.S;
+  const std::vector<float> x = randv(n, 41u), g = randv(n, 42u), w = randv(5, 43u), b = randv(5, 44u);
+  std::vector<float> rm = randv(5, 45u), rv = randv(5, 46u, 0.5f, 2.f), y(n), sm(5), si(5), dx(n), dw(5), db(5);
+  DeviceBuffer<float> dx_(x), dg(g), dwt(w), dbs(b), drm(rm), drv(rv), dy(n), dsm(5), dsi(5), ddx(n), ddw(5), ddb(5);
+  DeviceBuffer<char> ws(
+      std::max(fc::batch_norm_forward_workspace_bytes(p), fc::batch_norm_backward_workspace_bytes(p)));
+  cudaStream_t s;
+  fc::check(cudaStreamCreate(&s), "stream");
+  fc::check(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), "begin");
+  fc::batch_norm_forward__cuda(p, dx_.p, dwt.p, dbs.p, drm.p, drv.p, dy.p, dsm.p, dsi.p, ws.p, s);
+  fc::batch_norm_backward__cuda(p, dg.p, dx_.p, dwt.p, dsm.p, dsi.p, ddx.p, ddw.p, ddb.p, ws.p, s);
+  cudaGraph_t graph;
+  fc::check(cudaStreamEndCapture(s, &graph), "end");
+  cudaGraphExec_t exec;
+  fc::check(cudaGraphInstantiate(&exec, graph, 0), "instantiate");
+  for (int r = 0; r < 2; ++r) {
+    fc::check(cudaGraphLaunch(exec, s), "graph launch");
+    ref::batch_norm(p, x.data(), w.data(), b.data(), rm.data(), rv.data(), y.data(), sm.data(), si.data());
+  }
+  ref::batch_norm_backward(p, g.data(), x.data(), w.data(), sm.data(), si.data(), dx.data(), dw.data(), db.data());
+  fc::check(cudaStreamSynchronize(s), "sync");
+  EXPECT_TRUE(close(dy.download(), y)) << "y";
+  EXPECT_TRUE(close(drm.download(), rm)) << "running_mean";
+  EXPECT_TRUE(close(drv.download(), rv)) << "running_var";
+  EXPECT_TRUE(close(ddx.download(), dx)) << "dx";
+  EXPECT_TRUE(close(ddw.download(), dw)) << "dweight";
+  EXPECT_TRUE(close(ddb.download(), db)) << "dbias";
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  cudaStreamDestroy(s);
 }
 
 struct RowShape {
