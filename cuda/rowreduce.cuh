@@ -74,3 +74,28 @@ inline unsigned blocks_for_rows(int64_t rows, int G) {
 }
 
 }  // namespace fastconv::cuda::rowreduce
+
+namespace fastconv::cuda::rowreduce {
+
+// The last thing every thread of the block does: the block's sums of a and b go to part[2 blockIdx], +1. Warp 0
+// adds the 256 values in a fixed order (8 each, then a butterfly); the other warps just leave.
+__device__ inline void block_partials(double a, double b, double* part) {
+  __shared__ double sa[kThreads], sb[kThreads];
+  sa[threadIdx.x] = a;
+  sb[threadIdx.x] = b;
+  __syncthreads();
+  if (threadIdx.x >= 32) return;
+  double x = 0, y = 0;
+  for (unsigned j = threadIdx.x; j < kThreads; j += 32) {
+    x += sa[j];
+    y += sb[j];
+  }
+  x = warp_allreduce(x, Sum());
+  y = warp_allreduce(y, Sum());
+  if (threadIdx.x == 0) {
+    part[2 * int64_t(blockIdx.x)] = x;
+    part[2 * int64_t(blockIdx.x) + 1] = y;
+  }
+}
+
+}  // namespace fastconv::cuda::rowreduce
