@@ -1,4 +1,5 @@
-// Host launchers of the loss kernels (cuda/loss_ce.cu: cross entropy and nll). Their semantics are the CPU reference's (cpu/ref/loss_ref.h), whose
+// Host launchers of the loss kernels (cuda/loss_ce.cu: cross entropy and nll; cuda/loss_pointwise.cu: element-wise
+// losses, triplet margin, cosine similarity). Their semantics are the CPU reference's (cpu/ref/loss_ref.h), whose
 // Params structs they take; they compute in double where the reference does, so they agree with it to float
 // rounding. Pointers are device pointers. Reduced losses ('mean', 'sum') are one float; their sums are
 // deterministic: per-block partial sums in double in a fixed assignment of rows to blocks (a function of the shape
@@ -44,6 +45,40 @@ void nll_loss_forward__cuda(const ref::CrossEntropyParams& p, const float* x, co
 size_t nll_loss_backward_workspace_bytes(const ref::CrossEntropyParams& p);
 void nll_loss_backward__cuda(const ref::CrossEntropyParams& p, const float* g, const int64_t* tidx, const float* w,
                              float* dx, void* workspace, cudaStream_t stream);
+
+// ---- element-wise losses (cuda/loss_pointwise.cu) -------------------------------------------------------------
+
+// out[i] = w[i] l(x[i], t[i]) (ref::pointwise_loss) for Reduction::none; else their sum, divided for 'mean' by n,
+// or by sum(w) when mean_by_weight (torch's weighted mse/l1; the op layer's rule), summed in double. w and pw
+// (pos_weight, bce_logits) may be null.
+size_t pointwise_loss_workspace_bytes(ref::Reduction r, int64_t n);
+void pointwise_loss_forward__cuda(const ref::PointwiseParams& p, ref::Reduction r, bool mean_by_weight,
+                                  const float* x, const float* t, const float* w, const float* pw, int64_t n,
+                                  float* out, void* workspace, cudaStream_t stream);
+// ref::pointwise_loss_backward with the op layer's g_stride (1 for none, else 0) and scale (float(1 / denom) for
+// 'mean', denom = n or sum(w) as above, else 1): dx[i] = g * scale * w[i] * dl/d(x or t).
+size_t pointwise_loss_backward_workspace_bytes(ref::Reduction r, bool mean_by_weight, int64_t n);
+void pointwise_loss_backward__cuda(const ref::PointwiseParams& p, ref::Reduction r, bool mean_by_weight,
+                                   bool wrt_target, const float* g, const float* x, const float* t, const float* w,
+                                   const float* pw, int64_t n, float* dx, void* workspace, cudaStream_t stream);
+
+// ---- triplet margin loss, cosine similarity (cuda/loss_pointwise.cu) ------------------------------------------
+
+// ref::triplet_margin_loss on rows of [N, D]: out [N] (none) or one element ('mean' over N).
+size_t triplet_margin_loss_workspace_bytes(const ref::TripletParams& q);
+void triplet_margin_loss_forward__cuda(const ref::TripletParams& q, const float* a, const float* pos,
+                                       const float* neg, float* out, void* workspace, cudaStream_t stream);
+// ref::triplet_margin_loss_backward: da, dp, dn [N, D] (any may be null); g [N] (none) or one element.
+void triplet_margin_loss_backward__cuda(const ref::TripletParams& q, const float* g, const float* a,
+                                        const float* pos, const float* neg, float* da, float* dp, float* dn,
+                                        cudaStream_t stream);
+
+// ref::cosine_similarity over the middle axis of [O, D, I]: out [O, I].
+void cosine_similarity_forward__cuda(const ref::CosineParams& q, const float* x1, const float* x2, float* out,
+                                     cudaStream_t stream);
+// ref::cosine_similarity_backward: d1, d2 [O, D, I] (either may be null) from g [O, I].
+void cosine_similarity_backward__cuda(const ref::CosineParams& q, const float* g, const float* x1, const float* x2,
+                                      float* d1, float* d2, cudaStream_t stream);
 
 namespace loss_detail {
 // Adds up `blocks` pairs of double partials (part[2b], part[2b + 1]) in block order in one block. When `out`:

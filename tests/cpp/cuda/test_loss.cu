@@ -128,7 +128,8 @@ void check_ce(const CeShape& sh, const CeData& d, CrossEntropyParams p, bool wei
   const float* w = weighted ? d.w.data() : nullptr;
   const int64_t* ti = probs ? nullptr : d.tidx.data();
   const float* tp = probs ? d.tprob.data() : nullptr;
-  std::vector<float> out_ref(out_n, -1.f), lse_ref(size_t(2 * P)), dx_ref(static_cast<size_t>(n)), dt_ref(static_cast<size_t>(n));
+  std::vector<float> out_ref(out_n, -1.f), lse_ref(size_t(2 * P)), dx_ref(static_cast<size_t>(n)),
+      dt_ref(static_cast<size_t>(n));
   const std::vector<float> g = uniform(out_n, -2.f, 2.f, 11u);
   fastconv::ref::cross_entropy(p, d.x.data(), ti, tp, w, out_ref.data(), lse_ref.data());
   fastconv::ref::cross_entropy_backward(p, g.data(), d.x.data(), ti, tp, w, lse_ref.data(), dx_ref.data());
@@ -288,7 +289,7 @@ TEST(CudaLoss, CrossEntropyPastTheGridCap) {
 
 // The same inputs give the same bits, over many blocks of partial sums (the reductions have a fixed order).
 TEST(CudaLoss, ReducedLossesAreDeterministic) {
-  const CeShape sh{3001, 3, 1};
+  const CeShape sh{1201, 3, 1};
   const CeData d = ce_data(sh, -100, 22u);
   CrossEntropyParams p;
   p.N = sh.N, p.C = sh.C, p.S = sh.S, p.label_smoothing = 0.1f, p.reduction = Reduction::mean;
@@ -306,6 +307,179 @@ TEST(CudaLoss, ReducedLossesAreDeterministic) {
   sync();
   EXPECT_EQ(a.download(), b.download());
   EXPECT_EQ(ga.download(), gb.download());
+}
+
+// ---- element-wise losses ---------------------------------------------------------------------------------------
+
+using fastconv::ref::PointwiseLoss;
+using fastconv::ref::PointwiseParams;
+
+struct PwCase {
+  const char* name;
+  PointwiseParams p;
+};
+const PwCase kPwCases[] = {
+    {"mse", {PointwiseLoss::mse, 1.f}},          {"l1", {PointwiseLoss::l1, 1.f}},
+    {"smooth_l1", {PointwiseLoss::smooth_l1, 1.f}}, {"smooth_l1_b0", {PointwiseLoss::smooth_l1, 0.f}},
+    {"smooth_l1_b0.5", {PointwiseLoss::smooth_l1, 0.5f}}, {"huber", {PointwiseLoss::huber, 1.f}},
+    {"huber_d2", {PointwiseLoss::huber, 2.f}},   {"bce", {PointwiseLoss::bce, 1.f}},
+    {"bce_logits", {PointwiseLoss::bce_logits, 1.f}},
+};
+
+// Inputs in [-3, 3] (probabilities in [0, 1] with exact 0 and 1 for bce) with ties x == t and gaps of exactly
+// +-beta; targets likewise; weights in [0, 2]; pos_weight in [0.5, 3].
+struct PwData {
+  std::vector<float> x, t, w, pw;
+};
+PwData pw_data(const PointwiseParams& p, int64_t n, uint32_t seed) {
+  const bool prob = p.kind == PointwiseLoss::bce;
+  PwData d;
+  d.x = uniform(size_t(n), prob ? 0.f : -3.f, prob ? 1.f : 3.f, seed);
+  d.t = uniform(size_t(n), prob ? 0.f : -3.f, prob ? 1.f : 3.f, seed + 1);
+  d.w = uniform(size_t(n), 0.f, 2.f, seed + 2);
+  d.pw = uniform(size_t(n), 0.5f, 3.f, seed + 3);
+  for (int64_t i = 0; i < n; ++i) {
+    if (prob) {
+      if (i % 7 == 0) d.x[size_t(i)] = 0.f;
+      if (i % 7 == 1) d.x[size_t(i)] = 1.f;
+      if (i % 5 == 2) d.t[size_t(i)] = float(i % 2);
+    } else {
+      if (i % 7 == 0) d.t[size_t(i)] = d.x[size_t(i)];
+      if (i % 7 == 3) d.t[size_t(i)] = d.x[size_t(i)] - p.beta;
+      if (i % 7 == 4) d.t[size_t(i)] = d.x[size_t(i)] + p.beta;
+    }
+  }
+  return d;
+}
+
+void check_pointwise(const PwCase& c, int64_t n, Reduction r, bool weighted, bool by_weight, bool with_pw) {
+  const PwData d = pw_data(c.p, n, 40u + uint32_t(n));
+  const float* w = weighted ? d.w.data() : nullptr;
+  const float* pw = with_pw ? d.pw.data() : nullptr;
+  const bool none = r == Reduction::none;
+  // the op layer's reduction (ops/loss.cpp): double sums, 'mean' by n or by sum(w)
+  std::vector<float> per(static_cast<size_t>(n)), out_ref;
+  fastconv::ref::pointwise_loss(c.p, d.x.data(), d.t.data(), w, pw, n, per.data());
+  double s = 0, sw = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    s += per[size_t(i)];
+    if (w) sw += w[i];
+  }
+  const bool mbw = by_weight && weighted && r == Reduction::mean;
+  const double denom = mbw ? sw : double(n);
+  if (none) out_ref = per;
+  else out_ref = {float(r == Reduction::mean ? s / denom : s)};
+  const std::vector<float> g = uniform(none ? size_t(n) : 1, -2.f, 2.f, 5u);
+  const float scale = r == Reduction::mean ? float(1.0 / denom) : 1.f;
+  std::vector<float> dx_ref(static_cast<size_t>(n)), dt_ref(static_cast<size_t>(n));
+  fastconv::ref::pointwise_loss_backward(c.p, false, g.data(), none ? 1 : 0, scale, d.x.data(), d.t.data(), w, pw, n,
+                                         dx_ref.data());
+  fastconv::ref::pointwise_loss_backward(c.p, true, g.data(), none ? 1 : 0, scale, d.x.data(), d.t.data(), w, pw, n,
+                                         dt_ref.data());
+
+  DeviceBuffer<float> dxin(d.x), dtin(d.t), dw(d.w), dpw(d.pw), dg(g), dout(out_ref.size()),
+      ddx(static_cast<size_t>(n)), ddt(static_cast<size_t>(n));
+  const float* dwp = weighted ? dw.p : nullptr;
+  const float* dpwp = with_pw ? dpw.p : nullptr;
+  Workspace wf(fastconv::cuda::pointwise_loss_workspace_bytes(r, n)),
+      wb(fastconv::cuda::pointwise_loss_backward_workspace_bytes(r, by_weight, n));
+  fastconv::cuda::pointwise_loss_forward__cuda(c.p, r, by_weight, dxin.p, dtin.p, dwp, dpwp, n, dout.p, wf.get(),
+                                               nullptr);
+  fastconv::cuda::pointwise_loss_backward__cuda(c.p, r, by_weight, false, dg.p, dxin.p, dtin.p, dwp, dpwp, n, ddx.p,
+                                                wb.get(), nullptr);
+  fastconv::cuda::pointwise_loss_backward__cuda(c.p, r, by_weight, true, dg.p, dxin.p, dtin.p, dwp, dpwp, n, ddt.p,
+                                                wb.get(), nullptr);
+  sync();
+  EXPECT_TRUE(close(dout.download(), out_ref)) << "loss";
+  EXPECT_TRUE(close(ddx.download(), dx_ref)) << "d input";
+  EXPECT_TRUE(close(ddt.download(), dt_ref)) << "d target";
+}
+
+TEST(CudaLoss, PointwiseLossesMatchReference) {
+  for (const PwCase& c : kPwCases)
+    for (int64_t n : {int64_t(0), int64_t(1), int64_t(257), int64_t(3001)})
+      for (Reduction r : {Reduction::none, Reduction::mean, Reduction::sum})
+        for (int wmode = 0; wmode < 3; ++wmode) {  // unweighted, weighted mean by n, weighted mean by sum(w)
+          const bool with_pw = c.p.kind == PointwiseLoss::bce_logits && wmode != 1;
+          SCOPED_TRACE(std::string(c.name) + " n=" + std::to_string(n) + " " + red_name(r) + " wmode=" +
+                       std::to_string(wmode) + (with_pw ? " pos_weight" : ""));
+          check_pointwise(c, n, r, wmode > 0, wmode == 2, with_pw);
+        }
+}
+
+// ---- triplet margin loss ---------------------------------------------------------------------------------------
+
+using fastconv::ref::TripletParams;
+
+void check_triplet(TripletParams q, bool all_grads, uint32_t seed) {
+  const size_t n = size_t(q.N * q.D), out_n = q.reduction == Reduction::none ? size_t(q.N) : 1;
+  const std::vector<float> a = uniform(n, -1.f, 1.f, seed), p = uniform(n, -1.f, 1.f, seed + 1),
+                           ng = uniform(n, -1.f, 1.f, seed + 2), g = uniform(out_n, -2.f, 2.f, seed + 3);
+  std::vector<float> out_ref(out_n), da_ref(n), dp_ref(n), dn_ref(n);
+  fastconv::ref::triplet_margin_loss(q, a.data(), p.data(), ng.data(), out_ref.data());
+  fastconv::ref::triplet_margin_loss_backward(q, g.data(), a.data(), p.data(), ng.data(), da_ref.data(),
+                                              all_grads ? dp_ref.data() : nullptr, dn_ref.data());
+  DeviceBuffer<float> da_(a), dp_(p), dn_(ng), dg(g), dout(out_n), dda(std::vector<float>(n, -7.f)),
+      ddp(std::vector<float>(n, -7.f)), ddn(std::vector<float>(n, -7.f));
+  Workspace ws(fastconv::cuda::triplet_margin_loss_workspace_bytes(q));
+  fastconv::cuda::triplet_margin_loss_forward__cuda(q, da_.p, dp_.p, dn_.p, dout.p, ws.get(), nullptr);
+  fastconv::cuda::triplet_margin_loss_backward__cuda(q, dg.p, da_.p, dp_.p, dn_.p, dda.p, all_grads ? ddp.p : nullptr,
+                                                     ddn.p, nullptr);
+  sync();
+  EXPECT_TRUE(close(dout.download(), out_ref)) << "loss";
+  EXPECT_TRUE(close(dda.download(), da_ref)) << "d anchor";
+  if (all_grads) EXPECT_TRUE(close(ddp.download(), dp_ref)) << "d positive";
+  else EXPECT_EQ(ddp.download(), std::vector<float>(n, -7.f)) << "d positive (null) written";
+  EXPECT_TRUE(close(ddn.download(), dn_ref)) << "d negative";
+}
+
+TEST(CudaLoss, TripletMarginLossMatchesReference) {
+  struct Shape {
+    int64_t N, D;
+  };
+  uint32_t seed = 500;
+  for (const Shape& sh : {Shape{1, 1}, Shape{3, 5}, Shape{4, 33}, Shape{2, 100}, Shape{0, 4}, Shape{3, 0}})
+    for (float pn : {2.f, 1.f, 3.f, 0.5f})
+      for (bool swap : {false, true})
+        for (Reduction r : {Reduction::none, Reduction::mean, Reduction::sum}) {
+          TripletParams q;
+          q.N = sh.N, q.D = sh.D, q.p = pn, q.swap = swap, q.reduction = r, q.margin = seed % 2 ? 1.f : 0.25f;
+          SCOPED_TRACE("N=" + std::to_string(sh.N) + " D=" + std::to_string(sh.D) + " p=" + std::to_string(pn) +
+                       (swap ? " swap " : " ") + red_name(r) + " margin=" + std::to_string(q.margin));
+          check_triplet(q, seed % 3 != 0, seed);
+          ++seed;
+        }
+}
+
+// ---- cosine similarity -----------------------------------------------------------------------------------------
+
+TEST(CudaLoss, CosineSimilarityMatchesReference) {
+  struct Shape {
+    int64_t O, D, I;
+  };
+  // I >= 32: a thread a vector; else a warp. One zero vector (norm 0: the eps clamp, no norm gradient).
+  for (const Shape& sh : {Shape{1, 1, 1}, Shape{3, 5, 1}, Shape{2, 33, 1}, Shape{2, 7, 3}, Shape{2, 4, 32},
+                          Shape{3, 1000, 1}, Shape{1, 3, 40}, Shape{0, 3, 2}, Shape{2, 0, 3}})
+    for (float eps : {1e-8f, 0.5f}) {
+      SCOPED_TRACE("O=" + std::to_string(sh.O) + " D=" + std::to_string(sh.D) + " I=" + std::to_string(sh.I) +
+                   " eps=" + std::to_string(eps));
+      const fastconv::ref::CosineParams q{sh.O, sh.D, sh.I, eps};
+      const size_t n = size_t(sh.O * sh.D * sh.I), m = size_t(sh.O * sh.I);
+      std::vector<float> x1 = uniform(n, -1.f, 1.f, 61u), x2 = uniform(n, -1.f, 1.f, 62u),
+                         g = uniform(m, -2.f, 2.f, 63u);
+      if (sh.O > 0 && sh.I > 1)
+        for (int64_t d = 0; d < sh.D; ++d) x2[size_t(d * sh.I + 1)] = 0.f;  // vector (0, 1) of x2 is zero
+      std::vector<float> out_ref(m), d1_ref(n), d2_ref(n);
+      fastconv::ref::cosine_similarity(q, x1.data(), x2.data(), out_ref.data());
+      fastconv::ref::cosine_similarity_backward(q, g.data(), x1.data(), x2.data(), d1_ref.data(), d2_ref.data());
+      DeviceBuffer<float> dx1(x1), dx2(x2), dg(g), dout(m), dd1(n), dd2(n);
+      fastconv::cuda::cosine_similarity_forward__cuda(q, dx1.p, dx2.p, dout.p, nullptr);
+      fastconv::cuda::cosine_similarity_backward__cuda(q, dg.p, dx1.p, dx2.p, dd1.p, dd2.p, nullptr);
+      sync();
+      EXPECT_TRUE(close(dout.download(), out_ref)) << "similarity";
+      EXPECT_TRUE(close(dd1.download(), d1_ref)) << "d x1";
+      EXPECT_TRUE(close(dd2.download(), d2_ref)) << "d x2";
+    }
 }
 
 }  // namespace
