@@ -43,13 +43,13 @@ struct DeviceBuffer {
   }
 };
 
-// Device workspace of `bytes` (null when 0, as a caller may pass), pre-filled with garbage.
+// Device workspace of exactly `bytes` (so ASan sees an overrun; null when 0, as a caller may pass), pre-filled
+// with garbage.
 struct Workspace {
   DeviceBuffer<double> buf;
-  explicit Workspace(size_t bytes) : buf(std::vector<double>(bytes / sizeof(double) + 1, -123.25)) {
-    empty = bytes == 0;
-  }
   bool empty;
+  explicit Workspace(size_t bytes)
+      : buf(std::vector<double>(bytes / sizeof(double), -123.25)), empty(bytes == 0) {}
   void* get() { return empty ? nullptr : buf.p; }
 };
 
@@ -480,6 +480,64 @@ TEST(CudaLoss, CosineSimilarityMatchesReference) {
       EXPECT_TRUE(close(dd1.download(), d1_ref)) << "d x1";
       EXPECT_TRUE(close(dd2.download(), d2_ref)) << "d x2";
     }
+}
+
+// ---- capture safety ----------------------------------------------------------------------------------------------
+
+// The reduced losses with data-dependent denominators (their device-side weight sums) captured into a CUDA graph and
+// replayed: no launcher allocates, synchronizes or reads device memory (each would invalidate the capture), and the
+// replay gives the direct run's bits.
+TEST(CudaLoss, ReducedLossesAreGraphCaptureSafe) {
+  const CeShape sh{5, 33, 1};
+  const CeData d = ce_data(sh, -100, 77u);
+  CrossEntropyParams p;
+  p.N = sh.N, p.C = sh.C, p.S = sh.S, p.label_smoothing = 0.1f, p.reduction = Reduction::mean;
+  const PointwiseParams pp{PointwiseLoss::huber, 1.f};
+  const int64_t n = int64_t(d.x.size());
+  DeviceBuffer<float> dxin(d.x), dw(d.w), g(std::vector<float>{1.5f}), lse(size_t(2 * sh.N));
+  DeviceBuffer<int64_t> dti(d.tidx);
+  const std::vector<float> t = uniform(size_t(n), -3.f, 3.f, 78u), ew = uniform(size_t(n), 0.f, 2.f, 79u);
+  DeviceBuffer<float> dt(t), dew(ew);
+  struct Outs {
+    DeviceBuffer<float> ce{1}, dce{size_t(5 * 33)}, nll{1}, dnll{size_t(5 * 33)}, pw{1}, dpw{size_t(5 * 33)};
+  } direct, captured;
+  Workspace w1(fastconv::cuda::cross_entropy_workspace_bytes(p)),
+      w2(fastconv::cuda::cross_entropy_backward_workspace_bytes(p)), w3(fastconv::cuda::nll_loss_workspace_bytes(p)),
+      w4(fastconv::cuda::nll_loss_backward_workspace_bytes(p)),
+      w5(fastconv::cuda::pointwise_loss_workspace_bytes(Reduction::mean, n)),
+      w6(fastconv::cuda::pointwise_loss_backward_workspace_bytes(Reduction::mean, true, n));
+  auto run = [&](Outs& o, cudaStream_t s) {
+    namespace fc = fastconv::cuda;
+    fc::cross_entropy_forward__cuda(p, dxin.p, dti.p, nullptr, dw.p, o.ce.p, lse.p, w1.get(), s);
+    fc::cross_entropy_backward__cuda(p, g.p, dxin.p, dti.p, nullptr, dw.p, lse.p, o.dce.p, w2.get(), s);
+    fc::nll_loss_forward__cuda(p, dxin.p, dti.p, dw.p, o.nll.p, w3.get(), s);
+    fc::nll_loss_backward__cuda(p, g.p, dti.p, dw.p, o.dnll.p, w4.get(), s);
+    fc::pointwise_loss_forward__cuda(pp, Reduction::mean, true, dxin.p, dt.p, dew.p, nullptr, n, o.pw.p, w5.get(), s);
+    fc::pointwise_loss_backward__cuda(pp, Reduction::mean, true, false, g.p, dxin.p, dt.p, dew.p, nullptr, n,
+                                      o.dpw.p, w6.get(), s);
+  };
+  run(direct, nullptr);
+  sync();
+  cudaStream_t s;
+  fastconv::cuda::check(cudaStreamCreate(&s), "stream");
+  fastconv::cuda::check(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), "begin capture");
+  run(captured, s);
+  cudaGraph_t graph;
+  fastconv::cuda::check(cudaStreamEndCapture(s, &graph), "end capture");
+  cudaGraphExec_t exec;
+  fastconv::cuda::check(cudaGraphInstantiate(&exec, graph, 0), "instantiate");
+  for (int r = 0; r < 2; ++r) fastconv::cuda::check(cudaGraphLaunch(exec, s), "graph launch");
+  fastconv::cuda::check(cudaStreamSynchronize(s), "sync");
+  EXPECT_EQ(captured.ce.download(), direct.ce.download());
+  EXPECT_EQ(captured.dce.download(), direct.dce.download());
+  EXPECT_EQ(captured.nll.download(), direct.nll.download());
+  EXPECT_EQ(captured.dnll.download(), direct.dnll.download());
+  EXPECT_EQ(captured.pw.download(), direct.pw.download());
+  EXPECT_EQ(captured.dpw.download(), direct.dpw.download());
+  EXPECT_TRUE(std::isfinite(direct.ce.download()[0]));
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  cudaStreamDestroy(s);
 }
 
 }  // namespace
