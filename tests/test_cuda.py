@@ -148,3 +148,32 @@ def test_max_pool_indices_and_unpool_match_the_cpu():
     x = _x((2, 3, 8, 6), 5)
     want = fc.compile(m, x.shape).predict(x)
     np.testing.assert_array_equal(fc.compile(m, x.shape, device="cuda").predict(x), want)
+
+
+# The model zoo in eval mode, small widths (the emulator runs a GPU's threads one by one: seconds per model).
+ZOO_CASES = [
+    ("lenet5", dict(num_classes=10, in_channels=1), 32),
+    ("vgg11_bn", dict(num_classes=10, in_channels=3, hidden=16, avgpool_size=1), 32),
+    ("resnet18", dict(num_classes=10, in_channels=3), 32),
+    ("fcn", dict(num_classes=4, in_channels=3, variant="8s"), 32),
+    ("siamese_net", dict(embedding_dim=16, in_channels=1), 32),
+    ("localization_net", dict(num_classes=3, in_channels=3), 32),
+]
+
+
+@needs_device
+@pytest.mark.parametrize("name,kw,s", ZOO_CASES, ids=[c[0] for c in ZOO_CASES])
+def test_zoo_model_predicts_as_on_the_cpu(name, kw, s):
+    import fastconv.models as M
+    fc.manual_seed(0)
+    model = M.get(name, **kw).eval()
+    x = _x((1, kw["in_channels"], s, s), 1)
+    want = fc.compile(model, x.shape).predict(x)
+    net = fc.compile(model, x.shape, device="cuda")
+    assert "im2col_gemm__cuda" in net.schedule() or "depthwise__cuda" in net.schedule()
+    for run in range(2):  # direct, then captured and replayed
+        got = net.predict(x)
+        outs = zip(got, want) if isinstance(want, tuple) else [(got, want)]
+        for g, w in outs:
+            assert g.shape == w.shape
+            assert np.abs(g - w).max() <= 1e-5 * max(1.0, float(np.abs(w).max())), (name, run)

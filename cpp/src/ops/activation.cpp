@@ -170,6 +170,8 @@ std::vector<ValueId> backward_act(BackwardCall& b) {
 
 // ---- softmax / log_softmax ------------------------------------------------------------------------------------
 
+}  // namespace
+
 ref::SoftmaxParams softmax_params(const OpCall& c) {
   const Shape& s = c.in[0].shape;
   const int64_t rank = int64_t(s.size());
@@ -180,6 +182,8 @@ ref::SoftmaxParams softmax_params(const OpCall& c) {
   for (int64_t i = 0; i < rank; ++i) (i < dim ? p.outer : i == dim ? p.dim : p.inner) *= s[size_t(i)];
   return p;
 }
+
+namespace {
 
 std::vector<TensorDesc> infer_softmax(const OpCall& c) {
   expect_dtype(c, 0, DType::f32, "input");

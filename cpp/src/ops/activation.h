@@ -10,5 +10,7 @@ namespace fastconv {
 ref::ActParams act_params(const OpCall& c);
 // prelu(input, weight): the [outer, C, inner] view and whether the weight is shared; validates the weight's shape.
 ref::PreluParams prelu_params(const OpCall& c);
+// softmax / log_softmax (and their backwards) over `dim` as [outer, dim, inner].
+ref::SoftmaxParams softmax_params(const OpCall& c);
 
 }  // namespace fastconv

@@ -14,6 +14,9 @@ Shape broadcast_shapes(const std::string& op, const Shape& a, const Shape& b);
 std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out);
 ref::ReduceParams reduce_params(const Shape& in, const Shape& out);  // out broadcastable to in
 
+// sum / mean (ops/reduce.cpp): the input shape with the reduced axes set to 1 (keepdim layout) and the output shape.
+void reduced_shapes(const OpCall& c, Shape* keep, Shape* out);
+
 // Axis normalisation: -1 means last; error names op and rank.
 int64_t normalize_axis(const std::string& op, int64_t axis, int64_t rank);
 

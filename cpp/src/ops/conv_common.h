@@ -43,5 +43,9 @@ struct PassCall {
 };
 using PassGeometry = std::function<PassCall(const OpCall&)>;
 void register_pass_kernels(KernelTable& k, const std::string& op, cpu::ConvPass pass, PassGeometry geometry);
+#if FASTCONV_WITH_CUDA
+// The "cuda" backend's entries for the same op (ops/cuda/conv.cpp); register_pass_kernels calls it.
+void register_pass_cuda_kernels(KernelTable& k, const std::string& op, cpu::ConvPass pass, PassGeometry geometry);
+#endif
 
 }  // namespace fastconv::conv

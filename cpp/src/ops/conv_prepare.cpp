@@ -191,6 +191,9 @@ void register_pass_kernels(KernelTable& k, const std::string& op, ConvPass pass,
     };
     k.add(std::move(d));
   }
+#if FASTCONV_WITH_CUDA
+  register_pass_cuda_kernels(k, op, pass, geometry);
+#endif
 }
 
 Algo algo_from_name(const std::string& name) {

@@ -11,15 +11,11 @@
 #include "cpu/ref/norm_ref.h"
 #include "fastconv/parallel.h"
 #include "ops/common.h"
+#include "ops/norm.h"
 
 namespace fastconv {
-namespace {
 
-// Positions of the optional inputs after input 0 (-1 = absent); `first` is where they start.
-struct Slots {
-  int running_mean = -1, running_var = -1, weight = -1, bias = -1, count = 1;
-};
-Slots slots(const AttrReader& a, bool with_running, int first = 1) {
+Slots slots(const AttrReader& a, bool with_running, int first) {
   Slots s;
   s.count = first;
   if (with_running && a.get_bool("has_running", false)) {
@@ -30,6 +26,8 @@ Slots slots(const AttrReader& a, bool with_running, int first = 1) {
   if (a.get_bool("has_bias", false)) s.bias = s.count++;
   return s;
 }
+
+namespace {
 
 const float* opt(const std::vector<Tensor>& in, int i) { return i < 0 ? nullptr : fptr(in[size_t(i)]); }
 float* opt_mut(const std::vector<Tensor>& in, int i) { return i < 0 ? nullptr : fptr_mut(in[size_t(i)]); }
@@ -51,6 +49,8 @@ void expect_param(const OpCall& c, int i, const char* arg, const Shape& want, co
 
 // ---- batch_norm --------------------------------------------------------------------------------------------------
 
+}  // namespace
+
 ref::BatchNormParams bn_params(const OpCall& c, size_t x_index) {
   const Shape& s = c.in[x_index].shape;
   AttrReader a = c.attr();
@@ -63,6 +63,8 @@ ref::BatchNormParams bn_params(const OpCall& c, size_t x_index) {
   p.eps = float(a.get_float("eps", 1e-5));
   return p;
 }
+
+namespace {
 
 std::vector<TensorDesc> infer_batch_norm(const OpCall& c) {
   AttrReader a = c.attr();
@@ -152,6 +154,8 @@ Prepared prepare_batch_norm_backward(const KernelCall& c) {
 
 bool is_group(const std::string& op) { return op.rfind("group_norm", 0) == 0; }
 
+}  // namespace
+
 // The row view of x, and the shape of one affine parameter (weight/bias); validates the attributes.
 ref::RowNormParams row_params(const OpCall& c, size_t x_index, Shape* affine) {
   const Shape& x = c.in[x_index].shape;
@@ -186,6 +190,8 @@ ref::RowNormParams row_params(const OpCall& c, size_t x_index, Shape* affine) {
   }
   return p;
 }
+
+namespace {
 
 std::vector<TensorDesc> infer_row_norm(const OpCall& c) {
   const Slots s = slots(c.attr(), false);
@@ -269,6 +275,8 @@ Prepared prepare_row_norm_backward(const KernelCall& c) {
 
 // ---- local_response_norm ------------------------------------------------------------------------------------------
 
+}  // namespace
+
 ref::LrnParams lrn_params(const OpCall& c) {
   const Shape& x = c.in[0].shape;
   AttrReader a = c.attr();
@@ -285,6 +293,8 @@ ref::LrnParams lrn_params(const OpCall& c) {
   p.k = float(a.get_float("k", 1.0));
   return p;
 }
+
+namespace {
 
 std::vector<TensorDesc> infer_lrn(const OpCall& c) {
   expect_dtype(c, 0, DType::f32, "input");

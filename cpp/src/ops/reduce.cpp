@@ -6,7 +6,6 @@
 #include "ops/common.h"
 
 namespace fastconv {
-namespace {
 
 // The input shape with reduced axes set to 1 (keepdim layout) and the output shape.
 void reduced_shapes(const OpCall& c, Shape* keep, Shape* out) {
@@ -31,6 +30,8 @@ void reduced_shapes(const OpCall& c, Shape* keep, Shape* out) {
     if (!red[i] || keepdim) out->push_back(red[i] ? 1 : s[i]);
   }
 }
+
+namespace {
 
 std::vector<TensorDesc> infer_reduce(const OpCall& c) {
   expect_inputs(c, 1);

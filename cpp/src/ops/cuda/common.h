@@ -9,14 +9,21 @@
 
 namespace fastconv::cuda_ops {
 
+using Args = const std::vector<Tensor>&;  // a kernel's inputs or outputs
+
 inline cudaStream_t stream_of(const RunContext& ctx) { return static_cast<cudaStream_t>(ctx.stream); }
 
-// Registers `prepare` as the "cuda" backend's kernel for `op` (algorithm `algo`, FP32 inputs).
+// Registers `prepare` as the "cuda" backend's kernel for `op` (algorithm `algo`, FP32 input 0); among the entries
+// that apply, the highest priority wins.
 void add_cuda_kernel(KernelTable& t, const std::string& op, const std::string& family, const std::string& algo,
-                     PrepareFn prepare, CallPredicate applies = nullptr);
+                     PrepareFn prepare, CallPredicate applies = nullptr, int priority = 0);
 
 void register_activation_kernels(KernelTable& t);
 void register_shape_kernels(KernelTable& t);
 void register_pool_kernels(KernelTable& t);  // and interpolate
+void register_conv_kernels(KernelTable& t);  // the bias gradient; the passes register with the CPU's (conv_prepare.cpp)
+void register_linear_kernels(KernelTable& t);
+void register_eltwise_kernels(KernelTable& t);  // and sum / mean
+void register_norm_kernels(KernelTable& t);     // and softmax / log_softmax
 
 }  // namespace fastconv::cuda_ops

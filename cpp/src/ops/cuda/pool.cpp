@@ -10,7 +10,6 @@
 namespace fastconv::cuda_ops {
 namespace {
 
-using Args = const std::vector<Tensor>&;
 const int64_t* iptr(const Tensor& t) { return t.data<const int64_t>(); }
 
 // grad (or values) scattered to the input positions their indices name: max pooling's backward, max_unpool2d.

@@ -1,0 +1,34 @@
+// Host launchers of the convolutions the GEMM runs (cuda/conv.cu): im2col (cuda/fold.cu) + the tiled SGEMM
+// (cuda/gemm.cu), one image at a time, every group in one strided-batched product. The semantics of
+// ref::conv_forward / conv_backward_data / conv_backward_weight (cpu/ref/conv_ref.h) for cpu::ConvParams with at
+// most two spatial axes (p.in[0] == p.k[0] == p.out[0] == 1: conv1d, conv2d and the transposed ones); depthwise
+// convolutions have direct kernels (cuda/conv_depthwise.cuh). Layouts: x [N, C, in], w [K, C / groups, k],
+// y / dy [N, K, out]. Pointers are device pointers; the work is queued on `stream`; `workspace` is
+// conv_gemm_workspace_bytes(p) bytes of device memory (the column matrix of one image).
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "cpu/conv_params.h"
+
+namespace fastconv::cuda {
+
+bool conv_gemm_applies(const cpu::ConvParams& p);  // at most two spatial axes
+size_t conv_gemm_workspace_bytes(const cpu::ConvParams& p);
+
+// y = x (*) w (+ bias[k]).
+void conv_gemm_forward__cuda(const cpu::ConvParams& p, const float* x, const float* w, const float* bias, float* y,
+                             void* workspace, cudaStream_t stream);
+// dx (overwritten) = the transposed convolution of dy with w (+ bias_after[c]: conv_transpose's bias).
+void conv_gemm_backward_data__cuda(const cpu::ConvParams& p, const float* dy, const float* w, const float* bias_after,
+                                   float* dx, void* workspace, cudaStream_t stream);
+// dw (overwritten) = sum over the batch of dy_n x col(x_n)^T, images added in order (reproducible).
+void conv_gemm_backward_weight__cuda(const cpu::ConvParams& p, const float* dy, const float* x, float* dw,
+                                     void* workspace, cudaStream_t stream);
+
+// y[o, c, i] += bias[c] over a contiguous [outer, C, inner] tensor (conv and linear biases).
+void bias_add__cuda(float* y, const float* bias, int64_t outer, int64_t C, int64_t inner, cudaStream_t stream);
+
+}  // namespace fastconv::cuda
