@@ -158,6 +158,9 @@ ZOO_CASES = [
     ("fcn", dict(num_classes=4, in_channels=3, variant="8s"), 32),
     ("siamese_net", dict(embedding_dim=16, in_channels=1), 32),
     ("localization_net", dict(num_classes=3, in_channels=3), 32),
+    ("googlenet", dict(num_classes=10, in_channels=3), 32),
+    ("resnet50", dict(num_classes=10, in_channels=3, shortcut="A"), 32),
+    ("unet", dict(num_classes=3, in_channels=1, base=8, depth=3), 32),
 ]
 
 
@@ -177,3 +180,19 @@ def test_zoo_model_predicts_as_on_the_cpu(name, kw, s):
         for g, w in outs:
             assert g.shape == w.shape
             assert np.abs(g - w).max() <= 1e-5 * max(1.0, float(np.abs(w).max())), (name, run)
+            assert np.abs(w).max() > 0
+
+
+class _CatPermuteSlice(nn.Module):
+    def forward(self, x):
+        import fastconv.functional as F
+        a = F.permute(x, (0, 2, 3, 1))
+        return F.cat([a, F.relu(a), F.permute(x, (0, 2, 3, 1))], dim=-1)
+
+
+@needs_device
+def test_cat_and_permute_match_the_cpu():
+    m = _CatPermuteSlice()
+    x = _x((2, 3, 5, 4), 9)
+    want = fc.compile(m, x.shape).predict(x)
+    np.testing.assert_array_equal(fc.compile(m, x.shape, device="cuda").predict(x), want)

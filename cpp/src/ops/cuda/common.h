@@ -13,10 +13,11 @@ using Args = const std::vector<Tensor>&;  // a kernel's inputs or outputs
 
 inline cudaStream_t stream_of(const RunContext& ctx) { return static_cast<cudaStream_t>(ctx.stream); }
 
-// Registers `prepare` as the "cuda" backend's kernel for `op` (algorithm `algo`, FP32 input 0); among the entries
-// that apply, the highest priority wins.
+// Registers `prepare` as the "cuda" backend's kernel for `op` (algorithm `algo`) for input 0 of `dtypes` (empty:
+// any); among the entries that apply, the highest priority wins.
 void add_cuda_kernel(KernelTable& t, const std::string& op, const std::string& family, const std::string& algo,
-                     PrepareFn prepare, CallPredicate applies = nullptr, int priority = 0);
+                     PrepareFn prepare, CallPredicate applies = nullptr, int priority = 0,
+                     std::vector<DType> dtypes = {DType::f32});
 
 void register_activation_kernels(KernelTable& t);
 void register_shape_kernels(KernelTable& t);
