@@ -396,10 +396,12 @@ void check_pointwise(const PwCase& c, int64_t n, Reduction r, bool weighted, boo
 }
 
 TEST(CudaLoss, PointwiseLossesMatchReference) {
+  // n = 3001 (12 blocks of partial sums) for two kinds only: the reduction code is the same for every kind.
   for (const PwCase& c : kPwCases)
     for (int64_t n : {int64_t(0), int64_t(1), int64_t(257), int64_t(3001)})
       for (Reduction r : {Reduction::none, Reduction::mean, Reduction::sum})
         for (int wmode = 0; wmode < 3; ++wmode) {  // unweighted, weighted mean by n, weighted mean by sum(w)
+          if (n == 3001 && c.p.kind != PointwiseLoss::mse && c.p.kind != PointwiseLoss::bce_logits) continue;
           const bool with_pw = c.p.kind == PointwiseLoss::bce_logits && wmode != 1;
           SCOPED_TRACE(std::string(c.name) + " n=" + std::to_string(n) + " " + red_name(r) + " wmode=" +
                        std::to_string(wmode) + (with_pw ? " pos_weight" : ""));
