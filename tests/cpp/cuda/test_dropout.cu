@@ -87,7 +87,7 @@ TEST(CudaDropout, MasksAndOutputsMatchReferenceBitForBit) {
     for (int64_t e : entries)
       for (int64_t inner : inners)
         for (uint64_t seed : {0ull, 0xDEADBEEFCAFEull})
-          for (int dev = 0; dev < 2; ++dev) {
+          for (int dev = 0; dev < (seed == 0 ? 2 : 1); ++dev) {  // the device step: once per shape
             SCOPED_TRACE("p=" + std::to_string(pr) + " entries=" + std::to_string(e) + " inner=" +
                          std::to_string(inner) + " seed=" + std::to_string(seed) + " dev=" + std::to_string(dev));
             ref::DropoutParams p;
