@@ -29,8 +29,10 @@ dim3 grid_for(int64_t n) {
 
 __global__ void sgd_kernel(float* param, const float* grad, float* buf, int64_t n, float lr, float wd, float mom,
                            float damp, bool has_wd, bool has_mom, bool nesterov, bool first, float gs,
-                           const float* d_gs) {
+                           const float* d_gs, StepScalars dev) {
   const float scale = d_gs ? *d_gs : gs;
+  if (dev.lr) lr = float(*dev.lr);
+  if (dev.step) first = *dev.step == 0;
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
     float d = mul(grad[i], scale);
@@ -48,9 +50,19 @@ struct AdamScalars {
   float b1c, b2, b2c, wd, eps, bc2, step, decay;
 };
 
+// The host's arithmetic of ops/optim.cpp, in double: t = step + 1, step size -(lr / (1 - beta1^t)).
+__device__ void adam_scalars_from(const StepScalars& dev, double beta1, double beta2, double wd, AdamScalars* k) {
+  const double lr = *dev.lr, t = double(*dev.step + 1);
+  k->bc2 = float(sqrt(1.0 - pow(beta2, t)));
+  k->step = float(-(lr / (1.0 - pow(beta1, t))));
+  k->decay = float(1.0 - lr * wd);
+}
+
 __global__ void adam_kernel(float* param, const float* grad, float* m, float* v, float* vmax, int64_t n,
-                            AdamScalars k, bool has_wd, bool decoupled, bool amsgrad, float gs, const float* d_gs) {
+                            AdamScalars k, bool has_wd, bool decoupled, bool amsgrad, float gs, const float* d_gs,
+                            StepScalars dev, double beta1, double beta2, double wd) {
   const float scale = d_gs ? *d_gs : gs;
+  if (dev.lr) adam_scalars_from(dev, beta1, beta2, wd, &k);
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
     float g = mul(grad[i], scale);
@@ -73,8 +85,9 @@ __global__ void adam_kernel(float* param, const float* grad, float* m, float* v,
 
 __global__ void rmsprop_kernel(float* param, const float* grad, float* sq, float* buf, float* gavg, int64_t n, float a,
                                float ac, float wd, float eps, float lr, float mom, bool has_wd, bool centered,
-                               bool has_mom, float gs, const float* d_gs) {
+                               bool has_mom, float gs, const float* d_gs, StepScalars dev) {
   const float scale = d_gs ? *d_gs : gs;
+  if (dev.lr) lr = float(*dev.lr);
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
     float g = mul(grad[i], scale);
@@ -153,6 +166,21 @@ __global__ void reduce_final_kernel(const double* part, int64_t nchunk, double* 
   if (t == 0) *out = sh[0];
 }
 
+// ops/optim.cpp's clip_grad_coef on the host, one thread: the same double accumulation and float32 formula.
+__global__ void clip_coef_kernel(const double* parts, int count, bool inf, double max_norm, float* coef) {
+  double acc = 0;
+  for (int i = 0; i < count; ++i) acc = inf ? (acc < parts[i] ? parts[i] : acc) : acc + parts[i];
+  const float total = float(inf ? acc : sqrt(acc));
+  const float c = float(max_norm) / (total + 1e-6f);
+  *coef = c < 1.f ? c : 1.f;
+}
+
+__global__ void counter_kernel(int64_t* counter, int64_t* before) {
+  const int64_t v = *counter;
+  *before = v;
+  *counter = v + 1;
+}
+
 int64_t chunks(int64_t n) { return n > 0 ? (n + kChunk - 1) / kChunk : 0; }
 
 template <bool kMax>
@@ -168,29 +196,32 @@ void reduce(const char* name, const float* x, int64_t n, double* out, void* work
 }  // namespace
 
 void sgd_update__cuda(const ref::SgdParams& p, float* param, const float* grad, float* buf, int64_t n,
-                      cudaStream_t stream, const float* d_grad_scale) {
+                      cudaStream_t stream, const float* d_grad_scale, StepScalars dev) {
   if (n <= 0) return;
   launch("sgd_update__cuda", sgd_kernel, grid_for(n), dim3(kThreads), 0, stream, param, grad, buf, n, float(p.lr),
          float(p.weight_decay), float(p.momentum), float(1.0 - p.dampening), p.weight_decay != 0, p.momentum != 0,
-         p.nesterov, p.first_step, p.grad_scale, d_grad_scale);
+         p.nesterov, p.first_step, p.grad_scale, d_grad_scale, dev);
 }
 
 void adam_update__cuda(const ref::AdamParams& p, float* param, const float* grad, float* exp_avg, float* exp_avg_sq,
-                       float* max_exp_avg_sq, int64_t n, cudaStream_t stream, const float* d_grad_scale) {
+                       float* max_exp_avg_sq, int64_t n, cudaStream_t stream, const float* d_grad_scale,
+                       StepScalars dev) {
   if (n <= 0) return;
   const AdamScalars k{float(1.0 - p.beta1), float(p.beta2), float(1.0 - p.beta2), float(p.weight_decay),
                       float(p.eps), float(p.bias_correction2_sqrt), float(-(p.lr / p.bias_correction1)),
                       float(1.0 - p.lr * p.weight_decay)};
   launch("adam_update__cuda", adam_kernel, grid_for(n), dim3(kThreads), 0, stream, param, grad, exp_avg, exp_avg_sq,
-         max_exp_avg_sq, n, k, p.weight_decay != 0, p.decoupled, p.amsgrad, p.grad_scale, d_grad_scale);
+         max_exp_avg_sq, n, k, p.weight_decay != 0, p.decoupled, p.amsgrad, p.grad_scale, d_grad_scale, dev, p.beta1,
+         p.beta2, p.weight_decay);
 }
 
 void rmsprop_update__cuda(const ref::RmspropParams& p, float* param, const float* grad, float* square_avg, float* buf,
-                          float* grad_avg, int64_t n, cudaStream_t stream, const float* d_grad_scale) {
+                          float* grad_avg, int64_t n, cudaStream_t stream, const float* d_grad_scale,
+                          StepScalars dev) {
   if (n <= 0) return;
   launch("rmsprop_update__cuda", rmsprop_kernel, grid_for(n), dim3(kThreads), 0, stream, param, grad, square_avg, buf,
          grad_avg, n, float(p.alpha), float(1.0 - p.alpha), float(p.weight_decay), float(p.eps), float(p.lr),
-         float(p.momentum), p.weight_decay != 0, p.centered, p.momentum > 0, p.grad_scale, d_grad_scale);
+         float(p.momentum), p.weight_decay != 0, p.centered, p.momentum > 0, p.grad_scale, d_grad_scale, dev);
 }
 
 size_t sum_squares_workspace_bytes(int64_t n) { return size_t(chunks(n)) * sizeof(double); }
@@ -202,6 +233,14 @@ void sum_squares__cuda(const float* x, int64_t n, double* out, void* workspace, 
 
 void max_abs__cuda(const float* x, int64_t n, double* out, void* workspace, cudaStream_t stream) {
   reduce<true>("max_abs__cuda", x, n, out, workspace, stream);
+}
+
+void clip_coef__cuda(const double* parts, int count, bool inf, double max_norm, float* coef, cudaStream_t stream) {
+  launch("clip_coef__cuda", clip_coef_kernel, dim3(1), dim3(1), 0, stream, parts, count, inf, max_norm, coef);
+}
+
+void counter_increment__cuda(int64_t* counter, int64_t* before, cudaStream_t stream) {
+  launch("counter_increment__cuda", counter_kernel, dim3(1), dim3(1), 0, stream, counter, before);
 }
 
 }  // namespace fastconv::cuda

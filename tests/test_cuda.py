@@ -38,11 +38,90 @@ def test_cuda_without_a_device_says_why():
         fc.compile(nn.Sequential(nn.ReLU()), (2, 3), device="cuda")
 
 
+def _train_pair(make, opt, n_steps, x, y, loss="cross_entropy", **kw):
+    """The same model trained on the CPU and on the device from the same weights: (cpu losses, device losses,
+    cpu model, device model)."""
+    fc.manual_seed(0)
+    a = make()
+    b = make()
+    b.load_state_dict(a.state_dict())
+    for ma, mb in zip(a.modules(), b.modules()):  # dropout layers draw their seeds when made
+        if hasattr(ma, "seed"):
+            mb.seed = ma.seed
+    net_a = fc.compile(a, x.shape, loss=loss, optimizer=opt(a.parameters()), **kw)
+    net_b = fc.compile(b, x.shape, loss=loss, optimizer=opt(b.parameters()), device="cuda", **kw)
+    la = [net_a.train_step(x, y) for _ in range(n_steps)]
+    lb = [net_b.train_step(x, y) for _ in range(n_steps)]
+    return la, lb, a, b, net_b
+
+
+def _assert_same_state(a, b, tol):
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    for k in sa:
+        w = np.asarray(sa[k], np.float64)
+        d = np.abs(np.asarray(sb[k], np.float64) - w).max() if w.size else 0.0
+        assert d <= tol * max(1.0, np.abs(w).max()), (k, d)
+
+
+OPTIMIZERS = {
+    "sgd_momentum": lambda p: fc.optim.SGD(p, lr=0.05, momentum=0.9, weight_decay=1e-4),
+    "sgd_nesterov": lambda p: fc.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True),
+    "adam": lambda p: fc.optim.Adam(p, lr=1e-2),
+    "adamw_amsgrad": lambda p: fc.optim.AdamW(p, lr=1e-2, amsgrad=True),
+    "rmsprop_centered": lambda p: fc.optim.RMSprop(p, lr=1e-3, momentum=0.5, centered=True),
+}
+
+
 @needs_device
-def test_training_on_cuda_is_refused_clearly():
-    m = nn.Sequential(nn.Flatten(), nn.Linear(3, 2))
-    with pytest.raises(NotImplementedError, match="training steps on the GPU"):
-        fc.compile(m, (2, 3), loss="mse", optimizer=fc.optim.SGD(m.parameters(), lr=0.1), device="cuda")
+@pytest.mark.parametrize("opt", sorted(OPTIMIZERS))
+def test_training_steps_match_the_cpu(opt):
+    # conv + batch norm (running statistics) + dropout (the mask follows the device step counter) + linear
+    # (no conv bias before batch norm: its gradient is rounding noise, which Adam would amplify differently)
+    make = lambda: nn.Sequential(nn.Conv2d(2, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU(), nn.Dropout(0.3),  # noqa
+                                 nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 3 * 3, 5))
+    x = _x((6, 2, 6, 6), 4)
+    y = np.random.default_rng(5).integers(0, 5, 6)
+    la, lb, a, b, net = _train_pair(make, OPTIMIZERS[opt], 4, x, y)
+    np.testing.assert_allclose(lb, la, rtol=1e-4, atol=1e-6)
+    assert la[-1] != la[0]  # it trained
+    _assert_same_state(a, b, 1e-4)  # weights, running stats and the batch counter came back to the host
+    assert net._main().exe.backend == "cuda"
+
+
+@needs_device
+def test_clipped_training_with_a_schedule_matches_the_cpu():
+    make = lambda: nn.Sequential(nn.Flatten(), nn.Linear(12, 16), nn.Tanh(), nn.Linear(16, 3))  # noqa: E731
+    x = _x((5, 3, 4), 2)
+    y = np.random.default_rng(3).integers(0, 3, 5)
+    fc.manual_seed(0)
+    a, b = make(), make()
+    b.load_state_dict(a.state_dict())
+    losses = []
+    for m, dev in ((a, "cpu"), (b, "cuda")):
+        opt = fc.optim.SGD(m.parameters(), lr=0.5, momentum=0.9)
+        sched = fc.lr_scheduler.StepLR(opt, step_size=2, gamma=0.1)
+        net = fc.compile(m, x.shape, loss="cross_entropy", optimizer=opt, clip_grad_norm=0.05, device=dev)
+        run = []
+        for _ in range(5):
+            run.append(net.train_step(x, y))
+            sched.step()
+        losses.append(run)
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-4, atol=1e-6)
+    _assert_same_state(a, b, 1e-4)
+
+
+@needs_device
+def test_host_edits_reach_the_device_before_the_next_call():
+    m = nn.Sequential(nn.Linear(4, 3))
+    x = _x((2, 4), 1)
+    net = fc.compile(m, x.shape, device="cuda")
+    first = net.predict(x)
+    m[0].weight[...] *= -1.0
+    m[0].bias[...] = 3.0
+    want = x.astype(np.float64) @ m[0].weight.astype(np.float64).T + 3.0
+    np.testing.assert_allclose(net.predict(x), want, rtol=1e-5, atol=1e-5)
+    assert not np.allclose(first, want)
 
 
 @needs_device

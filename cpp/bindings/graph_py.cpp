@@ -97,6 +97,18 @@ void bind_graph(py::module_& m) {
           }
         }, py::arg("graph"), py::arg("device"), py::arg("cache"));
 
+  // Copies every (device, host) pair of a params_to_device cache one way: to the device before a step (the host
+  // arrays are the truth: edits, loaded weights, a schedule's learning rate), back after a step that updates state.
+  m.def("sync_params", [](py::dict cache, bool to_device) {
+          std::vector<std::pair<Tensor, Tensor>> pairs;
+          for (auto item : cache) {
+            py::tuple t = item.second.cast<py::tuple>();
+            pairs.emplace_back(t[0].cast<Tensor>(), t[1].cast<Tensor>());
+          }
+          py::gil_scoped_release nogil;
+          for (auto& [dev, host] : pairs) (to_device ? dev : host).copy_from(to_device ? host : dev);
+        }, py::arg("cache"), py::arg("to_device"));
+
   py::class_<Executable>(m, "Executable")
       .def(py::init([](std::shared_ptr<Graph> g, std::vector<ValueId> outputs, const std::string& device,
                        bool plan_memory, bool fuse, const std::string& backend,

@@ -128,10 +128,6 @@ class Compiled:
         if precision not in ("fp32", "float32"):
             raise NotImplementedError(f"compile: precision={precision!r} is not supported yet (only 'fp32')")
         device = _device_arg(device)
-        if device != "cpu" and optimizer is not None:
-            raise NotImplementedError(f"compile: device={device!r} runs inference (predict, forward, eval_step) "
-                                      f"so far; training steps on the GPU are not wired yet: compile with "
-                                      f"device='cpu' to train")
         if clip_grad_norm is not None and not clip_grad_norm > 0:
             raise ValueError(f"compile: clip_grad_norm must be a positive number, got {clip_grad_norm}")
         self.model, self.optimizer, self.device, self.precision = model, optimizer, str(device), precision
@@ -151,8 +147,9 @@ class Compiled:
         self.backend = backend or ""
         self.algo = {k: str(v) for k, v in (algo or {}).items()}
         self.fuse = bool(fuse)
-        # Device programs: one device copy of each parameter and buffer, shared by every program of this model
-        # (host array address -> (device tensor, host tensor)); made when the first program is compiled.
+        # Device programs: one device copy of each parameter, buffer and optimizer slot, shared by every program of
+        # this model (host address -> (device tensor, host tensor)). The host arrays stay the truth: they are copied
+        # to the device before every call and back after every call that updates state (_exe_call).
         self._device_params: dict = {}
         # Programs by input shape (and mode), least recently used dropped first: each holds an arena, and a stream
         # of distinct batch sizes would otherwise grow memory without bound.
@@ -265,10 +262,18 @@ class Compiled:
                                if x.dtype.kind in "iub" else ""))
         return np.ascontiguousarray(x, dtype=np.float32)
 
-    @staticmethod
-    def _call(prog: _Program, inputs: dict, extra: list[int] = ()):
+    def _exe_call(self, prog: _Program, inputs: dict, outputs: list) -> list:
+        if self.device == "cpu":
+            return prog.exe.call(inputs, outputs)
+        _C.sync_params(self._device_params, True)
+        vals = prog.exe.call(inputs, outputs)
+        if prog.exe.stateful:  # updates, running statistics, the step counter
+            _C.sync_params(self._device_params, False)
+        return vals
+
+    def _call(self, prog: _Program, inputs: dict, extra: list[int] = ()):
         """One step of `prog` (thread-safe in C++): (values of `extra` ids, the model outputs rebuilt)."""
-        vals = prog.exe.call(inputs, list(extra) + prog.outs)
+        vals = self._exe_call(prog, inputs, list(extra) + prog.outs)
         return vals[:len(extra)], _rebuild(prog.tree, iter(vals[len(extra):]))
 
     def _run_inference(self, kind: str, x):
@@ -344,7 +349,7 @@ class Compiled:
         x, y, ydt = self._batch(x, y, "loss_and_grads")
         with self._lock:
             prog = self._program("grads", x.shape, y.shape, ydt)
-        vals = prog.exe.call({prog.x_id: x, prog.y_id: y}, [prog.loss_id] + list(prog.grads.values()))
+        vals = self._exe_call(prog, {prog.x_id: x, prog.y_id: y}, [prog.loss_id] + list(prog.grads.values()))
         return float(vals[0].reshape(-1)[0]), dict(zip(prog.grads, vals[1:]))
 
     # ---- introspection ----------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@
 #include "cpu/dropout.h"
 #include "cpu/ref/dropout_ref.h"
 #include "ops/common.h"
+#include "ops/dropout.h"
 
 namespace fastconv {
 namespace {
@@ -23,7 +24,9 @@ Shape mask_shape(const OpCall& c, const Shape& x) {
   return {x[0], x[1]};
 }
 
-ref::DropoutParams params(const OpCall& c, const Shape& x) {
+}  // namespace
+
+ref::DropoutParams dropout_params(const OpCall& c, const Shape& x) {
   AttrReader a = c.attr();
   ref::DropoutParams p;
   const double prob = a.get_float("p", 0.5);
@@ -35,6 +38,8 @@ ref::DropoutParams params(const OpCall& c, const Shape& x) {
   return p;
 }
 
+namespace {
+
 std::vector<TensorDesc> infer_dropout(const OpCall& c) {
   FC_CHECK(c.in.size() == 1 || c.in.size() == 2, Value, c.op, ": expected inputs (input[, step]), got ", c.in.size());
   expect_dtype(c, 0, DType::f32, "input");
@@ -43,13 +48,13 @@ std::vector<TensorDesc> infer_dropout(const OpCall& c) {
     FC_CHECK(shape_numel(c.in[1].shape) == 1, Value, c.op, ": 'step' must have one element, got shape ",
              shape_str(c.in[1].shape));
   }
-  params(c, c.in[0].shape);
+  dropout_params(c, c.in[0].shape);
   return {c.in[0], {mask_shape(c, c.in[0].shape), DType::u8}};
 }
 
 template <bool Ref>
 Prepared prepare_dropout(const KernelCall& c) {
-  const ref::DropoutParams base = params(c, c.in[0].shape);
+  const ref::DropoutParams base = dropout_params(c, c.in[0].shape);
   const bool r = Ref;
   return {[base, r](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
             ref::DropoutParams p = base;
@@ -70,13 +75,13 @@ std::vector<TensorDesc> infer_dropout_backward(const OpCall& c) {
   expect_dtype(c, 1, DType::u8, "mask");
   FC_CHECK(c.in[1].shape == mask_shape(c, c.in[0].shape), Value, c.op, ": mask shape ", shape_str(c.in[1].shape),
            " does not match grad shape ", shape_str(c.in[0].shape));
-  params(c, c.in[0].shape);
+  dropout_params(c, c.in[0].shape);
   return {c.in[0]};
 }
 
 template <bool Ref>
 Prepared prepare_dropout_backward(const KernelCall& c) {
-  const ref::DropoutParams p = params(c, c.in[0].shape);
+  const ref::DropoutParams p = dropout_params(c, c.in[0].shape);
   const bool r = Ref;
   return {[p, r](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
             const float* g = fptr(in[0]);

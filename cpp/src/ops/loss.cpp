@@ -14,6 +14,7 @@
 #include "fastconv/cpu_features.h"
 #include "fastconv/parallel.h"
 #include "ops/common.h"
+#include "ops/loss.h"
 
 namespace fastconv {
 namespace {
@@ -215,6 +216,40 @@ std::vector<TensorDesc> infer_nll_loss(const OpCall& c) {
   ref::CrossEntropyParams p = class_params(c, l, 2, false);
   return {{p.reduction == Reduction::none ? l.pos : Shape{}, DType::f32}};
 }
+
+}  // namespace
+
+CeCall cross_entropy_call(const OpCall& c) {
+  const ClassLayout l = class_layout(c);
+  CeCall r;
+  r.prob = check_target(c, l, true);
+  r.weighted = c.in.size() > 2;
+  r.p = class_params(c, l, 2, true);
+  return r;
+}
+
+CeCall cross_entropy_backward_call(const OpCall& c) {
+  std::vector<TensorDesc> fwd{c.in[1], c.in[2]};
+  if (c.in.size() > 4) fwd.push_back(c.in[4]);
+  CeCall r = cross_entropy_call(OpCall{c.op, c.attrs, fwd});
+  return r;
+}
+
+CeCall nll_loss_call(const OpCall& c) {
+  const ClassLayout l = class_layout(c);
+  CeCall r;
+  check_target(c, l, false);
+  r.weighted = c.in.size() > 2;
+  r.p = class_params(c, l, 2, false);
+  return r;
+}
+
+CeCall nll_loss_backward_call(const OpCall& c) {
+  std::vector<TensorDesc> fwd(c.in.begin() + 1, c.in.end());
+  return nll_loss_call(OpCall{c.op, c.attrs, fwd});
+}
+
+namespace {
 
 // The executor checks class-index targets that come straight from a graph input (op.h: IndexInput).
 std::vector<IndexInput> class_index_inputs(const OpCall& c) {

@@ -11,13 +11,13 @@
 #include "cpu/ref/optim_ref.h"
 #include "fastconv/parallel.h"
 #include "ops/common.h"
+#include "ops/optim.h"
 
 namespace fastconv {
 namespace {
 
 constexpr int64_t kGrain = 1 << 14;
 
-constexpr size_t kFirstSlot = 4;  // param, grad, lr, step, slots...
 
 // Inputs: param, grad, lr, step, slots..., [clip coefficient].
 void check_update(const OpCall& c, size_t n_state) {
@@ -55,15 +55,48 @@ std::vector<TensorDesc> infer_sgd(const OpCall& c) {
   return {};
 }
 
-Prepared prepare_sgd(const KernelCall& c) {
+}  // namespace
+
+ref::SgdParams sgd_params(const OpCall& c) {
   ref::SgdParams p{};
   p.momentum = c.attr().get_float("momentum", 0.0);
   p.dampening = c.attr().get_float("dampening", 0.0);
   p.weight_decay = c.attr().get_float("weight_decay", 0.0);
   p.nesterov = c.attr().get_bool("nesterov", false);
-  const bool clipped = c.attr().get_bool("clipped", false);
   // maximize: torch steps along -grad; negating the gradient scale is exact and costs the kernels nothing
-  const float sign = c.attr().get_bool("maximize", false) ? -1.f : 1.f;
+  p.grad_scale = c.attr().get_bool("maximize", false) ? -1.f : 1.f;
+  return p;
+}
+
+ref::AdamParams adam_params(const OpCall& c) {
+  ref::AdamParams p{};
+  p.beta1 = c.attr().get_float("beta1");
+  p.beta2 = c.attr().get_float("beta2");
+  p.eps = c.attr().get_float("eps", 1e-8);
+  p.weight_decay = c.attr().get_float("weight_decay", 0.0);
+  p.amsgrad = c.attr().get_bool("amsgrad", false);
+  p.decoupled = c.attr().get_bool("decoupled", false);
+  p.grad_scale = 1.f;
+  return p;
+}
+
+ref::RmspropParams rmsprop_params(const OpCall& c) {
+  ref::RmspropParams p{};
+  p.alpha = c.attr().get_float("alpha", 0.99);
+  p.eps = c.attr().get_float("eps", 1e-8);
+  p.weight_decay = c.attr().get_float("weight_decay", 0.0);
+  p.momentum = c.attr().get_float("momentum", 0.0);
+  p.centered = c.attr().get_bool("centered", false);
+  p.grad_scale = 1.f;
+  return p;
+}
+
+namespace {
+
+Prepared prepare_sgd(const KernelCall& c) {
+  const ref::SgdParams p = sgd_params(c);
+  const bool clipped = c.attr().get_bool("clipped", false);
+  const float sign = p.grad_scale;
   return {[base = p, clipped, sign](const std::vector<Tensor>& in, const std::vector<Tensor>&, const RunContext&) {
             ref::SgdParams p = base;
             p.lr = in[2].data<const double>()[0];
@@ -88,13 +121,7 @@ std::vector<TensorDesc> infer_adam(const OpCall& c) {
 }
 
 Prepared prepare_adam(const KernelCall& c) {
-  ref::AdamParams p{};
-  p.beta1 = c.attr().get_float("beta1");
-  p.beta2 = c.attr().get_float("beta2");
-  p.eps = c.attr().get_float("eps", 1e-8);
-  p.weight_decay = c.attr().get_float("weight_decay", 0.0);
-  p.amsgrad = c.attr().get_bool("amsgrad", false);
-  p.decoupled = c.attr().get_bool("decoupled", false);
+  const ref::AdamParams p = adam_params(c);
   const bool clipped = c.attr().get_bool("clipped", false);
   return {[base = p, clipped](const std::vector<Tensor>& in, const std::vector<Tensor>&, const RunContext&) {
             ref::AdamParams p = base;
@@ -120,12 +147,7 @@ std::vector<TensorDesc> infer_rmsprop(const OpCall& c) {
 }
 
 Prepared prepare_rmsprop(const KernelCall& c) {
-  ref::RmspropParams p{};
-  p.alpha = c.attr().get_float("alpha", 0.99);
-  p.eps = c.attr().get_float("eps", 1e-8);
-  p.weight_decay = c.attr().get_float("weight_decay", 0.0);
-  p.momentum = c.attr().get_float("momentum", 0.0);
-  p.centered = c.attr().get_bool("centered", false);
+  const ref::RmspropParams p = rmsprop_params(c);
   const bool clipped = c.attr().get_bool("clipped", false);
   return {[base = p, clipped](const std::vector<Tensor>& in, const std::vector<Tensor>&, const RunContext&) {
             ref::RmspropParams p = base;

@@ -26,5 +26,7 @@ void register_conv_kernels(KernelTable& t);  // the bias gradient; the passes re
 void register_linear_kernels(KernelTable& t);
 void register_eltwise_kernels(KernelTable& t);  // and sum / mean
 void register_norm_kernels(KernelTable& t);     // and softmax / log_softmax
+void register_optim_kernels(KernelTable& t);
+void register_loss_kernels(KernelTable& t);  // and dropout
 
 }  // namespace fastconv::cuda_ops
