@@ -187,7 +187,7 @@ TEST(CudaConvDepthwise, MatchesReference) {
 // Forward and backward-data over more than 4096 blocks of 256 elements, weight gradient over more than 4096
 // weight elements (the grid caps): the grid-stride loops cover everything.
 TEST(CudaConvDepthwise, PastTheGridCapElements) {
-  check_all(make(1, 17, 1, kOne, {250, 3, 1, 1}, {250, 3, 1, 1}), 77, kForward | kData);
+  check_all(make(1, 1, 1, kOne, {1025, 1}, {1024, 1}), 77, kForward | kData);  // 1x1: the loop, not the taps
 }
 TEST(CudaConvDepthwise, PastTheGridCapWeights) {
   check_all(make(1, 520, 1, kOne, {3, 3, 1, 1}, {3, 3, 1, 1}), 78, kWeight);
