@@ -275,3 +275,35 @@ def test_cat_and_permute_match_the_cpu():
     x = _x((2, 3, 5, 4), 9)
     want = fc.compile(m, x.shape).predict(x)
     np.testing.assert_array_equal(fc.compile(m, x.shape, device="cuda").predict(x), want)
+
+
+# A few training steps of each trainable zoo family, on the device and on the CPU from the same weights. Batch 4
+# for ResNet: its last batch norms see one value per sample, so a batch of 2 makes the step ill-conditioned (the
+# CPU's own reference kernels then differ from its fast ones by 10%).
+ZOO_TRAIN = [
+    ("lenet5", dict(num_classes=10, in_channels=1), 2, 32),
+    ("lenet5_modern", dict(num_classes=10, in_channels=1), 2, 28),
+    ("vgg11_bn", dict(num_classes=10, in_channels=3, hidden=16, avgpool_size=1), 2, 32),
+    ("resnet18", dict(num_classes=10, in_channels=3, shortcut="A"), 4, 32),
+    ("fcn", dict(num_classes=4, in_channels=3, variant="8s"), 2, 32),
+    ("unet", dict(num_classes=3, in_channels=1, base=8, depth=3), 2, 32),
+    ("siamese_net", dict(embedding_dim=16, in_channels=1), 2, 32),
+]
+
+
+@needs_device
+@pytest.mark.parametrize("name,kw,n,s", ZOO_TRAIN, ids=[c[0] for c in ZOO_TRAIN])
+def test_zoo_model_trains_as_on_the_cpu(name, kw, n, s):
+    import fastconv.models as M
+    x = _x((n, kw["in_channels"], s, s), 2)
+    rng = np.random.default_rng(3)
+    if name in ("fcn", "unet"):
+        y, loss = rng.integers(0, kw["num_classes"], (n, s, s)), "cross_entropy"
+    elif name == "siamese_net":
+        y, loss = rng.standard_normal((n, kw["embedding_dim"])).astype(np.float32), "mse"
+    else:
+        y, loss = rng.integers(0, kw["num_classes"], n), "cross_entropy"
+    sgd = lambda p: fc.optim.SGD(p, lr=0.01, momentum=0.9)  # noqa: E731
+    la, lb, a, b, net = _train_pair(lambda: M.get(name, **kw), sgd, 2, x, y, loss=loss)
+    np.testing.assert_allclose(lb, la, rtol=1e-3)
+    _assert_same_state(a, b, 1e-3)

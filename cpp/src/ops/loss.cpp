@@ -307,13 +307,6 @@ constexpr PointwiseOp kPointwise[] = {
     {"binary_cross_entropy_with_logits", ref::PointwiseLoss::bce_logits, nullptr, true, true, false},
 };
 
-struct PointwiseCall {
-  ref::PointwiseParams p;
-  Reduction reduction;
-  bool mean_by_weight = false;
-  int weight_at = -1, pos_weight_at = -1;  // input positions counted from the first loss input
-};
-
 PointwiseCall pointwise_call(const OpCall& c, const PointwiseOp& op, size_t first) {
   PointwiseCall pc;
   pc.p.kind = op.kind;
@@ -344,6 +337,25 @@ PointwiseCall pointwise_call(const OpCall& c, const PointwiseOp& op, size_t firs
   if (hpw) pc.pos_weight_at = hw ? 3 : 2;
   return pc;
 }
+
+}  // namespace
+
+PointwiseCall pointwise_loss_call(const OpCall& c, size_t first) {
+  const std::string base = c.op.size() > 9 && c.op.compare(c.op.size() - 9, 9, "_backward") == 0
+                               ? c.op.substr(0, c.op.size() - 9)
+                               : c.op;
+  for (const PointwiseOp& op : kPointwise)
+    if (base == op.name) return pointwise_call(c, op, first);
+  fail(ErrorKind::Value, c.op, ": not an element-wise loss");
+}
+
+std::vector<std::string> pointwise_loss_names() {
+  std::vector<std::string> out;
+  for (const PointwiseOp& op : kPointwise) out.push_back(op.name);
+  return out;
+}
+
+namespace {
 
 constexpr int64_t kChunk = 1 << 14;
 
@@ -484,6 +496,8 @@ void add_op(Registry& r, KernelTable& k, LossOp d) {
 // ---------------------------------------------------------------------------------------------------------------
 // triplet_margin_loss(anchor, positive, negative): rows of [N, D] (or one row [D]).
 
+}  // namespace
+
 ref::TripletParams triplet_params(const OpCall& c, size_t first) {
   const Shape& s = c.in[first].shape;
   const char* names[] = {"anchor", "positive", "negative"};
@@ -507,12 +521,16 @@ ref::TripletParams triplet_params(const OpCall& c, size_t first) {
   return q;
 }
 
+namespace {
+
 Shape triplet_out(const OpCall& c, const ref::TripletParams& q, size_t first) {
   return q.reduction == Reduction::none && c.in[first].shape.size() == 2 ? Shape{q.N} : Shape{};
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // cosine_similarity(x1, x2, dim, eps): the input seen as [O, D, I] around `dim`.
+
+}  // namespace
 
 ref::CosineParams cosine_params(const OpCall& c, size_t first, Shape* out) {
   expect_dtype(c, first, DType::f32, "x1");
@@ -534,6 +552,8 @@ ref::CosineParams cosine_params(const OpCall& c, size_t first, Shape* out) {
   }
   return q;
 }
+
+namespace {
 
 }  // namespace
 
