@@ -307,3 +307,23 @@ def test_zoo_model_trains_as_on_the_cpu(name, kw, n, s):
     la, lb, a, b, net = _train_pair(lambda: M.get(name, **kw), sgd, 2, x, y, loss=loss)
     np.testing.assert_allclose(lb, la, rtol=1e-3)
     _assert_same_state(a, b, 1e-3)
+
+
+@needs_device
+def test_cli_train_on_cuda_learns_as_on_the_cpu(tmp_path):
+    import re
+    import subprocess
+    import sys
+
+    def train(device):
+        out = tmp_path / device
+        out.mkdir()
+        r = subprocess.run([sys.executable, "-m", "fastconv", "train", "--epochs", "1", "--quiet", "--seed", "1",
+                            "--device", device, "--out", str(out)], capture_output=True, text=True, timeout=600,
+                           env=dict(os.environ, MPLBACKEND="Agg"))
+        assert r.returncode == 0, r.stderr
+        return float(re.search(r"test accuracy: ([0-9.]+)", r.stdout).group(1))
+
+    acc_cpu, acc_cuda = train("cpu"), train("cuda")
+    assert acc_cuda >= 0.5
+    assert abs(acc_cuda - acc_cpu) <= 0.02
