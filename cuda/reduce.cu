@@ -1,6 +1,7 @@
 // Sum reductions. The host splits x's axes into kept and reduced ones (size-1 axes dropped, neighbours of the same
 // kind merged), so each output is a sum over a small N-D "reduced" space at a "kept" base offset. Short reductions
-// run one thread per output, sequentially in the reference's order (so coalesced over kept inner axes); long ones
+// run one thread per output, sequentially in the reference's order (coalesced over kept inner axes), or one warp per
+// output when x's innermost axis is reduced and has more than 32 elements; long ones
 // run blocks of kChunk-element slices, each reduced by a fixed shared-memory tree in double, and when an output has
 // several slices a second pass adds their partials in slice order. Everything depends on the params only, never on
 // the timing: the results are reproducible.
@@ -103,6 +104,21 @@ __global__ void sum_sequential_kernel(Plan q, const float* x, float* out, float 
   }
 }
 
+// One warp an output, for reductions over x's innermost axis of 33..kSequentialMax elements (where a thread an
+// output would read with a stride): lanes take every 32nd element, then a fixed shuffle tree. Warps walk the
+// outputs uniformly, so the full mask is always right.
+__global__ void sum_warp_kernel(Plan q, const float* x, float* out, float scale) {
+  const int64_t warps = (int64_t(gridDim.x) * blockDim.x) / 32;
+  const unsigned lane = threadIdx.x % 32;
+  for (int64_t o = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / 32; o < q.M; o += warps) {
+    const float* xo = x + kept_offset(q, o);
+    double acc = 0.0;
+    for (int64_t r = lane; r < q.R; r += 32) acc += double(xo[reduced_offset(q, r)]);
+    for (unsigned h = 16; h > 0; h /= 2) acc += __shfl_down_sync(0xffffffffu, acc, h);
+    if (lane == 0) out[o] = float(acc) * scale;
+  }
+}
+
 // One block a (output, slice) pair, grid-stride over the pairs (uniform per block, so the barriers are too).
 // slices == 1: the block writes the output; else its double partial to part[o * slices + s].
 __global__ void sum_slices_kernel(Plan q, const float* x, float* out, double* part, float scale) {
@@ -163,6 +179,13 @@ void reduce_sum__cuda(const ReduceParams& p, const float* x, float* out, int64_t
   if (q.empty_input) {  // nothing to add: float(0.0) * scale, NaN for a mean over nothing (as the reference)
     launch("reduce_fill__cuda", fill_kernel, grid_for(out_numel), dim3(kThreads), 0, stream, 0.f * scale, out,
            out_numel);
+    return;
+  }
+  const bool inner_reduced = q.nr > 0 && q.rstride[q.nr - 1] == 1;
+  if (q.slices <= 1 && q.R <= kSequentialMax && q.R > 32 && inner_reduced) {
+    const int64_t blocks = (q.M * 32 + kThreads - 1) / kThreads;
+    const dim3 grid(unsigned(blocks < int64_t(kMaxBlocks) ? blocks : int64_t(kMaxBlocks)));
+    launch("sum_warp__cuda", sum_warp_kernel, grid, dim3(kThreads), 0, stream, q, x, out, scale);
     return;
   }
   if (q.slices <= 1 && q.R <= kSequentialMax) {

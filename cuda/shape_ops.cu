@@ -1,10 +1,9 @@
-// Byte movers. Two kernels serve every op: a row kernel (rows of a source placed at an offset inside the rows of a
-// destination, zeros around: cat's, slice's and slice_backward's [outer, n, inner] views) and a permute kernel (the
-// output walked in order, the input through per-axis strides: permute, channel_shuffle, pixel_(un)shuffle). Both
-// move units of U, the widest of 16/8/4/2/1 bytes that every address, row size, offset and stride is a multiple of,
-// so a float tensor with a contiguous inner run moves 16 bytes a thread.
-// Not tiled: a permute that moves the innermost axis reads with a stride (a shared-memory tiled transpose would
-// coalesce those; correctness first, the GPU benchmarks decide).
+// Byte movers. A row kernel (rows of a source placed at an offset inside the rows of a destination, zeros around:
+// cat's, slice's and slice_backward's [outer, n, inner] views) and a permute kernel (the output walked in order, the
+// input through per-axis strides: permute, channel_shuffle, pixel_(un)shuffle) serve every op; a permute whose
+// innermost output axis walks the input with a stride takes a shared-memory tiled transpose instead, so that its
+// reads are coalesced too. All move units of U, the widest of 16/8/4/2/1 bytes that every address, row size, offset
+// and stride is a multiple of, so a float tensor with a contiguous inner run moves 16 bytes a thread.
 #include "shape_ops.cuh"
 
 #include <cstdint>
@@ -17,6 +16,7 @@ namespace {
 constexpr unsigned kThreads = 256;
 constexpr unsigned kMaxBlocks = 4096;
 constexpr int kMaxAxes = 9;  // 8 tensor axes and the bytes of an element
+constexpr unsigned kTile = 32, kTileRows = 8;
 
 dim3 grid_for(int64_t n) {
   const int64_t blocks = (n + kThreads - 1) / kThreads;
@@ -86,6 +86,48 @@ __global__ void permute_kernel(PermutePlan p, const U* x, U* y, int64_t n) {
   }
 }
 
+// A transpose through shared memory: output axis k is the input's contiguous one, the last output axis j (contiguous
+// in the output) walks the input with a stride. A block moves a kTile x kTile tile of (k, j) at a time, reading
+// along k and writing along j, so both sides are coalesced. Grid-stride over the tiles (uniform per block).
+struct TilePlan {
+  PermutePlan p;
+  int k = -1;
+  int64_t ostride[kMaxAxes] = {};
+  int64_t tiles_k = 0, tiles_j = 0, tiles = 0;
+};
+
+template <class U>
+__global__ void permute_tiled_kernel(TilePlan t, const U* x, U* y) {
+  __shared__ U tile[kTile][kTile + 1];  // +1: the column reads hit distinct banks
+  const int j = t.p.rank - 1, k = t.k;
+  const int64_t nk = t.p.size[k], nj = t.p.size[j], sj = t.p.stride[j], ok = t.ostride[k];
+  for (int64_t w = blockIdx.x; w < t.tiles; w += gridDim.x) {
+    int64_t rem = w / t.tiles_j;
+    const int64_t j0 = (w - rem * t.tiles_j) * kTile;
+    const int64_t tk = rem % t.tiles_k;
+    rem /= t.tiles_k;
+    const int64_t k0 = tk * kTile;
+    int64_t in_off = 0, out_off = 0;  // the other axes, row-major
+    for (int d = j - 1; d >= 0; --d) {
+      if (d == k) continue;
+      const int64_t q = rem / t.p.size[d], i = rem - q * t.p.size[d];
+      in_off += i * t.p.stride[d];
+      out_off += i * t.ostride[d];
+      rem = q;
+    }
+    for (unsigned r = threadIdx.y; r < kTile; r += blockDim.y) {
+      const int64_t jj = j0 + r, kk = k0 + threadIdx.x;
+      if (jj < nj && kk < nk) tile[r][threadIdx.x] = x[in_off + kk + jj * sj];
+    }
+    __syncthreads();
+    for (unsigned r = threadIdx.y; r < kTile; r += blockDim.y) {
+      const int64_t kk = k0 + r, jj = j0 + threadIdx.x;
+      if (jj < nj && kk < nk) y[out_off + kk * ok + jj] = tile[threadIdx.x][r];
+    }
+    __syncthreads();  // the tile is reused by the next one
+  }
+}
+
 // y (contiguous over the output axes size[0..rank)) = x read through in_stride (elements of esize bytes).
 void permute_axes(int rank, const int64_t* size, const int64_t* in_stride, int64_t esize, const void* x, void* y,
                   cudaStream_t s) {
@@ -113,11 +155,37 @@ void permute_axes(int rank, const int64_t* size, const int64_t* in_stride, int64
   const int64_t w = unit_for(bits);
   p.size[p.rank - 1] /= w;
   for (int i = 0; i < p.rank - 1; ++i) p.stride[i] /= w;
+  TilePlan t;  // in units now; the axes that became one unit wide dropped
+  for (int i = 0; i < p.rank; ++i)
+    if (p.size[i] != 1) t.p.size[t.p.rank] = p.size[i], t.p.stride[t.p.rank] = p.stride[i], ++t.p.rank;
+  if (t.p.rank == 0) t.p.size[0] = 1, t.p.stride[0] = 1, t.p.rank = 1;
+  const int last = t.p.rank - 1;
   int64_t n = 1;
-  for (int i = 0; i < p.rank; ++i) n *= p.size[i];
+  for (int i = last; i >= 0; --i) t.ostride[i] = n, n *= t.p.size[i];
+  // The innermost output axis walks the input with a stride while another one walks it contiguously: a tile.
+  if (t.p.stride[last] != 1)
+    for (int i = 0; i < last; ++i)
+      if (t.p.stride[i] == 1) t.k = i;
+  if (t.k >= 0) {
+    t.tiles_k = (t.p.size[t.k] + kTile - 1) / kTile;
+    t.tiles_j = (t.p.size[last] + kTile - 1) / kTile;
+    t.tiles = n / (t.p.size[t.k] * t.p.size[last]) * t.tiles_k * t.tiles_j;
+    const dim3 g(unsigned(t.tiles < int64_t(kMaxBlocks) ? t.tiles : int64_t(kMaxBlocks))), b(kTile, kTileRows);
+#define FC_PERMUTE(U) \
+  launch("permute_tiled__cuda", permute_tiled_kernel<U>, g, b, 0, s, t, static_cast<const U*>(x), static_cast<U*>(y))
+    switch (w) {
+      case 16: FC_PERMUTE(uint4); break;
+      case 8: FC_PERMUTE(uint2); break;
+      case 4: FC_PERMUTE(unsigned); break;
+      case 2: FC_PERMUTE(unsigned short); break;
+      default: FC_PERMUTE(unsigned char); break;
+    }
+#undef FC_PERMUTE
+    return;
+  }
   const dim3 g = grid_for(n), b(kThreads);
 #define FC_PERMUTE(U) \
-  launch("permute__cuda", permute_kernel<U>, g, b, 0, s, p, static_cast<const U*>(x), static_cast<U*>(y), n)
+  launch("permute__cuda", permute_kernel<U>, g, b, 0, s, t.p, static_cast<const U*>(x), static_cast<U*>(y), n)
   switch (w) {
     case 16: FC_PERMUTE(uint4); break;
     case 8: FC_PERMUTE(uint2); break;

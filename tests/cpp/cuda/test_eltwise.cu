@@ -141,8 +141,7 @@ TEST(CudaEltwise, BinaryMatchesReference) {
 
 // A broadcast space past 4096 blocks of 256 that does not collapse (each thread takes several grid-stride steps).
 TEST(CudaEltwise, BinaryGridStridePastTheCap) {
-  const Shape a{4097 * 64, 4}, b{4}, c{4097 * 64, 1};
-  for (const Pair& pr : {Pair{a, b}, Pair{a, c}, Pair{b, a}}) {
+  for (const Pair& pr : {Pair{{4097 * 64, 4}, {4}}}) {
     const Shape o = broadcast(pr.a, pr.b);
     const BroadcastParams p = params(pr.a, pr.b, o);
     const std::vector<float> x = values(numel(pr.a), 3u), y = values(numel(pr.b), 4u);

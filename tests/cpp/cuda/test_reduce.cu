@@ -143,6 +143,10 @@ std::vector<Case> cases() {
   k({3, 4}, 0);                    // nothing reduced
   k({1, 1, 7}, 0b011);             // only size-1 axes "reduced"
   k({257}, 0b1);
+  k({37, 100}, 0b10);              // innermost reduced, 33..256 elements: one warp an output
+  k({6, 40, 9}, 0b101);            // the same over two reduced axes
+  k({5, 33}, 0b10);
+  k({7, 32}, 0b10);                // 32: sequential
   k({0, 5}, 0b01);                 // empty input: zeros (sum), NaN (mean)
   k({3, 0}, 0b01);                 // empty output
   cs.push_back({{4, 3, 5}, {3, 1}});     // sum_to to a lower rank
@@ -166,10 +170,11 @@ TEST(CudaReduce, MeanMatchesReference) {
   }
 }
 
-// More (output, slice) blocks than the 4096-block grid, and more outputs than 4096 x 256 threads (sum only: the
-// emulator is slow at this size).
+// More (output, slice) blocks than the 4096-block grid, more outputs than 4096 x 256 threads, more outputs than
+// 4096 x 8 warps (sum only: the emulator is slow at this size).
 TEST(CudaReduce, PastTheGridCap) {
-  for (const Case& c : {Case{{4097, 257}, {4097, 1}}, Case{{2, 1048600}, {1, 1048600}}}) {
+  for (const Case& c : {Case{{4097, 257}, {4097, 1}}, Case{{2, 1048600}, {1, 1048600}},
+                        Case{{32769, 33}, {32769, 1}}}) {
     SCOPED_TRACE(str(c.in) + " -> " + str(c.out));
     check_case(c, 1.f, false);
   }

@@ -181,7 +181,10 @@ TEST(CudaShapeOps, PermuteMatchesDefinition) {
       {{2, 1, 3, 2, 1, 3, 2, 2}, {7, 5, 3, 1, 0, 2, 4, 6}},  // rank 8
       {{2, 2, 2, 2, 2, 2, 2, 2}, {1, 0, 3, 2, 5, 4, 7, 6}},
       {{3, 0, 2}, {2, 0, 1}},
-      {{33, 65}, {1, 0}},
+      {{33, 65}, {1, 0}},            // tiled, partial tiles both ways
+      {{64, 96}, {1, 0}},            // tiled, whole tiles
+      {{3, 40, 2, 35}, {2, 3, 0, 1}},  // tiled with two outer axes
+      {{5, 70, 3}, {0, 2, 1}},
   };
   for (const Case& c : cases) {
     for (size_t es : {size_t(1), size_t(2), size_t(4), size_t(8), size_t(16)}) {
@@ -199,15 +202,21 @@ TEST(CudaShapeOps, PermuteMatchesDefinition) {
   }
 }
 
-// A permute over more elements than 4096 blocks of 256 threads (each thread takes several grid-stride steps).
+// Past the 4096-block grid: more elements than 4096 x 256 (untiled: the inner run stays contiguous), and more
+// tiles than 4096 (tiled transpose of 2 x 3 tiles, each one partial).
 TEST(CudaShapeOps, PermutePastTheGridCap) {
-  const Shape shape{1025, 1025};
-  const std::vector<int64_t> dims{1, 0};
-  const Bytes x = random_bytes(size_t(numel(shape)) * 4, 10u);
-  DeviceBytes dx(x), dy(x.size());
-  fc::permute__cuda(2, shape.data(), dims.data(), 4, dx.p, dy.p, nullptr);
-  sync();
-  EXPECT_TRUE(dy.download() == permute_ref(shape, dims, 4, x));
+  struct Case {
+    Shape shape;
+    std::vector<int64_t> dims;
+  };
+  for (const Case& c : {Case{{1025, 2, 513}, {1, 0, 2}}, Case{{4097, 2, 3}, {0, 2, 1}}}) {
+    SCOPED_TRACE(str(c.shape) + " dims " + str(c.dims));
+    const Bytes x = random_bytes(size_t(numel(c.shape)) * 4, 10u);
+    DeviceBytes dx(x), dy(x.size());
+    fc::permute__cuda(int(c.shape.size()), c.shape.data(), c.dims.data(), 4, dx.p, dy.p, nullptr);
+    sync();
+    EXPECT_TRUE(dy.download() == permute_ref(c.shape, c.dims, 4, x));
+  }
 }
 
 std::vector<float> floats(int64_t n, uint32_t seed) {
@@ -233,7 +242,7 @@ TEST(CudaShapeOps, ChannelShuffleMatchesReference) {
     const int64_t n = p.outer * p.groups * p.per_group * p.inner;
     const std::vector<float> x = floats(n, 12u);
     std::vector<float> want(static_cast<size_t>(n));
-    fastconv::ref::channel_shuffle(p, x.data(), want.data(), 0, p.outer);
+    if (n) fastconv::ref::channel_shuffle(p, x.data(), want.data(), 0, p.outer);  // (memcpy from null when empty)
     DeviceBytes dx(as_bytes(x)), dy(size_t(n) * sizeof(float));
     fc::channel_shuffle__cuda(p, reinterpret_cast<const float*>(dx.p), reinterpret_cast<float*>(dy.p), nullptr);
     sync();
@@ -251,7 +260,7 @@ TEST(CudaShapeOps, PixelShuffleMatchesReference) {
       const int64_t n = p.outer * p.C * p.r * p.r * p.H * p.W;
       const std::vector<float> x = floats(n, 13u);
       std::vector<float> want(static_cast<size_t>(n));
-      fastconv::ref::pixel_shuffle(p, x.data(), want.data(), inverse, 0, p.outer);
+      if (n) fastconv::ref::pixel_shuffle(p, x.data(), want.data(), inverse, 0, p.outer);
       DeviceBytes dx(as_bytes(x)), dy(size_t(n) * sizeof(float));
       fc::pixel_shuffle__cuda(p, reinterpret_cast<const float*>(dx.p), reinterpret_cast<float*>(dy.p), inverse,
                               nullptr);
