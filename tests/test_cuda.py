@@ -154,9 +154,22 @@ def test_prelu_weights_are_copied_to_the_device():
 
 @needs_device
 def test_an_op_without_a_cuda_kernel_names_the_op_and_layer():
-    m = nn.Sequential(nn.ReLU(), nn.ChannelShuffle(2))
-    with pytest.raises(NotImplementedError, match="channel_shuffle.*cuda|cuda.*channel_shuffle"):
+    m = nn.Sequential(nn.ReLU(), nn.Unfold(kernel_size=2))
+    with pytest.raises(NotImplementedError, match="unfold: backend 'cuda' has no kernel"):
         fc.compile(m, (2, 4, 3, 3), device="cuda")
+
+
+@needs_device
+@pytest.mark.parametrize("layer", ["channel_shuffle", "pixel_shuffle", "pixel_unshuffle", "reflect_pad",
+                                   "circular_pad", "zero_pad"])
+def test_shuffle_and_padding_layers_match_the_cpu(layer):
+    make = {"channel_shuffle": lambda: nn.ChannelShuffle(2), "pixel_shuffle": lambda: nn.PixelShuffle(2),
+            "pixel_unshuffle": lambda: nn.PixelUnshuffle(2), "reflect_pad": lambda: nn.ReflectionPad2d((1, 2, 0, 1)),
+            "circular_pad": lambda: nn.CircularPad2d(1), "zero_pad": lambda: nn.ZeroPad2d((2, 0, 1, 1))}[layer]
+    m = nn.Sequential(make(), nn.Tanh())
+    x = _x((2, 4, 6, 4), 8)
+    want = fc.compile(m, x.shape).predict(x)
+    np.testing.assert_allclose(fc.compile(m, x.shape, device="cuda").predict(x), want, rtol=1e-6, atol=1e-7)
 
 
 @needs_device

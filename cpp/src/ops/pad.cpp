@@ -9,6 +9,7 @@
 #include "cpu/ref/pad_ref.h"
 #include "fastconv/parallel.h"
 #include "ops/common.h"
+#include "ops/pad.h"
 
 namespace fastconv {
 namespace {
@@ -23,11 +24,7 @@ std::string tuple_str(const std::vector<int64_t>& v) {
   return os.str();
 }
 
-struct PadCfg {
-  ref::PadParams p;
-  int64_t planes = 1;
-  Shape out;
-};
+}  // namespace
 
 PadCfg pad_cfg(const std::string& op, const Attrs& attrs, const Shape& in) {
   AttrReader a(op, attrs);
@@ -83,6 +80,8 @@ PadCfg pad_cfg(const std::string& op, const Attrs& attrs, const Shape& in) {
   for (int64_t d = 0; d < rank - m; ++d) c.planes *= in[size_t(d)];
   return c;
 }
+
+namespace {
 
 Shape input_shape_attr(const OpCall& c) { return c.attr().get_int_list("input_shape"); }
 

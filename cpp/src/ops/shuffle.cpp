@@ -6,11 +6,14 @@
 #include "cpu/ref/shuffle_ref.h"
 #include "fastconv/parallel.h"
 #include "ops/common.h"
+#include "ops/shuffle.h"
 
 namespace fastconv {
 namespace {
 
 bool is_unshuffle(const std::string& op) { return op == "pixel_unshuffle"; }
+
+}  // namespace
 
 // [*, C, H, W] on both sides; r is the factor. Returns the params and sets the output shape.
 ref::PixelShuffleParams pixel_params(const OpCall& c, Shape* out) {
@@ -43,6 +46,10 @@ ref::PixelShuffleParams pixel_params(const OpCall& c, Shape* out) {
   return p;
 }
 
+namespace {
+
+}  // namespace
+
 ref::ChannelShuffleParams channel_params(const OpCall& c) {
   expect_dtype(c, 0, DType::f32, "input");
   const Shape& x = c.in[0].shape;
@@ -59,6 +66,8 @@ ref::ChannelShuffleParams channel_params(const OpCall& c) {
   for (size_t i = 2; i < x.size(); ++i) p.inner *= x[i];
   return p;
 }
+
+namespace {
 
 template <class F>
 void over_outer(int64_t outer, int64_t per_item, const F& f) {

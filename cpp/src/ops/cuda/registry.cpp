@@ -23,7 +23,7 @@ void add_cuda_kernel(KernelTable& t, const std::string& op, const std::string& f
 
 void register_cuda_kernels(KernelTable& t) {
   cuda_ops::register_activation_kernels(t);  // relu, the point-wise activations, prelu
-  cuda_ops::register_shape_kernels(t);       // reshape, flatten, cat, slice, slice_backward, permute
+  cuda_ops::register_shape_kernels(t);       // reshape, flatten, cat, slice(_backward), permute, pad, shuffles
   cuda_ops::register_conv_kernels(t);        // conv*d_backward_bias (the passes: conv::register_pass_kernels)
   cuda_ops::register_linear_kernels(t);      // linear, linear_grad_input, linear_grad_weight
   cuda_ops::register_eltwise_kernels(t);     // add, sub, mul, div, scale, fill_like, broadcast_to, sum_to, sum, mean

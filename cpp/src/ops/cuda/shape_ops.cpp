@@ -1,10 +1,13 @@
 // CUDA kernel entries of the byte-moving ops (cuda/shape_ops.cu): reshape and flatten (a device-to-device copy on
 // the step's stream where the planner did not make the output a view of its input), cat, slice, slice_backward and
-// permute, every dtype.
+// permute, every dtype; pad (cuda/pad.cu), pixel_shuffle / pixel_unshuffle / channel_shuffle.
 #if FASTCONV_WITH_CUDA
 #include "fastconv/error.h"
 #include "launch.cuh"
 #include "ops/cuda/common.h"
+#include "ops/pad.h"
+#include "ops/shuffle.h"
+#include "pad.cuh"
 #include "shape_ops.cuh"
 
 namespace fastconv::cuda_ops {
@@ -95,6 +98,41 @@ void register_shape_kernels(KernelTable& t) {
       },
       nullptr, 0, any);
 
+  add_cuda_kernel(t, "pad", "pad", "pad__cuda", [](const KernelCall& c) -> Prepared {
+    const PadCfg cfg = pad_cfg(c.op, c.attrs, c.in[0].shape);
+    const ref::PadParams p = cfg.p;
+    const int64_t planes = cfg.planes;
+    return {[p, planes](Args in, Args out, const RunContext& ctx) {
+              cuda::pad_forward__cuda(p, planes, fptr(in[0]), fptr_mut(out[0]), stream_of(ctx));
+            },
+            0, ""};
+  });
+  add_cuda_kernel(t, "pad_backward", "pad", "pad__cuda", [](const KernelCall& c) -> Prepared {
+    const PadCfg cfg = pad_cfg(c.op, c.attrs, c.attr().get_int_list("input_shape"));
+    const ref::PadParams p = cfg.p;
+    const int64_t planes = cfg.planes;
+    return {[p, planes](Args in, Args out, const RunContext& ctx) {
+              cuda::pad_backward__cuda(p, planes, fptr(in[0]), fptr_mut(out[0]), stream_of(ctx));
+            },
+            0, ""};
+  });
+  for (const char* name : {"pixel_shuffle", "pixel_unshuffle"})
+    add_cuda_kernel(t, name, "shuffle", "pixel_shuffle__cuda", [](const KernelCall& c) -> Prepared {
+      Shape out_shape;
+      const ref::PixelShuffleParams p = pixel_params(c, &out_shape);
+      const bool inverse = c.op == "pixel_unshuffle";
+      return {[p, inverse](Args in, Args out, const RunContext& ctx) {
+                cuda::pixel_shuffle__cuda(p, fptr(in[0]), fptr_mut(out[0]), inverse, stream_of(ctx));
+              },
+              0, ""};
+    });
+  add_cuda_kernel(t, "channel_shuffle", "shuffle", "channel_shuffle__cuda", [](const KernelCall& c) -> Prepared {
+    const ref::ChannelShuffleParams p = channel_params(c);
+    return {[p](Args in, Args out, const RunContext& ctx) {
+              cuda::channel_shuffle__cuda(p, fptr(in[0]), fptr_mut(out[0]), stream_of(ctx));
+            },
+            0, ""};
+  });
   for (const char* op : {"reshape", "flatten"})
     add_cuda_kernel(t, op, "shape", "copy", [](const KernelCall&) -> Prepared {
       return {[](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext& ctx) {
