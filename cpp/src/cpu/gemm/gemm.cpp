@@ -470,9 +470,22 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   const GemmContext g = gemm_context(active_isa(), get_num_threads());
   const size_t bytes = sgemm_scratch_bytes(g, trans_a, trans_b, M, N, K);
-  void* scratch = bytes ? cached_alloc64(bytes) : nullptr;
-  sgemm(with_scratch(g, scratch, bytes), trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  cached_free64(scratch, bytes);
+  // The calling thread keeps its scratch (grown, never shrunk) so that repeated calls pack into pages that are
+  // already mapped and cached, as the kernels' planned workspace is; an allocation per call cost a small product
+  // (256^3) a measurable share of its time.
+  thread_local struct Scratch {
+    void* p = nullptr;
+    size_t n = 0;
+    ~Scratch() { aligned_free64(p); }
+  } scratch;
+  if (scratch.n < bytes) {
+    aligned_free64(scratch.p);
+    scratch.p = nullptr;
+    scratch.n = 0;
+    scratch.p = aligned_alloc64(bytes);
+    scratch.n = bytes;
+  }
+  sgemm(with_scratch(g, scratch.p, bytes), trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 }  // namespace fastconv::cpu

@@ -51,7 +51,7 @@ void sgemm_batched(const GemmContext& g, int64_t batch, bool trans_a, bool trans
                    int64_t stride_b, float beta, float* C, int64_t ldc, int64_t stride_c);
 
 // Convenience for the bindings, benchmarks and tests, never for kernels: plans for the active ISA level and
-// thread count and allocates its own scratch (from the allocator's cache) around the call.
+// thread count, with scratch the calling thread keeps for its next call (grown to the largest product it ran).
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
