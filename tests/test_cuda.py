@@ -340,3 +340,26 @@ def test_cli_train_on_cuda_learns_as_on_the_cpu(tmp_path):
     acc_cpu, acc_cuda = train("cpu"), train("cuda")
     assert acc_cuda >= 0.5
     assert abs(acc_cuda - acc_cpu) <= 0.02
+
+
+def test_module_to_checks_the_device():
+    m = nn.Sequential(nn.ReLU())
+    assert m.device == "cpu" and m.to("cpu") is m
+    with pytest.raises(ValueError, match="Module.to: argument 'device'"):
+        m.to("gpu")
+    if not fc.cuda.is_available():
+        with pytest.raises(RuntimeError, match="Module.to"):
+            m.to("cuda")
+
+
+@needs_device
+def test_module_to_cuda_makes_compile_use_the_device():
+    m = nn.Sequential(nn.Linear(4, 3), nn.ReLU())
+    x = _x((2, 4), 1)
+    want = fc.compile(m, x.shape).predict(x)
+    assert m.cuda() is m and m.device == "cuda:0"
+    net = fc.compile(m, x.shape)
+    assert net.device == "cuda:0" and net._main().exe.backend == "cuda"
+    np.testing.assert_allclose(net.predict(x), want, rtol=1e-6, atol=1e-7)
+    assert fc.compile(m, x.shape, device="cpu").device == "cpu"  # an explicit device wins
+    assert m.cpu().device == "cpu"

@@ -94,23 +94,23 @@ def _shape_arg(shape, arg: str) -> tuple[int, ...]:
     return tuple(int(d) for d in dims)
 
 
-def _device_arg(device) -> str:
+def _device_arg(device, who: str = "compile") -> str:
     """'cpu', or 'cuda[:N]' when a CUDA device (or the CUDA emulator) is there; errors say why not."""
     name = str(device)
     if name == "cpu":
         return name
     kind, _, index = name.partition(":")
     if kind != "cuda" or (index and not index.isdigit()):
-        raise ValueError(f"compile: argument 'device' must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+        raise ValueError(f"{who}: argument 'device' must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
     if not _C.cuda_compiled():
-        raise RuntimeError(f"compile: device={device!r}: this fastconv was built without CUDA (no nvcc at build "
+        raise RuntimeError(f"{who}: device={device!r}: this fastconv was built without CUDA (no nvcc at build "
                            f"time); use device='cpu'")
     count = _C.cuda_device_count()
     if count == 0:
-        raise RuntimeError(f"compile: device={device!r}: no CUDA device is visible (fastconv.cuda.is_available() "
+        raise RuntimeError(f"{who}: device={device!r}: no CUDA device is visible (fastconv.cuda.is_available() "
                            f"is False); use device='cpu'")
     if int(index or 0) >= count:
-        raise ValueError(f"compile: device={device!r}: there are {count} CUDA device(s), 'cuda:0' to "
+        raise ValueError(f"{who}: device={device!r}: there are {count} CUDA device(s), 'cuda:0' to "
                          f"'cuda:{count - 1}'")
     return f"cuda:{int(index or 0)}"
 
@@ -118,7 +118,7 @@ def _device_arg(device) -> str:
 class Compiled:
     max_programs = 8  # programs kept per compiled model (one per input shape and kind); see _program
 
-    def __init__(self, model: Module, input_shape: Sequence[int], loss=None, optimizer=None, device: str = "cpu",
+    def __init__(self, model: Module, input_shape: Sequence[int], loss=None, optimizer=None, device: str | None = None,
                  precision: str = "fp32", clip_grad_norm: float | None = None, clip_norm_type: float = 2.0,
                  target_shape: Sequence[int] | None = None, target_dtype: str | None = None,
                  plan_memory: bool = True, fuse: bool = True, backend: str | None = None,
@@ -127,7 +127,7 @@ class Compiled:
             raise TypeError(f"compile: model must be a fastconv.nn.Module, got {type(model).__name__}")
         if precision not in ("fp32", "float32"):
             raise NotImplementedError(f"compile: precision={precision!r} is not supported yet (only 'fp32')")
-        device = _device_arg(device)
+        device = _device_arg(model.device if device is None else device)  # model.to('cuda') sets the default
         if clip_grad_norm is not None and not clip_grad_norm > 0:
             raise ValueError(f"compile: clip_grad_norm must be a positive number, got {clip_grad_norm}")
         self.model, self.optimizer, self.device, self.precision = model, optimizer, str(device), precision
@@ -435,7 +435,7 @@ def memory_report(model: Module, input_shape: Sequence[int], loss=None, optimize
     return Compiled(model, input_shape, loss=loss, optimizer=optimizer, **kwargs).memory_report()
 
 
-def compile(model: Module, input_shape: Sequence[int], loss=None, optimizer=None, device: str = "cpu",
+def compile(model: Module, input_shape: Sequence[int], loss=None, optimizer=None, device: str | None = None,
             precision: str = "fp32", **kwargs) -> Compiled:  # noqa: A001 - the API's name
     """Traces and compiles `model` for inputs of `input_shape` (batch dimension included). See Compiled."""
     return Compiled(model, input_shape, loss=loss, optimizer=optimizer, device=device, precision=precision,

@@ -303,13 +303,23 @@ class Module:
         """Gradients live inside compiled steps (they never accumulate across steps): nothing to clear."""
 
     def to(self, device="cpu", *args, **kwargs) -> "Module":
-        if str(device) != "cpu":
-            raise NotImplementedError(f"Module.to: parameters live in host memory; pass device='{device}' to "
-                                      f"fastconv.compile instead")
+        """Where fastconv.compile runs this model when no device is given ('cpu', 'cuda', 'cuda:N'). The arrays
+        stay NumPy arrays on the host: a model compiled for a device keeps its own device copy of them, refreshed
+        from these arrays before every call and written back after every training step."""
+        from ..compile import _device_arg
+        object.__setattr__(self, "_device", _device_arg(device, "Module.to"))
         return self
 
     def cpu(self) -> "Module":
-        return self
+        return self.to("cpu")
+
+    def cuda(self, device=None) -> "Module":
+        return self.to("cuda" if device is None else f"cuda:{int(device)}")
+
+    @property
+    def device(self) -> str:
+        """The device set by .to() ('cpu' unless moved)."""
+        return getattr(self, "_device", "cpu")
 
     # ---- state dicts --------------------------------------------------------------------------------------------
     def state_dict(self, destination=None, prefix: str = "", keep_vars: bool = False) -> "OrderedDict[str, Any]":
