@@ -27,7 +27,7 @@ if command -v compute-sanitizer >/dev/null; then
       > "$out/sanitizer_$tool.log" 2>&1 || status=1
   done
 fi
-for b in bench/bench_ops.py; do
+for b in bench/bench_ops.py bench/bench_cuda.py; do
   python "$b" --json "$out/$(basename "$b" .py).json" > "$out/$(basename "$b" .py).txt" 2>&1 || status=1
 done
 tail -3 "$out/pytest.log" "$out/ctest.log" "$out/cuda_tests.log"; cat "$out/cuda.txt"
