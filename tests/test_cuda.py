@@ -363,3 +363,39 @@ def test_module_to_cuda_makes_compile_use_the_device():
     np.testing.assert_allclose(net.predict(x), want, rtol=1e-6, atol=1e-7)
     assert fc.compile(m, x.shape, device="cpu").device == "cpu"  # an explicit device wins
     assert m.cpu().device == "cpu"
+
+
+CONV_LAYERS = {
+    "conv2d_stride_pad": lambda: nn.Conv2d(3, 5, 3, stride=2, padding=1),
+    "conv2d_dilation_groups": lambda: nn.Conv2d(4, 6, 3, padding=2, dilation=2, groups=2),
+    "conv2d_1x1": lambda: nn.Conv2d(3, 7, 1),
+    "conv2d_depthwise_mult2": lambda: nn.Conv2d(3, 6, 3, padding=1, groups=3),
+    "conv2d_same_even": lambda: nn.Conv2d(3, 4, 4, padding="same", bias=False),
+    "conv1d": lambda: nn.Conv1d(3, 4, 5, stride=2, padding=2),
+    "conv3d_depthwise": lambda: nn.Conv3d(3, 3, 3, padding=1, groups=3),
+    "conv_transpose2d": lambda: nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1),
+    "conv_transpose2d_groups": lambda: nn.ConvTranspose2d(4, 6, 2, stride=2, groups=2),
+}
+
+
+@needs_device
+@pytest.mark.parametrize("name", sorted(CONV_LAYERS))
+def test_conv_layers_forward_and_gradients_match_the_cpu(name):
+    layer = CONV_LAYERS[name]
+    shape = {"conv1d": (2, 3, 11), "conv3d_depthwise": (1, 3, 4, 5, 3),
+             "conv2d_dilation_groups": (2, 4, 7, 9), "conv_transpose2d_groups": (2, 4, 5, 3)}.get(name, (2, 3, 7, 9))
+    x = _x(shape, 6)
+    fc.manual_seed(0)
+    a = nn.Sequential(layer(), nn.Flatten())
+    b = nn.Sequential(layer(), nn.Flatten())
+    b.load_state_dict(a.state_dict())
+    want = fc.compile(a, x.shape).predict(x)
+    got = fc.compile(b, x.shape, device="cuda").predict(x)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    y = np.random.default_rng(7).standard_normal(want.shape).astype(np.float32)
+    la, ga = fc.compile(a, x.shape, loss="mse").loss_and_grads(x, y)
+    lb, gb = fc.compile(b, x.shape, loss="mse", device="cuda").loss_and_grads(x, y)
+    assert lb == pytest.approx(la, rel=1e-5)
+    assert ga.keys() == gb.keys() and ga
+    for k in ga:
+        np.testing.assert_allclose(gb[k], ga[k], rtol=1e-4, atol=1e-5 * max(1.0, float(np.abs(ga[k]).max())))
