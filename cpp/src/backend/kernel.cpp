@@ -235,9 +235,14 @@ void KernelTable::validate(const KernelOptions& o) const {
            "' is neither an op nor an op family (families: ", join({fams.begin(), fams.end()}),
            "; or any op name, or '*')");
     }
-    if (dot == std::string::npos)
-      FC_CHECK(std::find(known.begin(), known.end(), value) != known.end(), Value, o.source, ": '", key, "=", value,
-               "': no ", target, " kernel is called '", value, "' (", target, " algorithms: ", join(known), ")");
+    if (dot == std::string::npos && std::find(known.begin(), known.end(), value) == known.end()) {
+      // The CPU's algorithms first, then each other backend's own.
+      std::string others;
+      for (const std::string& b : backends())
+        if (b != "cpu" && !algos(target, b).empty()) others += "; backend '" + b + "' has " + join(algos(target, b));
+      fail(ErrorKind::Value, o.source, ": '", key, "=", value, "': no ", target, " kernel is called '", value, "' (",
+           target, " algorithms: ", join(algos(target, "cpu")), ")", others);
+    }
   }
 }
 
