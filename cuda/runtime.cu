@@ -1,6 +1,11 @@
 // CUDA runtime glue: device queries, allocation, copies. Errors become fastconv::Error with the CUDA message.
 #include <cuda_runtime.h>
 
+#include <map>
+#include <mutex>
+#include <unordered_map>
+#include <utility>
+
 #include "fastconv/cuda.h"
 #include "fastconv/error.h"
 #include "launch.cuh"
@@ -59,16 +64,90 @@ std::string device_name(int index) {
   return p.name;
 }
 
+namespace {
+
+// The caching device allocator. cudaFree synchronises the whole device and cudaMalloc costs tens of microseconds,
+// and a compiled model's calls allocate their output buffers every call, so freed blocks are kept and handed out
+// again for a request of the same device and exactly the same size. Exact sizes also keep the emulator's memcheck
+// exact: a block is never larger than what its user asked for, so AddressSanitizer still stops an access one
+// element past it. Reuse is safe because the engine synchronises the work that used a buffer before releasing it
+// (an executor call ends with its stream synchronised; copies to and from tensors are synchronous).
+struct DeviceCache {
+  std::mutex mu;
+  std::unordered_map<void*, std::pair<int, size_t>> live;  // block -> (device, bytes)
+  std::multimap<std::pair<int, size_t>, void*> idle;       // (device, bytes) -> block
+  size_t idle_bytes = 0;
+};
+DeviceCache& cache() {
+  static DeviceCache* c = new DeviceCache();  // never destroyed: tensors may be freed after static teardown
+  return *c;
+}
+
+size_t release_idle(DeviceCache& c) {  // c.mu held
+  size_t freed = 0;
+  for (auto& [key, p] : c.idle) {
+    cudaFree(p);
+    freed += key.second;
+  }
+  c.idle.clear();
+  c.idle_bytes = 0;
+  return freed;
+}
+
+}  // namespace
+
 void* malloc(size_t nbytes, int device) {
   require_available();
-  check(cudaSetDevice(device), "cudaSetDevice");
+  const size_t n = nbytes ? nbytes : 1;
+  DeviceCache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
   void* p = nullptr;
-  check(cudaMalloc(&p, nbytes ? nbytes : 1), "cudaMalloc");
+  auto it = c.idle.find({device, n});
+  if (it != c.idle.end()) {
+    p = it->second;
+    c.idle.erase(it);
+    c.idle_bytes -= n;
+  } else {
+    check(cudaSetDevice(device), "cudaSetDevice");
+    cudaError_t e = cudaMalloc(&p, n);
+    if (e == cudaErrorMemoryAllocation && !c.idle.empty()) {  // the cache may hold what the device lacks
+      cudaGetLastError();
+      release_idle(c);
+      e = cudaMalloc(&p, n);
+    }
+    if (e != cudaSuccess) cudaGetLastError();
+    FC_CHECK(e != cudaErrorMemoryAllocation, Runtime, "CUDA out of memory: could not allocate ", n,
+             " bytes on cuda:", device);
+    check(e, "cudaMalloc");
+  }
+  c.live[p] = {device, n};
   return p;
 }
 
 void free(void* p) {
-  if (p) cudaFree(p);
+  if (!p) return;
+  DeviceCache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  auto it = c.live.find(p);
+  if (it == c.live.end()) {  // not ours: hand it back as it came
+    cudaFree(p);
+    return;
+  }
+  c.idle.emplace(it->second, p);
+  c.idle_bytes += it->second.second;
+  c.live.erase(it);
+}
+
+size_t empty_cache() {
+  DeviceCache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  return release_idle(c);
+}
+
+size_t cached_bytes() {
+  DeviceCache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  return c.idle_bytes;
 }
 
 void memcpy(void* dst, const void* src, size_t nbytes, Copy kind) {

@@ -399,3 +399,17 @@ def test_conv_layers_forward_and_gradients_match_the_cpu(name):
     assert ga.keys() == gb.keys() and ga
     for k in ga:
         np.testing.assert_allclose(gb[k], ga[k], rtol=1e-4, atol=1e-5 * max(1.0, float(np.abs(ga[k]).max())))
+
+
+@needs_device
+def test_device_memory_is_cached_between_calls_and_released_on_request():
+    m = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten())
+    x = _x((2, 3, 6, 6), 1)
+    net = fc.compile(m, x.shape, device="cuda")
+    net.predict(x)
+    cached = fc.cuda.memory_cached()
+    assert cached > 0  # the call's output buffers went back to the cache
+    net.predict(x)
+    assert fc.cuda.memory_cached() == cached  # ... and the next call took them again
+    assert fc.cuda.empty_cache() == cached and fc.cuda.memory_cached() == 0
+    np.testing.assert_allclose(net.predict(x), fc.compile(m, x.shape).predict(x), rtol=1e-5, atol=1e-6)

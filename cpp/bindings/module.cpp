@@ -68,6 +68,8 @@ PYBIND11_MODULE(_C, m) {
   m.def("cuda_is_available", &cuda::is_available);
   m.def("cuda_is_emulated", &cuda::emulated);
   m.def("cuda_device_count", &cuda::device_count);
+  m.def("cuda_empty_cache", &cuda::empty_cache);
+  m.def("cuda_cached_bytes", &cuda::cached_bytes);
   m.def("cuda_device_name", &cuda::device_name, py::arg("index") = 0);
 
   // Benchmark/test entry to the SGEMM: C = A @ B for 2-D float32 C-contiguous arrays.

@@ -26,3 +26,14 @@ def device_count() -> int:
 
 def get_device_name(index: int = 0) -> str:
     return _C.cuda_device_name(index)
+
+
+def empty_cache() -> int:
+    """Returns the device memory fastconv's caching allocator holds in free blocks to the driver (as
+    torch.cuda.empty_cache); the bytes released. Blocks in use are untouched."""
+    return int(_C.cuda_empty_cache())
+
+
+def memory_cached() -> int:
+    """Bytes of device memory held in free cached blocks, ready for the next allocation of the same size."""
+    return int(_C.cuda_cached_bytes())

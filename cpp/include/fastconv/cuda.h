@@ -11,8 +11,11 @@ bool emulated();      // built with FASTCONV_CUDA=EMU: "the device" is the CUDA 
 bool is_available();  // compiled, a driver is loaded and at least one device is visible
 int device_count();
 std::string device_name(int index);
+// Device memory through a cache: free() keeps a block for the next malloc() of the same device and size.
 void* malloc(size_t nbytes, int device);
 void free(void* p);
+size_t empty_cache();   // returns the cached (free) blocks to the driver; the bytes released
+size_t cached_bytes();  // bytes held in free cached blocks
 enum class Copy { HostToDevice, DeviceToHost, DeviceToDevice };
 void memcpy(void* dst, const void* src, size_t nbytes, Copy kind);
 void memset_zero(void* p, size_t nbytes);

@@ -17,6 +17,8 @@ int device_count() { return 0; }
 std::string device_name(int) { no_cuda(); }
 void* malloc(size_t, int) { no_cuda(); }
 void free(void*) {}
+size_t empty_cache() { return 0; }
+size_t cached_bytes() { return 0; }
 void memcpy(void*, const void*, size_t, Copy) { no_cuda(); }
 void memset_zero(void*, size_t) { no_cuda(); }
 Stream stream_create() { no_cuda(); }

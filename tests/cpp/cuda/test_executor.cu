@@ -121,3 +121,28 @@ TEST(DeviceExecutor, AnOpWithoutACudaKernelIsRefusedAtCompileTimeNamingIt) {
     EXPECT_NE(std::string(e.what()).find("cuda"), std::string::npos) << e.what();
   }
 }
+
+TEST(DeviceAllocator, FreedBlocksAreReusedForTheSameSizeAndReleasedByEmptyCache) {
+  cuda::empty_cache();
+  const Device d = Device::parse("cuda:0");
+  void* first;
+  {
+    Tensor a = Tensor::empty({1000}, DType::f32, d);
+    first = a.data_ptr();
+  }
+  EXPECT_EQ(cuda::cached_bytes(), 4000u);
+  Tensor b = Tensor::empty({1000}, DType::f32, d);  // same size: the cached block
+  EXPECT_EQ(b.data_ptr(), first);
+  EXPECT_EQ(cuda::cached_bytes(), 0u);
+  Tensor c = Tensor::empty({1001}, DType::f32, d);  // another size: a block of its own (never a larger one)
+  EXPECT_NE(c.data_ptr(), first);
+  c = Tensor();
+  EXPECT_EQ(cuda::cached_bytes(), 4004u);
+  EXPECT_EQ(cuda::empty_cache(), 4004u);
+  EXPECT_EQ(cuda::cached_bytes(), 0u);
+  // A reused block holds its last user's bytes: zeros() still writes its zeros.
+  b.copy_from(Tensor::full({1000}, 7.f));
+  b = Tensor();
+  const Tensor z = Tensor::zeros({1000}, DType::f32, d).to(Device());
+  for (int64_t i = 0; i < z.numel(); ++i) ASSERT_EQ(z.data<float>()[i], 0.f) << i;
+}
