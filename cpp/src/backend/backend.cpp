@@ -26,7 +26,7 @@ class CudaQueue : public StepQueue {
     cuda::stream_destroy(stream_);
   }
   void* stream() const override { return stream_; }
-  void run(const std::function<void()>& launch, uint64_t version, bool capturable) override {
+  void run(LaunchFn launch, void* arg, uint64_t version, bool capturable) override {
     replayed_ = false;
     if (graph_ && capturable && version == graph_version_) {
       cuda::graph_launch(graph_, stream_);
@@ -35,7 +35,7 @@ class CudaQueue : public StepQueue {
     }
     if (!capturable || !ran_once_ || version != ran_version_) {
       cuda::graph_destroy(std::exchange(graph_, nullptr));
-      launch();
+      launch(arg);
       ran_once_ = true;
       ran_version_ = version;
       return;
@@ -43,7 +43,7 @@ class CudaQueue : public StepQueue {
     cuda::graph_destroy(std::exchange(graph_, nullptr));
     cuda::capture_begin(stream_);
     try {
-      launch();
+      launch(arg);
     } catch (...) {
       try {
         cuda::graph_destroy(cuda::capture_end(stream_));  // ends the invalidated capture; its own error is moot

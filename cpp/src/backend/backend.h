@@ -4,7 +4,6 @@
 // has only the reference kernels), with no edit in graph/ or in any op's shape or backward rule.
 #pragma once
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,9 +19,11 @@ class StepQueue {
  public:
   virtual ~StepQueue() = default;
   virtual void* stream() const { return nullptr; }  // a cudaStream_t for device kernels (RunContext::stream)
-  // Runs `launch`, which issues every kernel of the step on stream(), or replays what it issued before.
-  // `version` changes whenever an argument address may have changed; `capturable` false always runs `launch`.
-  virtual void run(const std::function<void()>& launch, uint64_t version, bool capturable) { launch(); }
+  // Runs launch(arg), which issues every kernel of the step on stream(), or replays what it issued before.
+  // `version` changes whenever an argument address may have changed; `capturable` false always runs launch.
+  // A plain function and its argument rather than a std::function: the step allocates nothing.
+  using LaunchFn = void (*)(void* arg);
+  virtual void run(LaunchFn launch, void* arg, uint64_t version, bool capturable) { launch(arg); }
   // An ordered copy on the queue; a pointer is host memory where its flag says so, else this backend's device.
   virtual void copy(void* dst, bool dst_host, const void* src, bool src_host, size_t nbytes);
   virtual void synchronize() {}

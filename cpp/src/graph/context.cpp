@@ -241,7 +241,7 @@ void Executable::execute(Context& c) const {
     }
   };
   // Profiling and anomaly checks look at every step as it finishes: no graph replay for them.
-  c.queue->run(launch, c.version, !prof && !anomaly);
+  c.queue->run([](void* f) { (*static_cast<decltype(launch)*>(f))(); }, &launch, c.version, !prof && !anomaly);
   c.queue->synchronize();
   for (size_t b = 0; b < bindings_.size(); ++b) c.handed_out[b] = 0;
 }
