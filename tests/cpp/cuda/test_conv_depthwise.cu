@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "device_buffer.cuh"
 #include "conv_depthwise.cuh"
 #include "cpu/conv_params.h"
 #include "cpu/ref/conv_ref.h"
@@ -27,24 +28,7 @@ namespace {
 
 using fastconv::cpu::ConvParams;
 
-template <class T>
-struct DeviceBuffer {
-  T* p = nullptr;
-  size_t n = 0;
-  explicit DeviceBuffer(size_t count) : n(count) {
-    fastconv::cuda::check(cudaMalloc(&p, (n ? n : 1) * sizeof(T)), "cudaMalloc");
-  }
-  explicit DeviceBuffer(const std::vector<T>& h) : DeviceBuffer(h.size()) { upload(h); }
-  ~DeviceBuffer() { cudaFree(p); }
-  void upload(const std::vector<T>& h) {
-    if (n) fastconv::cuda::check(cudaMemcpy(p, h.data(), n * sizeof(T), cudaMemcpyHostToDevice), "cudaMemcpy");
-  }
-  std::vector<T> download() const {
-    std::vector<T> h(n);
-    if (n) fastconv::cuda::check(cudaMemcpy(h.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost), "cudaMemcpy");
-    return h;
-  }
-};
+using fc_test::DeviceBuffer;
 
 struct Axis {
   int64_t in, k, stride = 1, pad = 0, dil = 1, extra = 0;  // out = natural + extra

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "device_buffer.cuh"
 #include "cpu/ref/dropout_ref.h"
 #include "dropout.cuh"
 #include "launch.cuh"
@@ -20,22 +21,7 @@ namespace {
 namespace ref = fastconv::ref;
 namespace fc = fastconv::cuda;
 
-template <class T>
-struct DeviceBuffer {
-  T* p = nullptr;
-  size_t n = 0;
-  explicit DeviceBuffer(size_t count) : n(count) { fc::check(cudaMalloc(&p, (n ? n : 1) * sizeof(T)), "cudaMalloc"); }
-  explicit DeviceBuffer(const std::vector<T>& h) : DeviceBuffer(h.size()) { upload(h); }
-  ~DeviceBuffer() { cudaFree(p); }
-  void upload(const std::vector<T>& h) {
-    if (n) fc::check(cudaMemcpy(p, h.data(), n * sizeof(T), cudaMemcpyHostToDevice), "cudaMemcpy");
-  }
-  std::vector<T> download() const {
-    std::vector<T> h(n);
-    if (n) fc::check(cudaMemcpy(h.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost), "cudaMemcpy");
-    return h;
-  }
-};
+using fc_test::DeviceBuffer;
 
 std::vector<float> randv(int64_t n, uint32_t seed) {
   std::mt19937 rng(seed);

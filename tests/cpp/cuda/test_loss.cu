@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "device_buffer.cuh"
 #include "cpu/ref/loss_ref.h"
 #include "fastconv/error.h"
 #include "launch.cuh"
@@ -24,24 +25,7 @@ namespace {
 using fastconv::ref::CrossEntropyParams;
 using fastconv::ref::Reduction;
 
-template <class T>
-struct DeviceBuffer {
-  T* p = nullptr;
-  size_t n = 0;
-  explicit DeviceBuffer(size_t count) : n(count) {
-    fastconv::cuda::check(cudaMalloc(&p, (n ? n : 1) * sizeof(T)), "cudaMalloc");
-  }
-  explicit DeviceBuffer(const std::vector<T>& h) : DeviceBuffer(h.size()) { upload(h); }
-  ~DeviceBuffer() { cudaFree(p); }
-  void upload(const std::vector<T>& h) {
-    if (n) fastconv::cuda::check(cudaMemcpy(p, h.data(), n * sizeof(T), cudaMemcpyHostToDevice), "cudaMemcpy");
-  }
-  std::vector<T> download() const {
-    std::vector<T> h(n);
-    if (n) fastconv::cuda::check(cudaMemcpy(h.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost), "cudaMemcpy");
-    return h;
-  }
-};
+using fc_test::DeviceBuffer;
 
 // Device workspace of exactly `bytes` (so ASan sees an overrun; null when 0, as a caller may pass), pre-filled
 // with garbage.

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "device_buffer.cuh"
 #include "cpu/ref/norm_ref.h"
 #include "launch.cuh"
 #include "norm.cuh"
@@ -21,22 +22,7 @@ namespace {
 namespace ref = fastconv::ref;
 namespace fc = fastconv::cuda;
 
-template <class T>
-struct DeviceBuffer {
-  T* p = nullptr;
-  size_t n = 0;
-  explicit DeviceBuffer(size_t count) : n(count) { fc::check(cudaMalloc(&p, (n ? n : 1) * sizeof(T)), "cudaMalloc"); }
-  explicit DeviceBuffer(const std::vector<T>& h) : DeviceBuffer(h.size()) { upload(h); }
-  ~DeviceBuffer() { cudaFree(p); }
-  void upload(const std::vector<T>& h) {
-    if (n) fc::check(cudaMemcpy(p, h.data(), n * sizeof(T), cudaMemcpyHostToDevice), "cudaMemcpy");
-  }
-  std::vector<T> download() const {
-    std::vector<T> h(n);
-    if (n) fc::check(cudaMemcpy(h.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost), "cudaMemcpy");
-    return h;
-  }
-};
+using fc_test::DeviceBuffer;
 
 void sync() { fc::check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "device_buffer.cuh"
 #include "cpu/ref/activation_ref.h"
 #include "fastconv/error.h"
 #include "launch.cuh"
@@ -21,24 +22,7 @@ namespace {
 
 using fastconv::ref::SoftmaxParams;
 
-template <class T>
-struct DeviceBuffer {
-  T* p = nullptr;
-  size_t n = 0;
-  explicit DeviceBuffer(size_t count) : n(count) {
-    fastconv::cuda::check(cudaMalloc(&p, (n ? n : 1) * sizeof(T)), "cudaMalloc");
-  }
-  explicit DeviceBuffer(const std::vector<T>& h) : DeviceBuffer(h.size()) { upload(h); }
-  ~DeviceBuffer() { cudaFree(p); }
-  void upload(const std::vector<T>& h) {
-    if (n) fastconv::cuda::check(cudaMemcpy(p, h.data(), n * sizeof(T), cudaMemcpyHostToDevice), "cudaMemcpy");
-  }
-  std::vector<T> download() const {
-    std::vector<T> h(n);
-    if (n) fastconv::cuda::check(cudaMemcpy(h.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost), "cudaMemcpy");
-    return h;
-  }
-};
+using fc_test::DeviceBuffer;
 
 void sync() { fastconv::cuda::check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
 
