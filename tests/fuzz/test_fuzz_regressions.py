@@ -56,6 +56,8 @@ def _write_regressions() -> None:  # pragma: no cover - how the hand-made regres
     header_file("header_length_2pow63", {}, b"")
     header_file("tensor_2pow31_squared", {"t": {"dtype": "F32", "shape": [2 ** 31, 2 ** 31], "data_offsets": [0, 0]}})
     header_file("deep_header", {"__metadata__": {"architecture": "[" * 50000 + "]" * 50000, "format": "fastconv"}})
+    # The data checksum (fastconv.checksum): a fc.save(Linear(3, 2)) file with its last 8 bytes set to 0xff, and
+    # one whose checksum digits were upper-cased (the format says lowercase hex).
     arch = {"this_nothing": {"class": "this:Nothing"},
             "linear_15000": {"class": "fastconv.nn.linear:Linear", "args": [15000, 15000]},
             "conv_padding_2pow63": {"class": "fastconv.nn.conv:Conv2d", "args": [1, 4, 3],
