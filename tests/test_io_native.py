@@ -202,7 +202,26 @@ def test_missing_file_and_write_errors(tmp_path):
         read_metadata(tmp_path / "nope.safetensors")
     with pytest.raises(IsADirectoryError):
         load_safetensors(tmp_path)
+    with pytest.raises(IsADirectoryError):
+        read_metadata(tmp_path)
     with pytest.raises(RuntimeError, match="cannot write"):
         save_safetensors({"a": np.zeros(1)}, tmp_path / "no" / "dir" / "x.safetensors")
     with pytest.raises(TypeError, match="unsupported dtype complex128"):
         save_safetensors({"a": np.zeros(1, np.complex128)}, tmp_path / "x.safetensors")
+
+
+def test_header_json_is_strict(tmp_path):
+    # Python's json took the last of two equal keys (a second tensor entry could hide the first); the native
+    # reader refuses them, as it refuses NaN literals, bad UTF-8 and lone surrogates.
+    entry = '{"dtype":"F32","shape":[1],"data_offsets":[0,4]}'
+    cases = [(f'{{"t":{entry},"t":{entry}}}', "duplicate object key 't'"),
+             ('{"t":NaN}', "expected a value"),
+             (b'{"\xff":1}', "invalid UTF-8 byte 0xff"),
+             ('{"\\ud800":1}', "not followed by a low surrogate")]
+    for text, words in cases:
+        hj = text if isinstance(text, bytes) else text.encode()
+        p = tmp_path / "h.safetensors"
+        p.write_bytes(struct.pack("<Q", len(hj)) + hj + b"\0" * 4)
+        with pytest.raises(ValueError, match="header is not valid UTF-8 JSON") as e:
+            load_safetensors(p)
+        assert str(p) in str(e.value) and words in str(e.value), str(e.value)

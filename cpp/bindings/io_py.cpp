@@ -4,6 +4,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -66,8 +67,11 @@ void bind_io(py::module_& m) {
         "naming the file for any malformed content or a checksum mismatch, OSError when it cannot be read.");
   m.def("read_safetensors_metadata",
         [](const std::string& path) {
+          struct stat st;
           errno = 0;
-          if (::access(path.c_str(), R_OK) != 0) {  // the OSError Python's open() gave
+          bool dir = ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+          if (dir || ::access(path.c_str(), R_OK) != 0) {  // the OSError Python's open() gave
+            if (dir) errno = EISDIR;
             PyErr_SetFromErrnoWithFilename(PyExc_OSError, path.c_str());
             throw py::error_already_set();
           }
