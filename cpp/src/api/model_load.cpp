@@ -115,7 +115,10 @@ ModelGraphs read_graph_doc(const io::SafetensorsFile& file, const std::string& s
 
   std::map<std::string, Tensor> tensors;
   ModelGraphs g;
-  for (const auto& [name, t] : file.tensors) {
+  for (const auto& [name, view] : file.tensors) {
+    // The file's tensors view one read buffer at the file's (unaligned) offsets: the model gets tensors of its
+    // own, 64-byte aligned as the kernels' parameters are everywhere else, and the buffer is freed.
+    const Tensor t = view.clone();
     tensors[name] = t;
     if (name.rfind("fastconv.", 0) != 0) g.state_dict.emplace_back(name, t);
   }
