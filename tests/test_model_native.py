@@ -218,6 +218,11 @@ def non_param(doc):
     doc["train"]["groups"][0]["params"][0][0] = doc["train"]["x"]
 
 
+def param_as_input(doc):
+    v = doc["predict"]["graph"]["values"][first_node(doc, "conv2d")["inputs"][1]]
+    v["kind"] = "input"
+
+
 def drop_weight(tensors):
     del tensors["0.weight"]
 
@@ -234,6 +239,7 @@ CASES = [
     ("deep nesting", deep, None, r"(?i)nest|depth"),
     ("absurd shape", absurd, None, r"values\[0\]\.shape"),
     ("wrong recorded shape", wrong_recorded, None, r"conv2d.*recorded as float32\[4, 5, 8, 8\]"),
+    ("second input", param_as_input, None, r"reads input '0\.weight' .*which is not the model's input"),
     ("missing tensor", None, drop_weight, r"no tensor '0\.weight'"),
     ("tensor of wrong shape", None, reshape_weight, r"tensor '6\.weight' is float32\[3, 65\]"),
     ("train spec names a non-param", non_param, None, r"train\.groups\[0\]\.params: value \d+ is not a parameter"),

@@ -38,4 +38,6 @@ def graph_document(model, input_shape=None) -> tuple[str, dict] | None:
                 train = dict(graph=tp.ctx.graph, num_nodes=tp.num_nodes, x=tp.x_id, y=tp.y_id, spec=tp.spec,
                              state=compiled.optimizer._cstate)
     outputs = list(zip(_output_names(len(prog.outs)), prog.outs))
-    return _C.serialize_graphs(prog.ctx.graph, prog.x_id, outputs, compiled.model.state_dict(), train)
+    # a device-compiled model's graphs hold device copies; the host arrays (kept current after every step) are saved
+    return _C.serialize_graphs(prog.ctx.graph, prog.x_id, outputs, compiled.model.state_dict(), train,
+                               compiled._device_params or None)

@@ -21,9 +21,10 @@ json::Value id_json(ValueId v) { return json::Value(int64_t(v)); }
 
 }  // namespace
 
-GraphDoc write_graph_doc(const ModelGraphs& g, int train_nodes) {
+GraphDoc write_graph_doc(const ModelGraphs& g, int train_nodes, const std::map<const void*, Tensor>& host_of) {
   FC_CHECK(g.predict != nullptr, Value, "save: the model has no predict graph");
   io::TensorNames names;
+  names.host_of = host_of;
   for (const auto& [name, t] : g.state_dict) names.by_ptr.emplace(t.data_ptr(), name);
   if (g.state) names.by_ptr[g.state->step().data_ptr()] = kStepTensor;
   json::Value doc = json::Value::object();
