@@ -62,6 +62,23 @@ def test_predict_matches_python_at_the_saved_and_other_batch_sizes(adam_file):
         assert list(named) == ["output"] and np.array_equal(named["output"], got)
 
 
+def test_predict_matches_pytorch_with_the_loaded_weights(adam_file):
+    """An independent reference: torch's layers in eval mode with the weights (and running statistics) C++ loaded."""
+    import torch
+    path, _, rng = adam_file
+    m = _C.Model.load(path)
+    tm = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.BatchNorm2d(4), torch.nn.ReLU(),
+                             torch.nn.MaxPool2d(2), torch.nn.Dropout(0.25), torch.nn.Flatten(),
+                             torch.nn.Linear(64, 3)).double().eval()
+    sd = {k: torch.from_numpy(np.array(v)) for k, v in m.state_dict().items()}
+    tm.load_state_dict({k: (v.double() if v.is_floating_point() else v) for k, v in sd.items()})
+    assert float(sd["1.running_var"].sub(1).abs().max()) > 1e-3  # trained statistics, not the initial ones
+    x, _ = batch(rng, 6)
+    with torch.no_grad():
+        ref = tm(torch.from_numpy(x).double()).numpy()
+    assert np.allclose(m.predict(x), ref, rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("opt_name", ["adam", "sgd"])
 def test_train_steps_continue_as_python_does(tmp_path, opt_name):
     path = str(tmp_path / "m.safetensors")
@@ -260,3 +277,15 @@ def test_unmodified_rewrite_still_loads(adam_file, tmp_path):
     m = _C.Model.load(rewrite(path, str(tmp_path / "same.safetensors"), lambda d: None))
     x, _ = batch(rng, 4)
     assert max_rel(m.predict(x), net.predict(x)) <= 1e-6
+
+
+def test_predict_from_threads_while_the_program_cache_evicts(adam_file):
+    from concurrent.futures import ThreadPoolExecutor
+    path, net, rng = adam_file
+    m = _C.Model.load(path)
+    xs = [batch(rng, n)[0] for n in range(1, 13)]  # 12 shapes: more than the 8 programs kept
+    refs = [net.predict(x) for x in xs]
+    with ThreadPoolExecutor(4) as pool:
+        outs = list(pool.map(lambda i: m.predict(xs[i % 12]), range(48)))
+    for i, out in enumerate(outs):
+        assert np.array_equal(out, refs[i % 12]), i
