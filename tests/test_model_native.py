@@ -167,6 +167,35 @@ def test_module_saved_with_input_shape_has_a_graph(tmp_path):
     assert max_rel(m.predict(x), ref) <= 1e-6
     with pytest.raises(ValueError, match="no training program"):
         m.train_step(x, np.zeros(3, np.int64))
+    # a module compiled before is traced at its compiled shape
+    other = small_cnn()
+    fc.compile(other, (5, 1, 8, 8))
+    fc.save(other, p)
+    assert _C.Model.load(p).input_shape == [5, 1, 8, 8]
+
+
+class Untraceable(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        if x.sum() > 0:  # data-dependent control flow: no static graph
+            return self.fc(x)
+        return x
+
+
+def test_untraceable_module_still_saves_without_a_graph(tmp_path):
+    fc.io.register_module(Untraceable)
+    model = Untraceable()
+    p = str(tmp_path / "u.safetensors")
+    with pytest.warns(UserWarning, match="could not be traced"):
+        fc.save(model, p, input_shape=(2, 4))
+    assert "fastconv.graph" not in read_metadata(p)
+    back = fc.load(p)
+    assert np.array_equal(back.state_dict()["fc.weight"], model.state_dict()["fc.weight"])
+    with pytest.raises(ValueError, match="has no traced graph"):
+        _C.Model.load(p)
 
 
 def test_fastconv_train_file_loads_in_cpp(tmp_path):
