@@ -14,6 +14,7 @@ void bind_tensor(pybind11::module_& m);
 void bind_graph(pybind11::module_& m);
 void bind_train(pybind11::module_& m);
 void bind_model(pybind11::module_& m);
+void bind_io(pybind11::module_& m);
 }  // namespace fastconv
 
 namespace py = pybind11;
@@ -93,4 +94,5 @@ PYBIND11_MODULE(_C, m) {
   bind_graph(m);
   bind_train(m);
   bind_model(m);
+  bind_io(m);
 }

@@ -1,5 +1,5 @@
-"""Saving and loading models: one safetensors file (our own reader/writer; no dependency on the safetensors
-package) holding the weights under their state_dict names and, in the header's __metadata__, the architecture as
+"""Saving and loading models: one safetensors file (our own native reader/writer, fastconv._C; no dependency on
+the safetensors package) holding the weights under their state_dict names and, in the header's __metadata__, the architecture as
 JSON (each module's class and constructor arguments; containers list their children).
 
     fc.save(model, "net.safetensors")
@@ -13,14 +13,14 @@ parameters a description asks for are counted against the tensors the file holds
 
 safetensors layout: 8-byte little-endian header length N, N bytes of UTF-8 JSON {name: {dtype, shape,
 data_offsets: [begin, end]}, "__metadata__": {str: str}}, then the raw little-endian tensor bytes. Every malformed
-file raises ValueError naming the file and the problem.
+file raises ValueError naming the file and the problem; so does one whose data no longer matches the CRC-32C its
+writer stored (docs/model_format.md). Tensor names starting with "fastconv." are reserved for fastconv's own
+tensors: load() does not pass them to load_state_dict, and save() refuses a state_dict that has such a name.
 """
 from __future__ import annotations
 
 import json
-import math
 import os
-import struct
 from collections import OrderedDict
 from typing import Any
 
@@ -39,30 +39,28 @@ _FORMAT = "fastconv"
 
 
 # ---- safetensors ------------------------------------------------------------------------------------------------
+# Reading and writing are native (cpp/src/io/safetensors.cpp): one read of the whole file, the checks below in C++
+# with the same messages, and a CRC-32C of the data section ("fastconv.checksum" in __metadata__) written on save
+# and verified on load when present (files written before it existed load without it).
+_CHECKSUM = "fastconv.checksum"
+_RESERVED = "fastconv."  # tensor names for graph constants and optimizer state, never passed to load_state_dict
+
+
 def save_safetensors(tensors: dict, path, metadata: dict | None = None) -> None:
-    header: dict[str, Any] = {}
-    if metadata:
-        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
-    blobs, offset = [], 0
+    """Writes arrays (NumPy, or anything with .detach().cpu().numpy()) and string metadata. A "fastconv.checksum"
+    in `metadata` (as load_safetensors returns it) is recomputed from the data, not copied."""
+    from . import _C
+    entries = []
     for name, a in tensors.items():
         if hasattr(a, "detach") and hasattr(a, "numpy"):
             a = a.detach().cpu().numpy()
         a = np.asarray(a)
         if a.dtype not in _CODES:
             raise TypeError(f"save: tensor '{name}' has unsupported dtype {a.dtype}")
-        data = np.ascontiguousarray(a).astype(a.dtype.newbyteorder("<"), copy=False).tobytes()
-        header[name] = {"dtype": _CODES[a.dtype], "shape": list(a.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    hj = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    hj += b" " * (-len(hj) % 8)  # the data section starts 8-byte aligned
-    tmp = f"{os.fspath(path)}.tmp{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(hj)))
-        f.write(hj)
-        for b in blobs:
-            f.write(b)
-    os.replace(tmp, path)  # never leave a half-written file under the real name
+        a = a.astype(a.dtype.newbyteorder("<"), order="C", copy=False)  # (ascontiguousarray makes 0-d 1-d)
+        entries.append((str(name), _CODES[a.dtype], a))
+    meta = {str(k): str(v) for k, v in (metadata or {}).items() if str(k) != _CHECKSUM}
+    _C.write_safetensors(os.fspath(path), entries, meta)
 
 
 def _bad(path):
@@ -82,79 +80,33 @@ def _json(text, what: str, bad):
         raise bad(f"{what} nests JSON arrays or objects too deeply to parse") from None
 
 
-def _read_header(f, path, file_size: int) -> tuple[int, dict, dict]:
-    """(header length, tensor entries, metadata) from an open safetensors file."""
-    bad = _bad(path)
-    if file_size < 8:
-        raise bad(f"file is {file_size} bytes, too short for a safetensors header (truncated or not a model file)")
-    (n,) = struct.unpack("<Q", f.read(8))
-    if n == 0 or n > file_size - 8:
-        raise bad(f"header length {n} does not fit in a file of {file_size} bytes (truncated or corrupt)")
-    header = _json(f.read(n), "header", bad)
-    if not isinstance(header, dict):
-        raise bad("header is not a JSON object")
-    meta = header.pop("__metadata__", None)
-    meta = {} if meta is None else meta
-    if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
-        raise bad("__metadata__ must map strings to strings")
-    return n, header, meta
-
-
 def read_metadata(path) -> dict:
     """The __metadata__ of a safetensors file (reads only its header)."""
-    with open(path, "rb") as f:
-        return _read_header(f, path, os.fstat(f.fileno()).st_size)[2]
-
-
-_MAX_DIMS = 32
-_MAX_ELEMENTS = 2 ** 60  # more than any allocation can hold; also keeps NumPy's own size arithmetic in range
+    from . import _C
+    return dict(_C.read_safetensors_metadata(os.fsdecode(os.fspath(path))))
 
 
 def load_safetensors(path) -> tuple["OrderedDict[str, np.ndarray]", dict]:
-    """(tensors by name in file order, metadata). Raises ValueError naming the file for any malformed content."""
-    bad = _bad(path)
-    with open(path, "rb") as f:
-        raw = f.read()
-        f.seek(0)
-        n, header, meta = _read_header(f, path, len(raw))
-    data = memoryview(raw)[8 + n:]
-    out: OrderedDict[str, np.ndarray] = OrderedDict()
-    spans = []
-    for name, e in header.items():
-        if not isinstance(e, dict) or set(e) != {"dtype", "shape", "data_offsets"}:
-            raise bad(f"entry '{name}' must have exactly dtype, shape and data_offsets")
-        dt = _DTYPES.get(e["dtype"]) if isinstance(e["dtype"], str) else None
-        if dt is None:
-            raise bad(f"tensor '{name}' has unknown dtype {e['dtype']!r}")
-        shape, offs = e["shape"], e["data_offsets"]
-        if not (isinstance(shape, list) and len(shape) <= _MAX_DIMS and
-                all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= _MAX_ELEMENTS for d in shape)):
-            raise bad(f"tensor '{name}' has an invalid shape {shape!r} (expected at most {_MAX_DIMS} non-negative "
-                      f"sizes)")
-        if math.prod(d for d in shape if d) > _MAX_ELEMENTS:
-            raise bad(f"tensor '{name}' has shape {shape}, more elements than any tensor can hold")
-        if not (isinstance(offs, list) and len(offs) == 2 and all(isinstance(o, int) and not isinstance(o, bool)
-                                                                  for o in offs)):
-            raise bad(f"tensor '{name}' has invalid data_offsets {offs!r}")
-        b, end = offs
-        need = math.prod(shape) * np.dtype(dt).itemsize
-        if not 0 <= b <= end <= len(data):
-            raise bad(f"tensor '{name}' data_offsets {offs} are outside the {len(data)}-byte data section "
-                      f"(truncated file?)")
-        if end - b != need:
-            raise bad(f"tensor '{name}' has {end - b} bytes but dtype {e['dtype']} shape {shape} needs {need}")
-        spans.append((b, end, name))
-        out[name] = np.frombuffer(data[b:end], dtype=np.dtype(dt).newbyteorder("<")).astype(dt).reshape(shape)
-    spans.sort()
-    pos = 0
-    for b, end, name in spans:
-        if b != pos:
-            raise bad(f"tensor '{name}' starts at byte {b} but the previous tensor ends at {pos} (overlapping or "
-                      f"gapped data)")
-        pos = end
-    if pos != len(data):
-        raise bad(f"{len(data) - pos} trailing bytes after the last tensor")
-    return out, meta
+    """(tensors by name in file order, metadata). Raises ValueError naming the file for any malformed content,
+    and for a file whose data does not match its checksum. The arrays share one buffer holding the file."""
+    from . import _C
+    entries, meta = _C.read_safetensors(os.fsdecode(os.fspath(path)))
+    return OrderedDict((name, a) for name, _code, _shape, a in entries), dict(meta)
+
+
+_MAX_DIMS = 32  # also the architecture's array nesting bound
+
+
+def _weights(tensors) -> "OrderedDict[str, np.ndarray]":
+    """The tensors a state_dict holds: all but the reserved fastconv.* names."""
+    return OrderedDict((k, v) for k, v in tensors.items() if not k.startswith(_RESERVED))
+
+
+def _check_state_names(sd, who: str) -> None:
+    bad = [k for k in sd if str(k).startswith(_RESERVED)]
+    if bad:
+        raise ValueError(f"{who}: state_dict keys {bad[:5]} start with '{_RESERVED}', which is reserved for "
+                         f"fastconv's own tensors in model files; rename the module or attribute")
 
 
 # ---- architecture description -----------------------------------------------------------------------------------
@@ -426,7 +378,9 @@ def save(model, path, metadata: dict | None = None, input_shape=None) -> None:
     clash = sorted(set(metadata or {}) & (set(meta) | {"fastconv.graph"}))
     if clash:
         raise ValueError(f"save: metadata keys {clash} are reserved by fastconv")
-    tensors = dict(model.state_dict())
+    sd = model.state_dict()
+    _check_state_names(sd, "save")
+    tensors = dict(sd)
     doc = graph_document(target, input_shape)
     if doc is not None:
         meta["fastconv.graph"], extra = doc
@@ -442,8 +396,7 @@ def load(path, model: Module | None = None) -> Module:
     if model is not None and not isinstance(model, Module):
         raise TypeError(f"fastconv.load: model must be a fastconv.nn.Module, got {type(model).__name__}")
     tensors, meta = load_safetensors(path)
-    # reserved tensors (the graphs' constants and optimizer state, docs/model_format.md) are not weights
-    tensors = OrderedDict((k, v) for k, v in tensors.items() if not k.startswith("fastconv."))
+    tensors = _weights(tensors)
     p = os.fspath(path)
     if model is None:
         if meta.get("format") != _FORMAT or "architecture" not in meta:
@@ -474,6 +427,7 @@ def save_checkpoint(path, model, optimizer=None, info: dict | None = None) -> No
         raise TypeError(f"save_checkpoint: expected a fastconv.nn.Module, got {type(model).__name__}")
     from . import __version__
     tensors = dict(model.state_dict())
+    _check_state_names(tensors, "save_checkpoint")
     meta = {"format": _FORMAT, "fastconv_version": __version__,
             "architecture": json.dumps(architecture(model), separators=(",", ":")),
             "checkpoint": json.dumps({"info": info or {}}, separators=(",", ":"))}
@@ -503,6 +457,7 @@ def load_checkpoint(path, model: Module | None = None, optimizer=None) -> tuple:
     ck = _json(meta.get("checkpoint", "null"), "the checkpoint metadata", bad)
     if not isinstance(ck, dict) or not isinstance(ck.get("info", {}), dict):
         raise bad("no training checkpoint in the file's metadata (written by fastconv.save, not save_checkpoint?)")
+    tensors = _weights(tensors)
     weights = OrderedDict((k, v) for k, v in tensors.items() if not k.startswith(_OPT))
     if model is None:
         spec = _json(meta.get("architecture", "null"), "the architecture metadata", bad)

@@ -143,3 +143,36 @@ TEST(Safetensors, MissingFileIsAnError) {
   EXPECT_EQ(read_file("/nonexistent/dir/x.safetensors"), nullptr);
   EXPECT_EQ(errno, ENOENT);
 }
+
+TEST(Safetensors, MutatedFilesAreValueErrorsOrLoad) {
+  // Byte edits and truncations of a real file: each either loads or is a ValueError naming the source (the
+  // sanitizer builds check memory safety on the same inputs).
+  std::string p = tmp_path("mut.safetensors");
+  Tensor a = Tensor::full({3, 4}, 1.5f);
+  Tensor b = Tensor::empty({5}, DType::i32);
+  for (int i = 0; i < 5; ++i) b.data<int32_t>()[i] = i;
+  write_safetensors(p, {{"a", a}, {"b", b}}, {{"architecture", "{\"class\":\"x\"}"}});
+  const std::string raw = slurp(p);
+  std::remove(p.c_str());
+  std::mt19937 rng(11);
+  int loaded = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string s = raw;
+    if (rng() % 4 == 0) {
+      s.resize(rng() % s.size());
+    } else {
+      for (int k = 1 + static_cast<int>(rng() % 3); k > 0; --k) {
+        size_t at = rng() % (rng() % 2 ? std::min<size_t>(s.size(), 8 + 64) : s.size());
+        s[at] = static_cast<char>(rng() % 2 ? rng() : "0123456789[]{}\",:-e"[rng() % 19]);
+      }
+    }
+    try {
+      parse_safetensors(s.data(), s.size(), "mutant");
+      ++loaded;
+    } catch (const Error& e) {
+      ASSERT_EQ(e.kind(), ErrorKind::Value) << e.what();
+      ASSERT_EQ(std::string(e.what()).rfind("fastconv.load: mutant: ", 0), 0u) << e.what();
+    }
+  }
+  EXPECT_LT(loaded, 20000);  // the checksum refuses data edits, so most mutants fail
+}
