@@ -318,3 +318,32 @@ def test_predict_from_threads_while_the_program_cache_evicts(adam_file):
         outs = list(pool.map(lambda i: m.predict(xs[i % 12]), range(48)))
     for i, out in enumerate(outs):
         assert np.array_equal(out, refs[i % 12]), i
+
+
+class TwoHeads(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Linear(6, 5)
+        self.a = nn.Linear(5, 2)
+        self.b = nn.Linear(5, 3)
+
+    def forward(self, x):
+        h = fc.functional.relu(self.body(x))
+        return self.a(h), self.b(h)
+
+
+def test_several_outputs_are_named_in_order(tmp_path):
+    fc.io.register_module(TwoHeads)
+    fc.manual_seed(5)
+    model = TwoHeads()
+    net = fc.compile(model, (4, 6))
+    p = str(tmp_path / "two.safetensors")
+    fc.save(net, p)
+    m = _C.Model.load(p)
+    assert m.output_names == ["output0", "output1"]
+    x = np.random.default_rng(6).standard_normal((7, 6)).astype(np.float32)
+    ra, rb = net.predict(x)
+    named = m.predict_named(x)
+    assert list(named) == ["output0", "output1"]
+    assert max_rel(named["output0"], ra) <= 1e-6 and max_rel(named["output1"], rb) <= 1e-6
+    assert np.array_equal(m.predict(x), named["output0"])  # predict: the first output
