@@ -347,3 +347,17 @@ def test_several_outputs_are_named_in_order(tmp_path):
     assert list(named) == ["output0", "output1"]
     assert max_rel(named["output0"], ra) <= 1e-6 and max_rel(named["output1"], rb) <= 1e-6
     assert np.array_equal(m.predict(x), named["output0"])  # predict: the first output
+
+
+def test_bad_batches_are_value_errors_naming_the_shapes(adam_file):
+    path, _, _ = adam_file
+    m = _C.Model.load(path)
+    with pytest.raises(ValueError, match=r"Model::predict: input of shape \[2, 3, 8, 8\].*3 channels"):
+        m.predict(np.zeros((2, 3, 8, 8), np.float32))
+    with pytest.raises(ValueError, match=r"Model::train_step: x of shape \[2, 1, 8, 8\], y of shape \[2, 5\]"):
+        m.train_step(np.zeros((2, 1, 8, 8), np.float32), np.zeros((2, 5), np.int64))
+    with pytest.raises(TypeError, match="integer class labels"):
+        m.train_step(np.zeros((2, 1, 8, 8), np.float32), np.zeros(2, np.float32))
+    with pytest.raises(ValueError, match="x has 2 samples but y has 3"):
+        m.train_step(np.zeros((2, 1, 8, 8), np.float32), np.zeros(3, np.int64))
+    assert m.steps == 3  # nothing ran

@@ -179,7 +179,13 @@ NamedTensors Model::predict_named(const Tensor& x_in) const {
   }
   if (!x.is_contiguous()) x = x.contiguous();
   if (x.device() != impl_->options.device) x = x.to(impl_->options.device);
-  const Impl::Program p = impl_->predict_program(x.shape());
+  Impl::Program p;
+  try {
+    p = impl_->predict_program(x.shape());
+  } catch (const Error& e) {
+    throw Error(e.kind(), "Model::predict: input of shape " + shape_str(x.shape()) + " (the model was traced with " +
+                              shape_str(input_shape()) + "): " + e.what());
+  }
   std::vector<Tensor> outs = p.exe->call({{p.x, x}}, p.outputs);
   NamedTensors named;
   for (size_t i = 0; i < outs.size(); ++i)
@@ -221,7 +227,14 @@ float Model::train_step(const Tensor& x_in, const Tensor& y_in) {
   if (x.device() != dev) x = x.to(dev);
   if (y.device() != dev) y = y.to(dev);
   std::lock_guard<std::mutex> lock(impl_->train_mu);
-  Impl::Program& p = impl_->train_program(x.shape(), y.shape());
+  Impl::Program* pp = nullptr;
+  try {
+    pp = &impl_->train_program(x.shape(), y.shape());
+  } catch (const Error& e) {
+    throw Error(e.kind(), "Model::train_step: x of shape " + shape_str(x.shape()) + ", y of shape " +
+                              shape_str(y.shape()) + ": " + e.what());
+  }
+  Impl::Program& p = *pp;
   Tensor loss = p.exe->call({{p.x, x}, {p.y, y}}, {p.loss}).at(0);
   if (!dev.is_cpu()) loss = loss.to(Device{});
   Tensor l = loss.to(DType::f32);

@@ -259,6 +259,7 @@ Model Model::load(const std::string& path, const ModelOptions& options) {
 
 void Model::save(const std::string& path) const {
   const ModelGraphs& g = impl_->g;
+  std::lock_guard<std::mutex> lock(impl_->train_mu);  // no step writes the tensors while they are written out
   GraphDoc doc = write_graph_doc(g);
   std::map<std::string, std::string> meta = g.extra_metadata;
   meta["format"] = "fastconv";

@@ -26,7 +26,7 @@ struct Model::Impl {
   };
   mutable std::mutex predict_mu;
   mutable std::list<Program> predict_cache;  // most recently used first
-  std::mutex train_mu;                       // held for a whole train step: steps run in call order
+  mutable std::mutex train_mu;  // held for a whole train step (steps run in call order) and by save()
   std::list<Program> train_cache;
 
   // A copy (it holds the executable): another thread may evict the cache entry while this one runs it.
