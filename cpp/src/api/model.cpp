@@ -207,6 +207,11 @@ bool Model::trainable() const { return impl_->g.train != nullptr && !impl_->g.sp
 float Model::train_step(const Tensor& x_in, const Tensor& y_in) {
   FC_CHECK(trainable(), Value, "Model::train_step: this model has no training program (save it from a model "
            "compiled with a loss and an optimizer, or build it with nn::compile)");
+  // The optimizer state (step counter, learning rates, slots) is host memory that a device program cannot read;
+  // Python's compiled models mirror it per step, the C++ Model does not yet: refused rather than wrong.
+  FC_CHECK(impl_->options.device.is_cpu(), NotImplemented, "Model::train_step on device '",
+           impl_->options.device.str(), "' is not supported yet (the optimizer state lives on the host); load the "
+           "model with device 'cpu' to train it, predict() runs on the device");
   check_input(x_in, "x", "Model::train_step");
   check_input(y_in, "y", "Model::train_step");
   FC_CHECK(x_in.size(0) == y_in.size(0), Value, "Model::train_step: x has ", x_in.size(0), " samples but y has ",
