@@ -13,6 +13,7 @@ namespace fastconv {
 void bind_tensor(pybind11::module_& m);
 void bind_graph(pybind11::module_& m);
 void bind_train(pybind11::module_& m);
+void bind_model(pybind11::module_& m);
 void bind_io(pybind11::module_& m);
 }  // namespace fastconv
 
@@ -92,5 +93,6 @@ PYBIND11_MODULE(_C, m) {
   bind_tensor(m);
   bind_graph(m);
   bind_train(m);
+  bind_model(m);
   bind_io(m);
 }

@@ -359,10 +359,15 @@ def build_from_architecture(spec, path: str = "<architecture>", max_elements: in
 
 
 # ---- the API ----------------------------------------------------------------------------------------------------
-def save(model, path, metadata: dict | None = None) -> None:
+def save(model, path, metadata: dict | None = None, input_shape=None) -> None:
     """Writes weights (state_dict names) and the architecture to one safetensors file. `metadata`: extra string
-    entries for the header (read them back with read_metadata); fastconv's own keys cannot be overridden."""
+    entries for the header (read them back with read_metadata); fastconv's own keys cannot be overridden. The file
+    also holds the traced graphs that C++ loads (fastconv._C.Model, fastconv/model.h): for a compiled model its
+    programs (with the training program and optimizer state when compiled with a loss and an optimizer), for a
+    module when `input_shape` is given or it was compiled before."""
     from .compile import Compiled
+    from ._export import graph_document
+    target = model
     if isinstance(model, Compiled):
         model = model.model
     if not isinstance(model, Module):
@@ -370,12 +375,17 @@ def save(model, path, metadata: dict | None = None) -> None:
     from . import __version__
     meta = {"format": _FORMAT, "fastconv_version": __version__,
             "architecture": json.dumps(architecture(model), separators=(",", ":"))}
-    clash = sorted(set(metadata or {}) & set(meta))
+    clash = sorted(set(metadata or {}) & (set(meta) | {"fastconv.graph"}))
     if clash:
         raise ValueError(f"save: metadata keys {clash} are reserved by fastconv")
     sd = model.state_dict()
     _check_state_names(sd, "save")
-    save_safetensors(sd, path, {**(metadata or {}), **meta})
+    tensors = dict(sd)
+    doc = graph_document(target, input_shape)
+    if doc is not None:
+        meta["fastconv.graph"], extra = doc
+        tensors.update(extra)
+    save_safetensors(tensors, path, {**(metadata or {}), **meta})
 
 
 def load(path, model: Module | None = None) -> Module:

@@ -28,7 +28,8 @@ struct ModelGraphs {
   std::shared_ptr<OptimizerState> state;   // steps, learning rates, slots by the groups' keys
 
   // Parameters and buffers in state_dict order (names as Python's state_dict), the tensors the graphs hold.
-  NamedTensors state;
+  // (Named state_dict, not state: `state` above is the optimizer's.)
+  NamedTensors state_dict;
   // The Python architecture description (io.py's "architecture" metadata), kept so a file saved from C++ still
   // rebuilds as a Python Module; empty when there is none.
   std::string architecture;
