@@ -69,3 +69,60 @@ def _write_regressions() -> None:  # pragma: no cover - how the hand-made regres
             f.write(json.dumps(a))
     with open(os.path.join(HERE, "regressions", "arch", "deep_modules"), "w") as f:
         f.write('{"class": "fastconv.nn.container:Sequential", "children": [["0", ' * 100 + "{}" + "]]}" * 100)
+
+
+# ---- the C++ model loader: structural mutants of real graph documents (graph_mutations.py) ----------------------
+def _graph_fixture(tmp_path):
+    import fastconv.nn as nn
+    fc.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.BatchNorm2d(2), nn.ReLU(), nn.Dropout(0.25),
+                        nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8, 3))
+    trained = fc.compile(net, (2, 1, 4, 4), loss="cross_entropy", optimizer=fc.optim.Adam(net.parameters()))
+    trained.train_step(np.ones((2, 1, 4, 4), np.float32), np.array([0, 2]))
+    p = str(tmp_path / "seed.safetensors")
+    fc.save(trained, p)
+    tensors, meta = fc.io.load_safetensors(p)
+    return dict(tensors), json.loads(meta["fastconv.graph"])
+
+
+GRAPHS = sorted(glob.glob(os.path.join(HERE, "regressions", "graph", "*")))
+
+
+def _graph_outcome(path: str) -> str:
+    try:
+        model = fc._C.Model.load(path)
+    except ValueError as e:
+        assert path in str(e), str(e)
+        return "ValueError"
+    try:
+        model.predict(np.zeros(model.input_shape, np.float32))
+    except (ValueError, TypeError):
+        return "refused input"
+    return "loaded"
+
+
+def test_graph_mutants_load_or_raise_value_errors(tmp_path):
+    """3000 structurally mutated documents (ids, shapes, dtypes, kinds, ops, attribute types, optimizer state): each
+    loads and predicts, or is refused with a ValueError naming the file; never a crash or another exception."""
+    import random
+    import sys
+    sys.path.insert(0, HERE)
+    import graph_mutations
+    tensors, doc = _graph_fixture(tmp_path)
+    rng = random.Random(12)
+    p = str(tmp_path / "m.safetensors")
+    seen = {"loaded": 0, "ValueError": 0, "refused input": 0}
+    for _ in range(3000):
+        text = graph_mutations.dumps(graph_mutations.mutate(doc, rng.randrange, edits=1 + rng.randrange(3)))
+        save_safetensors(tensors, p, {"format": "fastconv", "fastconv.graph": text})
+        seen[_graph_outcome(p)] += 1
+    # The mutants reach both outcomes: the loader's checks refuse most, harmless edits (a scope, a name) still load.
+    assert seen["ValueError"] > 2000 and seen["loaded"] >= 10, seen
+
+
+@pytest.mark.parametrize("src", GRAPHS, ids=[os.path.basename(f) for f in GRAPHS])
+def test_graph_regressions(src, tmp_path):
+    tensors, _ = _graph_fixture(tmp_path)
+    p = str(tmp_path / "m.safetensors")
+    save_safetensors(tensors, p, {"format": "fastconv", "fastconv.graph": open(src, "rb").read().decode("latin-1")})
+    assert _graph_outcome(p) == "ValueError"
