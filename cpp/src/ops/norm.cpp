@@ -128,7 +128,9 @@ std::vector<ValueId> backward_batch_norm(BackwardCall& b) {
 std::vector<TensorDesc> infer_batch_norm_backward(const OpCall& c) {
   const Slots s = slots(c.attr(), false, 2);
   FC_CHECK(int(c.in.size()) == s.count + 2, Value, c.op, ": expected ", s.count + 2, " inputs, got ", c.in.size());
-  const Shape ch{c.in[1].shape.at(1)};
+  FC_CHECK(c.in[1].shape.size() >= 2, Value, c.op, ": argument 'input' must be 2-D to 5-D ([N, C, *]), got shape ",
+           shape_str(c.in[1].shape));
+  const Shape ch{c.in[1].shape[1]};
   return {c.in[1], {ch, DType::f32}, {ch, DType::f32}};
 }
 
