@@ -100,7 +100,8 @@ TEST(Attrs, EveryOpDeclaresASortedListOfNames) {
     EXPECT_EQ(std::adjacent_find(a.begin(), a.end()), a.end()) << op;
     for (const std::string& n : a) {
       EXPECT_FALSE(n.empty()) << op;
-      for (char ch : n) EXPECT_TRUE(std::islower((unsigned char)ch) || std::isdigit((unsigned char)ch) || ch == '_') << op << ": " << n;
+      for (char ch : n)
+        EXPECT_TRUE(std::islower((unsigned char)ch) || std::isdigit((unsigned char)ch) || ch == '_') << op << ": " << n;
     }
   }
   // Spot checks against the ops' documented arguments.
@@ -156,12 +157,16 @@ TEST(Attrs, NamesRepresentativeCallsReadAreDeclared) {
   const std::vector<Case> cases{
       {"conv2d", {filled({1, 2, 6, 6}, 0.f), filled({4, 2, 3, 3}, 0.f), filled({4}, 0.f)},
        {{"stride", Ints{2, 1}}, {"padding", int64_t(1)}, {"dilation", int64_t(1)}, {"groups", int64_t(1)}}},
-      {"conv2d", {filled({1, 2, 6, 6}, 0.f), filled({4, 2, 3, 3}, 0.f)}, {{"padding", std::string("same")}, {"stride", int64_t(1)}}},
+      {"conv2d", {filled({1, 2, 6, 6}, 0.f), filled({4, 2, 3, 3}, 0.f)},
+       {{"padding", std::string("same")}, {"stride", int64_t(1)}}},
       {"conv_transpose2d", {filled({1, 4, 3, 3}, 0.f), filled({4, 2, 3, 3}, 0.f)},
        {{"stride", int64_t(2)}, {"output_padding", int64_t(1)}}},
       {"max_pool2d", {filled({1, 2, 6, 6}, 0.f)}, {{"kernel_size", int64_t(2)}, {"ceil_mode", true}}},
       {"avg_pool2d", {filled({1, 2, 6, 6}, 0.f)},
-       {{"kernel_size", int64_t(3)}, {"stride", int64_t(2)}, {"padding", int64_t(1)}, {"divisor_override", int64_t(4)}}},
+       {{"kernel_size", int64_t(3)},
+        {"stride", int64_t(2)},
+        {"padding", int64_t(1)},
+        {"divisor_override", int64_t(4)}}},
       {"adaptive_avg_pool2d", {filled({1, 2, 6, 6}, 0.f)}, {{"output_size", Ints{2, 3}}}},
       {"batch_norm", {filled({2, 3, 4, 4}, 0.f)}, {{"training", true}, {"eps", 1e-3}}},
       {"layer_norm", {filled({2, 3, 4}, 0.f)}, {{"normalized_shape", Ints{4}}}},
@@ -213,7 +218,8 @@ TEST(Attrs, BackwardAndFusedNodesUseDeclaredNames) {
   ValueId p = g->add("max_pool2d", {t}, {{"kernel_size", int64_t(2)}})[0];
   ValueId a = g->add1("avg_pool2d", {p}, {{"kernel_size", int64_t(2)}, {"count_include_pad", false}});
   ValueId u = g->add1("interpolate", {a}, {{"size", Ints{4, 4}}, {"mode", std::string("nearest")}});
-  ValueId loss = g->add1("mean", {g->add1("pad", {u}, {{"pad", Ints{1, 1, 1, 1}}, {"mode", std::string("replicate")}})});
+  ValueId padded = g->add1("pad", {u}, {{"pad", Ints{1, 1, 1, 1}}, {"mode", std::string("replicate")}});
+  ValueId loss = g->add1("mean", {padded});
   const int forward_nodes = g->num_nodes();
   std::vector<ValueId> grads = append_backward(*g, loss, {x, w, b});
   EXPECT_GT(g->num_nodes(), forward_nodes + 8);

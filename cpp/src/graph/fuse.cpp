@@ -107,7 +107,8 @@ std::shared_ptr<Graph> fuse_graph(const Graph& src, const std::vector<ValueId>& 
     if (p.count) p.count(r.nodes, st.counts);
   }
   st.counts["early_updates"] = schedule_updates_early(r, reg);
-  // Fused nodes go through their attribute check and shape rules: a rewrite that changed a value's shape is a bug here, not later.
+  // Fused nodes go through their attribute check and shape rules: a rewrite that changed a value's shape is a bug
+  // here, not later.
   for (const Node& n : r.nodes) {
     std::vector<TensorDesc> in;
     for (ValueId v : n.inputs) in.push_back(r.g->value(v).desc);

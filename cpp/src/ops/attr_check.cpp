@@ -16,7 +16,8 @@ size_t edit_distance(const std::string& a, const std::string& b) {
   for (size_t i = 1; i <= a.size(); ++i)
     for (size_t j = 1; j <= b.size(); ++j) {
       d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
     }
   return d[a.size()][b.size()];
 }
@@ -29,7 +30,8 @@ std::string closest(const std::string& given, const std::vector<std::string>& na
   for (const std::string& n : names) {
     const size_t d = edit_distance(given, n);
     const size_t limit = std::max<size_t>(1, std::min(given.size(), n.size()) / 3);
-    const bool contains = given.size() >= 3 && (n.find(given) != std::string::npos || given.find(n) != std::string::npos);
+    const bool contains =
+        given.size() >= 3 && (n.find(given) != std::string::npos || given.find(n) != std::string::npos);
     if ((d <= limit || contains) && d < best_d) best = n, best_d = d;
   }
   return best;

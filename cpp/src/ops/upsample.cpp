@@ -173,7 +173,8 @@ Prepared make_run(const UpCfg& cfg, bool backward, bool use_ref) {
 }  // namespace
 
 void register_upsample_ops(Registry& r, KernelTable& k) {
-  const AttrNames kInterpolateAttrs{"align_corners", "antialias", "mode", "recompute_scale_factor", "scale_factor", "size"};
+  const AttrNames kInterpolateAttrs{"align_corners", "antialias",    "mode",
+                                    "recompute_scale_factor", "scale_factor", "size"};
   r.add({"interpolate", 1, 1,
          [](const OpCall& c) -> std::vector<TensorDesc> {
            expect_dtype(c, 0, DType::f32, "input");
