@@ -28,6 +28,8 @@ void bind_graph(py::module_& m) {
         py::arg("op"), py::arg("inputs"), py::arg("attrs") = py::dict(),
         "Runs one op now on arrays; returns a list of NumPy arrays.");
   m.def("op_names", [] { return Registry::global().names(); });
+  m.def("op_attrs", [](const std::string& op) { return Registry::global().get(op).attrs; }, py::arg("op"),
+        "The attribute names op `op` accepts, sorted; any other name is a ValueError.");
   m.def("backend_names", &Backend::names);
   m.def("derive_backend", &Backend::derive, py::arg("name"), py::arg("base") = "cpu",
         py::arg("algos") = std::vector<std::string>(),

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "core/attr_log.h"
 #include "fastconv/error.h"
 
 namespace fastconv {
@@ -33,6 +34,16 @@ std::string Attrs::str() const {
   return out;
 }
 
+namespace {
+thread_local AttrReadLog* t_log = nullptr;
+}
+
+AttrReadLog::AttrReadLog() : outer_(t_log) { t_log = this; }
+AttrReadLog::~AttrReadLog() { t_log = outer_; }
+void note_attr_read(const std::string& name) {
+  if (t_log) t_log->add(name);
+}
+
 void AttrReader::bad(const std::string& k, const char* expected) const {
   const AttrValue* v = a_.find(k);
   if (!v) fail(ErrorKind::Value, op_, ": missing argument '", k, "' (expected ", expected, ")");
@@ -40,6 +51,7 @@ void AttrReader::bad(const std::string& k, const char* expected) const {
 }
 
 int64_t AttrReader::get_int(const std::string& k) const {
+  note_attr_read(k);
   const AttrValue* v = a_.find(k);
   if (v) {
     if (auto p = std::get_if<int64_t>(v)) return *p;
@@ -47,9 +59,13 @@ int64_t AttrReader::get_int(const std::string& k) const {
   }
   bad(k, "an int");
 }
-int64_t AttrReader::get_int(const std::string& k, int64_t dflt) const { return has(k) ? get_int(k) : dflt; }
+int64_t AttrReader::get_int(const std::string& k, int64_t dflt) const {
+  note_attr_read(k);
+  return has(k) ? get_int(k) : dflt;
+}
 
 double AttrReader::get_float(const std::string& k) const {
+  note_attr_read(k);
   const AttrValue* v = a_.find(k);
   if (v) {
     if (auto d = std::get_if<double>(v)) return *d;
@@ -57,9 +73,13 @@ double AttrReader::get_float(const std::string& k) const {
   }
   bad(k, "a number");
 }
-double AttrReader::get_float(const std::string& k, double dflt) const { return has(k) ? get_float(k) : dflt; }
+double AttrReader::get_float(const std::string& k, double dflt) const {
+  note_attr_read(k);
+  return has(k) ? get_float(k) : dflt;
+}
 
 bool AttrReader::get_bool(const std::string& k, bool dflt) const {
+  note_attr_read(k);
   const AttrValue* v = a_.find(k);
   if (!v) return dflt;
   if (auto b = std::get_if<bool>(v)) return *b;
@@ -68,16 +88,19 @@ bool AttrReader::get_bool(const std::string& k, bool dflt) const {
 }
 
 std::string AttrReader::get_str(const std::string& k) const {
+  note_attr_read(k);
   const AttrValue* v = a_.find(k);
   if (v)
     if (auto s = std::get_if<std::string>(v)) return *s;
   bad(k, "a string");
 }
 std::string AttrReader::get_str(const std::string& k, const std::string& dflt) const {
+  note_attr_read(k);
   return has(k) ? get_str(k) : dflt;
 }
 
 std::vector<int64_t> AttrReader::get_ints(const std::string& k, size_t n) const {
+  note_attr_read(k);
   const AttrValue* v = a_.find(k);
   if (v) {
     if (auto p = std::get_if<int64_t>(v)) return std::vector<int64_t>(n, *p);
@@ -90,10 +113,12 @@ std::vector<int64_t> AttrReader::get_ints(const std::string& k, size_t n) const 
   bad(k, expected.c_str());
 }
 std::vector<int64_t> AttrReader::get_ints(const std::string& k, size_t n, int64_t dflt) const {
+  note_attr_read(k);
   return has(k) ? get_ints(k, n) : std::vector<int64_t>(n, dflt);
 }
 
 std::vector<int64_t> AttrReader::get_int_list(const std::string& k) const {
+  note_attr_read(k);
   const AttrValue* v = a_.find(k);
   if (v) {
     if (auto p = std::get_if<int64_t>(v)) return {*p};
@@ -103,6 +128,7 @@ std::vector<int64_t> AttrReader::get_int_list(const std::string& k) const {
 }
 
 std::vector<double> AttrReader::get_float_list(const std::string& k) const {
+  note_attr_read(k);
   const AttrValue* v = a_.find(k);
   if (v) {
     if (auto d = std::get_if<double>(v)) return {*d};

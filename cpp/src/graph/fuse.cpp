@@ -107,10 +107,12 @@ std::shared_ptr<Graph> fuse_graph(const Graph& src, const std::vector<ValueId>& 
     if (p.count) p.count(r.nodes, st.counts);
   }
   st.counts["early_updates"] = schedule_updates_early(r, reg);
-  // Fused nodes go through their shape rules: a rewrite that changed a value's shape is a bug here, not later.
+  // Fused nodes go through their attribute check and shape rules: a rewrite that changed a value's shape is a bug
+  // here, not later.
   for (const Node& n : r.nodes) {
     std::vector<TensorDesc> in;
     for (ValueId v : n.inputs) in.push_back(r.g->value(v).desc);
+    check_attrs(reg.get(n.op), n.attrs);  // patterns build nodes without Graph::add
     const std::vector<TensorDesc> out = reg.get(n.op).infer(OpCall{n.op, n.attrs, in});
     FC_CHECK(out.size() == n.outputs.size(), Runtime, "fuse: ", n.op, " gives ", out.size(), " outputs, node has ",
              n.outputs.size());

@@ -55,6 +55,7 @@ std::vector<ValueId> Graph::add(const std::string& op, const std::vector<ValueId
   for (ValueId id : inputs) in.push_back(value(id).desc);
   std::vector<TensorDesc> out;
   try {
+    check_attrs(def, attrs);
     FC_CHECK(int(in.size()) >= def.min_inputs && (def.max_inputs < 0 || int(in.size()) <= def.max_inputs), Value,
              op, ": got ", in.size(), " inputs, expected ", def.min_inputs,
              def.max_inputs == def.min_inputs ? "" : " or more");

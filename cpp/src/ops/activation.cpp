@@ -288,13 +288,25 @@ std::vector<ValueId> backward_prelu(BackwardCall& b) {
 
 }  // namespace
 
+// What act_params reads for each activation (its backward takes the forward's attributes).
+static AttrNames act_attrs(const std::string& name) {
+  if (name == "leaky_relu") return {"negative_slope"};
+  if (name == "elu") return {"alpha"};
+  if (name == "threshold") return {"threshold", "value"};
+  if (name == "hardtanh") return {"max_val", "min_val"};
+  if (name == "gelu") return {"approximate"};
+  if (name == "softplus") return {"beta", "threshold"};
+  return {};
+}
+
 void register_activation_ops(Registry& r, KernelTable& k) {
   r.add({"relu", 1, 1, infer_same,
          [](BackwardCall& b) -> std::vector<ValueId> {
            return {b.g.add1("relu_backward", {b.grad_out[0], b.out(0)})};
          },
-         false, 0});
-  r.add({"relu_backward", 2, 2, infer_same, nullptr, false, 0});
+         false, 0},
+        {});
+  r.add({"relu_backward", 2, 2, infer_same, nullptr, false, 0}, {});
   add_cpu_kernels(k, "relu", "activation", prepare_relu<true>, prepare_relu<false>);
   add_cpu_kernels(k, "relu_backward", "activation", prepare_relu_backward<true>, prepare_relu_backward<false>);
 
@@ -302,8 +314,8 @@ void register_activation_ops(Registry& r, KernelTable& k) {
        {"leaky_relu", "elu", "sigmoid", "tanh", "threshold", "hardtanh", "relu6", "gelu", "softplus", "hardsigmoid",
         "hardswish", "silu", "mish", "selu"}) {
     const std::string bwd = std::string(name) + "_backward";
-    r.add({name, 1, 1, infer_act, backward_act, false, 0});
-    r.add({bwd, 2, 2, infer_act, nullptr, false, 0});
+    r.add({name, 1, 1, infer_act, backward_act, false, 0}, act_attrs(name));
+    r.add({bwd, 2, 2, infer_act, nullptr, false, 0}, act_attrs(name));  // the forward's attributes
     add_cpu_kernels(k, name, "activation", prepare_act<true>, prepare_act<false>);
     add_cpu_kernels(k, bwd, "activation", prepare_act_backward<true>, prepare_act_backward<false>);
   }
@@ -314,7 +326,8 @@ void register_activation_ops(Registry& r, KernelTable& k) {
            prelu_params(c);
            return {c.in[0]};
          },
-         backward_prelu, false, -1});
+         backward_prelu, false, -1},
+        {});
   r.add({"prelu_backward", 3, 3,
          [](const OpCall& c) -> std::vector<TensorDesc> {
            prelu_params(OpCall{c.op, c.attrs, {c.in[1], c.in[2]}});
@@ -322,7 +335,8 @@ void register_activation_ops(Registry& r, KernelTable& k) {
                     " but input has shape ", shape_str(c.in[1].shape));
            return {c.in[1], c.in[2]};
          },
-         nullptr, false, -1});
+         nullptr, false, -1},
+        {});
   add_cpu_kernel(k, "prelu", "activation", "ref", 0, prepare_prelu);
   add_cpu_kernel(k, "prelu_backward", "activation", "ref", 0, prepare_prelu_backward);
 
@@ -332,8 +346,9 @@ void register_activation_ops(Registry& r, KernelTable& k) {
            [bwd](BackwardCall& b) -> std::vector<ValueId> {
              return {b.g.add1(bwd, {b.grad_out[0], b.out(0)}, b.node.attrs)};
            },
-           false, 0});
-    r.add({bwd, 2, 2, infer_softmax, nullptr, false, 0});
+           false, 0},
+          {"dim"});
+    r.add({bwd, 2, 2, infer_softmax, nullptr, false, 0}, {"dim"});
     add_cpu_kernels(k, name, "activation", prepare_softmax<false, true>, prepare_softmax<false, false>);
     add_cpu_kernels(k, bwd, "activation", prepare_softmax<true, true>, prepare_softmax<true, false>);
   }

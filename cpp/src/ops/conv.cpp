@@ -438,19 +438,19 @@ void register_conv_ops(Registry& r, KernelTable& k) {
              const ConvParams p = conv_geometry(c);
              return {{nchw(p.N, p.K, p, nd, true), DType::f32}};
            },
-           conv_backward, false, -1});
+           conv_backward, false, -1}, {"dilation", "groups", "out_size", "padding", "pads", "stride"});
     r.add({tr, 2, 3,
            [nd](const OpCall& c) -> std::vector<TensorDesc> {
              const ConvParams p = transpose_geometry(c);
              return {{nchw(p.N, p.C, p, nd, false), DType::f32}};
            },
-           transpose_backward, false, -1});
+           transpose_backward, false, -1}, {"dilation", "groups", "output_padding", "padding", "pads", "stride"});
     r.add({bd, 2, 2,
            [nd](const OpCall& c) -> std::vector<TensorDesc> {
              const ConvParams p = backward_geometry(c, ConvPass::backward_data);
              return {{nchw(p.N, p.C, p, nd, false), DType::f32}};
            },
-           nullptr, false, -1});
+           nullptr, false, -1}, {"dilation", "flip", "groups", "input_size", "padding", "stride"});
     r.add({bw, 2, 2,
            [nd](const OpCall& c) -> std::vector<TensorDesc> {
              const ConvParams p = backward_geometry(c, ConvPass::backward_weight);
@@ -458,14 +458,14 @@ void register_conv_ops(Registry& r, KernelTable& k) {
              for (int i = 0; i < nd; ++i) s.push_back(p.k[axis(nd, i)]);
              return {{s, DType::f32}};
            },
-           nullptr, false, -1});
+           nullptr, false, -1}, {"dilation", "flip", "groups", "kernel_size", "padding", "stride"});
     r.add({bb, 1, 1,
            [nd](const OpCall& c) -> std::vector<TensorDesc> {
              expect_dtype(c, 0, DType::f32, "grad_output");
              check_rank(c, 0, nd, "grad_output", input_layout(nd));
              return {{Shape{c.in[0].shape[1]}, DType::f32}};
            },
-           nullptr, false, -1});
+           nullptr, false, -1}, {});
     conv::register_pass_kernels(k, fwd, ConvPass::forward, [](const OpCall& c) {
       return PassCall{conv_geometry(c), c.in.size() > 2, false};
     });
@@ -495,7 +495,7 @@ void register_conv_ops(Registry& r, KernelTable& k) {
              const ConvParams p = signal_geometry(c);
              return {{Shape{p.out[1], p.out[2]}, DType::f32}};
            },
-           signal_backward, false, -1});
+           signal_backward, false, -1}, {"mode"});
     conv::register_pass_kernels(k, name, ConvPass::forward, [](const OpCall& c) {
       return PassCall{signal_geometry(c), false, c.op == "convolve2d"};
     });

@@ -104,8 +104,8 @@ void register_dropout_ops(Registry& r, KernelTable& k) {
              g[0] = b.g.add1(bwd, {b.grad_out[0], b.out(1)}, b.node.attrs);
              return g;
            },
-           false, 0});
-    r.add({bwd, 2, 2, infer_dropout_backward, nullptr, false, 0});
+           false, 0}, {"p", "seed"});
+    r.add({bwd, 2, 2, infer_dropout_backward, nullptr, false, 0}, {"p", "seed"});
     add_cpu_kernel(k, name, "dropout", "parallel", 10, prepare_dropout<false>);
     add_cpu_kernel(k, name, "dropout", "ref", 0, prepare_dropout<true>);
     add_cpu_kernel(k, bwd, "dropout", "parallel", 10, prepare_dropout_backward<false>);

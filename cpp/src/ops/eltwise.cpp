@@ -116,10 +116,10 @@ Shape shape_attr(const OpCall& c) {
 }  // namespace
 
 void register_eltwise_ops(Registry& r, KernelTable& k) {
-  r.add({"add", 2, 2, infer_binary, [](BackwardCall& b) { return backward_add_sub(b, false); }, false, 0});
-  r.add({"sub", 2, 2, infer_binary, [](BackwardCall& b) { return backward_add_sub(b, true); }, false, 0});
-  r.add({"mul", 2, 2, infer_binary, backward_mul, false, 0});
-  r.add({"div", 2, 2, infer_binary, backward_div, false, 0});
+  r.add({"add", 2, 2, infer_binary, [](BackwardCall& b) { return backward_add_sub(b, false); }, false, 0}, {});
+  r.add({"sub", 2, 2, infer_binary, [](BackwardCall& b) { return backward_add_sub(b, true); }, false, 0}, {});
+  r.add({"mul", 2, 2, infer_binary, backward_mul, false, 0}, {});
+  r.add({"div", 2, 2, infer_binary, backward_div, false, 0}, {});
   add_binary_kernels<ref::BinaryOp::add>(k, "add");
   add_binary_kernels<ref::BinaryOp::sub>(k, "sub");
   add_binary_kernels<ref::BinaryOp::mul>(k, "mul");
@@ -132,7 +132,7 @@ void register_eltwise_ops(Registry& r, KernelTable& k) {
            double alpha = b.attr().get_float("alpha", 1.0);
            return {b.g.add1("scale", {b.grad_out[0]}, {{"alpha", alpha}})};
          },
-         false, 0});
+         false, 0}, {"alpha", "beta"});
   add_cpu_kernel(k, "scale", "eltwise", "ref", 0, [](const KernelCall& c) -> Prepared {
     float alpha = float(c.attr().get_float("alpha", 1.0)), beta = float(c.attr().get_float("beta", 0.0));
     return {[alpha, beta](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
@@ -152,7 +152,7 @@ void register_eltwise_ops(Registry& r, KernelTable& k) {
            c.attr().get_float("value");
            return {{c.in[0].shape, DType::f32}};
          },
-         [](BackwardCall&) -> std::vector<ValueId> { return {kNoValue}; }, false, -1});
+         [](BackwardCall&) -> std::vector<ValueId> { return {kNoValue}; }, false, -1}, {"value"});
   add_cpu_kernel(k, "fill_like", "eltwise", "ref", 0, [](const KernelCall& c) -> Prepared {
     float v = float(c.attr().get_float("value"));
     return {[v](const std::vector<Tensor>&, const std::vector<Tensor>& out, const RunContext&) {
@@ -176,7 +176,7 @@ void register_eltwise_ops(Registry& r, KernelTable& k) {
          [](BackwardCall& b) -> std::vector<ValueId> {
            return {b.g.add1("broadcast_to", {b.grad_out[0]}, {{"shape", b.desc(b.in(0)).shape}})};
          },
-         false, -1});
+         false, -1}, {"shape"});
   add_cpu_kernel(
       k, "sum_to", "eltwise", "outer_kept_inner", 10,
       [](const KernelCall& c) -> Prepared {
@@ -208,7 +208,7 @@ void register_eltwise_ops(Registry& r, KernelTable& k) {
          [](BackwardCall& b) -> std::vector<ValueId> {
            return {reduce_to(b.g, b.grad_out[0], b.desc(b.in(0)).shape)};
          },
-         false, -1});
+         false, -1}, {"shape"});
   add_cpu_kernel(
       k, "broadcast_to", "eltwise", "outer_kept_inner", 10,
       [](const KernelCall& c) -> Prepared {

@@ -133,13 +133,13 @@ void register_fold_ops(Registry& r, KernelTable& k) {
            const ref::FoldParams f = unfold_params(c);
            return {{{f.N, f.C * f.kh * f.kw, f.oh * f.ow}, DType::f32}};
          },
-         backward_unfold, false, -1});
+         backward_unfold, false, -1}, {"dilation", "kernel_size", "padding", "stride"});
   r.add({"fold", 1, 1,
          [](const OpCall& c) -> std::vector<TensorDesc> {
            const ref::FoldParams f = fold_params(c);
            return {{{f.N, f.C, f.H, f.W}, DType::f32}};
          },
-         backward_fold, false, -1});
+         backward_fold, false, -1}, {"dilation", "kernel_size", "output_size", "padding", "stride"});
   add_cpu_kernel(k, "unfold", "fold", "im2col", 10, prepare<false, true>);
   add_cpu_kernel(k, "unfold", "fold", "ref", 0, prepare<false, false>);
   add_cpu_kernel(k, "fold", "fold", "im2col", 10, prepare<true, true>);

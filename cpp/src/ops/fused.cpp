@@ -24,6 +24,7 @@
 #include "fastconv/parallel.h"
 #include "ops/common.h"
 #include "ops/conv_common.h"
+#include "ops/norm.h"
 
 namespace fastconv {
 namespace {
@@ -343,18 +344,20 @@ void register_fusion_patterns(Registry& r);  // fused_patterns.cpp
 void register_fused_ops(Registry& r, KernelTable& k) {
   for (const char* base : {"conv1d", "conv2d", "conv3d"}) {
     const std::string op = std::string(base) + "_fused";
-    r.add({op, 2, 4, infer_conv_fused, nullptr, false, -1});
+    r.add({op, 2, 4, infer_conv_fused, nullptr, false, -1},  // the conv's attributes and the epilogue's
+          {"dilation", "groups", "out_size", "padding", "pads", "stride", "has_bias", "has_residual", "relu"});
     add_cpu_kernel(k, op, "conv", "fused", 10, prepare_conv_fused);
   }
-  r.add({"conv_bn_fold", 3, 6, infer_fold, nullptr, false, -1});
+  r.add({"conv_bn_fold", 3, 6, infer_fold, nullptr, false, -1}, {"eps", "has_bias", "has_conv_bias", "has_weight"});
   add_cpu_kernel(k, "conv_bn_fold", "norm", "fold", 0, prepare_fold);
   for (const bool residual : {false, true}) {
     const char* op = residual ? "batch_norm_add_relu" : "batch_norm_relu";
-    r.add({op, 1 + int(residual), 5 + int(residual), infer_bn_relu, nullptr, /*side_effects*/ true, -1});
+    r.add({op, 1 + int(residual), 5 + int(residual), infer_bn_relu, nullptr, /*side_effects*/ true, -1},
+          batch_norm_attrs());
     add_cpu_kernel(k, op, "norm", "channels", 10, prepare_bn_relu<false>);
     add_cpu_kernel(k, op, "norm", "ref", 0, prepare_bn_relu<true>);
   }
-  r.add({"batch_norm_relu_backward", 5, 6, infer_bn_relu_backward, nullptr, false, -1});
+  r.add({"batch_norm_relu_backward", 5, 6, infer_bn_relu_backward, nullptr, false, -1}, batch_norm_attrs());
   add_cpu_kernel(k, "batch_norm_relu_backward", "norm", "channels", 10, prepare_bn_relu_backward<false>);
   add_cpu_kernel(k, "batch_norm_relu_backward", "norm", "ref", 0, prepare_bn_relu_backward<true>);
   register_fusion_patterns(r);

@@ -136,9 +136,9 @@ std::vector<ValueId> backward_linear(BackwardCall& b) {
 }  // namespace
 
 void register_linear_ops(Registry& r, KernelTable& k) {
-  r.add({"linear", 2, 3, infer_linear, backward_linear, false, -1});
-  r.add({"linear_grad_input", 2, 2, infer_grad_input, nullptr, false, -1});
-  r.add({"linear_grad_weight", 2, 2, infer_grad_weight, nullptr, false, -1});
+  r.add({"linear", 2, 3, infer_linear, backward_linear, false, -1}, {});
+  r.add({"linear_grad_input", 2, 2, infer_grad_input, nullptr, false, -1}, {});
+  r.add({"linear_grad_weight", 2, 2, infer_grad_weight, nullptr, false, -1}, {});
   add_cpu_kernel(k, "linear", "linear", "sgemm", 10, prepare_linear<false>);
   add_cpu_kernel(k, "linear", "linear", "ref", 0, prepare_linear<true>);
   add_cpu_kernel(k, "linear_grad_input", "linear", "sgemm", 10, prepare_grad_input<false>);

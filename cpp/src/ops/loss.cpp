@@ -469,9 +469,14 @@ template <size_t I>
 void add_pointwise(Registry& r, KernelTable& k) {
   const PointwiseOp& op = kPointwise[I];
   const std::string bwd = std::string(op.name) + "_backward";
+  AttrNames attrs{"reduction"};  // what pointwise_call reads for this op
+  if (op.beta_attr) attrs.push_back(op.beta_attr);
+  if (op.weight) attrs.push_back("has_weight");
+  if (op.pos_weight) attrs.push_back("has_pos_weight");
   r.add({op.name, 2, 4, infer_pointwise<I>, [](BackwardCall& b) { return backward_pointwise(b, kPointwise[I]); },
-         false, -1});
-  r.add({bwd, 3, 5, infer_pointwise_backward<I>, nullptr, false, -1});
+         false, -1},
+        attrs);
+  r.add({bwd, 3, 5, infer_pointwise_backward<I>, nullptr, false, -1}, attr_names_plus(attrs, {"wrt"}));
   add_cpu_kernel(k, op.name, "loss", "ref", 0, prepare_pointwise<I>);
   add_cpu_kernel(k, bwd, "loss", "ref", 0, prepare_pointwise_backward<I>);
 }
@@ -487,9 +492,10 @@ struct LossOp {
   int inplace_input;
   std::function<std::vector<IndexInput>(const OpCall&)> index_inputs = nullptr;
 };
-void add_op(Registry& r, KernelTable& k, LossOp d) {
+void add_op(Registry& r, KernelTable& k, AttrNames attrs, LossOp d) {
   r.add({d.name, d.min_inputs, d.max_inputs, d.infer, d.backward, d.side_effects, d.inplace_input, false,
-         d.index_inputs});
+         d.index_inputs},
+        std::move(attrs));
   add_cpu_kernel(k, d.name, "loss", "ref", 0, d.prepare);
 }
 
@@ -558,14 +564,15 @@ namespace {
 }  // namespace
 
 void register_loss_ops(Registry& r, KernelTable& k) {
-  r.add({"cross_entropy", 2, 3, infer_cross_entropy, backward_cross_entropy, false, -1, false, class_index_inputs});
-  r.add({"cross_entropy_backward", 4, 5, infer_cross_entropy_backward, nullptr, false, -1});
+  const AttrNames ce{"ignore_index", "label_smoothing", "reduction"};  // the backward ops take the forward's attributes
+  r.add({"cross_entropy", 2, 3, infer_cross_entropy, backward_cross_entropy, false, -1, false, class_index_inputs}, ce);
+  r.add({"cross_entropy_backward", 4, 5, infer_cross_entropy_backward, nullptr, false, -1}, ce);
   add_cpu_kernels(k, "cross_entropy", "loss", prepare_cross_entropy<true>, prepare_cross_entropy<false>);
   add_cpu_kernels(k, "cross_entropy_backward", "loss", prepare_cross_entropy_backward<true>,
                   prepare_cross_entropy_backward<false>);
-  add_op(r, k, {"cross_entropy_target_backward", 4, 5, infer_cross_entropy_target_backward,
+  add_op(r, k, ce, {"cross_entropy_target_backward", 4, 5, infer_cross_entropy_target_backward,
                 prepare_cross_entropy_target_backward, nullptr, false, -1});
-  add_op(r, k, {"nll_loss", 2, 3, infer_nll_loss, prepare_nll_loss,
+  add_op(r, k, {"ignore_index", "reduction"}, {"nll_loss", 2, 3, infer_nll_loss, prepare_nll_loss,
          [](BackwardCall& b) -> std::vector<ValueId> {
            no_weight_grad(b, 2);
            std::vector<ValueId> g(b.node.inputs.size(), kNoValue);
@@ -575,7 +582,7 @@ void register_loss_ops(Registry& r, KernelTable& k) {
            return g;
          },
          false, -1, class_index_inputs});
-  add_op(r, k, {"nll_loss_backward", 3, 4, infer_nll_loss_backward, prepare_nll_loss_backward, nullptr, false, -1});
+  add_op(r, k, {"ignore_index", "reduction"}, {"nll_loss_backward", 3, 4, infer_nll_loss_backward, prepare_nll_loss_backward, nullptr, false, -1});
 
   add_pointwise<0>(r, k);
   add_pointwise<1>(r, k);
@@ -584,7 +591,7 @@ void register_loss_ops(Registry& r, KernelTable& k) {
   add_pointwise<4>(r, k);
   add_pointwise<5>(r, k);
 
-  add_op(r, k, {"triplet_margin_loss", 3, 3,
+  add_op(r, k, {"eps", "margin", "p", "reduction", "swap"}, {"triplet_margin_loss", 3, 3,
          [](const OpCall& c) -> std::vector<TensorDesc> {
            return {{triplet_out(c, triplet_params(c, 0), 0), DType::f32}};
          },
@@ -604,7 +611,7 @@ void register_loss_ops(Registry& r, KernelTable& k) {
          },
          false, -1});
   // triplet_margin_loss_backward(grad, anchor, positive, negative) -> (d anchor, d positive, d negative)
-  add_op(r, k, {"triplet_margin_loss_backward", 4, 4,
+  add_op(r, k, {"eps", "margin", "p", "reduction", "swap"}, {"triplet_margin_loss_backward", 4, 4,
          [](const OpCall& c) -> std::vector<TensorDesc> {
            ref::TripletParams q = triplet_params(c, 1);
            FC_CHECK(c.in[0].shape == triplet_out(c, q, 1), Value, c.op, ": bad grad shape ", shape_str(c.in[0].shape));
@@ -620,7 +627,7 @@ void register_loss_ops(Registry& r, KernelTable& k) {
          },
          nullptr, false, -1});
 
-  add_op(r, k, {"cosine_similarity", 2, 2,
+  add_op(r, k, {"dim", "eps"}, {"cosine_similarity", 2, 2,
          [](const OpCall& c) -> std::vector<TensorDesc> {
            Shape out;
            cosine_params(c, 0, &out);
@@ -648,7 +655,7 @@ void register_loss_ops(Registry& r, KernelTable& k) {
          },
          false, -1});
   // cosine_similarity_backward(grad, x1, x2) -> (d x1, d x2)
-  add_op(r, k, {"cosine_similarity_backward", 3, 3,
+  add_op(r, k, {"dim", "eps"}, {"cosine_similarity_backward", 3, 3,
          [](const OpCall& c) -> std::vector<TensorDesc> {
            Shape out;
            cosine_params(c, 1, &out);

@@ -128,7 +128,9 @@ std::vector<ValueId> backward_batch_norm(BackwardCall& b) {
 std::vector<TensorDesc> infer_batch_norm_backward(const OpCall& c) {
   const Slots s = slots(c.attr(), false, 2);
   FC_CHECK(int(c.in.size()) == s.count + 2, Value, c.op, ": expected ", s.count + 2, " inputs, got ", c.in.size());
-  const Shape ch{c.in[1].shape.at(1)};
+  FC_CHECK(c.in[1].shape.size() >= 2, Value, c.op, ": argument 'input' must be 2-D to 5-D ([N, C, *]), got shape ",
+           shape_str(c.in[1].shape));
+  const Shape ch{c.in[1].shape[1]};
   return {c.in[1], {ch, DType::f32}, {ch, DType::f32}};
 }
 
@@ -327,17 +329,26 @@ Prepared prepare_lrn_backward(const OpCall& c) {
 
 }  // namespace
 
+AttrNames batch_norm_attrs() { return {"eps", "has_bias", "has_running", "has_weight", "momentum", "training"}; }
+
+namespace {
+AttrNames row_norm_attrs(const std::string& op) {
+  return {"eps", "has_bias", "has_weight", is_group(op) ? "num_groups" : "normalized_shape"};
+}
+}  // namespace
+
 void register_norm_ops(Registry& r, KernelTable& k) {
-  r.add({"batch_norm", 1, 5, infer_batch_norm, backward_batch_norm, /*side_effects*/ true, -1});
-  r.add({"batch_norm_backward", 4, 5, infer_batch_norm_backward, nullptr, false, -1});
+  const AttrNames kBatchNormAttrs = batch_norm_attrs();
+  r.add({"batch_norm", 1, 5, infer_batch_norm, backward_batch_norm, /*side_effects*/ true, -1}, kBatchNormAttrs);
+  r.add({"batch_norm_backward", 4, 5, infer_batch_norm_backward, nullptr, false, -1}, kBatchNormAttrs);
   add_cpu_kernel(k, "batch_norm", "norm", "channels", 10, prepare_batch_norm<false>);
   add_cpu_kernel(k, "batch_norm", "norm", "ref", 0, prepare_batch_norm<true>);
   add_cpu_kernel(k, "batch_norm_backward", "norm", "channels", 10, prepare_batch_norm_backward<false>);
   add_cpu_kernel(k, "batch_norm_backward", "norm", "ref", 0, prepare_batch_norm_backward<true>);
   for (const char* name : {"group_norm", "layer_norm"}) {
     const std::string bwd = std::string(name) + "_backward";
-    r.add({name, 1, 3, infer_row_norm, backward_row_norm, false, -1});
-    r.add({bwd, 4, 5, infer_row_norm_backward, nullptr, false, -1});
+    r.add({name, 1, 3, infer_row_norm, backward_row_norm, false, -1}, row_norm_attrs(name));
+    r.add({bwd, 4, 5, infer_row_norm_backward, nullptr, false, -1}, row_norm_attrs(name));
     add_cpu_kernel(k, name, "norm", "rows", 10, prepare_row_norm<false>);
     add_cpu_kernel(k, name, "norm", "ref", 0, prepare_row_norm<true>);
     add_cpu_kernel(k, bwd, "norm", "rows", 10, prepare_row_norm_backward<false>);
@@ -348,14 +359,14 @@ void register_norm_ops(Registry& r, KernelTable& k) {
            return {b.g.add1("local_response_norm_backward", {b.grad_out[0], b.in(0), b.out(0), b.out(1)},
                             b.node.attrs)};
          },
-         false, -1});
+         false, -1}, {"alpha", "beta", "k", "size"});
   r.add({"local_response_norm_backward", 4, 4,
          [](const OpCall& c) -> std::vector<TensorDesc> {
            std::vector<TensorDesc> in{c.in[1]};
            lrn_params(OpCall{c.op, c.attrs, in});
            return {c.in[1]};
          },
-         nullptr, false, -1});
+         nullptr, false, -1}, {"alpha", "beta", "k", "size"});
   add_cpu_kernel(k, "local_response_norm", "norm", "ref", 0, [](const KernelCall& c) { return prepare_lrn(c); });
   add_cpu_kernel(k, "local_response_norm_backward", "norm", "ref", 0, [](const KernelCall& c) {
     std::vector<TensorDesc> in{c.in[1]};

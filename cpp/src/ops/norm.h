@@ -15,5 +15,7 @@ ref::BatchNormParams bn_params(const OpCall& c, size_t x_index);
 // group_norm / layer_norm as rows; *affine = the shape of weight and bias.
 ref::RowNormParams row_params(const OpCall& c, size_t x_index, Shape* affine);
 ref::LrnParams lrn_params(const OpCall& c);
+// What batch_norm reads (and batch_norm_backward and the fused batch_norm_relu ops, which take its attributes).
+AttrNames batch_norm_attrs();
 
 }  // namespace fastconv

@@ -49,8 +49,23 @@ struct OpDef {
   bool side_effects = false;  // writes state (running stats, optimizer updates): never removed as dead code
   int inplace_input = -1;     // output 0 may reuse this input's buffer when the input dies at this node
   bool view = false;          // output 0 is input 0's bytes unchanged (reshape): the planner aliases, no copy
-  std::function<std::vector<IndexInput>(const OpCall&)> index_inputs;  // null: no input holds indices
+  std::function<std::vector<IndexInput>(const OpCall&)> index_inputs = nullptr;  // null: no input holds indices
+  // The attribute names the op accepts, sorted: what its shape rule, kernels and backward rule read, including
+  // those graph passes set (has_bias, input_shape, ...). Registry::add sets it; any other name is a ValueError.
+  std::vector<std::string> attrs = {};
 };
+
+// A family's declaration of the attribute names one op accepts; {} for an op without attributes.
+using AttrNames = std::vector<std::string>;
+
+// ValueError unless every attribute in `attrs` is one `def` accepts: names the op, the attribute, the closest
+// accepted name (edit distance) and the whole list. Graph::add, run_op and the fusion pass call it.
+void check_attrs(const OpDef& def, const Attrs& attrs);
+// `base` and `more`: a backward op's list is usually its forward's plus what the backward rule adds.
+inline AttrNames attr_names_plus(AttrNames base, const AttrNames& more) {
+  base.insert(base.end(), more.begin(), more.end());
+  return base;
+}
 
 // Ops the graph passes need by what they do, not by name: families say which of their ops plays each role.
 enum class Role {
@@ -74,7 +89,8 @@ struct OptimizerDef {
 class Registry {
  public:
   static Registry& global();
-  void add(OpDef def);
+  // Every op declares the attributes it accepts: there is no overload without the list.
+  void add(OpDef def, AttrNames attrs);
   const OpDef& get(const std::string& name) const;  // throws ValueError listing close names
   bool has(const std::string& name) const;
   std::vector<std::string> names() const;

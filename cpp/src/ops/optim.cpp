@@ -240,11 +240,14 @@ Attrs rmsprop_attrs(const AttrReader& h) {
 }  // namespace
 
 void register_optim_ops(Registry& r, KernelTable& k) {
-  r.add({"sgd_update", kFirstSlot, kFirstSlot + 2, infer_sgd, nullptr, true, -1});
-  r.add({"adam_update", kFirstSlot + 2, kFirstSlot + 4, infer_adam, nullptr, true, -1});
-  r.add({"rmsprop_update", kFirstSlot + 1, kFirstSlot + 4, infer_rmsprop, nullptr, true, -1});
-  r.add({"clip_grad_coef", 1, -1, infer_clip, nullptr, false, -1});
-  r.add({"counter_increment", 1, 1, infer_counter, nullptr, true, -1});
+  r.add({"sgd_update", kFirstSlot, kFirstSlot + 2, infer_sgd, nullptr, true, -1},
+        {"clipped", "dampening", "maximize", "momentum", "nesterov", "weight_decay"});
+  r.add({"adam_update", kFirstSlot + 2, kFirstSlot + 4, infer_adam, nullptr, true, -1},
+        {"amsgrad", "beta1", "beta2", "clipped", "decoupled", "eps", "weight_decay"});
+  r.add({"rmsprop_update", kFirstSlot + 1, kFirstSlot + 4, infer_rmsprop, nullptr, true, -1},
+        {"alpha", "centered", "clipped", "eps", "momentum", "weight_decay"});
+  r.add({"clip_grad_coef", 1, -1, infer_clip, nullptr, false, -1}, {"max_norm", "norm_type"});
+  r.add({"counter_increment", 1, 1, infer_counter, nullptr, true, -1}, {});
   add_cpu_kernel(k, "sgd_update", "optim", "vec", 10, prepare_sgd);
   add_cpu_kernel(k, "adam_update", "optim", "vec", 10, prepare_adam);
   add_cpu_kernel(k, "rmsprop_update", "optim", "vec", 10, prepare_rmsprop);

@@ -154,8 +154,8 @@ Prepared prepare_pad_backward(const KernelCall& c) {
 }  // namespace
 
 void register_pad_ops(Registry& r, KernelTable& k) {
-  r.add({"pad", 1, 1, infer_pad, backward_pad, false, -1});
-  r.add({"pad_backward", 1, 1, infer_pad_backward, nullptr, false, -1});
+  r.add({"pad", 1, 1, infer_pad, backward_pad, false, -1}, {"mode", "pad", "value"});
+  r.add({"pad_backward", 1, 1, infer_pad_backward, nullptr, false, -1}, {"input_shape", "mode", "pad", "value"});
   add_cpu_kernel(k, "pad", "pad", "rows", 10, prepare_pad<true>);
   add_cpu_kernel(k, "pad", "pad", "ref", 0, prepare_pad<false>);
   add_cpu_kernel(k, "pad_backward", "pad", "rows", 10, prepare_pad_backward<true>);

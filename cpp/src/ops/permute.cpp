@@ -110,7 +110,7 @@ std::vector<ValueId> backward_permute(BackwardCall& b) {
 }  // namespace
 
 void register_permute_ops(Registry& r, KernelTable& k) {
-  r.add({"permute", 1, 1, infer_permute, backward_permute, false, -1});
+  r.add({"permute", 1, 1, infer_permute, backward_permute, false, -1}, {"dims"});
   add_cpu_kernel(k, "permute", "shape", "copy", 0, prepare_permute);
 }
 

@@ -174,8 +174,8 @@ struct PoolOp {
   int inplace_input;
 };
 
-void add_op(Registry& r, KernelTable& k, PoolOp d, bool vec_path = false) {
-  r.add({d.name, d.min_inputs, d.max_inputs, d.infer, d.backward, d.side_effects, d.inplace_input});
+void add_op(Registry& r, KernelTable& k, AttrNames attrs, PoolOp d, bool vec_path = false) {
+  r.add({d.name, d.min_inputs, d.max_inputs, d.infer, d.backward, d.side_effects, d.inplace_input}, std::move(attrs));
   auto prep = d.prepare;
   if (vec_path) add_cpu_kernel(k, d.name, "pool", "vec", 10, [prep](const KernelCall& c) { return prep(c, true); });
   add_cpu_kernel(k, d.name, "pool", "ref", 0, [prep](const KernelCall& c) { return prep(c, false); });
@@ -212,9 +212,15 @@ int64_t window_work(const ref::PoolParams& p) {
   return w >= double(kMaxElements) ? kMaxElements : int64_t(w);
 }
 
+// What pool_cfg reads.
+AttrNames pool_attrs(bool is_max) {
+  AttrNames a{"ceil_mode", "dilation", "kernel_size", "padding", "pads", "stride"};
+  return is_max ? a : attr_names_plus(a, {"count_include_pad", "divisor_override"});
+}
+
 void register_fixed_pool(Registry& r, KernelTable& k, const std::string& name, int nd, bool is_max, bool is_min) {
   if (is_max) {
-    add_op(r, k, {name, 1, 1,
+    add_op(r, k, pool_attrs(true), {name, 1, 1,
            [nd](const OpCall& c) -> std::vector<TensorDesc> {
              expect_dtype(c, 0, DType::f32, "input");
              PoolCfg cfg = pool_cfg(c.op, c.attrs, c.in[0].shape, nd, true);
@@ -246,7 +252,7 @@ void register_fixed_pool(Registry& r, KernelTable& k, const std::string& name, i
            false, -1},
            true);
   } else {
-    add_op(r, k, {name, 1, 1,
+    add_op(r, k, pool_attrs(false), {name, 1, 1,
            [nd](const OpCall& c) -> std::vector<TensorDesc> {
              expect_dtype(c, 0, DType::f32, "input");
              return {{pool_cfg(c.op, c.attrs, c.in[0].shape, nd, false).out_shape, DType::f32}};
@@ -276,7 +282,7 @@ void register_fixed_pool(Registry& r, KernelTable& k, const std::string& name, i
            false, -1},
            true);
     // avg_poolNd_backward(grad_out; forward attributes + input_shape) -> grad_input
-    add_op(r, k, {name + "_backward", 1, 1,
+    add_op(r, k, attr_names_plus(pool_attrs(false), {"input_shape"}), {name + "_backward", 1, 1,
            [nd](const OpCall& c) -> std::vector<TensorDesc> {
              expect_dtype(c, 0, DType::f32, "grad_output");
              Shape in = input_shape_attr(c);
@@ -328,7 +334,7 @@ namespace {
 
 // <max pool>_backward(grad_out, indices; input_shape) -> grad_input: grad scattered (summed) to the argmax.
 void register_index_backward(Registry& r, KernelTable& k, const std::string& name, int nd) {
-  add_op(r, k, {name, 2, 2,
+  add_op(r, k, {"input_shape"}, {name, 2, 2,
          [nd](const OpCall& c) -> std::vector<TensorDesc> {
            expect_dtype(c, 0, DType::f32, "grad_output");
            expect_dtype(c, 1, DType::i64, "indices");
@@ -388,7 +394,7 @@ ref::AdaptiveParams adaptive_cfg(const OpCall& c, const Shape& in, Shape* out_sh
 namespace {
 
 void register_adaptive(Registry& r, KernelTable& k) {
-  add_op(r, k, {"adaptive_avg_pool2d", 1, 1,
+  add_op(r, k, {"output_size"}, {"adaptive_avg_pool2d", 1, 1,
          [](const OpCall& c) -> std::vector<TensorDesc> {
            expect_dtype(c, 0, DType::f32, "input");
            Shape os;
@@ -414,7 +420,7 @@ void register_adaptive(Registry& r, KernelTable& k) {
            return {b.g.add1("adaptive_avg_pool2d_backward", {b.grad_out[0]}, a)};
          },
          false, -1});
-  add_op(r, k, {"adaptive_avg_pool2d_backward", 1, 1,
+  add_op(r, k, {"input_shape", "output_size"}, {"adaptive_avg_pool2d_backward", 1, 1,
          [](const OpCall& c) -> std::vector<TensorDesc> {
            expect_dtype(c, 0, DType::f32, "grad_output");
            Shape in = input_shape_attr(c), os;
@@ -436,7 +442,7 @@ void register_adaptive(Registry& r, KernelTable& k) {
                    0, "ref"};
          },
          nullptr, false, -1});
-  add_op(r, k, {"adaptive_max_pool2d", 1, 1,
+  add_op(r, k, {"output_size"}, {"adaptive_max_pool2d", 1, 1,
          [](const OpCall& c) -> std::vector<TensorDesc> {
            expect_dtype(c, 0, DType::f32, "input");
            Shape os;
@@ -470,7 +476,7 @@ void register_adaptive(Registry& r, KernelTable& k) {
              shape_str(s));
     FC_CHECK(s[2] > 0 && s[3] > 0, Value, c.op, ": input of shape ", shape_str(s), " has an empty spatial dimension");
   };
-  add_op(r, k, {"global_avg_pool2d", 1, 1,
+  add_op(r, k, {}, {"global_avg_pool2d", 1, 1,
          [global_in](const OpCall& c) -> std::vector<TensorDesc> {
            expect_dtype(c, 0, DType::f32, "input");
            global_in(c, c.in[0].shape);
@@ -496,7 +502,7 @@ void register_adaptive(Registry& r, KernelTable& k) {
            return {b.g.add1("global_avg_pool2d_backward", {b.grad_out[0]}, {{"input_shape", b.desc(b.in(0)).shape}})};
          },
          false, -1});
-  add_op(r, k, {"global_avg_pool2d_backward", 1, 1,
+  add_op(r, k, {"input_shape"}, {"global_avg_pool2d_backward", 1, 1,
          [global_in](const OpCall& c) -> std::vector<TensorDesc> {
            expect_dtype(c, 0, DType::f32, "grad_output");
            Shape in = input_shape_attr(c);
@@ -564,7 +570,7 @@ Shape unpool_out_shape(const OpCall& c) {
 }
 
 void register_unpool(Registry& r, KernelTable& k) {
-  add_op(r, k, {"max_unpool2d", 2, 2,
+  add_op(r, k, {"kernel_size", "output_size", "padding", "stride"}, {"max_unpool2d", 2, 2,
          [](const OpCall& c) -> std::vector<TensorDesc> {
            expect_dtype(c, 0, DType::f32, "input");
            expect_dtype(c, 1, DType::i64, "indices");
@@ -592,7 +598,7 @@ void register_unpool(Registry& r, KernelTable& k) {
          },
          false, -1});
   // max_unpool2d_backward(grad_out, indices) -> grad_input[i] = grad_out[plane, indices[i]]
-  add_op(r, k, {"max_unpool2d_backward", 2, 2,
+  add_op(r, k, {}, {"max_unpool2d_backward", 2, 2,
          [](const OpCall& c) -> std::vector<TensorDesc> {
            expect_dtype(c, 0, DType::f32, "grad_output");
            expect_dtype(c, 1, DType::i64, "indices");

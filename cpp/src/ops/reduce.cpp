@@ -89,8 +89,10 @@ std::vector<ValueId> backward_reduce(BackwardCall& b, bool mean) {
 }  // namespace
 
 void register_reduce_ops(Registry& r, KernelTable& k) {
-  r.add({"sum", 1, 1, infer_reduce, [](BackwardCall& b) { return backward_reduce(b, false); }, false, -1});
-  r.add({"mean", 1, 1, infer_reduce, [](BackwardCall& b) { return backward_reduce(b, true); }, false, -1});
+  r.add({"sum", 1, 1, infer_reduce, [](BackwardCall& b) { return backward_reduce(b, false); }, false, -1},
+        {"dim", "keepdim"});
+  r.add({"mean", 1, 1, infer_reduce, [](BackwardCall& b) { return backward_reduce(b, true); }, false, -1},
+        {"dim", "keepdim"});
   for (const bool mean : {false, true}) {
     const char* op = mean ? "mean" : "sum";
     add_cpu_kernel(

@@ -74,8 +74,12 @@ Tables& tables() {
 Registry& Registry::global() { return tables().ops; }
 KernelTable& KernelTable::global() { return tables().kernels; }
 
-void Registry::add(OpDef def) {
+void Registry::add(OpDef def, AttrNames attrs) {
   FC_CHECK(!has(def.name), Runtime, "op '", def.name, "' is registered twice");
+  std::sort(attrs.begin(), attrs.end());
+  FC_CHECK(std::adjacent_find(attrs.begin(), attrs.end()) == attrs.end(), Runtime, "op '", def.name,
+           "' declares an attribute twice");
+  def.attrs = std::move(attrs);
   ops_.push_back(std::move(def));
 }
 
@@ -152,6 +156,7 @@ std::vector<Tensor> run_op(const std::string& op, const std::vector<Tensor>& inp
     in.push_back({t.shape(), t.dtype()});
   }
   OpCall call{op, attrs, in};
+  check_attrs(def, attrs);
   FC_CHECK(int(in.size()) >= def.min_inputs && (def.max_inputs < 0 || int(in.size()) <= def.max_inputs), Value, op,
            ": got ", in.size(), " inputs, expected ",
            def.min_inputs == def.max_inputs ? std::to_string(def.min_inputs)

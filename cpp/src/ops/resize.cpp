@@ -151,6 +151,8 @@ Prepared make_run(const ResizeCfg& cfg, bool backward) {
 }  // namespace
 
 void register_resize_ops(Registry& r, KernelTable& k) {
+  const AttrNames kResizeAttrs{"antialias",     "coordinate_transformation_mode", "cubic_coeff_a", "exclude_outside",
+                               "extrapolation_value", "mode", "nearest_mode", "roi", "scales", "sizes"};
   r.add({"resize", 1, 1,
          [](const OpCall& c) -> std::vector<TensorDesc> {
            expect_inputs(c, 1);
@@ -163,7 +165,7 @@ void register_resize_ops(Registry& r, KernelTable& k) {
            a.set("input_shape", b.desc(b.in(0)).shape);
            return {b.g.add1("resize_backward", {b.grad_out[0]}, a)};
          },
-         false, -1});
+         false, -1}, kResizeAttrs);
   // resize_backward(grad_out; forward attributes + input_shape) -> grad_input
   r.add({"resize_backward", 1, 1,
          [](const OpCall& c) -> std::vector<TensorDesc> {
@@ -175,7 +177,7 @@ void register_resize_ops(Registry& r, KernelTable& k) {
                     " but the forward output has shape ", shape_str(cfg.out));
            return {{in, DType::f32}};
          },
-         nullptr, false, -1});
+         nullptr, false, -1}, attr_names_plus(kResizeAttrs, {"input_shape"}));
   add_cpu_kernel(k, "resize", "upsample", "ref", 0, [](const KernelCall& c) {
     return make_run(resize_cfg(c.op, c.attrs, c.in[0].shape), false);
   });

@@ -209,9 +209,9 @@ Prepared prepare_slice_backward(const KernelCall& c) {
 
 void register_shape_ops(Registry& r, KernelTable& k) {
   // view = true: the planner aliases the output to the input's bytes (prepare_copy then skips the copy).
-  r.add({"reshape", 1, 1, infer_reshape, backward_reshape, false, 0, /*view*/ true});
-  r.add({"flatten", 1, 1, infer_flatten, backward_reshape, false, 0, /*view*/ true});
-  r.add({"cat", 0, -1, infer_cat, backward_cat, false, -1});
+  r.add({"reshape", 1, 1, infer_reshape, backward_reshape, false, 0, /*view*/ true}, {"shape"});
+  r.add({"flatten", 1, 1, infer_flatten, backward_reshape, false, 0, /*view*/ true}, {"end_dim", "start_dim"});
+  r.add({"cat", 0, -1, infer_cat, backward_cat, false, -1}, {"dim"});
   r.add({"slice", 1, 1, infer_slice,
          [](BackwardCall& b) -> std::vector<ValueId> {
            return {b.g.add1("slice_backward", {b.grad_out[0]},
@@ -219,7 +219,7 @@ void register_shape_ops(Registry& r, KernelTable& k) {
                              {"dim", b.attr().get_int("dim")},
                              {"start", b.attr().get_int("start")}})};
          },
-         false, -1});
+         false, -1}, {"dim", "length", "start"});
   r.add({"slice_backward", 1, 1, infer_slice_backward,
          [](BackwardCall& b) -> std::vector<ValueId> {
            const int64_t dim = b.attr().get_int("dim");
@@ -228,7 +228,7 @@ void register_shape_ops(Registry& r, KernelTable& k) {
            return {b.g.add1("slice", {b.grad_out[0]},
                             {{"dim", dim}, {"start", b.attr().get_int("start")}, {"length", gs[size_t(d)]}})};
          },
-         false, -1});
+         false, -1}, {"dim", "shape", "start"});
   for (const char* op : {"reshape", "flatten"}) add_cpu_kernel(k, op, "shape", "copy", 0, prepare_copy);
   add_cpu_kernel(k, "cat", "shape", "copy", 0, prepare_cat);
   add_cpu_kernel(k, "slice", "shape", "copy", 0, prepare_slice);

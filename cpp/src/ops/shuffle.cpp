@@ -115,7 +115,7 @@ void register_shuffle_ops(Registry& r, KernelTable& k) {
              return {inv ? b.g.add1("pixel_shuffle", {b.grad_out[0]}, {{"upscale_factor", f}})
                          : b.g.add1("pixel_unshuffle", {b.grad_out[0]}, {{"downscale_factor", f}})};
            },
-           false, -1});
+           false, -1}, AttrNames{inv ? "downscale_factor" : "upscale_factor"});
     add_cpu_kernel(k, name, "shuffle", "ref", 0, prepare_pixel);
   }
   r.add({"channel_shuffle", 1, 1,
@@ -128,7 +128,7 @@ void register_shuffle_ops(Registry& r, KernelTable& k) {
            const int64_t channels = b.desc(b.in(0)).shape[1], g = b.attr().get_int("groups");
            return {b.g.add1("channel_shuffle", {b.grad_out[0]}, {{"groups", channels / g}})};
          },
-         false, -1});
+         false, -1}, {"groups"});
   add_cpu_kernel(k, "channel_shuffle", "shuffle", "ref", 0, prepare_channel);
 }
 

@@ -173,6 +173,8 @@ Prepared make_run(const UpCfg& cfg, bool backward, bool use_ref) {
 }  // namespace
 
 void register_upsample_ops(Registry& r, KernelTable& k) {
+  const AttrNames kInterpolateAttrs{"align_corners", "antialias",    "mode",
+                                    "recompute_scale_factor", "scale_factor", "size"};
   r.add({"interpolate", 1, 1,
          [](const OpCall& c) -> std::vector<TensorDesc> {
            expect_dtype(c, 0, DType::f32, "input");
@@ -184,7 +186,7 @@ void register_upsample_ops(Registry& r, KernelTable& k) {
            a.set("input_shape", b.desc(b.in(0)).shape);
            return {b.g.add1("interpolate_backward", {b.grad_out[0]}, a)};
          },
-         false, -1});
+         false, -1}, kInterpolateAttrs);
   // interpolate_backward(grad_out; forward attributes + input_shape) -> grad_input
   r.add({"interpolate_backward", 1, 1,
          [](const OpCall& c) -> std::vector<TensorDesc> {
@@ -195,7 +197,7 @@ void register_upsample_ops(Registry& r, KernelTable& k) {
                     " but the forward output has shape ", shape_str(cfg.out_shape));
            return {{in, DType::f32}};
          },
-         nullptr, false, -1});
+         nullptr, false, -1}, attr_names_plus(kInterpolateAttrs, {"input_shape"}));
   for (const bool r : {false, true}) {
     add_cpu_kernel(k, "interpolate", "upsample", r ? "ref" : "tables", r ? 0 : 10, [r](const KernelCall& c) {
       return make_run(upsample_cfg(c.op, c.attrs, c.in[0].shape), false, r);

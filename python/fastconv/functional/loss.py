@@ -96,8 +96,12 @@ def _pointwise(name: str, input, target, reduction: str, weight=None, pos_weight
         if w is not None:
             w = as_float(w, name, arg)
             inputs.append(_broadcast_to(w, _shape(x), name, arg) if broadcast_weights else w)
-    return op(name, inputs, dict(reduction=reduction, has_weight=weight is not None,
-                                 has_pos_weight=pos_weight is not None, **attrs))
+    # has_* only where given: each op declares just the optional inputs it takes (mse_loss has no pos_weight)
+    if weight is not None:
+        attrs["has_weight"] = True
+    if pos_weight is not None:
+        attrs["has_pos_weight"] = True
+    return op(name, inputs, dict(reduction=reduction, **attrs))
 
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", weight=None):
