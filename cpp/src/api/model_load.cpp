@@ -210,7 +210,9 @@ ModelGraphs read_graph_doc(const io::SafetensorsFile& file, const std::string& s
     const auto trial_slots = trial.slots();
     const json::Value& st = train->at("state", wt);
     const std::string ws = wt + ".state";
-    g.state->set_steps(st.at("steps", ws).as_int(ws + ".steps"));
+    const int64_t steps = st.at("steps", ws).as_int(ws + ".steps");
+    FC_CHECK(steps >= 0, Value, ws, ".steps: expected a step count >= 0, got ", steps);
+    g.state->set_steps(steps);
     const auto& lrs = st.at("lr", ws).items(ws + ".lr");
     FC_CHECK(lrs.size() == g.spec.groups.size(), Value, ws, ".lr: ", lrs.size(), " learning rates for ",
              g.spec.groups.size(), " param groups");
