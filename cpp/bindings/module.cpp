@@ -13,6 +13,7 @@ namespace fastconv {
 void bind_tensor(pybind11::module_& m);
 void bind_graph(pybind11::module_& m);
 void bind_train(pybind11::module_& m);
+void bind_model(pybind11::module_& m);
 }  // namespace fastconv
 
 namespace py = pybind11;
@@ -91,4 +92,5 @@ PYBIND11_MODULE(_C, m) {
   bind_tensor(m);
   bind_graph(m);
   bind_train(m);
+  bind_model(m);
 }

@@ -85,7 +85,8 @@ def build_model(name: str, in_channels: int, num_classes: int, image_size: int):
 
 # ---- model files ------------------------------------------------------------------------------------------------
 def save_model(model, path, **info) -> None:
-    """fastconv.save plus a 'fastconv_cli' metadata entry (JSON: input_shape, class_names, ...)."""
+    """fastconv.save plus a 'fastconv_cli' metadata entry (JSON: input_shape, class_names, ...). `model` may be the
+    compiled model: its file then holds the traced programs the C++ Model loads."""
     from .io import save
 
     save(model, path, metadata={"fastconv_cli": json.dumps(info, separators=(",", ":"))})
@@ -315,7 +316,7 @@ def cmd_train(a) -> int:
           f"{time.perf_counter() - t0:.1f}s")
     os.makedirs(a.out, exist_ok=True)
     model_path = os.path.join(a.out, "model.safetensors")
-    save_model(model, model_path, input_shape=[c, h, w], class_names=names, data=a.data, model_name=a.model)
+    save_model(net, model_path, input_shape=[c, h, w], class_names=names, data=a.data, model_name=a.model)
     hist_path = os.path.join(a.out, "history.json")
     with open(hist_path, "w") as f:
         json.dump({"history": hist.history, "test_accuracy": res["accuracy"], "test_loss": res["loss"],

@@ -74,11 +74,15 @@ class _Program:
     """One traced graph for fixed shapes and its executable."""
 
     def __init__(self, ctx: TraceContext, exe, x_id: int, y_id: int | None, flat: list[Symbol], loss_id: int | None,
-                 tree: Any, grads: dict[str, int] | None = None) -> None:
+                 tree: Any, grads: dict[str, int] | None = None, spec: dict | None = None,
+                 num_nodes: int | None = None) -> None:
         self.ctx, self.exe, self.x_id, self.y_id = ctx, exe, x_id, y_id
         self.outs = [s.id for s in flat]
         self.out_shapes = [s.shape for s in flat]
         self.loss_id, self.tree, self.grads = loss_id, tree, grads or {}
+        # train programs, for fastconv.save's graph document: the spec given to build_training and the node count
+        # before it appended backward and updates (the file holds the forward pass and loss only)
+        self.spec, self.num_nodes = spec, num_nodes
 
 
 def _shape_arg(shape, arg: str) -> tuple[int, ...]:
@@ -132,6 +136,8 @@ class Compiled:
             raise ValueError(f"compile: clip_grad_norm must be a positive number, got {clip_grad_norm}")
         self.model, self.optimizer, self.device, self.precision = model, optimizer, str(device), precision
         self.input_shape = _shape_arg(input_shape, "input_shape")
+        # fastconv.save(model, path) traces the model at the shape it was last compiled with
+        object.__setattr__(model, "_fc_input_shape", self.input_shape)
         self.loss_fn, loss_target_dtype = resolve_loss(loss)
         self.loss = loss
         self.target_dtype = target_dtype or loss_target_dtype
@@ -241,11 +247,13 @@ class Compiled:
                 spec = dict(loss=loss.id, optimizer=self.optimizer._kind,
                             groups=self.optimizer._spec_groups(bound),
                             clip_grad_norm=self.clip_grad_norm, clip_norm_type=self.clip_norm_type)
+                num_nodes = g.num_nodes
                 built = _C.build_training(g, spec, self.optimizer._cstate)
                 names = {v: n for n, v in trainable.values()}
                 ids = [pid for grp in spec["groups"] for pid, _ in grp["params"]]
                 grads = {names[pid]: gid for pid, gid in zip(ids, built["grads"])}
-                return _Program(ctx, self._executable(g, [loss.id] + outs), x.id, y.id, flat, loss.id, out, grads)
+                return _Program(ctx, self._executable(g, [loss.id] + outs), x.id, y.id, flat, loss.id, out, grads,
+                                spec, num_nodes)
         finally:
             for m, mode in saved:
                 object.__setattr__(m, "training", mode)

@@ -407,10 +407,15 @@ def build_from_architecture(spec, path: str = "<architecture>", max_elements: in
 
 
 # ---- the API ----------------------------------------------------------------------------------------------------
-def save(model, path, metadata: dict | None = None) -> None:
+def save(model, path, metadata: dict | None = None, input_shape=None) -> None:
     """Writes weights (state_dict names) and the architecture to one safetensors file. `metadata`: extra string
-    entries for the header (read them back with read_metadata); fastconv's own keys cannot be overridden."""
+    entries for the header (read them back with read_metadata); fastconv's own keys cannot be overridden. The file
+    also holds the traced graphs that C++ loads (fastconv._C.Model, fastconv/model.h): for a compiled model its
+    programs (with the training program and optimizer state when compiled with a loss and an optimizer), for a
+    module when `input_shape` is given or it was compiled before."""
     from .compile import Compiled
+    from ._export import graph_document
+    target = model
     if isinstance(model, Compiled):
         model = model.model
     if not isinstance(model, Module):
@@ -418,10 +423,15 @@ def save(model, path, metadata: dict | None = None) -> None:
     from . import __version__
     meta = {"format": _FORMAT, "fastconv_version": __version__,
             "architecture": json.dumps(architecture(model), separators=(",", ":"))}
-    clash = sorted(set(metadata or {}) & set(meta))
+    clash = sorted(set(metadata or {}) & (set(meta) | {"fastconv.graph"}))
     if clash:
         raise ValueError(f"save: metadata keys {clash} are reserved by fastconv")
-    save_safetensors(model.state_dict(), path, {**(metadata or {}), **meta})
+    tensors = dict(model.state_dict())
+    doc = graph_document(target, input_shape)
+    if doc is not None:
+        meta["fastconv.graph"], extra = doc
+        tensors.update(extra)
+    save_safetensors(tensors, path, {**(metadata or {}), **meta})
 
 
 def load(path, model: Module | None = None) -> Module:
@@ -432,6 +442,8 @@ def load(path, model: Module | None = None) -> Module:
     if model is not None and not isinstance(model, Module):
         raise TypeError(f"fastconv.load: model must be a fastconv.nn.Module, got {type(model).__name__}")
     tensors, meta = load_safetensors(path)
+    # reserved tensors (the graphs' constants and optimizer state, docs/model_format.md) are not weights
+    tensors = OrderedDict((k, v) for k, v in tensors.items() if not k.startswith("fastconv."))
     p = os.fspath(path)
     if model is None:
         if meta.get("format") != _FORMAT or "architecture" not in meta:

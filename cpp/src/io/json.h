@@ -25,6 +25,10 @@ class Value {
   Value(const char* s);
   static Value array();
   static Value object();
+  // Whole containers at once (what the parser uses; set() would look every key up). object_from's keys must be
+  // unique: it does not check.
+  static Value array_from(std::vector<Value> items);
+  static Value object_from(std::vector<std::pair<std::string, Value>> members);
 
   Type type() const { return type_; }
   bool is_null() const { return type_ == Type::Null; }
