@@ -62,6 +62,23 @@ def test_predict_matches_python_at_the_saved_and_other_batch_sizes(adam_file):
         assert list(named) == ["output"] and np.array_equal(named["output"], got)
 
 
+def test_predict_matches_pytorch_with_the_loaded_weights(adam_file):
+    """An independent reference: torch's layers in eval mode with the weights (and running statistics) C++ loaded."""
+    import torch
+    path, _, rng = adam_file
+    m = _C.Model.load(path)
+    tm = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.BatchNorm2d(4), torch.nn.ReLU(),
+                             torch.nn.MaxPool2d(2), torch.nn.Dropout(0.25), torch.nn.Flatten(),
+                             torch.nn.Linear(64, 3)).double().eval()
+    sd = {k: torch.from_numpy(np.array(v)) for k, v in m.state_dict().items()}
+    tm.load_state_dict({k: (v.double() if v.is_floating_point() else v) for k, v in sd.items()})
+    assert float(sd["1.running_var"].sub(1).abs().max()) > 1e-3  # trained statistics, not the initial ones
+    x, _ = batch(rng, 6)
+    with torch.no_grad():
+        ref = tm(torch.from_numpy(x).double()).numpy()
+    assert np.allclose(m.predict(x), ref, rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("opt_name", ["adam", "sgd"])
 def test_train_steps_continue_as_python_does(tmp_path, opt_name):
     path = str(tmp_path / "m.safetensors")
@@ -150,6 +167,35 @@ def test_module_saved_with_input_shape_has_a_graph(tmp_path):
     assert max_rel(m.predict(x), ref) <= 1e-6
     with pytest.raises(ValueError, match="no training program"):
         m.train_step(x, np.zeros(3, np.int64))
+    # a module compiled before is traced at its compiled shape
+    other = small_cnn()
+    fc.compile(other, (5, 1, 8, 8))
+    fc.save(other, p)
+    assert _C.Model.load(p).input_shape == [5, 1, 8, 8]
+
+
+class Untraceable(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        if x.sum() > 0:  # data-dependent control flow: no static graph
+            return self.fc(x)
+        return x
+
+
+def test_untraceable_module_still_saves_without_a_graph(tmp_path):
+    fc.io.register_module(Untraceable)
+    model = Untraceable()
+    p = str(tmp_path / "u.safetensors")
+    with pytest.warns(UserWarning, match="could not be traced"):
+        fc.save(model, p, input_shape=(2, 4))
+    assert "fastconv.graph" not in read_metadata(p)
+    back = fc.load(p)
+    assert np.array_equal(back.state_dict()["fc.weight"], model.state_dict()["fc.weight"])
+    with pytest.raises(ValueError, match="has no traced graph"):
+        _C.Model.load(p)
 
 
 def test_fastconv_train_file_loads_in_cpp(tmp_path):
@@ -218,6 +264,11 @@ def non_param(doc):
     doc["train"]["groups"][0]["params"][0][0] = doc["train"]["x"]
 
 
+def param_as_input(doc):
+    v = doc["predict"]["graph"]["values"][first_node(doc, "conv2d")["inputs"][1]]
+    v["kind"] = "input"
+
+
 def drop_weight(tensors):
     del tensors["0.weight"]
 
@@ -234,6 +285,7 @@ CASES = [
     ("deep nesting", deep, None, r"(?i)nest|depth"),
     ("absurd shape", absurd, None, r"values\[0\]\.shape"),
     ("wrong recorded shape", wrong_recorded, None, r"conv2d.*recorded as float32\[4, 5, 8, 8\]"),
+    ("second input", param_as_input, None, r"reads input '0\.weight' .*which is not the model's input"),
     ("missing tensor", None, drop_weight, r"no tensor '0\.weight'"),
     ("tensor of wrong shape", None, reshape_weight, r"tensor '6\.weight' is float32\[3, 65\]"),
     ("train spec names a non-param", non_param, None, r"train\.groups\[0\]\.params: value \d+ is not a parameter"),
@@ -254,3 +306,15 @@ def test_unmodified_rewrite_still_loads(adam_file, tmp_path):
     m = _C.Model.load(rewrite(path, str(tmp_path / "same.safetensors"), lambda d: None))
     x, _ = batch(rng, 4)
     assert max_rel(m.predict(x), net.predict(x)) <= 1e-6
+
+
+def test_predict_from_threads_while_the_program_cache_evicts(adam_file):
+    from concurrent.futures import ThreadPoolExecutor
+    path, net, rng = adam_file
+    m = _C.Model.load(path)
+    xs = [batch(rng, n)[0] for n in range(1, 13)]  # 12 shapes: more than the 8 programs kept
+    refs = [net.predict(x) for x in xs]
+    with ThreadPoolExecutor(4) as pool:
+        outs = list(pool.map(lambda i: m.predict(xs[i % 12]), range(48)))
+    for i, out in enumerate(outs):
+        assert np.array_equal(out, refs[i % 12]), i

@@ -83,7 +83,7 @@ void bind_model(py::module_& m) {
       .def_property_readonly("output_names", &Model::output_names);
 
   m.def("serialize_graphs", [](std::shared_ptr<Graph> predict, ValueId predict_x, py::list outputs,
-                               py::dict state_dict, py::object train) {
+                               py::dict state_dict, py::object train, py::object device_params) {
           ModelGraphs g;
           g.predict = std::move(predict);
           g.predict_x = predict_x;
@@ -102,10 +102,17 @@ void bind_model(py::module_& m) {
             g.spec = spec_of(d["spec"].cast<py::dict>());
             g.state = d["state"].cast<std::shared_ptr<OptimizerState>>();
           }
-          GraphDoc doc = write_graph_doc(g, train_nodes);
+          std::map<const void*, Tensor> host_of;  // a params_to_device cache: (device copy, host tensor) pairs
+          if (!device_params.is_none())
+            for (auto item : device_params.cast<py::dict>()) {
+              py::tuple t = item.second.cast<py::tuple>();
+              host_of[t[0].cast<Tensor>().data_ptr()] = t[1].cast<Tensor>();
+            }
+          GraphDoc doc = write_graph_doc(g, train_nodes, host_of);
           return py::make_tuple(doc.json, named_dict(doc.tensors));
         },
         py::arg("predict"), py::arg("predict_x"), py::arg("outputs"), py::arg("state_dict"), py::arg("train") = py::none(),
+        py::arg("device_params") = py::none(),
         "fastconv.save's graph document: (the fastconv.graph JSON text, {reserved name: array}) for the compiled "
         "predict program (and the train program: graph, num_nodes before build_training, x, y, spec, state).");
 }

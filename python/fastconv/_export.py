@@ -3,6 +3,8 @@
 and for a model compiled with a loss and an optimizer the training program (forward, loss) and optimizer state."""
 from __future__ import annotations
 
+import warnings
+
 from . import _C
 
 
@@ -23,9 +25,11 @@ def graph_document(model, input_shape=None) -> tuple[str, dict] | None:
             return None
         try:
             compiled = Compiled(model, shape)
-        except Exception:  # noqa: BLE001 - untraceable modules still save their weights
+        except Exception as e:  # noqa: BLE001 - untraceable modules still save their weights and architecture
             if input_shape is not None:
-                raise
+                warnings.warn(f"fastconv.save: the model could not be traced at input_shape={tuple(shape)} "
+                              f"({type(e).__name__}: {e}); the file has no graph for C++ (fastconv._C.Model)",
+                              stacklevel=3)
             return None
     with compiled._lock:
         prog = compiled._program("eval", compiled.input_shape)
@@ -38,4 +42,6 @@ def graph_document(model, input_shape=None) -> tuple[str, dict] | None:
                 train = dict(graph=tp.ctx.graph, num_nodes=tp.num_nodes, x=tp.x_id, y=tp.y_id, spec=tp.spec,
                              state=compiled.optimizer._cstate)
     outputs = list(zip(_output_names(len(prog.outs)), prog.outs))
-    return _C.serialize_graphs(prog.ctx.graph, prog.x_id, outputs, compiled.model.state_dict(), train)
+    # a device-compiled model's graphs hold device copies; the host arrays (kept current after every step) are saved
+    return _C.serialize_graphs(prog.ctx.graph, prog.x_id, outputs, compiled.model.state_dict(), train,
+                               compiled._device_params or None)

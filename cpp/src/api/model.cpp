@@ -32,6 +32,15 @@ void check_input(const Tensor& x, const char* arg, const char* who) {
            shape_str(x.shape()));
 }
 
+// Every input a graph's nodes read must be one the Model binds (an unbound input would run on no data).
+void check_inputs(const Graph& g, const std::vector<ValueId>& bound, const char* what) {
+  for (int i = 0; i < g.num_nodes(); ++i)
+    for (ValueId v : g.node(i).inputs)
+      FC_CHECK(g.value(v).kind != ValueKind::Input || std::find(bound.begin(), bound.end(), v) != bound.end(),
+               Value, "make_model: node ", i, " (", g.node(i).op, ") of the ", what, " reads input '",
+               g.value(v).name, "' (value %", v, "), which is not the model's input");
+}
+
 }  // namespace
 
 CompileOptions Model::Impl::compile_options() const {
@@ -41,7 +50,7 @@ CompileOptions Model::Impl::compile_options() const {
   return o;
 }
 
-const Model::Impl::Program& Model::Impl::predict_program(const Shape& x_shape) const {
+Model::Impl::Program Model::Impl::predict_program(const Shape& x_shape) const {
   std::lock_guard<std::mutex> lock(predict_mu);
   for (auto it = predict_cache.begin(); it != predict_cache.end(); ++it)
     if (it->x_shape == x_shape) {
@@ -113,12 +122,14 @@ Model make_model(ModelGraphs graphs, const ModelOptions& options) {
   for (const auto& [name, id] : graphs.predict_outputs)
     FC_CHECK(id >= 0 && id < p.num_values(), Value, "make_model: predict output '", name, "' (value %", id,
              ") is not a value of the predict graph (", p.num_values(), " values)");
+  check_inputs(p, {graphs.predict_x}, "predict graph");
   if (graphs.train != nullptr) {
     const Graph& t = *graphs.train;
     for (auto [id, role] : {std::pair<ValueId, const char*>{graphs.train_x, "train_x"}, {graphs.train_y, "train_y"}})
       FC_CHECK(id >= 0 && id < t.num_values() && t.value(id).kind == ValueKind::Input, Value, "make_model: ", role,
                " (", id, ") is not an input of the train graph");
     FC_CHECK(!t.value(graphs.train_x).desc.shape.empty(), Value, "make_model: train_x needs a batch dimension");
+    check_inputs(t, {graphs.train_x, graphs.train_y}, "train graph");
     FC_CHECK(graphs.spec.loss >= 0 && graphs.spec.loss < t.num_values(), Value, "make_model: the loss (value %",
              graphs.spec.loss, ") is not a value of the train graph");
     FC_CHECK(graphs.spec.optimizer.empty() || graphs.state != nullptr, Value, "make_model: optimizer '",
@@ -168,7 +179,7 @@ NamedTensors Model::predict_named(const Tensor& x_in) const {
   }
   if (!x.is_contiguous()) x = x.contiguous();
   if (x.device() != impl_->options.device) x = x.to(impl_->options.device);
-  const Impl::Program& p = impl_->predict_program(x.shape());
+  const Impl::Program p = impl_->predict_program(x.shape());
   std::vector<Tensor> outs = p.exe->call({{p.x, x}}, p.outputs);
   NamedTensors named;
   for (size_t i = 0; i < outs.size(); ++i)

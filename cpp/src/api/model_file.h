@@ -19,7 +19,9 @@ struct GraphDoc {
 
 // train_nodes: how many of g.train's nodes are the forward pass and loss (Python's train graph holds what
 // build_training appended after them); -1: all (a C++ Model's train graph holds only the prefix).
-GraphDoc write_graph_doc(const ModelGraphs& g, int train_nodes = -1);
+// host_of: device copies the graphs hold -> their host tensors (what the file stores).
+GraphDoc write_graph_doc(const ModelGraphs& g, int train_nodes = -1,
+                         const std::map<const void*, Tensor>& host_of = {});
 
 // The graphs of a file (its tensors already read); every error names `source` and the field.
 ModelGraphs read_graph_doc(const io::SafetensorsFile& file, const std::string& source);

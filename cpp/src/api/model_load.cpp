@@ -21,9 +21,10 @@ json::Value id_json(ValueId v) { return json::Value(int64_t(v)); }
 
 }  // namespace
 
-GraphDoc write_graph_doc(const ModelGraphs& g, int train_nodes) {
+GraphDoc write_graph_doc(const ModelGraphs& g, int train_nodes, const std::map<const void*, Tensor>& host_of) {
   FC_CHECK(g.predict != nullptr, Value, "save: the model has no predict graph");
   io::TensorNames names;
+  names.host_of = host_of;
   for (const auto& [name, t] : g.state_dict) names.by_ptr.emplace(t.data_ptr(), name);
   if (g.state) names.by_ptr[g.state->step().data_ptr()] = kStepTensor;
   json::Value doc = json::Value::object();
@@ -115,7 +116,10 @@ ModelGraphs read_graph_doc(const io::SafetensorsFile& file, const std::string& s
 
   std::map<std::string, Tensor> tensors;
   ModelGraphs g;
-  for (const auto& [name, t] : file.tensors) {
+  for (const auto& [name, view] : file.tensors) {
+    // The file's tensors view one read buffer at the file's (unaligned) offsets: the model gets tensors of its
+    // own, 64-byte aligned as the kernels' parameters are everywhere else, and the buffer is freed.
+    const Tensor t = view.clone();
     tensors[name] = t;
     if (name.rfind("fastconv.", 0) != 0) g.state_dict.emplace_back(name, t);
   }

@@ -29,7 +29,8 @@ struct Model::Impl {
   std::mutex train_mu;                       // held for a whole train step: steps run in call order
   std::list<Program> train_cache;
 
-  const Program& predict_program(const Shape& x_shape) const;
+  // A copy (it holds the executable): another thread may evict the cache entry while this one runs it.
+  Program predict_program(const Shape& x_shape) const;
   Program& train_program(const Shape& x_shape, const Shape& y_shape);
   CompileOptions compile_options() const;
 };

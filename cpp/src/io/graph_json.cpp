@@ -36,7 +36,9 @@ const char* kind_name(ValueKind k) {
 
 }  // namespace
 
-std::string TensorNames::name_of(const Tensor& t, const char* kind) {
+std::string TensorNames::name_of(const Tensor& t_in, const char* kind) {
+  auto host = host_of.find(t_in.data_ptr());
+  const Tensor& t = host == host_of.end() ? t_in : host->second;
   auto it = by_ptr.find(t.data_ptr());
   if (it != by_ptr.end()) return it->second;
   std::string name = std::string("fastconv.") + kind + "." + std::to_string(next_const++);

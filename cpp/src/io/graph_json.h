@@ -22,6 +22,9 @@ struct TensorNames {
   std::map<const void*, std::string> by_ptr;  // data pointer -> tensor name in the file
   std::vector<std::pair<std::string, Tensor>> invented;  // reserved names made here, with their tensors
   int next_const = 0;
+  // Device copies -> their host tensors (Python's params_to_device cache): a graph compiled for a device holds the
+  // copies, the file names and stores the host tensor.
+  std::map<const void*, Tensor> host_of;
   // The name for t: the table's, else a new "fastconv.<kind>.<n>" (kind "const" or "param"), remembered.
   std::string name_of(const Tensor& t, const char* kind);
 };
