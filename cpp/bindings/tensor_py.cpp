@@ -11,33 +11,6 @@ using namespace py_convert;
 
 namespace {
 
-DLDataType dl_dtype(DType t) {
-  switch (t) {
-    case DType::f32: return {kDLFloat, 32, 1};
-    case DType::f64: return {kDLFloat, 64, 1};
-    case DType::f16: return {kDLFloat, 16, 1};
-    case DType::bf16: return {kDLBfloat, 16, 1};
-    case DType::i64: return {kDLInt, 64, 1};
-    case DType::i32: return {kDLInt, 32, 1};
-    case DType::u8: return {kDLUInt, 8, 1};
-    case DType::boolean: return {kDLBool, 8, 1};
-  }
-  return {kDLFloat, 32, 1};
-}
-
-DType from_dl_dtype(DLDataType d) {
-  FC_CHECK(d.lanes == 1, Type, "from_dlpack: vector dtypes (lanes=", d.lanes, ") are not supported");
-  if (d.code == kDLFloat && d.bits == 32) return DType::f32;
-  if (d.code == kDLFloat && d.bits == 64) return DType::f64;
-  if (d.code == kDLFloat && d.bits == 16) return DType::f16;
-  if (d.code == kDLBfloat && d.bits == 16) return DType::bf16;
-  if (d.code == kDLInt && d.bits == 64) return DType::i64;
-  if (d.code == kDLInt && d.bits == 32) return DType::i32;
-  if (d.code == kDLUInt && d.bits == 8) return DType::u8;
-  if (d.code == kDLBool && d.bits == 8) return DType::boolean;
-  fail(ErrorKind::Type, "from_dlpack: unsupported DLPack dtype (code ", int(d.code), ", bits ", int(d.bits), ")");
-}
-
 std::string buffer_format(DType t) {
   switch (t) {
     case DType::f32: return "f";
@@ -51,26 +24,9 @@ std::string buffer_format(DType t) {
   }
 }
 
-struct ExportCtx {
-  Tensor t;
-  std::vector<int64_t> shape, strides;
-};
-
-py::capsule to_dlpack(const Tensor& t) {
-  auto* ctx = new ExportCtx{t, t.shape(), t.strides()};
-  auto* m = new DLManagedTensor{};
-  m->dl_tensor.data = t.data_ptr();
-  m->dl_tensor.device = {t.device().is_cpu() ? kDLCPU : kDLCUDA, t.device().index};
-  m->dl_tensor.ndim = static_cast<int32_t>(t.dim());
-  m->dl_tensor.dtype = dl_dtype(t.dtype());
-  m->dl_tensor.shape = ctx->shape.data();
-  m->dl_tensor.strides = ctx->strides.data();
-  m->dl_tensor.byte_offset = 0;
-  m->manager_ctx = ctx;
-  m->deleter = [](DLManagedTensor* self) {
-    delete static_cast<ExportCtx*>(self->manager_ctx);
-    delete self;
-  };
+// The conversions themselves are the library's (fastconv/dlpack.h); here they meet Python's capsule protocol.
+py::capsule dlpack_capsule(const Tensor& t) {
+  DLManagedTensor* m = to_dlpack(t);
   // If no consumer renamed the capsule to "used_dltensor", the data was never taken: free it here.
   return py::capsule(m, "dltensor", [](PyObject* cap) {
     if (PyCapsule_IsValid(cap, "dltensor")) {
@@ -80,30 +36,16 @@ py::capsule to_dlpack(const Tensor& t) {
   });
 }
 
-Tensor from_dlpack(const py::object& obj) {
+Tensor tensor_from_dlpack(const py::object& obj) {
   py::object cap_obj = py::hasattr(obj, "__dlpack__") ? obj.attr("__dlpack__")() : obj;
   PyObject* cap = cap_obj.ptr();
   FC_CHECK(PyCapsule_CheckExact(cap) && PyCapsule_IsValid(cap, "dltensor"), Type,
            "from_dlpack: expected an object with __dlpack__ or an unused 'dltensor' capsule, got ",
            std::string(py::str(obj.get_type())));
   auto* m = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(cap, "dltensor"));
-  const DLTensor& d = m->dl_tensor;
-  DType t = from_dl_dtype(d.dtype);
-  Device dev;
-  if (d.device.device_type == kDLCUDA)
-    dev = {DeviceType::CUDA, d.device.device_id};
-  else
-    FC_CHECK(d.device.device_type == kDLCPU || d.device.device_type == kDLCUDAHost, Value,
-             "from_dlpack: unsupported device type ", d.device.device_type, " (cpu and cuda are supported)");
-  Shape shape(d.shape, d.shape + d.ndim);
-  Shape strides = d.strides ? Shape(d.strides, d.strides + d.ndim) : contiguous_strides(shape);
-  void* data = static_cast<char*>(d.data) + d.byte_offset;
+  Tensor t = from_dlpack(m);  // throws before taking m: the capsule then still frees it
   PyCapsule_SetName(cap, "used_dltensor");
-  std::shared_ptr<void> owner(m, [](void* p) {
-    auto* mt = static_cast<DLManagedTensor*>(p);
-    if (mt->deleter) mt->deleter(mt);
-  });
-  return Tensor::from_blob(data, shape, strides, t, dev, owner);
+  return t;
 }
 
 }  // namespace
@@ -141,7 +83,7 @@ A strided view over fastconv-owned or borrowed memory. Converts to NumPy (np.asa
            },
            py::arg("dtype") = py::none(), py::arg("copy") = py::none())
       .def("__dlpack__", [](const Tensor& t, py::object stream, py::object max_version, py::object dl_device,
-                            py::object copy) { return to_dlpack(t); },
+                            py::object copy) { return dlpack_capsule(t); },
            py::arg("stream") = py::none(), py::arg("max_version") = py::none(), py::arg("dl_device") = py::none(),
            py::arg("copy") = py::none())
       .def("__dlpack_device__", [](const Tensor& t) {
@@ -156,7 +98,7 @@ A strided view over fastconv-owned or borrowed memory. Converts to NumPy (np.asa
 
   m.def("from_numpy", [](py::array a) { return tensor_from_numpy(a); }, py::arg("array"),
         "Wraps a NumPy array as a fastconv Tensor without copying (any strides; the array stays alive).");
-  m.def("from_dlpack", &from_dlpack, py::arg("obj"),
+  m.def("from_dlpack", &tensor_from_dlpack, py::arg("obj"),
         "Takes a tensor from any DLPack producer (torch, NumPy, JAX, ...) without copying.");
   m.def("empty", [](std::vector<int64_t> shape, std::string dtype) {
         return Tensor::empty(shape, dtype_from_name(dtype));

@@ -5,6 +5,7 @@
     fastconv predict MODEL_FILE IMAGE... [--top-k K]
     fastconv gradcam MODEL_FILE IMAGE [--class K] [--layer NAME] [--out PNG]
     fastconv bench [--only ...]
+    fastconv --cmake-dir   (the C++ package: cmake -Dfastconv_DIR=$(python -m fastconv --cmake-dir))
 
 `fastconv train` with no arguments trains a small CNN on scikit-learn's bundled digits (no download) and reaches
 about 98% test accuracy in a few seconds. Model files are fastconv.save's safetensors files; those written by
@@ -456,6 +457,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="Run 'fastconv COMMAND --help' for a command's options.")
     p.add_argument("--version", action="store_true", help="print the version and the CPU kernel level")
+    p.add_argument("--cmake-dir", action="store_true",
+                   help="print the folder holding fastconvConfig.cmake (for -Dfastconv_DIR=... in C++ projects)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     t = sub.add_parser("train", help="train a model and save it with its history and training curves",
@@ -527,6 +530,10 @@ def main(argv=None) -> int:
     if args.version:
         import fastconv as fc
         print(f"fastconv {fc.__version__} ({fc.get_isa()} kernels, CUDA available: {fc.cuda.is_available()})")
+        return 0
+    if args.cmake_dir:
+        import fastconv as fc
+        print(fc.get_cmake_dir())
         return 0
     if args.command is None:
         parser.print_help()

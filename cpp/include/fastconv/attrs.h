@@ -7,11 +7,13 @@
 #include <variant>
 #include <vector>
 
+#include "fastconv/export.h"
+
 namespace fastconv {
 
 using AttrValue = std::variant<int64_t, double, bool, std::string, std::vector<int64_t>, std::vector<double>>;
 
-class Attrs {
+class FASTCONV_API Attrs {
  public:
   Attrs() = default;
   Attrs(std::initializer_list<std::pair<const std::string, AttrValue>> init) : m_(init) {}
@@ -32,10 +34,10 @@ class Attrs {
   std::map<std::string, AttrValue> m_;
 };
 
-std::string attr_value_str(const AttrValue& v);
+FASTCONV_API std::string attr_value_str(const AttrValue& v);
 
 // Reads attributes for one op; every error names the op, the argument, the value and what was expected.
-class AttrReader {
+class FASTCONV_API AttrReader {
  public:
   AttrReader(const std::string& op, const Attrs& a) : op_(op), a_(a) {}
   bool has(const std::string& k) const { return a_.has(k); }

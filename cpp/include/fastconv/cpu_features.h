@@ -2,11 +2,13 @@
 #pragma once
 #include <string>
 
+#include "fastconv/export.h"
+
 namespace fastconv {
 
 enum class Isa { scalar = 0, avx2 = 1, avx512 = 2 };
 
-struct CpuFeatures {
+struct FASTCONV_API CpuFeatures {
   std::string vendor, brand;
   bool sse42 = false, avx = false, avx2 = false, fma = false, f16c = false;
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false;
@@ -17,13 +19,13 @@ struct CpuFeatures {
   long l2_bytes = 2l << 20;
 };
 
-const CpuFeatures& cpu_features();
-const char* isa_name(Isa isa);
-Isa parse_isa(const std::string& name);  // throws ValueError for an unknown name
+FASTCONV_API const CpuFeatures& cpu_features();
+FASTCONV_API const char* isa_name(Isa isa);
+FASTCONV_API Isa parse_isa(const std::string& name);  // throws ValueError for an unknown name
 
 // The level kernels use. Starts at FASTCONV_ISA when set (error if the CPU lacks it), else the best found.
-Isa active_isa();
-void set_isa(Isa isa);  // throws when the CPU cannot run `isa`
+FASTCONV_API Isa active_isa();
+FASTCONV_API void set_isa(Isa isa);  // throws when the CPU cannot run `isa`
 
 // Picks one of three implementations of a kernel for the active level.
 template <class F>

@@ -1,7 +1,10 @@
 // The DLPack ABI (v0.8, unversioned "dltensor" capsules), written from the public specification so that
-// NumPy arrays and torch tensors cross into fastconv without copies.
+// NumPy arrays and torch tensors cross into fastconv without copies, and fastconv's conversions to and from it.
 #pragma once
 #include <cstdint>
+
+#include "fastconv/export.h"
+#include "fastconv/tensor.h"
 
 extern "C" {
 
@@ -31,3 +34,17 @@ typedef struct DLManagedTensor {
   void (*deleter)(struct DLManagedTensor* self);
 } DLManagedTensor;
 }
+
+namespace fastconv {
+
+// A DLPack view of t's memory (no copy). The DLManagedTensor keeps t's storage alive until its deleter is called,
+// which the consumer does exactly once. Shape and strides (in elements) are always given. ValueError for an
+// undefined tensor.
+FASTCONV_API DLManagedTensor* to_dlpack(const Tensor& t);
+// A tensor viewing m's memory (no copy), for CPU (and CUDA-host) or CUDA memory; strides NULL means row-major.
+// On success the tensor owns m: m->deleter runs once, when the last tensor sharing the memory goes. On error
+// (null m, vector or unsupported dtype, unsupported device, negative ndim or sizes, null shape or data) it throws a
+// fastconv::Error and m stays the caller's.
+FASTCONV_API Tensor from_dlpack(DLManagedTensor* m);
+
+}  // namespace fastconv

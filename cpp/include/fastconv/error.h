@@ -5,11 +5,13 @@
 #include <stdexcept>
 #include <string>
 
+#include "fastconv/export.h"
+
 namespace fastconv {
 
 enum class ErrorKind { Value, Type, Index, Runtime, NotImplemented };
 
-class Error : public std::runtime_error {
+class FASTCONV_API Error : public std::runtime_error {
  public:
   Error(ErrorKind kind, const std::string& msg) : std::runtime_error(msg), kind_(kind) {}
   ErrorKind kind() const { return kind_; }

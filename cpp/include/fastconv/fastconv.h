@@ -3,12 +3,16 @@
 #include "fastconv/attrs.h"
 #include "fastconv/cpu_features.h"
 #include "fastconv/cuda.h"
+#include "fastconv/dlpack.h"
 #include "fastconv/dtype.h"
 #include "fastconv/error.h"
+#include "fastconv/export.h"
 #include "fastconv/graph.h"
+#include "fastconv/ops.h"
 #include "fastconv/parallel.h"
 #include "fastconv/tensor.h"
+#include "fastconv/train.h"
 
 namespace fastconv {
-const char* version();
+FASTCONV_API const char* version();
 }  // namespace fastconv

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "fastconv/attrs.h"
+#include "fastconv/export.h"
 #include "fastconv/tensor.h"
 
 namespace fastconv {
@@ -25,7 +26,7 @@ struct TensorDesc {
   bool operator==(const TensorDesc& o) const { return shape == o.shape && dtype == o.dtype; }
   size_t nbytes() const { return static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype); }
 };
-std::string desc_str(const TensorDesc& d);  // "float32[8, 3, 32, 32]"
+FASTCONV_API std::string desc_str(const TensorDesc& d);  // "float32[8, 3, 32, 32]"
 
 enum class ValueKind { Input, Param, Const, Computed };
 
@@ -46,7 +47,7 @@ struct Node {
   std::string scope;  // layer name from the tracer, used in errors and dumps
 };
 
-class Graph {
+class FASTCONV_API Graph {
  public:
   ValueId input(const std::string& name, const TensorDesc& desc);
   ValueId param(const std::string& name, const Tensor& data, bool requires_grad = true);
@@ -84,8 +85,8 @@ class Graph {
 
 // Appends the backward pass of `loss` (a scalar) to g and returns d loss / d wrt[i] for each i
 // (a zeros constant where wrt[i] does not influence loss). `seed` is d(out)/d(loss); default 1.
-std::vector<ValueId> append_backward(Graph& g, ValueId loss, const std::vector<ValueId>& wrt,
-                                     ValueId seed = kNoValue);
+FASTCONV_API std::vector<ValueId> append_backward(Graph& g, ValueId loss, const std::vector<ValueId>& wrt,
+                                                  ValueId seed = kNoValue);
 
 struct CompileOptions {
   Device device;
@@ -102,7 +103,7 @@ struct CompileOptions {
 // What the fusion passes did: rewrites per pattern name ("bn_fold", "conv_epilogue", "bn_relu", ...: the patterns
 // the op families register), finer counts some patterns add ("conv_residual", "bn_add_relu"), and "early_updates"
 // (optimizer updates moved up to right after their gradient: a reorder, not a fusion). Every name is present.
-struct FuseStats {
+struct FASTCONV_API FuseStats {
   std::map<std::string, int> counts;
   int get(const std::string& name) const {
     auto it = counts.find(name);
@@ -110,13 +111,13 @@ struct FuseStats {
   }
   int total() const;  // fusions (the patterns' own counts)
 };
-FuseStats empty_fuse_stats();
+FASTCONV_API FuseStats empty_fuse_stats();
 
 // Returns a rewritten copy of g (same value ids) with fused nodes; dead nodes (for `outputs`) are dropped. A
 // pattern is fused only when its intermediates are used by nothing else and are not outputs, and only where
 // `backend` has kernels for the ops it makes.
-std::shared_ptr<Graph> fuse_graph(const Graph& g, const std::vector<ValueId>& outputs, FuseStats* stats = nullptr,
-                                  const std::string& backend = "cpu");
+FASTCONV_API std::shared_ptr<Graph> fuse_graph(const Graph& g, const std::vector<ValueId>& outputs,
+                                               FuseStats* stats = nullptr, const std::string& backend = "cpu");
 
 // One arena buffer. Values that share it (views, in-place outputs) are not listed: their bytes are the root's.
 struct PlannedBuffer {
@@ -139,10 +140,10 @@ struct PlannedBuffer {
 // Anomaly detection (torch.autograd.set_detect_anomaly's role): while on, every compiled step checks each
 // floating-point output of every node and stops at the first NaN or infinity, naming the node and its layer; costs a
 // pass over every value, so it is off by default. Process-wide; read when a run starts.
-void set_detect_anomaly(bool on);
-bool is_anomaly_enabled();
+FASTCONV_API void set_detect_anomaly(bool on);
+FASTCONV_API bool is_anomaly_enabled();
 
-class Executable {
+class FASTCONV_API Executable {
  public:
   Executable(std::shared_ptr<Graph> graph, std::vector<ValueId> outputs, CompileOptions opts = {});
   ~Executable();

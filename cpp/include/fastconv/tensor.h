@@ -8,34 +8,35 @@
 #include <vector>
 
 #include "fastconv/dtype.h"
+#include "fastconv/export.h"
 
 namespace fastconv {
 
 using Shape = std::vector<int64_t>;
-std::string shape_str(const Shape& s);  // "[8, 4, 3, 3]"
+FASTCONV_API std::string shape_str(const Shape& s);  // "[8, 4, 3, 3]"
 // The most elements a tensor may have: 2**60 (2**62 bytes of float32, beyond any allocation), so that byte counts
 // and index arithmetic on any valid shape stay inside int64.
 constexpr int64_t kMaxTensorElements = int64_t(1) << 60;
-int64_t shape_numel(const Shape& s);  // ValueError for a negative size or more than kMaxTensorElements
-Shape contiguous_strides(const Shape& s);  // in elements
+FASTCONV_API int64_t shape_numel(const Shape& s);  // ValueError for a negative size or more than kMaxTensorElements
+FASTCONV_API Shape contiguous_strides(const Shape& s);  // in elements
 
 // 64-byte-aligned CPU memory (one cache line; an AVX-512 register).
-void* aligned_alloc64(size_t nbytes);
-void aligned_free64(void* p);
+FASTCONV_API void* aligned_alloc64(size_t nbytes);
+FASTCONV_API void aligned_free64(void* p);
 // The same through a cache of large freed blocks (what Storage uses): a block of >= 1 MiB freed here is kept (up
 // to FASTCONV_CACHE_MB, default 256, oldest dropped first) and handed out again for a request of its size class,
 // so its pages are not faulted in again. cached_free64 needs the size given to cached_alloc64.
-void* cached_alloc64(size_t nbytes);
-void cached_free64(void* p, size_t nbytes);
-size_t release_cached_memory();  // returns the cached blocks to the system; the bytes freed
-size_t cached_memory_bytes();
+FASTCONV_API void* cached_alloc64(size_t nbytes);
+FASTCONV_API void cached_free64(void* p, size_t nbytes);
+FASTCONV_API size_t release_cached_memory();  // returns the cached blocks to the system; the bytes freed
+FASTCONV_API size_t cached_memory_bytes();
 // Bytes of CPU tensor storage allocated now, and the most at any time since the last reset (the process-wide
 // high-water mark; torch.cuda.max_memory_allocated's meaning for the CPU).
-size_t allocated_bytes();
-size_t max_allocated_bytes();
-void reset_max_allocated_bytes();
+FASTCONV_API size_t allocated_bytes();
+FASTCONV_API size_t max_allocated_bytes();
+FASTCONV_API void reset_max_allocated_bytes();
 
-class Storage {
+class FASTCONV_API Storage {
  public:
   using Deleter = std::function<void(void*)>;
   // Takes ownership through `deleter` (called once with `data`); an empty deleter means borrowed memory.
@@ -56,7 +57,7 @@ class Storage {
   Deleter deleter_;
 };
 
-class Tensor {
+class FASTCONV_API Tensor {
  public:
   Tensor() = default;  // undefined tensor
   Tensor(std::shared_ptr<Storage> storage, int64_t offset_bytes, Shape shape, Shape strides, DType dtype);
@@ -99,6 +100,7 @@ class Tensor {
   DType dtype_ = DType::f32;
 };
 
-std::ostream& operator<<(std::ostream& os, const Tensor& t);  // "Tensor(shape=[2, 3], dtype=float32, device=cpu)"
+// "Tensor(shape=[2, 3], dtype=float32, device=cpu)"
+FASTCONV_API std::ostream& operator<<(std::ostream& os, const Tensor& t);
 
 }  // namespace fastconv

@@ -11,11 +11,12 @@
 #include <vector>
 
 #include "fastconv/attrs.h"
+#include "fastconv/export.h"
 #include "fastconv/graph.h"
 
 namespace fastconv {
 
-class OptimizerState {
+class FASTCONV_API OptimizerState {
  public:
   explicit OptimizerState(Device device = {});
   Tensor step() const { return step_; }  // int64 [1]: steps taken
@@ -57,11 +58,11 @@ struct TrainGraph {
 };
 
 // Appends backward, clipping and updates for `spec` to g; state is required when spec names an optimizer.
-TrainGraph build_training(Graph& g, const TrainSpec& spec, OptimizerState* state);
+FASTCONV_API TrainGraph build_training(Graph& g, const TrainSpec& spec, OptimizerState* state);
 
 // The graph's step counter: this run's step index, the value of `counter` (an int64 [1] tensor; a fresh one when
 // undefined) before the run increments it. Made once per graph; later calls return the same value (and must name
 // the same tensor).
-ValueId step_counter(Graph& g, const Tensor& counter = Tensor());
+FASTCONV_API ValueId step_counter(Graph& g, const Tensor& counter = Tensor());
 
 }  // namespace fastconv

@@ -11,6 +11,7 @@
 #include "fastconv/attrs.h"
 #include "fastconv/error.h"
 #include "fastconv/graph.h"
+#include "fastconv/ops.h"
 #include "fastconv/tensor.h"
 #include "graph/rewrite.h"
 
@@ -115,8 +116,6 @@ void expect_inputs(const OpCall& c, size_t n);
 void expect_dtype(const OpCall& c, size_t i, DType t, const char* arg);
 void expect_rank(const OpCall& c, size_t i, int64_t rank, const char* arg, const char* layout);
 
-// Runs one op immediately on concrete tensors (eager mode) with the kernel the table picks for their device's
-// backend (FASTCONV_ALGO applies); outputs are freshly allocated.
-std::vector<Tensor> run_op(const std::string& op, const std::vector<Tensor>& inputs, const Attrs& attrs);
+// run_op (eager mode: one op on concrete tensors) is public: fastconv/ops.h.
 
 }  // namespace fastconv
