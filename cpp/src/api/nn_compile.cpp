@@ -56,7 +56,7 @@ Attrs loss_attrs(const LossDef& d) {
   if (std::string(d.op) == "cross_entropy")
     return {{"ignore_index", int64_t(-100)}, {"reduction", std::string("mean")}, {"label_smoothing", 0.0}};
   if (std::string(d.op) == "nll_loss") return {{"ignore_index", int64_t(-100)}, {"reduction", std::string("mean")}};
-  return {{"reduction", std::string("mean")}, {"has_weight", false}, {"has_pos_weight", false}};
+  return {{"reduction", std::string("mean")}};  // no has_weight/has_pos_weight: no optional inputs (as Python)
 }
 
 // Restores the module's training flag however tracing ends.
