@@ -354,3 +354,48 @@ TEST(PublicApi, FromDlpackRejectsWhatItCannotViewAndLeavesItToTheCaller) {
   EXPECT_EQ(kind_of([] { from_dlpack(nullptr); }), ErrorKind::Value);
   EXPECT_EQ(pr.deleted, 0);  // never taken
 }
+
+TEST(PublicApi, TheRestOfTheExecutableAndTrainingApiLinks) {
+  auto g = std::make_shared<Graph>();
+  ValueId x = g->input("x", {{3}});
+  ValueId c = g->constant(from_values({3}, {1, 1, 1}), "ones");
+  ValueId y = g->add1("add", {x, c}, {}, "layer0");
+  EXPECT_EQ(g->node(0).scope, "layer0");
+  EXPECT_EQ(g->memo("nothing"), kNoValue);
+  ValueId step = step_counter(*g);
+  EXPECT_EQ(step_counter(*g), step);  // made once per graph
+  Executable exe(g, {y, step});
+  exe.set_profiling(true);
+  exe.set_input(x, from_values({3}, {1, 2, 3}));
+  exe.run();
+  EXPECT_EQ(values(exe.output_view(y)), (std::vector<float>{2, 3, 4}));
+  EXPECT_EQ(exe.output(step).data<int64_t>()[0], 0);  // the first run's index
+  exe.run();
+  EXPECT_EQ(exe.output(step).data<int64_t>()[0], 1);
+  EXPECT_TRUE(exe.stateful());
+  EXPECT_FALSE(exe.last_run_replayed());
+  EXPECT_FALSE(exe.step_addresses().empty());
+  EXPECT_NE(exe.schedule_str().find("add"), std::string::npos);
+  auto prof = exe.profile();
+  ASSERT_FALSE(prof.empty());
+  EXPECT_EQ(prof[0].calls, 2u);
+  set_detect_anomaly(true);
+  EXPECT_TRUE(is_anomaly_enabled());
+  set_detect_anomaly(false);
+
+  OptimizerState st;
+  st.set_steps(5);
+  EXPECT_EQ(st.steps(), 5);
+  st.set_lr(1, 0.25);
+  EXPECT_EQ(st.lr(1).data<double>()[0], 0.25);
+  Tensor slot = st.slot("w", "momentum_buffer", {{2, 2}, DType::f32});
+  EXPECT_EQ(values(slot), (std::vector<float>{0, 0, 0, 0}));
+  EXPECT_EQ(st.slots().at("w").count("momentum_buffer"), 1u);
+  auto s = Storage::allocate(64, Device{});
+  EXPECT_EQ(s->nbytes(), 64u);
+  void* p = cached_alloc64(1 << 20);
+  cached_free64(p, 1 << 20);
+  reset_max_allocated_bytes();
+  EXPECT_EQ(max_allocated_bytes(), allocated_bytes());
+  if (cuda::is_available()) EXPECT_FALSE(cuda::device_name(0).empty());
+}
