@@ -1,4 +1,4 @@
-// The public C++ API in one include.
+// The public C++ API in one include (the C ABI is fastconv/c_api.h, for C and other languages' FFIs).
 #pragma once
 #include "fastconv/attrs.h"
 #include "fastconv/cpu_features.h"
@@ -8,6 +8,8 @@
 #include "fastconv/error.h"
 #include "fastconv/export.h"
 #include "fastconv/graph.h"
+#include "fastconv/model.h"
+#include "fastconv/nn.h"
 #include "fastconv/ops.h"
 #include "fastconv/parallel.h"
 #include "fastconv/tensor.h"
