@@ -208,4 +208,25 @@ py::object attr_to_py(const AttrValue& v) {
   return py::tuple(py::cast(std::get<std::vector<double>>(v)));
 }
 
+TrainSpec spec_from_dict(const py::dict& d) {
+  TrainSpec s;
+  s.loss = d["loss"].cast<ValueId>();
+  if (d.contains("optimizer") && !d["optimizer"].is_none()) s.optimizer = d["optimizer"].cast<std::string>();
+  if (d.contains("groups"))
+    for (auto g : d["groups"].cast<py::list>()) {
+      py::dict gd = g.cast<py::dict>();
+      ParamGroupSpec grp;
+      for (auto p : gd["params"].cast<py::list>()) {
+        py::tuple t = p.cast<py::tuple>();
+        grp.params.emplace_back(t[0].cast<ValueId>(), py::str(t[1]).cast<std::string>());
+      }
+      if (gd.contains("hyper")) grp.hyper = attrs_from_dict(gd["hyper"].cast<py::dict>());
+      s.groups.push_back(std::move(grp));
+    }
+  if (d.contains("clip_grad_norm") && !d["clip_grad_norm"].is_none())
+    s.clip_grad_norm = d["clip_grad_norm"].cast<double>();
+  if (d.contains("clip_norm_type")) s.clip_norm_type = d["clip_norm_type"].cast<double>();
+  return s;
+}
+
 }  // namespace fastconv::py_convert

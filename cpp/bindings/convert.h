@@ -5,6 +5,7 @@
 
 #include "fastconv/attrs.h"
 #include "fastconv/tensor.h"
+#include "fastconv/train.h"
 
 namespace fastconv::py_convert {
 
@@ -21,6 +22,10 @@ py::array numpy_on_host(const Tensor& t);
 // Accepts a fastconv Tensor, a NumPy array, or anything np.asarray takes.
 Tensor to_tensor(const py::handle& obj);
 Attrs attrs_from_dict(const py::dict& d);
+// compile.py's training spec (what it passes to _C.build_training and to the model serializer):
+// {"loss": id, "optimizer": "sgd"|..|"", "groups": [{"params": [(id, key)], "hyper": {...}}], "clip_grad_norm": x,
+//  "clip_norm_type": y}
+TrainSpec spec_from_dict(const py::dict& d);
 py::object attr_to_py(const AttrValue& v);
 
 }  // namespace fastconv::py_convert

@@ -11,28 +11,6 @@ using namespace py_convert;
 
 namespace {
 
-// compile.py's spec dict (what it passes to _C.build_training).
-TrainSpec spec_of(const py::dict& d) {
-  TrainSpec s;
-  s.loss = d["loss"].cast<ValueId>();
-  if (d.contains("optimizer") && !d["optimizer"].is_none()) s.optimizer = d["optimizer"].cast<std::string>();
-  if (d.contains("groups"))
-    for (auto g : d["groups"].cast<py::list>()) {
-      py::dict gd = g.cast<py::dict>();
-      ParamGroupSpec grp;
-      for (auto p : gd["params"].cast<py::list>()) {
-        py::tuple t = p.cast<py::tuple>();
-        grp.params.emplace_back(t[0].cast<ValueId>(), py::str(t[1]).cast<std::string>());
-      }
-      if (gd.contains("hyper")) grp.hyper = attrs_from_dict(gd["hyper"].cast<py::dict>());
-      s.groups.push_back(std::move(grp));
-    }
-  if (d.contains("clip_grad_norm") && !d["clip_grad_norm"].is_none())
-    s.clip_grad_norm = d["clip_grad_norm"].cast<double>();
-  if (d.contains("clip_norm_type")) s.clip_norm_type = d["clip_norm_type"].cast<double>();
-  return s;
-}
-
 py::dict named_dict(const NamedTensors& ts) {
   py::dict out;
   for (const auto& [name, t] : ts) out[py::str(name)] = numpy_on_host(t);
@@ -99,7 +77,7 @@ void bind_model(py::module_& m) {
             train_nodes = d["num_nodes"].cast<int>();
             g.train_x = d["x"].cast<ValueId>();
             g.train_y = d["y"].cast<ValueId>();
-            g.spec = spec_of(d["spec"].cast<py::dict>());
+            g.spec = spec_from_dict(d["spec"].cast<py::dict>());
             g.state = d["state"].cast<std::shared_ptr<OptimizerState>>();
           }
           std::map<const void*, Tensor> host_of;  // a params_to_device cache: (device copy, host tensor) pairs
