@@ -5,8 +5,11 @@ ONNX Runtime runs the model fastconv.onnx.export writes (intra_op_num_threads = 
 ORT_ENABLE_ALL). PyTorch runs the torchvision-layout modules of tests/test_models_torch.py with fastconv's weights
 loaded (ResNet-18 and GoogLeNet; the other models have no torch layout written out yet: "n/a"). Outputs are checked
 equal (rel <= 1e-4 against fastconv) before timing; times are medians over interleaved rounds after warm-up
-(common.py). ratio_X = X time / fastconv time (> 1: fastconv is faster). Not done yet: the C++ API column
-(fastconv::Model::predict on the fc.save file).
+(common.py). ratio_X = X time / fastconv time (> 1: fastconv is faster).
+The C++ API column (cpp_ms) times fastconv::Model::predict on the file fc.save writes, in the program
+bench/bench_infer.cpp (CMake target fastconv_bench_infer, built with FASTCONV_BUILD_TESTS; --cpp-bin, default
+build/dev/fastconv_bench_infer; "n/a" when absent). It runs in a process of its own, once per round between the
+in-process rounds, and reports its own median over --repeats calls after warm-up; cpp_ms is the median of those.
 
     PYTHONPATH=python python3 bench/bench_infer.py [--models resnet18,resnet50,vgg16,googlenet] [--batches 1,16]
         [--size 224] [--threads 2] [--repeats 5] [--rounds 3] [--json out.json]
@@ -14,8 +17,11 @@ equal (rel <= 1e-4 against fastconv) before timing; times are medians over inter
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
+import tempfile
 
 import numpy as np
 
@@ -53,6 +59,19 @@ def rel(a, b) -> float:
     return float(np.abs(np.asarray(a) - np.asarray(b)).max() / max(np.abs(np.asarray(b)).max(), 1e-30))
 
 
+def cpp_times(binary: str, model, x: np.ndarray, repeats: int, rounds: int, threads: int, shape_out, tmp: str):
+    """(median ms over rounds, output) of fastconv::Model::predict in bench_infer.cpp."""
+    mpath, xpath, ypath = (os.path.join(tmp, n) for n in ("model.fcm", "x.f32", "y.f32"))
+    fc.save(model, mpath, input_shape=x.shape)
+    x.tofile(xpath)
+    meds = []
+    for _ in range(rounds):
+        out = subprocess.run([binary, mpath, xpath, *map(str, x.shape), str(repeats), str(threads), ypath],
+                             check=True, capture_output=True, text=True).stdout
+        meds.append(json.loads(out.strip().splitlines()[-1])["median_ms"])
+    return float(np.median(meds)), np.fromfile(ypath, np.float32).reshape(shape_out)
+
+
 def main(argv=None) -> dict:
     import onnxruntime as ort
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -63,7 +82,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json")
+    ap.add_argument("--cpp-bin", default=os.path.join(HERE, "..", "build", "dev", "fastconv_bench_infer"))
     args = ap.parse_args(argv)
+    cpp_bin = args.cpp_bin if os.path.isfile(args.cpp_bin) and os.access(args.cpp_bin, os.X_OK) else None
     fc.set_num_threads(args.threads)
     try:
         import torch
@@ -94,14 +115,22 @@ def main(argv=None) -> dict:
                         return tmodel(xt)
                 checks["torch"] = rel(run_torch().numpy(), ours)
                 fns["torch"] = run_torch
+            cpp_ms = "n/a"
+            if cpp_bin is not None:
+                with tempfile.TemporaryDirectory() as tmp:
+                    cpp_ms, cpp_out = cpp_times(cpp_bin, model, x, args.repeats, args.rounds, args.threads,
+                                                ours.shape, tmp)
+                checks["cpp"] = rel(cpp_out, ours)
             outputs_equal = all(v <= 1e-4 for v in checks.values())
             assert outputs_equal, (name, batch, checks)
             t = interleaved_medians(fns, repeats=args.repeats, rounds=args.rounds)
             row = dict(model=name, batch=batch, size=args.size, threads=args.threads,
                        fastconv_ms=round(t["fastconv"] * 1e3, 2), ort_ms=round(t["onnxruntime"] * 1e3, 2),
                        torch_ms=round(t["torch"] * 1e3, 2) if "torch" in t else "n/a",
+                       cpp_ms=round(cpp_ms, 2) if cpp_ms != "n/a" else "n/a",
                        ratio_ort=round(t["onnxruntime"] / t["fastconv"], 3),
                        ratio_torch=round(t["torch"] / t["fastconv"], 3) if "torch" in t else "n/a",
+                       ratio_cpp=round(cpp_ms / 1e3 / t["fastconv"], 3) if cpp_ms != "n/a" else "n/a",
                        outputs_equal=outputs_equal, max_rel=max(checks.values()),
                        folded_steps=int(net._program("eval", x.shape).exe.folded_steps))
             rows.append(row)

@@ -25,3 +25,8 @@ def test_bench_infer_smoke(tmp_path):
     r18 = payload["rows"][0]
     assert r18["folded_steps"] > 0  # the batch norms are folded once, not per run
     assert r18["torch_ms"] == "n/a" or r18["torch_ms"] > 0
+    cpp_bin = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build", "dev", "fastconv_bench_infer")
+    if os.path.isfile(cpp_bin):  # the C++ API column ran, and its output was part of the equality check
+        assert all(r["cpp_ms"] > 0 and r["ratio_cpp"] > 0 for r in payload["rows"])
+    else:
+        assert all(r["cpp_ms"] == "n/a" for r in payload["rows"])
