@@ -37,6 +37,19 @@ namespace {
 constexpr const char* kCapsule = "fastconv.Tensor";  // the base of every array numpy_from_tensor makes
 }
 
+std::shared_ptr<Storage> engine_storage(const py::array& a) {
+  py::handle base = a.base();
+  for (int hops = 0; hops < 8 && base && py::isinstance<py::array>(base); ++hops)  // views of views (Parameter)
+    base = py::reinterpret_borrow<py::array>(base).base();
+  if (base && PyCapsule_CheckExact(base.ptr()) && PyCapsule_IsValid(base.ptr(), kCapsule)) {
+    const Tensor* owner = static_cast<const Tensor*>(PyCapsule_GetPointer(base.ptr(), kCapsule));
+    const char* begin = static_cast<const char*>(owner->storage()->data());
+    const char* p = static_cast<const char*>(a.data());
+    if (owner->device().is_cpu() && p >= begin && p <= begin + owner->storage()->nbytes()) return owner->storage();
+  }
+  return nullptr;
+}
+
 Tensor tensor_from_numpy(const py::array& a) {
   DType t = dtype_of(a.dtype());
   Shape shape(a.shape(), a.shape() + a.ndim()), strides(a.ndim());
@@ -48,15 +61,9 @@ Tensor tensor_from_numpy(const py::array& a) {
   }
   // An array viewing memory fastconv allocated (parameters, outputs): share that storage directly, so ownership
   // stays with C++ and no Python object is kept alive by the tensor.
-  py::handle base = a.base();
-  for (int hops = 0; hops < 8 && base && py::isinstance<py::array>(base); ++hops)  // views of views (Parameter)
-    base = py::reinterpret_borrow<py::array>(base).base();
-  if (base && PyCapsule_CheckExact(base.ptr()) && PyCapsule_IsValid(base.ptr(), kCapsule)) {
-    const Tensor* owner = static_cast<const Tensor*>(PyCapsule_GetPointer(base.ptr(), kCapsule));
-    const char* begin = static_cast<const char*>(owner->storage()->data());
-    const char* p = static_cast<const char*>(a.data());
-    if (owner->device().is_cpu() && p >= begin && p <= begin + owner->storage()->nbytes())
-      return Tensor(owner->storage(), int64_t(p - begin), shape, strides, t);
+  if (std::shared_ptr<Storage> st = engine_storage(a)) {
+    const char* begin = static_cast<const char*>(st->data());
+    return Tensor(std::move(st), int64_t(static_cast<const char*>(a.data()) - begin), shape, strides, t);
   }
   // The owner holds a reference to the array; releasing it needs the GIL, whichever thread drops the tensor.
   auto* ref = new py::object(a);

@@ -15,6 +15,8 @@ DType dtype_of(const py::dtype& dt);  // throws TypeError for unsupported dtypes
 py::dtype numpy_dtype(DType t);
 // Wraps a NumPy array (any strides) without copying; the tensor keeps the array alive.
 Tensor tensor_from_numpy(const py::array& a);
+// The engine storage a NumPy array views (memory fastconv allocated: parameters, buffers, outputs), else null.
+std::shared_ptr<Storage> engine_storage(const py::array& a);
 // A NumPy array viewing the tensor's memory; the array keeps the tensor alive.
 py::array numpy_from_tensor(const Tensor& t);
 // The same for a tensor on any device: device tensors are copied to the host first.

@@ -111,10 +111,27 @@ void bind_graph(py::module_& m) {
           for (auto& [dev, host] : pairs) (to_device ? dev : host).copy_from(to_device ? host : dev);
         }, py::arg("cache"), py::arg("to_device"));
 
+  // Weight versions (docs/inference.md): Python-side writes into engine memory (Parameter.__setitem__, in-place
+  // ufuncs, load_state_dict) announce themselves here. Arrays not in engine memory have no shared version: skipped.
+  m.def("bump_versions", [](const py::sequence& arrays) {
+          int n = 0;
+          for (auto a : arrays)
+            if (py::isinstance<py::array>(a))
+              if (std::shared_ptr<Storage> st = engine_storage(py::reinterpret_borrow<py::array>(a))) {
+                st->bump_version();
+                ++n;
+              }
+          return n;
+        }, py::arg("arrays"), "Bumps the weight version of each array's engine storage; returns how many had one.");
+  m.def("storage_version", [](const py::array& a) -> py::object {
+          std::shared_ptr<Storage> st = engine_storage(a);
+          return st ? py::object(py::int_(st->version())) : py::object(py::none());
+        }, py::arg("array"), "The weight version of the engine storage the array views (None if it views none).");
+
   py::class_<Executable>(m, "Executable")
       .def(py::init([](std::shared_ptr<Graph> g, std::vector<ValueId> outputs, const std::string& device,
                        bool plan_memory, bool fuse, const std::string& backend,
-                       std::map<std::string, std::string> algo, int fixed_io) {
+                       std::map<std::string, std::string> algo, int fixed_io, bool fold_constants) {
              CompileOptions o;
              o.device = Device::parse(device);
              o.plan_memory = plan_memory;
@@ -122,11 +139,12 @@ void bind_graph(py::module_& m) {
              o.backend = backend;
              o.algo = std::move(algo);
              o.fixed_io = fixed_io;
+             o.fold_constants = fold_constants;
              return new Executable(std::move(g), std::move(outputs), o);
            }),
            py::arg("graph"), py::arg("outputs"), py::arg("device") = "cpu", py::arg("plan_memory") = true,
            py::arg("fuse") = false, py::arg("backend") = "", py::arg("algo") = std::map<std::string, std::string>(),
-           py::arg("fixed_io") = -1)
+           py::arg("fixed_io") = -1, py::arg("fold_constants") = true)
       .def_property_readonly("backend", &Executable::backend)
       .def_property_readonly("fuse_stats", [](const Executable& e) { return e.fuse_stats().counts; })
       .def("call",
@@ -162,13 +180,17 @@ void bind_graph(py::module_& m) {
       .def_property_readonly("alias_count", &Executable::alias_count)
       .def_property_readonly("steps_run", &Executable::steps_run)
       .def("schedule", &Executable::schedule_str)
+      .def_property_readonly("folded_steps", &Executable::folded_steps)
+      .def_property_readonly("fold_runs", &Executable::fold_runs)
+      .def("weights_changed", &Executable::weights_changed,
+           "Bumps the weight version of every parameter and constant the graph holds (after raw writes).")
       .def("set_profiling", &Executable::set_profiling, py::arg("on"))
       .def("profile", [](const Executable& e) {
         py::list out;
         for (const Executable::StepProfile& p : e.profile())
           out.append(py::dict(py::arg("step") = p.step, py::arg("op") = p.op, py::arg("algo") = p.algo,
                               py::arg("scope") = p.scope, py::arg("total_ms") = p.total_ms,
-                              py::arg("calls") = p.calls));
+                              py::arg("calls") = p.calls, py::arg("folded") = p.folded));
         return out;
       })
       .def("plan", [](const Executable& e) {

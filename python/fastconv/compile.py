@@ -360,6 +360,17 @@ class Compiled:
         vals = self._exe_call(prog, {prog.x_id: x, prog.y_id: y}, [prog.loss_id] + list(prog.grads.values()))
         return float(vals[0].reshape(-1)[0]), dict(zip(prog.grads, vals[1:]))
 
+    def weights_changed(self) -> None:
+        """Call after writing parameters or buffers through raw NumPy views (p.view(np.ndarray), state_dict()
+        arrays, buffers written with [...] =, memory shared with another library): constants folded from them
+        (batch-norm folding) are recomputed at the next call. Writes through a Parameter, load_state_dict,
+        fastconv.load and compiled training steps are seen without it (docs/inference.md)."""
+        _C.bump_versions(list(self.model.parameters()) + [b for b in self.model.buffers()
+                                                          if isinstance(b, np.ndarray)])
+        with self._lock:
+            for prog in self._cache.values():
+                prog.exe.weights_changed()
+
     # ---- introspection ----------------------------------------------------------------------------------------------
     def _main(self) -> _Program:
         """The train program at the declared shape (built again if the cache dropped it), else inference."""

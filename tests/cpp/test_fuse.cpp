@@ -129,3 +129,41 @@ TEST(Fuse, FusedPlanKeepsLiveBuffersApart) {
   EXPECT_TRUE(has_op(e->graph(), "batch_norm_relu_backward"));
   delete e;
 }
+
+// Folded constants (docs/inference.md): conv_bn_fold runs once per weight version; a write through copy_from is
+// seen, a raw write only after weights_changed(); results equal an unfolded executable run on the new weights.
+TEST(Fuse, FoldedBnRunsOncePerWeightVersion) {
+  Net n(false, false);
+  CompileOptions o;
+  o.fuse = true;
+  Executable e(n.g, {n.y}, o);
+  CompileOptions off = o;
+  off.fold_constants = false;
+  auto reference = [&] {  // inline folds: no cache to be stale
+    Executable r(n.g, {n.y}, off);
+    EXPECT_EQ(r.folded_steps(), 0);
+    r.set_input(n.x, random({2, 4, 6, 6}, 9));
+    r.run();
+    return r.output(n.y);
+  };
+  auto ours = [&] {
+    e.set_input(n.x, random({2, 4, 6, 6}, 9));
+    e.run();
+    return e.output(n.y);
+  };
+  ASSERT_EQ(e.folded_steps(), 1);
+  EXPECT_LE(rel(ours(), reference()), 1e-5);
+  ours();
+  EXPECT_EQ(e.fold_runs(), 1u);
+  Tensor w = n.g->value(n.w).data;
+  w.copy_from(random({4, 4, 3, 3}, 11));  // bumps the version
+  EXPECT_LE(rel(ours(), reference()), 1e-5);
+  EXPECT_EQ(e.fold_runs(), 2u);
+  w.data<float>()[0] += 5.f;  // raw write: not seen until told
+  const Tensor stale = ours();
+  EXPECT_EQ(e.fold_runs(), 2u);
+  EXPECT_GT(rel(stale, reference()), 1e-4);
+  e.weights_changed();
+  EXPECT_LE(rel(ours(), reference()), 1e-5);
+  EXPECT_EQ(e.fold_runs(), 3u);
+}

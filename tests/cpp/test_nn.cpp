@@ -124,3 +124,30 @@ TEST(Nn, CompiledModelPredictsTheReferenceAndTrains) {
   EXPECT_EQ(mt.steps(), 31);
   EXPECT_EQ(mt.parameter("0.weight").data_ptr(), lin.weight.data_ptr());  // the module's own tensors trained
 }
+
+// Folded batch norm (docs/inference.md): a raw write into a state_dict tensor is seen after weights_changed(), and
+// the prediction then equals a float64 reference of the new weights (conv 1x1 -> batch norm with running stats).
+TEST(Nn, ModelWeightsChangedRecomputesFoldedBatchNorm) {
+  nn::manual_seed(5);
+  nn::Conv2d conv(2, 2, 1);
+  nn::BatchNorm2d bn(2);
+  nn::Sequential net{conv, bn};
+  Model m = nn::compile(net, {1, 2, 1, 1});
+  Tensor x = Tensor::empty({1, 2, 1, 1});
+  x.data<float>()[0] = 0.5f, x.data<float>()[1] = -1.25f;
+  auto reference = [&](int k) {
+    double z = conv.bias.data<float>()[k];
+    for (int c = 0; c < 2; ++c) z += double(conv.weight.data<float>()[k * 2 + c]) * x.data<float>()[c];
+    const double mean = bn.running_mean.data<float>()[k], var = bn.running_var.data<float>()[k];
+    return (z - mean) / std::sqrt(var + 1e-5) * bn.weight.data<float>()[k] + bn.bias.data<float>()[k];
+  };
+  Tensor y = m.predict(x);
+  for (int k = 0; k < 2; ++k) EXPECT_NEAR(y.data<float>()[k], reference(k), 1e-5);
+  const float before = y.data<float>()[0];
+  bn.running_var.data<float>()[0] = 4.f;  // raw writes
+  conv.weight.data<float>()[1] = 2.f;
+  m.weights_changed();
+  y = m.predict(x);
+  for (int k = 0; k < 2; ++k) EXPECT_NEAR(y.data<float>()[k], reference(k), 1e-5);
+  EXPECT_GT(std::abs(reference(0) - before), 1e-3);  // the weights moved: a stale fold would fail the check above
+}

@@ -94,6 +94,10 @@ struct CompileOptions {
   bool plan_memory = true;  // false: every value gets its own buffer (debugging)
   bool fuse = false;        // run the fusion passes (fuse_graph) before planning
   int fixed_io = -1;        // copy inputs into slots of their own: 1 yes, 0 no (borrow), -1 the backend's choice
+  // Folded constants (docs/inference.md): on the CPU, pure steps that read only parameters and constants (the
+  // bn_fold fusion's conv_bn_fold, a reshape of a weight, ...) run before a step only when a weight version they
+  // read moved, into buffers of their own; false runs them in every step like any other.
+  bool fold_constants = true;
   // Algorithm overrides and tuning values, merged over the FASTCONV_ALGO environment variable (these win):
   // {"conv": "winograd_f4x3"} forces an algorithm of an op family (or of one op, or "*" for all) where it
   // applies; {"conv.winograd_fused_tiles": "64"} sets a family's tuning value. See docs/design.md.
@@ -187,15 +191,26 @@ class FASTCONV_API Executable {
     std::string op, algo, scope;
     double total_ms;
     uint64_t calls;
+    bool folded;  // a folded-constant step: its calls count recomputations, not runs
   };
   void set_profiling(bool on);
   std::vector<StepProfile> profile() const;
+
+  // Folded constants (CompileOptions::fold_constants; docs/inference.md). The prologue (the folded steps) runs at
+  // the start of a step when the version of a parameter or constant it reads changed since it last ran (or never
+  // ran), while no other call of this executable is running; calls then share its results.
+  int folded_steps() const;
+  uint64_t fold_runs() const;  // how many times the prologue ran
+  // Tells the executable (and every other one sharing these tensors) that its parameters or constants were written
+  // behind fastconv's back (through a raw pointer or a NumPy view): bumps the version of each of their storages.
+  void weights_changed() const;
 
  private:
   struct Step;
   struct Context;
   struct Binding;  // where a value that changes between runs appears in the steps' argument lists
   struct IndexCheck;  // an input holding indices (class labels), checked before a step starts
+  struct FoldCache;   // the folded steps, their buffers and the versions they were computed from
   std::unique_ptr<Context> make_context() const;
   Context* acquire() const;
   void release(Context* c) const;
@@ -205,6 +220,8 @@ class FASTCONV_API Executable {
   void execute(Context& c) const;
   Tensor take(Context& c, ValueId id) const;
   void rebind(Context& c, ValueId v, const Tensor& t) const;
+  void fold_acquire(Context& c, bool prof, bool anomaly) const;  // recomputes if stale; then counts as a reader
+  void fold_release() const;
 
   std::shared_ptr<Graph> graph_;
   std::vector<ValueId> outputs_;
@@ -223,6 +240,8 @@ class FASTCONV_API Executable {
   bool stateful_ = false, fixed_io_ = false;
   int max_contexts_ = 1;
   FuseStats fuse_stats_;
+  std::unique_ptr<FoldCache> fold_;                 // null: nothing folded
+  std::vector<std::shared_ptr<Storage>> written_;   // storages stateful steps write: bumped after each run
 
   mutable std::atomic<uint64_t> step_{0};
   mutable std::atomic<bool> profiling_{false};

@@ -53,6 +53,10 @@ class FASTCONV_API Model {
   // model's own (writing into them changes the model).
   NamedTensors state_dict() const;
   Tensor parameter(const std::string& name) const;  // ValueError naming close names when absent
+  // Call after writing into state_dict()/parameter() tensors through their raw data pointers: constants the
+  // programs fold from them (batch-norm folding) are recomputed at the next call. Writes through Tensor::copy_from
+  // or fill_, nn::Module::load_state_dict and train_step are seen without it (docs/inference.md).
+  void weights_changed() const;
 
   struct Impl;
   explicit Model(std::shared_ptr<Impl> impl);

@@ -1,5 +1,6 @@
 // Tensor: a strided view over reference-counted storage. Kernels see raw pointers; this is what the API passes.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -50,11 +51,19 @@ class FASTCONV_API Storage {
   size_t nbytes() const { return nbytes_; }
   Device device() const { return device_; }
 
+  // The weight version: bumped by every write to these bytes that fastconv makes or is told about (compiled
+  // optimizer updates and running statistics, Tensor::copy_from/fill_, load_state_dict, Python writes through a
+  // Parameter, weights_changed()). Constants folded from parameters (docs/inference.md) are recomputed when a
+  // version they were computed from moved. Kernels writing arena values do not bump it (nobody folds those).
+  uint64_t version() const { return version_.load(std::memory_order_acquire); }
+  void bump_version() { version_.fetch_add(1, std::memory_order_acq_rel); }
+
  private:
   void* data_;
   size_t nbytes_;
   Device device_;
   Deleter deleter_;
+  std::atomic<uint64_t> version_{0};
 };
 
 class FASTCONV_API Tensor {

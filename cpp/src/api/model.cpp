@@ -264,6 +264,13 @@ void Model::set_lr(double lr, size_t group) {
 
 NamedTensors Model::state_dict() const { return impl_->g.state_dict; }
 
+void Model::weights_changed() const {
+  for (const auto& [n, t] : impl_->g.state_dict)
+    if (t.defined()) t.storage()->bump_version();
+  std::lock_guard<std::mutex> lock(impl_->predict_mu);
+  for (const Impl::Program& p : impl_->predict_cache) p.exe->weights_changed();
+}
+
 Tensor Model::parameter(const std::string& name) const {
   std::vector<std::pair<size_t, std::string>> close;
   for (const auto& [n, t] : impl_->g.state_dict) {

@@ -57,6 +57,15 @@ std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
 }
 
 namespace {
+// Bumps a storage's version when it goes out of scope: a write is announced once its bytes are there, so that a
+// reader which sees the new version also sees the new bytes (folded constants: docs/inference.md).
+struct VersionBump {
+  Storage* s;
+  ~VersionBump() {
+    if (s) s->bump_version();
+  }
+};
+
 void check_shape(const Shape& shape, const char* who) {
   for (int64_t d : shape)
     FC_CHECK(d >= 0, Value, who, ": shape ", shape_str(shape), " has a negative dimension; sizes must be >= 0");
@@ -195,6 +204,7 @@ void store(char* p, DType t, double v) {
 void Tensor::copy_from(const Tensor& src) {
   FC_CHECK(src.shape() == shape_, Value, "copy_from: source shape ", shape_str(src.shape()),
            " does not match destination shape ", shape_str(shape_));
+  const VersionBump bump{storage_.get()};  // after the bytes are written, on every path out
   int64_t n = numel();
   if (!device().is_cpu() || !src.device().is_cpu()) {  // a synchronous cudaMemcpy, as torch's copy_ to/from cuda
     FC_CHECK(src.dtype() == dtype_ && src.is_contiguous() && is_contiguous(), NotImplemented,
@@ -245,6 +255,7 @@ Tensor Tensor::to(DType dtype) const {
 Tensor& Tensor::fill_(float value) {
   FC_CHECK(device().is_cpu(), NotImplemented, "fill_: only cpu tensors, got ", device().str());
   FC_CHECK(is_contiguous(), Value, "fill_: needs a contiguous tensor");
+  const VersionBump bump{storage_.get()};
   int64_t n = numel();
   char* d = static_cast<char*>(data_ptr());
   if (dtype_ == DType::f32) {

@@ -22,6 +22,8 @@ std::unique_ptr<Executable::Context> Executable::make_context() const {
     const Value& val = g.value(v);
     if (val.kind == ValueKind::Param || val.kind == ValueKind::Const) {
       c->views[size_t(v)] = val.data;
+    } else if (fold_ && fold_->buffers[size_t(v)].defined()) {
+      c->views[size_t(v)] = fold_->buffers[size_t(v)];
     } else if (arena_offset_[size_t(v)] >= 0) {
       c->views[size_t(v)] = Tensor(c->arena, arena_offset_[size_t(v)], val.desc.shape,
                                    contiguous_strides(val.desc.shape), val.desc.dtype);
@@ -219,12 +221,23 @@ void Executable::execute(Context& c) const {
   step_.fetch_add(1);
   const bool prof = profiling_.load(), anomaly = g_anomaly.load();
   if (anomaly) check_finite(c, steps_.size());
+  if (fold_) fold_acquire(c, prof, anomaly);
+  // When the steps are done (or one failed): the folded constants may be recomputed again, and what this program
+  // wrote (updates, running statistics, counters) gets a new version, however far it got.
+  struct Done {
+    const Executable* e;
+    ~Done() {
+      if (e->fold_) e->fold_release();
+      for (const auto& st : e->written_) st->bump_version();
+    }
+  } done{this};
   auto launch = [&] {
     RunContext ctx;
     ctx.stream = c.queue->stream();
     char* arena = static_cast<char*>(c.arena->data());
     for (size_t i = 0; i < steps_.size(); ++i) {
       const Step& s = steps_[i];
+      if (s.folded) continue;  // fold_acquire ran it, or its result is current
       ctx.workspace = s.prepared.workspace_bytes ? arena + s.ws_offset : nullptr;
       ctx.workspace_bytes = s.prepared.workspace_bytes;
       if (!prof) {
@@ -293,6 +306,78 @@ std::vector<Tensor> Executable::call(const std::vector<std::pair<ValueId, Tensor
   return out;
 }
 
+// The readers/writer gate of FoldCache (executor_impl.h). The versions are read before the bytes: a write that
+// lands during the recomputation bumps a version after it, so the next call recomputes again.
+void Executable::fold_acquire(Context& c, bool prof, bool anomaly) const {
+  FoldCache& f = *fold_;
+  std::unique_lock<std::mutex> lock(f.mu);
+  f.cv.wait(lock, [&] { return !f.writing; });
+  bool fresh = f.valid;
+  for (size_t k = 0; fresh && k < f.deps.size(); ++k) fresh = f.deps[k]->version() == f.seen[k];
+  if (fresh) {
+    ++f.readers;
+    return;
+  }
+  f.writing = true;
+  f.cv.wait(lock, [&] { return f.readers == 0; });
+  for (size_t k = 0; k < f.deps.size(); ++k) f.seen[k] = f.deps[k]->version();
+  f.valid = false;
+  lock.unlock();
+  try {
+    RunContext ctx;
+    ctx.stream = c.queue->stream();
+    for (size_t i : f.steps) {
+      const Step& s = steps_[i];
+      ctx.workspace = s.prepared.workspace_bytes ? f.scratch->data() : nullptr;
+      ctx.workspace_bytes = s.prepared.workspace_bytes;
+      const auto t0 = std::chrono::steady_clock::now();
+      s.prepared.run(c.in[i], c.out[i], ctx);
+      c.queue->synchronize();
+      if (prof) {  // profiling runs hold serial_mu_
+        Step& m = const_cast<Step&>(s);
+        m.prof_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        ++m.prof_calls;
+      }
+      if (anomaly) check_finite(c, i);
+    }
+  } catch (...) {
+    lock.lock();
+    f.writing = false;
+    lock.unlock();
+    f.cv.notify_all();
+    throw;
+  }
+  lock.lock();
+  f.valid = true;
+  f.writing = false;
+  ++f.readers;
+  f.runs.fetch_add(1);
+  lock.unlock();
+  f.cv.notify_all();
+}
+
+void Executable::fold_release() const {
+  FoldCache& f = *fold_;
+  bool last = false;
+  {
+    std::lock_guard<std::mutex> lock(f.mu);
+    last = --f.readers == 0;
+  }
+  if (last) f.cv.notify_all();
+}
+
+int Executable::folded_steps() const { return fold_ ? int(fold_->steps.size()) : 0; }
+
+uint64_t Executable::fold_runs() const { return fold_ ? fold_->runs.load() : 0; }
+
+void Executable::weights_changed() const {
+  for (int v = 0; v < graph_->num_values(); ++v) {
+    const Value& val = graph_->value(v);
+    if ((val.kind == ValueKind::Param || val.kind == ValueKind::Const) && val.data.defined())
+      val.data.storage()->bump_version();
+  }
+}
+
 Executable::Context& Executable::default_context() const {
   if (!default_) default_ = make_context();  // made on first use: call() never needs it
   return *default_;
@@ -337,7 +422,7 @@ std::vector<Executable::StepProfile> Executable::profile() const {
   int i = 0;
   for (const Step& s : steps_) {
     const Node& n = graph_->node(s.node);
-    out.push_back({i++, n.op, s.prepared.algo, n.scope, s.prof_ms, s.prof_calls});
+    out.push_back({i++, n.op, s.prepared.algo, n.scope, s.prof_ms, s.prof_calls, s.folded});
   }
   return out;
 }

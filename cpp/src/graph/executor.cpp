@@ -1,6 +1,7 @@
 // Building an Executable: dead-code removal, schedule, liveness, buffer sharing (views, in-place), the memory
 // plan and kernel choice. Everything here runs once; graph/context.cpp runs the result.
 #include <algorithm>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -60,13 +61,53 @@ Executable::Executable(std::shared_ptr<Graph> graph, std::vector<ValueId> output
   std::vector<char> is_output(size_t(nv), 0);
   for (ValueId o : outputs_) last[size_t(o)] = end, is_output[size_t(o)] = 1;
 
+  // Folded constants (docs/inference.md), decided before planning so that their outputs stay out of the arena: a
+  // pure step whose inputs are parameters, constants or folded outputs, none of its outputs a graph output. A step
+  // reading state this program's own side-effect steps write is not folded: in-line, it might read the value
+  // before or after the write depending on its place, and the prologue always runs first. The storages those
+  // steps write are bumped after every run, so that other programs' folds see the update.
+  std::vector<char> folded(size_t(nv), 0);
+  {
+    std::vector<char> written(size_t(nv), 0);
+    std::set<const Storage*> known;
+    for (const Step& s : steps_) {
+      const Node& n = g.node(s.node);
+      if (!reg.get(n.op).side_effects) continue;
+      // batch_norm has side effects as an op, but in eval mode (training=false) it writes nothing
+      const bool writes = !n.attrs.has("training") || AttrReader(n.op, n.attrs).get_bool("training", true);
+      for (ValueId v : n.inputs) {
+        const Value& val = g.value(v);
+        if (val.kind != ValueKind::Param && val.kind != ValueKind::Const) continue;
+        written[size_t(v)] = 1;
+        if (writes && val.data.defined() && known.insert(val.data.storage().get()).second)
+          written_.push_back(val.data.storage());
+      }
+    }
+    if (opts_.fold_constants && opts_.device.is_cpu())
+      for (Step& s : steps_) {
+        const Node& n = g.node(s.node);
+        if (reg.get(n.op).side_effects || n.inputs.empty() || n.outputs.empty()) continue;
+        bool ok = true;
+        for (ValueId v : n.inputs) {
+          const ValueKind k = g.value(v).kind;
+          ok = ok && (((k == ValueKind::Param || k == ValueKind::Const) && !written[size_t(v)]) || folded[size_t(v)]);
+        }
+        for (ValueId o : n.outputs) ok = ok && !is_output[size_t(o)];
+        if (!ok) continue;
+        s.folded = true;
+        for (ValueId o : n.outputs) folded[size_t(o)] = 1;
+      }
+  }
+
   // Buffer sharing (planned mode only): a value joins the buffer of another ("root") when
   //  - its op is a view (reshape): same bytes, no copy; the root then lives as long as its longest-lived alias;
   //  - its op may write output 0 over input `inplace_input` and that input's buffer dies at this node.
   root_.resize(size_t(nv));
   for (int v = 0; v < nv; ++v) root_[size_t(v)] = v;
   std::vector<int> group_last = last;
-  auto is_planned = [&](ValueId v) { return g.value(v).kind == ValueKind::Computed && first[size_t(v)] >= 0; };
+  auto is_planned = [&](ValueId v) {
+    return g.value(v).kind == ValueKind::Computed && first[size_t(v)] >= 0 && !folded[size_t(v)];
+  };
   if (opts_.plan_memory) {
     for (const Step& s : steps_) {
       const Node& n = g.node(s.node);
@@ -113,6 +154,7 @@ Executable::Executable(std::shared_ptr<Graph> graph, std::vector<ValueId> output
     iv.push_back({val.desc.nbytes(), first[size_t(v)], group_last[size_t(v)]});
     plan_.push_back({v, val.producer, 0, val.desc.nbytes(), first[size_t(v)], group_last[size_t(v)]});
   }
+  size_t fold_scratch = 0;
   for (Step& s : steps_) {
     const Node& n = g.node(s.node);
     std::vector<TensorDesc> in, out;
@@ -129,7 +171,9 @@ Executable::Executable(std::shared_ptr<Graph> graph, std::vector<ValueId> output
         if (r.input < n.inputs.size() && g.value(n.inputs[r.input]).kind == ValueKind::Input &&
             in[r.input].dtype == DType::i64)
           index_checks_.push_back({n.inputs[r.input], n.op, std::move(r)});
-    if (s.prepared.workspace_bytes) {
+    if (s.prepared.workspace_bytes && s.folded) {
+      fold_scratch = std::max(fold_scratch, s.prepared.workspace_bytes);
+    } else if (s.prepared.workspace_bytes) {
       naive_bytes_ += (s.prepared.workspace_bytes + 63) / 64 * 64;
       int p = pos_of[size_t(s.node)];
       iv.push_back({s.prepared.workspace_bytes, p, p});
@@ -155,6 +199,32 @@ Executable::Executable(std::shared_ptr<Graph> graph, std::vector<ValueId> output
     if (is_planned(v) && !own_buffer_[size_t(v)]) arena_offset_[size_t(v)] = arena_offset_[size_t(root_[size_t(v)])];
   for (const PlannedBuffer& b : plan_)
     if (b.value == kNoValue) steps_[size_t(pos_of[size_t(b.node)])].ws_offset = b.offset;
+
+  if (std::any_of(steps_.begin(), steps_.end(), [](const Step& s) { return s.folded; })) {
+    fold_ = std::make_unique<FoldCache>();
+    FoldCache& f = *fold_;
+    std::set<const Storage*> known;
+    for (size_t i = 0; i < steps_.size(); ++i) {
+      if (!steps_[i].folded) continue;
+      f.steps.push_back(i);
+      for (ValueId v : steps_[i].in) {
+        const Value& val = g.value(v);
+        if ((val.kind == ValueKind::Param || val.kind == ValueKind::Const) && val.data.defined() &&
+            known.insert(val.data.storage().get()).second)
+          f.deps.push_back(val.data.storage());
+      }
+    }
+    f.seen.assign(f.deps.size(), 0);
+    f.buffers.resize(size_t(nv));
+    for (int v = 0; v < nv; ++v)
+      if (folded[size_t(v)]) {
+        const TensorDesc& d = g.value(v).desc;
+        f.buffers[size_t(v)] =
+            Tensor(backend.allocate(d.nbytes(), opts_.device), 0, d.shape, contiguous_strides(d.shape), d.dtype);
+      }
+    f.scratch_bytes = fold_scratch;
+    if (fold_scratch) f.scratch = backend.allocate(fold_scratch, opts_.device);
+  }
 
   for (int v = 0; v < nv; ++v) {
     const Value& val = g.value(v);
@@ -199,6 +269,7 @@ std::string Executable::schedule_str() const {
     const Node& n = graph_->node(s.node);
     os << "  [" << i++ << "] " << n.op;
     if (!s.prepared.algo.empty()) os << " <" << s.prepared.algo << ">";
+    if (s.folded) os << " [folded]";
     os << " (";
     for (size_t k = 0; k < n.inputs.size(); ++k) os << (k ? ", " : "") << "%" << n.inputs[k];
     os << ") -> ";

@@ -1,5 +1,8 @@
 // The parts of Executable that only executor.cpp (building) and context.cpp (running) see.
 #pragma once
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <vector>
 
 #include "backend/backend.h"
@@ -14,6 +17,7 @@ struct Executable::Step {
   Prepared prepared;
   std::vector<ValueId> in, out;
   size_t ws_offset = 0;
+  bool folded = false;  // runs in the fold prologue (FoldCache), not in the step loop
   double prof_ms = 0;  // written only while profiling, when calls run one at a time
   uint64_t prof_calls = 0;
 };
@@ -32,6 +36,26 @@ struct Executable::Binding {
     size_t slot;
   };
   std::vector<Use> uses;
+};
+
+// Folded constants: steps whose inputs are parameters, constants or other folded steps' outputs, run only when a
+// version they depend on moved. Their outputs live in buffers of the executable (not of a context, not in the
+// arena), which every context's argument lists point at. A readers/writer gate: a call counts as a reader from
+// the version check to the end of its steps; a recomputation waits until there are no readers and holds new
+// callers back until it is done, so no run sees half-recomputed constants.
+struct Executable::FoldCache {
+  std::vector<size_t> steps;                   // schedule positions, in order
+  std::vector<std::shared_ptr<Storage>> deps;  // the parameters' and constants' storages they read
+  std::vector<uint64_t> seen;                  // deps' versions read before the last recomputation
+  bool valid = false;
+  std::vector<Tensor> buffers;                 // per value: its persistent buffer (undefined unless folded)
+  std::shared_ptr<Storage> scratch;            // the largest folded step's workspace
+  size_t scratch_bytes = 0;
+  std::mutex mu;
+  std::condition_variable cv;
+  int readers = 0;
+  bool writing = false;
+  std::atomic<uint64_t> runs{0};
 };
 
 // Everything one call needs besides the program: its arena, where every value lives, and each step's argument

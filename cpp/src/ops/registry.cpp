@@ -177,6 +177,10 @@ std::vector<Tensor> run_op(const std::string& op, const std::vector<Tensor>& inp
     ctx.workspace_bytes = p.workspace_bytes;
   }
   p.run(cin, cout, ctx);
+  // An eager op with side effects (batch_norm in training mode) wrote into its inputs: their weight versions move,
+  // so that folded constants computed from them are recomputed (docs/inference.md).
+  if (def.side_effects)
+    for (const Tensor& t : cin) t.storage()->bump_version();
   return cout;
 }
 

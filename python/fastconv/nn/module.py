@@ -62,6 +62,40 @@ class Parameter(np.ndarray):
     def __reduce__(self):
         return (Parameter, (np.asarray(self), self.requires_grad))
 
+    # ---- weight versions (docs/inference.md) ---------------------------------------------------------------------
+    # Writes through a Parameter bump the version of its engine storage, so compiled programs recompute the constants
+    # they fold from it (batch-norm folding). Writes through a raw NumPy view (p.view(np.ndarray), state_dict()
+    # arrays, buffers) are not seen: call Compiled.weights_changed() after them.
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        _C.bump_versions([self])
+
+    def fill(self, value) -> None:
+        super().fill(value)
+        _C.bump_versions([self])
+
+    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        args = [i.view(np.ndarray) if isinstance(i, Parameter) else i for i in inputs]
+        if out is not None:
+            kwargs["out"] = tuple(o.view(np.ndarray) if isinstance(o, Parameter) else o for o in out)
+        result = getattr(ufunc, method)(*args, **kwargs)
+        if out is None:
+            return result
+        written = [o for o in out if isinstance(o, Parameter)]
+        if written:
+            _C.bump_versions(written)
+        # in-place operators (p *= 2) must hand back the Parameter itself
+        if isinstance(result, tuple):
+            return tuple(o if isinstance(o, Parameter) else r for r, o in zip(result, out))
+        return out[0] if len(out) == 1 and isinstance(out[0], Parameter) else result
+
+    def __array_function__(self, func, types, args, kwargs):
+        result = super().__array_function__(func, types, args, kwargs)
+        dst = [a for a in list(args[:1]) + [kwargs.get("out"), kwargs.get("dst")] if isinstance(a, Parameter)]
+        if dst and (func in _WRITERS or "out" in kwargs):
+            _C.bump_versions(dst)
+        return result
+
     def requires_grad_(self, requires_grad: bool = True) -> "Parameter":
         self.requires_grad = bool(requires_grad)
         return self
@@ -70,6 +104,10 @@ class Parameter(np.ndarray):
         return "Parameter containing:\n" + repr(self.view(np.ndarray)) + \
             ("" if self.requires_grad else ", requires_grad=False")
 
+
+# NumPy functions that write into their first argument (Parameter.__array_function__ bumps its version).
+_WRITERS = {f for f in (getattr(np, n, None) for n in ("copyto", "put", "place", "putmask", "fill_diagonal",
+                                                      "put_along_axis")) if f is not None}
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -362,9 +400,12 @@ class Module:
                 errors.insert(0, "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ".")
         if errors:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
+        written = []
         for k, dst in own.items():
             if k in given:
-                dst[...] = _to_numpy(given[k], k)
+                np.ndarray.__setitem__(dst, Ellipsis, _to_numpy(given[k], k))
+                written.append(dst)
+        _C.bump_versions(written)  # buffers are plain arrays: their writes are announced here
         return IncompatibleKeys(missing, unexpected)
 
     # ---- calling ------------------------------------------------------------------------------------------------

@@ -54,6 +54,8 @@ class _BatchNorm(Module):
             self._buffers["running_mean"][...] = 0
             self._buffers["running_var"][...] = 1
             self._buffers["num_batches_tracked"][...] = 0
+            from .. import _C
+            _C.bump_versions([self._buffers[k] for k in ("running_mean", "running_var", "num_batches_tracked")])
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
