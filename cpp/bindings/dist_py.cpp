@@ -27,6 +27,7 @@ void bind_dist(py::module_& m) {
   m.def("dist_rank", &dist::rank);
   m.def("dist_world_size", &dist::world_size);
   m.def("dist_collectives_completed", &dist::collectives_completed);
+  m.def("dist_comm_seconds", &dist::comm_seconds);
   m.def("dist_barrier", &dist::barrier, py::call_guard<py::gil_scoped_release>());
   m.def("dist_finalize", &dist::finalize, py::call_guard<py::gil_scoped_release>());
   m.def("dist_all_reduce_sum", [](py::array a) {

@@ -48,6 +48,7 @@ struct State {
   int64_t ask_buf = 0;
   int rank = 0, size = 1;
   double timeout = 300;
+  double busy = 0;  // seconds in collectives
 };
 State S;
 
@@ -174,8 +175,10 @@ void worker() {
       S.queue.pop_front();
       S.current = t.id;
     }
+    const auto t0 = Clock::now();
     const bool ok = run_task(t);
     std::lock_guard<std::mutex> lock(S.mu);
+    S.busy += std::chrono::duration<double>(Clock::now() - t0).count();
     S.current = 0;
     if (!ok) {
       S.cv.notify_all();
@@ -271,8 +274,13 @@ void finalize() {
   if (S.we_initialized) MPI_Finalize();
 }
 
+double busy_seconds() {
+  std::lock_guard<std::mutex> lock(S.mu);
+  return S.busy;
+}
+
 const fastconv_comm_api kApi = {FASTCONV_COMM_ABI_VERSION, init, allreduce_sum_start, broadcast_start,
-                                barrier_start, wait, finalize};
+                                barrier_start, wait, finalize, busy_seconds};
 
 }  // namespace
 

@@ -75,6 +75,7 @@ std::string backend() { return comm().backend; }
 int rank() { return comm().rank; }
 int world_size() { return comm().size; }
 int64_t collectives_completed() { return comm().completed.load(); }
+double comm_seconds() { return comm().api ? comm().api->busy_seconds() : 0.0; }
 
 int64_t allreduce_sum_start(float* data, int64_t n) {
   const fastconv_comm_api* api = need();

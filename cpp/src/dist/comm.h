@@ -29,5 +29,8 @@ void barrier();
 void finalize();
 // Collectives started and waited for so far (tests check the graph's nodes talk when they should).
 int64_t collectives_completed();
+// Seconds spent running collectives so far (0 for 'local'): with the time steps spent blocked in waits, how much
+// communication the backward pass hid.
+double comm_seconds();
 
 }  // namespace fastconv::dist

@@ -29,6 +29,8 @@ typedef struct fastconv_comm_api {
   // Ends communication: MPI_Finalize after a clean run, MPI_Abort (which ends every rank) after a failure, so a
   // job never hangs at exit on a rank that stopped answering.
   void (*finalize)(void);
+  // Seconds the plugin's thread has spent running collectives (posted to completed), for overlap reports.
+  double (*busy_seconds)(void);
 } fastconv_comm_api;
 
 // The one symbol a plugin exports.
