@@ -233,6 +233,8 @@ TrainSpec spec_from_dict(const py::dict& d) {
   if (d.contains("clip_grad_norm") && !d["clip_grad_norm"].is_none())
     s.clip_grad_norm = d["clip_grad_norm"].cast<double>();
   if (d.contains("clip_norm_type")) s.clip_norm_type = d["clip_norm_type"].cast<double>();
+  if (d.contains("allreduce_bucket_bytes") && !d["allreduce_bucket_bytes"].is_none())
+    s.allreduce_bucket_bytes = d["allreduce_bucket_bytes"].cast<int64_t>();
   return s;
 }
 

@@ -15,6 +15,7 @@ void bind_graph(pybind11::module_& m);
 void bind_train(pybind11::module_& m);
 void bind_model(pybind11::module_& m);
 void bind_io(pybind11::module_& m);
+void bind_dist(pybind11::module_& m);
 }  // namespace fastconv
 
 namespace py = pybind11;
@@ -95,4 +96,5 @@ PYBIND11_MODULE(_C, m) {
   bind_train(m);
   bind_model(m);
   bind_io(m);
+  bind_dist(m);
 }

@@ -247,6 +247,9 @@ class Compiled:
                 spec = dict(loss=loss.id, optimizer=self.optimizer._kind,
                             groups=self.optimizer._spec_groups(bound),
                             clip_grad_norm=self.clip_grad_norm, clip_norm_type=self.clip_norm_type)
+                bucket = getattr(self.model, "_fc_allreduce_bucket_bytes", None)  # DistributedDataParallel
+                if bucket:
+                    spec["allreduce_bucket_bytes"] = int(bucket)
                 num_nodes = g.num_nodes
                 built = _C.build_training(g, spec, self.optimizer._cstate)
                 names = {v: n for n, v in trainable.values()}

@@ -50,11 +50,15 @@ struct TrainSpec {
   std::vector<ParamGroupSpec> groups;
   double clip_grad_norm = 0;  // > 0: torch.nn.utils.clip_grad_norm_ with this max_norm
   double clip_norm_type = 2;  // 2 or inf
+  // > 0: data-parallel training (fastconv.distributed): the gradients are averaged over the ranks, in buckets of
+  // about this many bytes filled in the order the backward pass completes them, before clipping and updates.
+  int64_t allreduce_bucket_bytes = 0;
 };
 
 struct TrainGraph {
   std::vector<ValueId> grads;  // d loss / d param, in the order of the groups' params
   ValueId step = kNoValue;     // this run's step index: the counter's value before its increment (0 first)
+  int buckets = 0;             // allreduce buckets (spec.allreduce_bucket_bytes > 0)
 };
 
 // Appends backward, clipping and updates for `spec` to g; state is required when spec names an optimizer.

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "backend/kernel.h"
 #include "fastconv/graph.h"
@@ -67,6 +68,60 @@ int schedule_updates_early(Rewriter& r, const Registry& reg) {
   return moved;
 }
 
+
+// Gradient buckets in flight (ops/dist.cpp): each allreduce_start moves up to right after the last node producing
+// one of its gradients, and each bucket's wait to right after the next bucket's start, so that a sum travels while
+// the backward pass computes the next bucket; the last wait stays where it was built, after the backward pass.
+// The updates that read a bucket then move up behind its wait (schedule_updates_early).
+int schedule_allreduce(Rewriter& r, const Registry& reg) {
+  const std::string& start_op = reg.role(Role::allreduce_start);
+  const std::string& wait_op = reg.role(Role::allreduce_wait);
+  r.index();
+  const int n = int(r.nodes.size());
+  std::vector<int> starts, waits;
+  for (int i = 0; i < n; ++i) {
+    const Node& x = r.nodes[size_t(i)];
+    if (x.op != start_op) continue;
+    const auto& readers = r.consumers[x.outputs[0]];
+    if (readers.size() != 1 || r.nodes[size_t(readers[0])].op != wait_op) return 0;  // not the builder's shape
+    starts.push_back(i);
+    waits.push_back(readers[0]);
+  }
+  if (starts.empty()) return 0;
+  const size_t k = starts.size();
+  std::vector<int> anchor(k, -1);
+  for (size_t b = 0; b < k; ++b) {
+    for (ValueId v : r.nodes[size_t(starts[b])].inputs) anchor[b] = std::max(anchor[b], r.producer_of(v));
+    if (b) anchor[b] = std::max(anchor[b], anchor[b - 1]);  // buckets leave in order
+  }
+  // (anchor, order key, node): start b has key 2b; wait b, after start b + 1, key 2b + 3. The last wait stays.
+  std::vector<std::tuple<int, size_t, int>> moved;
+  std::vector<char> is_moved(size_t(n), 0);
+  for (size_t b = 0; b < k; ++b) {
+    moved.emplace_back(anchor[b], 2 * b, starts[b]);
+    is_moved[size_t(starts[b])] = 1;
+    if (b + 1 < k) {
+      moved.emplace_back(anchor[b + 1], 2 * b + 3, waits[b]);
+      is_moved[size_t(waits[b])] = 1;
+    }
+  }
+  std::sort(moved.begin(), moved.end());
+  std::vector<Node> out;
+  size_t m = 0;
+  auto emit_anchored = [&](int pos) {
+    for (; m < moved.size() && std::get<0>(moved[m]) == pos; ++m) out.push_back(r.nodes[size_t(std::get<2>(moved[m]))]);
+  };
+  emit_anchored(-1);
+  for (int i = 0; i < n; ++i) {
+    if (is_moved[size_t(i)]) continue;
+    out.push_back(r.nodes[size_t(i)]);
+    emit_anchored(i);
+  }
+  FC_CHECK(out.size() == r.nodes.size(), Runtime, "fuse: allreduce scheduling lost nodes");
+  r.nodes = std::move(out);
+  return int(moved.size());
+}
+
 }  // namespace
 
 int FuseStats::total() const {
@@ -82,6 +137,7 @@ FuseStats empty_fuse_stats() {
     for (const std::string& extra : p.stats) st.counts[extra] = 0;
   }
   st.counts["early_updates"] = 0;
+  st.counts["allreduce_scheduled"] = 0;
   return st;
 }
 
@@ -106,6 +162,7 @@ std::shared_ptr<Graph> fuse_graph(const Graph& src, const std::vector<ValueId>& 
     st.counts[p.name] = r.sweep([&](int i, Rewriter::Edit* e) { return p.match(r, i, e); });
     if (p.count) p.count(r.nodes, st.counts);
   }
+  st.counts["allreduce_scheduled"] = schedule_allreduce(r, reg);
   st.counts["early_updates"] = schedule_updates_early(r, reg);
   // Fused nodes go through their attribute check and shape rules: a rewrite that changed a value's shape is a bug
   // here, not later.

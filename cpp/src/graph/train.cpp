@@ -66,6 +66,44 @@ ValueId step_counter(Graph& g, const Tensor& counter) {
   return step;
 }
 
+namespace {
+
+// Replaces each gradient by its average over the ranks: buckets of gradients in the order the backward pass
+// completes them (their producers' order), each one allreduce_start -> allreduce_wait. Returns the bucket count.
+int average_over_ranks(Graph& g, const TrainSpec& spec, std::vector<ValueId>& grads) {
+  const Registry& reg = Registry::global();
+  std::vector<size_t> order(grads.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return g.value(grads[a]).producer < g.value(grads[b]).producer; });
+  const std::string saved = g.current_scope;
+  int buckets = 0;
+  for (size_t at = 0; at < order.size();) {
+    std::vector<size_t> bucket;
+    int64_t bytes = 0;
+    while (at < order.size() && (bucket.empty() || bytes < spec.allreduce_bucket_bytes)) {
+      bytes += shape_numel(g.value(grads[order[at]]).desc.shape) * int64_t(sizeof(float));
+      bucket.push_back(order[at++]);
+    }
+    std::vector<ValueId> in;
+    std::vector<int64_t> dims, ranks;
+    for (size_t i : bucket) {
+      in.push_back(grads[i]);
+      const Shape& s = g.value(grads[i]).desc.shape;
+      dims.insert(dims.end(), s.begin(), s.end());
+      ranks.push_back(int64_t(s.size()));
+    }
+    g.current_scope = "allreduce:bucket" + std::to_string(buckets++);
+    const ValueId packed = g.add1(reg.role(Role::allreduce_start), in);
+    const std::vector<ValueId> avg = g.add(reg.role(Role::allreduce_wait), {packed}, {{"dims", dims}, {"ranks", ranks}});
+    for (size_t j = 0; j < bucket.size(); ++j) grads[bucket[j]] = avg[j];
+  }
+  g.current_scope = saved;
+  return buckets;
+}
+
+}  // namespace
+
 TrainGraph build_training(Graph& g, const TrainSpec& spec, OptimizerState* state) {
   const Registry& reg = Registry::global();
   std::vector<ValueId> wrt;
@@ -86,6 +124,7 @@ TrainGraph build_training(Graph& g, const TrainSpec& spec, OptimizerState* state
   // can no longer move them next to their gradients (ResNet-18's arena doubled).
   if (!spec.optimizer.empty()) out.step = step_counter(g, state->step());
   out.grads = wrt.empty() ? std::vector<ValueId>{} : append_backward(g, spec.loss, wrt);
+  if (spec.allreduce_bucket_bytes > 0 && !out.grads.empty()) out.buckets = average_over_ranks(g, spec, out.grads);
   if (spec.optimizer.empty()) return out;
   const OptimizerDef& opt = reg.optimizer(spec.optimizer);
   ValueId coef = kNoValue;

@@ -74,6 +74,8 @@ enum class Role {
   fill_like,          // (x; value) -> x's shape filled with `value`: the seed of a backward pass
   clip_grad_coef,     // (grads...; max_norm, norm_type) -> [1] coefficient (torch's clip_grad_norm_)
   counter_increment,  // (int64 counter) -> its old value; counter + 1 written in place: steps, num_batches_tracked
+  allreduce_start,    // (grads...) -> packed: starts averaging a gradient bucket over the ranks (ops/dist.cpp)
+  allreduce_wait,     // (packed) -> grads...: waits for it
 };
 
 // An optimizer as the training-program builder (graph/train.cpp) sees it: the update op applied to each parameter

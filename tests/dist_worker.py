@@ -1,0 +1,69 @@
+"""A data-parallel training run for tests/test_distributed.py, started under mpirun (or alone): a small conv net,
+SGD with momentum, 20 steps on a global batch of 8 split over the ranks; rank 0 saves the final weights.
+
+    python tests/dist_worker.py OUT.npy [--fault hang|kill] [--timeout S] [--bucket-mb MB]
+"""
+import argparse
+import os
+import signal
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+import fastconv as fc  # noqa: E402
+import fastconv.distributed as dist  # noqa: E402
+import fastconv.nn as nn  # noqa: E402
+
+STEPS, BATCH = 20, 8
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(1, 4, 3, padding=1)
+        self.c2 = nn.Conv2d(4, 6, 3, stride=2)
+        self.fc = nn.Linear(6 * 3 * 3, 3)
+
+    def forward(self, x):
+        x = fc.functional.relu(self.c2(fc.functional.relu(self.c1(x))))
+        return self.fc(x.reshape(x.shape[0], -1))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out")
+    ap.add_argument("--fault", choices=["hang", "kill"])
+    ap.add_argument("--timeout", type=float, default=60)
+    ap.add_argument("--bucket-mb", type=float, default=0.001)  # several buckets for this small net
+    a = ap.parse_args()
+    dist.init("auto", timeout=a.timeout)
+    r, w = dist.rank(), dist.world_size()
+    fc.manual_seed(100 + r)  # different weights per rank: DistributedDataParallel must start all from rank 0's
+    if r == 0:
+        fc.manual_seed(0)
+    model = dist.DistributedDataParallel(Net(), bucket_cap_mb=a.bucket_mb)
+    net = fc.compile(model, (BATCH // w, 1, 7, 7), loss="cross_entropy",
+                     optimizer=fc.optim.SGD(model.parameters(), lr=0.05, momentum=0.9))
+    rng = np.random.default_rng(1)
+    xs = rng.standard_normal((STEPS, BATCH, 1, 7, 7)).astype(np.float32)
+    ys = rng.integers(0, 3, (STEPS, BATCH))
+    part = slice(r * BATCH // w, (r + 1) * BATCH // w)
+    for i in range(STEPS):
+        if a.fault and r == 1 and i == 5:
+            if a.fault == "kill":
+                os.kill(os.getpid(), signal.SIGKILL)
+            time.sleep(3600)
+        net.train_step(xs[i, part], ys[i, part])
+    weights = np.concatenate([p.ravel() for p in model.parameters()])
+    if r == 0:
+        np.save(a.out, weights)
+    else:  # every rank holds the same weights: compare with rank 0's through the communicator
+        np.save(a.out + f".rank{r}.npy", weights)
+    dist.barrier()
+    print(f"rank {r}/{w}: done, {dist._C.dist_collectives_completed()} collectives", flush=True)
+
+
+if __name__ == "__main__":
+    main()

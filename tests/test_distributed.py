@@ -1,0 +1,141 @@
+"""fastconv.distributed: data-parallel training under mpirun (tests/dist_worker.py), faults, the sampler."""
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import fastconv as fc
+import fastconv.distributed as dist
+import fastconv.nn as nn
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORKER = os.path.join(HERE, "dist_worker.py")
+# CI installs OpenMPI and sets FASTCONV_EXPECT_MPI=1: there a missing mpirun or plugin fails instead of skipping.
+_have = shutil.which("mpirun") is not None and dist.is_available()
+if os.environ.get("FASTCONV_EXPECT_MPI") == "1" and not _have:
+    raise RuntimeError("FASTCONV_EXPECT_MPI=1 but mpirun or fastconv's MPI plugin (lib/libfastconv_mpi.so) is missing")
+needs_mpi = pytest.mark.skipif(not _have, reason="needs mpirun and fastconv built with MPI (libopenmpi-dev)")
+
+
+def _env():
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_btl="self,vader,tcp",
+               OMPI_MCA_rmaps_base_oversubscribe="1")
+    for k in [k for k in env if k.startswith(("OMPI_COMM_WORLD", "PMIX_", "PMI_"))]:
+        del env[k]  # a test run itself under mpirun must not look launched to its children
+    return env
+
+
+def _run(args, np_=None, timeout=120):
+    cmd = ([shutil.which("mpirun"), "-np", str(np_), "--oversubscribe"] if np_ else []) + [sys.executable, WORKER] + args
+    t = time.monotonic()
+    p = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=timeout)
+    return p, time.monotonic() - t
+
+
+@needs_mpi
+def test_two_ranks_with_half_batches_reach_the_weights_of_one_process(tmp_path):
+    one, two = str(tmp_path / "one.npy"), str(tmp_path / "two.npy")
+    p1, _ = _run([one])
+    assert p1.returncode == 0, p1.stderr
+    p2, _ = _run([two], np_=2)
+    assert p2.returncode == 0, p2.stdout + p2.stderr
+    a, b, b1 = np.load(one), np.load(two), np.load(two + ".rank1.npy")
+    assert np.linalg.norm(a - b) / np.linalg.norm(a) <= 1e-5
+    np.testing.assert_array_equal(b, b1)  # every rank holds the same weights
+    # 20 steps x several buckets + rank 0's parameter broadcasts went through the communicator on both ranks
+    assert "rank 0/2: done" in p2.stdout and "rank 1/2: done" in p2.stdout
+    # and the run really trained: the weights moved from the initial ones
+    assert np.abs(a).sum() > 0
+
+
+@needs_mpi
+def test_a_hung_rank_is_named_within_the_timeout(tmp_path):
+    p, took = _run([str(tmp_path / "w.npy"), "--fault", "hang", "--timeout", "3"], np_=2, timeout=90)
+    assert p.returncode != 0
+    out = p.stdout + p.stderr
+    assert "did not complete within 3 s" in out and "rank 1 has not reached it" in out, out[-3000:]
+    assert took < 60  # the job ended (MPI_Abort) instead of waiting for the sleeping rank
+
+
+@needs_mpi
+def test_a_killed_rank_ends_the_job_naming_it(tmp_path):
+    p, took = _run([str(tmp_path / "w.npy"), "--fault", "kill", "--timeout", "5"], np_=2, timeout=90)
+    assert p.returncode != 0
+    assert "rank 1" in p.stdout + p.stderr
+    assert took < 60
+
+
+class _Tiny(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+def test_local_backend_trains_like_no_wrapper():
+    dist.init("local")
+    assert dist.world_size() == 1 and dist.rank() == 0 and dist.backend() == "local"
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((6, 4)).astype(np.float32), rng.integers(0, 3, 6)
+    fc.manual_seed(3)
+    plain = _Tiny()
+    fc.manual_seed(3)
+    wrapped = dist.DistributedDataParallel(_Tiny(), bucket_cap_mb=1e-5)
+    assert list(wrapped.state_dict()) == ["module.fc.weight", "module.fc.bias"]  # torch's keys
+    nets = [fc.compile(m, x.shape, loss="cross_entropy", optimizer=fc.optim.SGD(m.parameters(), lr=0.1))
+            for m in (plain, wrapped)]
+    for _ in range(3):
+        la, lb = (n.train_step(x, y) for n in nets)
+        assert la == lb
+    assert nets[1].schedule().count("allreduce_wait") == 2 and "allreduce" not in nets[0].schedule()
+    np.testing.assert_array_equal(plain.fc.weight, wrapped.module.fc.weight)
+    a = np.arange(4, dtype=np.float32)
+    np.testing.assert_array_equal(dist.all_reduce(a.copy(), op="mean"), a)
+
+
+def test_bad_arguments_name_themselves():
+    with pytest.raises(ValueError, match="backend"):
+        dist.init("gloo")
+    with pytest.raises(ValueError, match="timeout"):
+        dist.init("local", timeout=0)
+    with pytest.raises(ValueError, match="bucket_cap_mb"):
+        dist.DistributedDataParallel(_Tiny(), bucket_cap_mb=0)
+    with pytest.raises(TypeError, match="float32"):
+        dist.init("local")
+        dist.all_reduce(np.zeros(3))
+    with pytest.raises(ValueError, match="rank"):
+        dist.DistributedSampler(range(10), num_replicas=2, rank=2)
+
+
+def test_ddp_before_init_says_what_to_do():
+    code = ("import sys; sys.path.insert(0, %r); import fastconv.distributed as d, fastconv.nn as nn\n"
+            "try:\n    d.DistributedDataParallel(nn.Linear(2, 2))\nexcept RuntimeError as e:\n    print(e)\n"
+            % os.path.join(HERE, "..", "python"))
+    p = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=60)
+    assert "call fastconv.distributed.init() first" in p.stdout, p.stdout + p.stderr
+
+
+@pytest.mark.parametrize("n,drop_last", [(10, False), (11, False), (11, True), (3, False)])
+def test_sampler_shards_as_torch_without_shuffle(n, drop_last):
+    torch = pytest.importorskip("torch")
+    from torch.utils.data.distributed import DistributedSampler as TorchSampler
+    for r in range(3):
+        ours = dist.DistributedSampler(range(n), num_replicas=3, rank=r, shuffle=False, drop_last=drop_last)
+        theirs = TorchSampler(range(n), num_replicas=3, rank=r, shuffle=False, drop_last=drop_last)
+        assert list(ours) == list(theirs) and len(ours) == len(theirs)
+    del torch
+
+
+def test_sampler_shuffles_one_order_per_epoch_shared_by_the_ranks():
+    shards = lambda e: [list(s) for s in  # noqa: E731
+                        [dist.DistributedSampler(range(20), num_replicas=4, rank=r, seed=7) for r in range(4)]
+                        if not s.set_epoch(e)]
+    e0, e1 = shards(0), shards(1)
+    assert sorted(sum(e0, [])) == list(range(20)) and sorted(sum(e1, [])) == list(range(20))  # disjoint, complete
+    assert e0 != e1 and e0 == shards(0)  # reshuffled per epoch, the same on every call (shared seed)
