@@ -21,6 +21,12 @@ std::string join(const std::vector<std::string>& v) {
   return out;
 }
 
+// Whether an override's algorithm name means kernel e: its own name, or for a backend's kernels named
+// "<algo>__<backend>" the plain algorithm ("conv=im2col_gemm" forces im2col_gemm__cuda on "cuda").
+bool answers_to(const KernelDef& e, const std::string& algo) {
+  return e.algo == algo || e.algo == algo + "__" + e.backend;
+}
+
 // The per-family variables that FASTCONV_ALGO replaced: a user who still sets one gets told, not ignored.
 constexpr const char* kRetired[] = {"FASTCONV_CONV_ALGO", "FASTCONV_NORM_ALGO",     "FASTCONV_POOL_ALGO",
                                     "FASTCONV_DROPOUT_ALGO", "FASTCONV_UPSAMPLE_ALGO", "FASTCONV_LINEAR_ALGO",
@@ -171,7 +177,7 @@ const KernelDef& KernelTable::select(const KernelCall& c) const {
   auto applies = [&](const KernelDef* e) { return !e->applies || e->applies(c); };
   if (const std::string* forced = c.options.algo_for(c.op, cands[0]->family))
     for (const KernelDef* e : cands)
-      if (e->algo == *forced && applies(e)) return *e;
+      if (answers_to(*e, *forced) && applies(e)) return *e;
   const KernelDef* fallback = nullptr;
   for (const KernelDef* e : cands) {
     if (!applies(e)) continue;
@@ -214,13 +220,12 @@ void KernelTable::validate(const KernelOptions& o) const {
     const std::string target = dot == std::string::npos ? key : key.substr(0, dot);
     if (target == "*") {
       FC_CHECK(dot == std::string::npos, Value, o.source, ": '", key, "': tuning values need a family name");
-      std::vector<std::string> all;
+      bool any = false;
       {
         std::shared_lock<std::shared_mutex> lock(mu_);
-        for (const auto& e : kernels_) all.push_back(e->algo);
+        for (const auto& e : kernels_) any = any || answers_to(*e, value);
       }
-      FC_CHECK(std::find(all.begin(), all.end(), value) != all.end(), Value, o.source, ": '*=", value,
-               "': no kernel is called '", value, "'");
+      FC_CHECK(any, Value, o.source, ": '*=", value, "': no kernel is called '", value, "'");
       continue;
     }
     const std::vector<std::string> known = algos(target, "");
@@ -235,7 +240,13 @@ void KernelTable::validate(const KernelOptions& o) const {
            "' is neither an op nor an op family (families: ", join({fams.begin(), fams.end()}),
            "; or any op name, or '*')");
     }
-    if (dot == std::string::npos && std::find(known.begin(), known.end(), value) == known.end()) {
+    bool found = false;
+    {
+      std::shared_lock<std::shared_mutex> lock(mu_);
+      for (const auto& e : kernels_)
+        found = found || ((e->op == target || e->family == target) && answers_to(*e, value));
+    }
+    if (dot == std::string::npos && !found) {
       // The CPU's algorithms first, then each other backend's own.
       std::string others;
       for (const std::string& b : backends())

@@ -46,6 +46,9 @@ void register_pass_kernels(KernelTable& k, const std::string& op, cpu::ConvPass 
 #if FASTCONV_WITH_CUDA
 // The "cuda" backend's entries for the same op (ops/cuda/conv.cpp); register_pass_kernels calls it.
 void register_pass_cuda_kernels(KernelTable& k, const std::string& op, cpu::ConvPass pass, PassGeometry geometry);
+// ... and its implicit-GEMM and Winograd entries (ops/cuda/conv_implicit.cpp).
+void register_pass_cuda_implicit_kernels(KernelTable& k, const std::string& op, cpu::ConvPass pass,
+                                         PassGeometry geometry);
 #endif
 
 }  // namespace fastconv::conv

@@ -193,6 +193,7 @@ void register_pass_kernels(KernelTable& k, const std::string& op, ConvPass pass,
   }
 #if FASTCONV_WITH_CUDA
   register_pass_cuda_kernels(k, op, pass, geometry);
+  register_pass_cuda_implicit_kernels(k, op, pass, geometry);
 #endif
 }
 
