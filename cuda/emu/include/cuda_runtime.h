@@ -26,6 +26,7 @@
 #define __noinline__ __attribute__((noinline))
 #define __restrict__ __restrict
 #define __launch_bounds__(...)
+#define __align__(n) __attribute__((aligned(n)))
 // One OS thread runs all fibers of a block, and a block runs to its end before the next starts on that thread.
 #define __shared__ static thread_local
 
