@@ -130,7 +130,8 @@ TEST(CudaMma, FragmentLayoutsAreTheIsas) {
     for (int i = 0; i < 128; ++i) C[size_t(i)] = float(4096 * i);
     const std::vector<float> D = run_mma(op, A, B, C);
     const std::vector<double> want = reference(K, A, B, C, identity);
-    for (int i = 0; i < 128; ++i) ASSERT_EQ(double(D[size_t(i)]), want[size_t(i)]) << "D(" << i / 8 << ", " << i % 8 << ")";
+    for (int i = 0; i < 128; ++i)
+      ASSERT_EQ(double(D[size_t(i)]), want[size_t(i)]) << "D(" << i / 8 << ", " << i % 8 << ")";
   }
 }
 
@@ -228,7 +229,8 @@ __global__ void ldmatrix_kernel(const uint16_t* src, int variant, uint32_t* out)
   const int lane = int(threadIdx.x);
   for (int i = 0; i < 8; ++i) reinterpret_cast<uint16_t*>(raw)[lane * 8 + i] = src[lane * 8 + i];
   __syncwarp();
-  const uint16_t* row = reinterpret_cast<const uint16_t*>(raw) + 8 * ((5 * lane + 3) % 32);  // slot(lane / 8, lane % 8);
+  // slot(lane / 8, lane % 8): lane l gives row l % 8 of matrix l / 8
+  const uint16_t* row = reinterpret_cast<const uint16_t*>(raw) + 8 * ((5 * lane + 3) % 32);
   uint32_t r[4] = {0, 0, 0, 0};
   switch (variant) {
     case 0: mma::ldmatrix_x1(r, row); break;
