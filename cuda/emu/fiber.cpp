@@ -78,7 +78,7 @@ struct Fiber {
   ctx::fcontext_t ctx = nullptr;
   void* fake_stack = nullptr;
   int vote = 0;
-  unsigned char slot[16];  // this lane's value in a warp collective
+  unsigned char slot[32];  // this lane's value in a warp collective (shuffle, exchange)
 };
 
 struct Block {
@@ -313,6 +313,22 @@ void shfl(unsigned mask, const void* in, void* out, size_t n, int mode, int arg,
     fault("__shfl*_sync at " + site_str(site) + ": " + where() + " reads lane " + std::to_string(src) +
           ", which is not in the mask 0x" + to_hex(mask) + " (its value is undefined on a GPU)");
   std::memcpy(out, t_block->fibers[f.linear / 32 * 32 + unsigned(src)].slot, n);
+  warp_rendezvous(mask, site);  // no lane overwrites its slot before every lane has read
+}
+
+// Every lane in mask deposits n bytes; each gets all of them (lane l's at out + l * n; lanes outside the mask
+// are left as they were). The warp-wide instructions of mma.cuh (mma.sync, ldmatrix) are built on this.
+void exchange(unsigned mask, const void* in, size_t n, void* out, const char* file, int line) {
+  const Site site{file, line};
+  if (n > sizeof(Fiber::slot))
+    fault("warp exchange at " + site_str(site) + ": " + std::to_string(n) + " bytes a lane (at most " +
+          std::to_string(sizeof(Fiber::slot)) + ")");
+  Fiber& f = *t_fiber;
+  std::memcpy(f.slot, in, n);
+  warp_rendezvous(mask, site);
+  const unsigned base = f.linear / 32 * 32;
+  for (unsigned l = 0; l < 32; ++l)
+    if (mask >> l & 1u) std::memcpy(static_cast<unsigned char*>(out) + l * n, t_block->fibers[base + l].slot, n);
   warp_rendezvous(mask, site);  // no lane overwrites its slot before every lane has read
 }
 

@@ -26,6 +26,7 @@
 #define __noinline__ __attribute__((noinline))
 #define __restrict__ __restrict
 #define __launch_bounds__(...)
+#define __align__(n) __attribute__((aligned(n)))
 // One OS thread runs all fibers of a block, and a block runs to its end before the next starts on that thread.
 #define __shared__ static thread_local
 
@@ -179,6 +180,8 @@ int syncthreads_count(int pred, const char* file, int line);
 void syncwarp(unsigned mask, const char* file, int line);
 // mode: 0 idx, 1 up, 2 down, 3 xor
 void shfl(unsigned mask, const void* in, void* out, size_t n, int mode, int arg, int width, const char* file, int line);
+// Each lane in mask gives n (<= 32) bytes and gets every lane's: lane l's at out + l * n (cuda/mma.cuh).
+void exchange(unsigned mask, const void* in, size_t n, void* out, const char* file, int line);
 // mode: 0 ballot, 1 any, 2 all
 unsigned vote(unsigned mask, int pred, int mode, const char* file, int line);
 unsigned active_mask();
