@@ -1,10 +1,10 @@
 // Host launchers of the convolutions the GEMM runs (cuda/conv.cu): im2col (cuda/fold.cu) + the tiled SGEMM
 // (cuda/gemm.cu), one image at a time, every group in one strided-batched product. The semantics of
-// ref::conv_forward / conv_backward_data / conv_backward_weight (cpu/ref/conv_ref.h) for cpu::ConvParams with at
-// most two spatial axes (p.in[0] == p.k[0] == p.out[0] == 1: conv1d, conv2d and the transposed ones); depthwise
-// convolutions have direct kernels (cuda/conv_depthwise.cuh). Layouts: x [N, C, in], w [K, C / groups, k],
-// y / dy [N, K, out]. Pointers are device pointers; the work is queued on `stream`; `workspace` is
-// conv_gemm_workspace_bytes(p) bytes of device memory (the column matrix of one image).
+// ref::conv_forward / conv_backward_data / conv_backward_weight (cpu/ref/conv_ref.h) for any cpu::ConvParams (one to
+// three spatial axes, any groups); depthwise convolutions also have direct kernels (cuda/conv_depthwise.cuh).
+// Layouts: x [N, C, in], w [K, C / groups, k], y / dy [N, K, out]. Pointers are device pointers; the work is
+// queued on `stream`; `workspace` is conv_gemm_workspace_bytes(p) bytes of device memory (the column matrix of one
+// image).
 #pragma once
 #include <cuda_runtime.h>
 
@@ -15,7 +15,7 @@
 
 namespace fastconv::cuda {
 
-bool conv_gemm_applies(const cpu::ConvParams& p);  // at most two spatial axes
+bool conv_gemm_applies(const cpu::ConvParams& p);  // groups divide both channel counts
 size_t conv_gemm_workspace_bytes(const cpu::ConvParams& p);
 
 // y = x (*) w (+ bias[k]).
@@ -27,6 +27,11 @@ void conv_gemm_backward_data__cuda(const cpu::ConvParams& p, const float* dy, co
 // dw (overwritten) = sum over the batch of dy_n x col(x_n)^T, images added in order (reproducible).
 void conv_gemm_backward_weight__cuda(const cpu::ConvParams& p, const float* dy, const float* x, float* dw,
                                      void* workspace, cudaStream_t stream);
+
+// w_out[q, t] = w[q, kv - 1 - t] for `kernels` kernels of kv taps each (w_out distinct from w): a true
+// convolution (convolve2d, the flipped kernel) runs as the correlation with the flipped weights, and the weight
+// gradient of the flipped kernel is flipped back.
+void flip_taps__cuda(const float* w, float* w_out, int64_t kernels, int64_t kv, cudaStream_t stream);
 
 // y[o, c, i] += bias[c] over a contiguous [outer, C, inner] tensor (conv and linear biases).
 void bias_add__cuda(float* y, const float* bias, int64_t outer, int64_t C, int64_t inner, cudaStream_t stream);

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 
+#include "cpu/conv_params.h"
 #include "cpu/ref/fold_ref.h"
 
 namespace fastconv::cuda {
@@ -17,5 +18,11 @@ void unfold__cuda(const ref::FoldParams& p, const float* x, float* col, int64_t 
 // x (overwritten) = sum of every column entry taken from that position. A gather, one thread an image element
 // summing its taps in the reference's order (kernel row, then column) in float: no atomics, the reference's bits.
 void fold__cuda(const ref::FoldParams& p, const float* col, float* x, int64_t n0, int64_t n1, cudaStream_t stream);
+
+// The same for one image of a convolution over up to three spatial axes (cpu::ConvParams; p.N is not read): col
+// [C * kd * kh * kw, od * oh * ow] (rows: channel, then the kernel taps; columns: the output positions) from x
+// [C, D, H, W], and x (overwritten) from col, its taps summed in (depth, row, column) order in float.
+void conv_unfold__cuda(const cpu::ConvParams& p, const float* x, float* col, cudaStream_t stream);
+void conv_fold__cuda(const cpu::ConvParams& p, const float* col, float* x, cudaStream_t stream);
 
 }  // namespace fastconv::cuda

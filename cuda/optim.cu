@@ -22,6 +22,13 @@ __device__ __forceinline__ float add(float a, float b) { return __fadd_rn(a, b);
 __device__ __forceinline__ float sub(float a, float b) { return __fsub_rn(a, b); }
 #endif
 
+// The device coefficient replaces the host's grad scale but keeps its sign: maximize steps along -grad, clipped
+// or not (the CPU's sign * coefficient, exactly).
+__device__ __forceinline__ float device_scale(float gs, const float* d_gs) {
+  if (!d_gs) return gs;
+  return gs < 0 ? -*d_gs : *d_gs;
+}
+
 dim3 grid_for(int64_t n) {
   const int64_t blocks = (n + kThreads - 1) / kThreads;
   return dim3(unsigned(blocks < kMaxBlocks ? blocks : kMaxBlocks));
@@ -30,7 +37,7 @@ dim3 grid_for(int64_t n) {
 __global__ void sgd_kernel(float* param, const float* grad, float* buf, int64_t n, float lr, float wd, float mom,
                            float damp, bool has_wd, bool has_mom, bool nesterov, bool first, float gs,
                            const float* d_gs, StepScalars dev) {
-  const float scale = d_gs ? *d_gs : gs;
+  const float scale = device_scale(gs, d_gs);
   if (dev.lr) lr = float(*dev.lr);
   if (dev.step) first = *dev.step == 0;
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
@@ -61,7 +68,7 @@ __device__ void adam_scalars_from(const StepScalars& dev, double beta1, double b
 __global__ void adam_kernel(float* param, const float* grad, float* m, float* v, float* vmax, int64_t n,
                             AdamScalars k, bool has_wd, bool decoupled, bool amsgrad, float gs, const float* d_gs,
                             StepScalars dev, double beta1, double beta2, double wd) {
-  const float scale = d_gs ? *d_gs : gs;
+  const float scale = device_scale(gs, d_gs);
   if (dev.lr) adam_scalars_from(dev, beta1, beta2, wd, &k);
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
@@ -86,7 +93,7 @@ __global__ void adam_kernel(float* param, const float* grad, float* m, float* v,
 __global__ void rmsprop_kernel(float* param, const float* grad, float* sq, float* buf, float* gavg, int64_t n, float a,
                                float ac, float wd, float eps, float lr, float mom, bool has_wd, bool centered,
                                bool has_mom, float gs, const float* d_gs, StepScalars dev) {
-  const float scale = d_gs ? *d_gs : gs;
+  const float scale = device_scale(gs, d_gs);
   if (dev.lr) lr = float(*dev.lr);
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {

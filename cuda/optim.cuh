@@ -2,8 +2,9 @@
 // each statement is the reference's float32 operation, rounded the same way (no FMA contraction), so the results
 // agree with ref::*_update bit for bit where the reference itself is not contracted. Pointers are device pointers.
 // The Params carry host scalars (lr, bias corrections, first_step); the launchers take them by value (they are
-// kernel arguments, so a captured graph bakes them in). d_grad_scale, when not null, replaces p.grad_scale by a
-// float the device computed (a clipping coefficient from sum_squares__cuda), read inside the kernel.
+// kernel arguments, so a captured graph bakes them in). d_grad_scale, when not null, replaces the magnitude of
+// p.grad_scale by a float the device computed (a clipping coefficient from clip_coef__cuda), read inside the kernel;
+// p.grad_scale's sign stays (-1: SGD's maximize), so the scale is sign * coefficient as on the CPU.
 #pragma once
 #include <cuda_runtime.h>
 

@@ -9,6 +9,7 @@
 #include "cpu/ref/fold_ref.h"
 #include "fastconv/parallel.h"
 #include "ops/common.h"
+#include "ops/fold.h"
 
 namespace fastconv {
 namespace {
@@ -42,6 +43,16 @@ ref::FoldParams fold_geometry(const OpCall& c, int64_t N, int64_t C, int64_t H, 
   return f;
 }
 
+cpu::ConvParams conv_view(const ref::FoldParams& f) {
+  cpu::ConvParams p;
+  p.N = f.N, p.C = f.C, p.K = f.C;
+  p.in[1] = f.H, p.in[2] = f.W, p.out[1] = f.oh, p.out[2] = f.ow, p.k[1] = f.kh, p.k[2] = f.kw;
+  p.stride[1] = f.sh, p.stride[2] = f.sw, p.dil[1] = f.dh, p.dil[2] = f.dw, p.pad[1] = f.ph, p.pad[2] = f.pw;
+  return p;
+}
+
+}  // namespace
+
 ref::FoldParams unfold_params(const OpCall& c) {
   expect_dtype(c, 0, DType::f32, "input");
   const Shape& x = c.in[0].shape;
@@ -72,13 +83,7 @@ ref::FoldParams fold_params(const OpCall& c) {
   return f;
 }
 
-cpu::ConvParams conv_view(const ref::FoldParams& f) {
-  cpu::ConvParams p;
-  p.N = f.N, p.C = f.C, p.K = f.C;
-  p.in[1] = f.H, p.in[2] = f.W, p.out[1] = f.oh, p.out[2] = f.ow, p.k[1] = f.kh, p.k[2] = f.kw;
-  p.stride[1] = f.sh, p.stride[2] = f.sw, p.dil[1] = f.dh, p.dil[2] = f.dw, p.pad[1] = f.ph, p.pad[2] = f.pw;
-  return p;
-}
+namespace {
 
 // Unfold: gather (Fold = false) or fold: scatter-add (Fold = true). The im2col path runs image after image with
 // the threads inside each image; the reference splits images across threads.

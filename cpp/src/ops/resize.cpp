@@ -14,6 +14,7 @@
 #include "cpu/ref/resize_ref.h"
 #include "fastconv/parallel.h"
 #include "ops/common.h"
+#include "ops/resize.h"
 
 namespace fastconv {
 namespace {
@@ -29,12 +30,6 @@ std::string list_str(const std::vector<T>& v) {
   return os.str();
 }
 
-struct ResizeCfg {
-  ref::ResizeSpec spec;
-  Shape out;
-  std::vector<ResizeAxis> axes;  // the resized axes, in increasing order, with their outer/inner extents
-};
-
 template <class E>
 E pick(const std::string& op, const char* arg, const std::string& v,
        std::initializer_list<std::pair<const char*, E>> names) {
@@ -45,6 +40,8 @@ E pick(const std::string& op, const char* arg, const std::string& v,
   }
   fail(ErrorKind::Value, op, ": argument '", arg, "' must be one of ", all, ", got '", v, "'");
 }
+
+}  // namespace
 
 ResizeCfg resize_cfg(const std::string& op, const Attrs& attrs, const Shape& in) {
   AttrReader a(op, attrs);
@@ -107,6 +104,8 @@ ResizeCfg resize_cfg(const std::string& op, const Attrs& attrs, const Shape& in)
   }
   return c;
 }
+
+namespace {
 
 Prepared make_run(const ResizeCfg& cfg, bool backward) {
   auto axes = std::make_shared<const std::vector<ResizeAxis>>(cfg.axes);

@@ -1,7 +1,7 @@
 // The optimizer kernels (cuda/optim.cu) against cpu/ref/optim_ref.h over three successive steps (so the state
-// buffers are exercised), every option combination, sizes around the block size, the device grad-scale pointer;
-// and sum_squares / max_abs against the reference, including NaN (skipped by max_abs), sizes around the 4096-value
-// chunk and more chunks than the final block has threads.
+// buffers are exercised), every option combination, sizes around the block size, the device grad-scale pointer
+// (with SGD's maximize sign too); and sum_squares / max_abs against the reference, including NaN (skipped by
+// max_abs), sizes around the 4096-value chunk and more chunks than the final block has threads.
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
@@ -51,16 +51,18 @@ TEST(CudaOptim, SgdMatchesReference) {
     for (int cfg = 0; cfg < 16; ++cfg) {
       const double mom = (cfg & 1) ? 0.9 : 0.0, damp = (cfg & 2) ? 0.1 : 0.0, wd = (cfg & 4) ? 1e-2 : 0.0;
       const bool nesterov = (cfg & 8) && mom != 0, dev_gs = cfg & 8;
+      const float sign = (cfg & 2) ? -1.f : 1.f;  // maximize: the reference scales by -coefficient
       SCOPED_TRACE("n=" + std::to_string(n) + " cfg=" + std::to_string(cfg));
       std::vector<float> w = randv(n, 1u), buf(static_cast<size_t>(n), 0.f);
       DeviceBuffer<float> dw(w), dbuf(buf), dg(static_cast<size_t>(n)), dgs(std::vector<float>{0.75f});
       for (int step = 0; step < 3; ++step) {
         const std::vector<float> g = randv(n, 10u + uint32_t(step));
-        ref::SgdParams p{0.05, mom, damp, wd, nesterov, step == 0, dev_gs ? 0.75f : (step == 1 ? 0.5f : 1.f)};
+        const float gs = sign * (dev_gs ? 0.75f : (step == 1 ? 0.5f : 1.f));
+        ref::SgdParams p{0.05, mom, damp, wd, nesterov, step == 0, gs};
         ref::sgd_update(p, w.data(), g.data(), mom != 0 ? buf.data() : nullptr, 0, n);
         dg.upload(g);
         ref::SgdParams q = p;
-        if (dev_gs) q.grad_scale = 3.f;  // must be ignored in favour of the device value
+        if (dev_gs) q.grad_scale = sign * 3.f;  // only its sign counts next to the device value
         fc::sgd_update__cuda(q, dw.p, dg.p, mom != 0 ? dbuf.p : nullptr, n, nullptr, dev_gs ? dgs.p : nullptr);
       }
       sync();

@@ -28,5 +28,7 @@ void register_eltwise_kernels(KernelTable& t);  // and sum / mean
 void register_norm_kernels(KernelTable& t);     // and softmax / log_softmax
 void register_optim_kernels(KernelTable& t);
 void register_loss_kernels(KernelTable& t);  // and dropout
+void register_fold_kernels(KernelTable& t);  // unfold, fold
+void register_resize_kernels(KernelTable& t);
 
 }  // namespace fastconv::cuda_ops

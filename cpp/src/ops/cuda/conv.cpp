@@ -1,8 +1,7 @@
 // CUDA kernel entries of the convolutions, by pass (forward, backward data = conv_transpose, backward weight), with
 // the CPU's geometry (ops/conv_common.h): direct depthwise kernels (cuda/conv_depthwise.cu) where groups == C, else
-// im2col + GEMM (cuda/conv.cu) for up to two spatial axes. A flipped kernel (convolve2d) and 3-D grouped
-// convolutions have no CUDA entry yet: compiling them for cuda fails naming the op. Also the bias gradient and
-// linear's three GEMMs.
+// im2col + GEMM (cuda/conv.cu) for one to three spatial axes, any groups, flipped kernels (convolve2d) included.
+// Also the bias gradient and linear's three GEMMs.
 #if FASTCONV_WITH_CUDA
 #include "conv.cuh"
 #include "conv_depthwise.cuh"
@@ -47,31 +46,39 @@ void register_pass_cuda_kernels(KernelTable& k, const std::string& op, ConvPass 
         return !g.flip && depthwise(g.p);
       },
       30);
+  // A flipped kernel (convolve2d and its gradients) runs as the correlation with the flipped weights, flipped into
+  // the head of the workspace; its weight gradient is computed there and flipped into the output.
   cuda_ops::add_cuda_kernel(
       k, op, "conv", "im2col_gemm__cuda",
       [geometry, pass](const KernelCall& c) -> Prepared {
         const PassCall g = geometry(c);
         const cpu::ConvParams p = g.p;
-        const bool bias = g.has_bias;
-        return {[p, pass, bias](Args in, Args out, const RunContext& ctx) {
+        const bool bias = g.has_bias, flip = g.flip;
+        const int64_t kv = cpu::k_vol(p), kernels = p.K * cpu::group_in(p);
+        const size_t head = flip ? (size_t(kernels * kv) * sizeof(float) + 255) / 256 * 256 : 0;
+        return {[p, pass, bias, flip, kv, kernels, head](Args in, Args out, const RunContext& ctx) {
                   cudaStream_t s = cuda_ops::stream_of(ctx);
-                  if (pass == ConvPass::forward)
-                    cuda::conv_gemm_forward__cuda(p, fptr(in[0]), fptr(in[1]), opt(in, 2), fptr_mut(out[0]),
-                                                  ctx.workspace, s);
-                  else if (pass == ConvPass::backward_data)
-                    cuda::conv_gemm_backward_data__cuda(p, fptr(in[0]), fptr(in[1]), bias ? fptr(in[2]) : nullptr,
-                                                        fptr_mut(out[0]), ctx.workspace, s);
-                  else
-                    cuda::conv_gemm_backward_weight__cuda(p, fptr(in[0]), fptr(in[1]), fptr_mut(out[0]),
-                                                          ctx.workspace, s);
+                  float* flipped = static_cast<float*>(ctx.workspace);
+                  void* ws = static_cast<char*>(ctx.workspace) + head;
+                  const float* w = fptr(in[1]);
+                  if (flip && pass != ConvPass::backward_weight) {
+                    cuda::flip_taps__cuda(w, flipped, kernels, kv, s);
+                    w = flipped;
+                  }
+                  if (pass == ConvPass::forward) {
+                    cuda::conv_gemm_forward__cuda(p, fptr(in[0]), w, opt(in, 2), fptr_mut(out[0]), ws, s);
+                  } else if (pass == ConvPass::backward_data) {
+                    cuda::conv_gemm_backward_data__cuda(p, fptr(in[0]), w, bias ? fptr(in[2]) : nullptr,
+                                                        fptr_mut(out[0]), ws, s);
+                  } else {
+                    float* dw = flip ? flipped : fptr_mut(out[0]);
+                    cuda::conv_gemm_backward_weight__cuda(p, fptr(in[0]), fptr(in[1]), dw, ws, s);
+                    if (flip) cuda::flip_taps__cuda(dw, fptr_mut(out[0]), kernels, kv, s);
+                  }
                 },
-                cuda::conv_gemm_workspace_bytes(p), ""};
+                head + cuda::conv_gemm_workspace_bytes(p), ""};
       },
-      [geometry](const KernelCall& c) {
-        const PassCall g = geometry(c);
-        return !g.flip && cuda::conv_gemm_applies(g.p);
-      },
-      10);
+      [geometry](const KernelCall& c) { return cuda::conv_gemm_applies(geometry(c).p); }, 10);
 }
 
 }  // namespace conv

@@ -21,8 +21,6 @@ void register_optim_kernels(KernelTable& t) {
   add_cuda_kernel(t, "sgd_update", "optim", "sgd__cuda", [](const KernelCall& c) -> Prepared {
     const ref::SgdParams p = sgd_params(c);
     const bool clipped = c.attr().get_bool("clipped", false);
-    FC_CHECK(!(clipped && p.grad_scale < 0), NotImplemented, c.op,
-             ": maximize=True with gradient clipping has no CUDA kernel yet");
     return {[p, clipped](Args in, Args, const RunContext& ctx) {
               float* buf = p.momentum != 0 ? fptr_mut(in[kFirstSlot]) : nullptr;
               cuda::sgd_update__cuda(p, fptr_mut(in[0]), fptr(in[1]), buf, in[0].numel(), stream_of(ctx),

@@ -31,6 +31,8 @@ void register_cuda_kernels(KernelTable& t) {
   cuda_ops::register_optim_kernels(t);       // sgd/adam/rmsprop updates, clip_grad_coef, counter_increment
   cuda_ops::register_loss_kernels(t);        // cross_entropy, nll_loss and their backwards, dropout, dropout2d
   cuda_ops::register_pool_kernels(t);        // max/min/avg/adaptive/global pooling, max_unpool2d, interpolate
+  cuda_ops::register_fold_kernels(t);        // unfold, fold
+  cuda_ops::register_resize_kernels(t);      // resize, resize_backward
 }
 
 }  // namespace fastconv
