@@ -13,7 +13,7 @@
 //                            of the taps as nonzero; im2col_gemm's col2im does not)
 //   im2col_gemm__cuda    10  at most two spatial axes (ops/cuda/conv.cpp): pointwise convolutions, strided dgrad
 // FASTCONV_ALGO=conv=implicit_gemm (or winograd_f2x3, im2col_gemm, with or without the __cuda suffix) forces one
-// where it applies. Flipped kernels (convolve2d) have no CUDA entry.
+// where it applies. Flipped kernels (convolve2d) go to im2col_gemm__cuda, which flips them.
 #if FASTCONV_WITH_CUDA
 #include "conv_implicit_gemm.cuh"
 #include "conv_winograd.cuh"
