@@ -43,8 +43,8 @@ namespace fastconv {
 FASTCONV_API DLManagedTensor* to_dlpack(const Tensor& t);
 // A tensor viewing m's memory (no copy), for CPU (and CUDA-host) or CUDA memory; strides NULL means row-major.
 // On success the tensor owns m: m->deleter runs once, when the last tensor sharing the memory goes. On error
-// (null m, vector or unsupported dtype, unsupported device, negative ndim or sizes, null shape or data) it throws a
-// fastconv::Error and m stays the caller's.
+// (null m, vector or unsupported dtype, unsupported device type, a CUDA device id outside [0, cuda::device_count()),
+// negative ndim or sizes, null shape or data) it throws a fastconv::Error and m stays the caller's.
 FASTCONV_API Tensor from_dlpack(DLManagedTensor* m);
 
 }  // namespace fastconv

@@ -4,6 +4,7 @@
 #include <memory>
 #include <vector>
 
+#include "fastconv/cuda.h"
 #include "fastconv/error.h"
 
 namespace fastconv {
@@ -78,11 +79,19 @@ Tensor from_dlpack(DLManagedTensor* m) {
   const DLTensor& d = m->dl_tensor;
   const DType t = from_dl_dtype(d.dtype);
   Device dev;
-  if (d.device.device_type == kDLCUDA)
+  if (d.device.device_type == kDLCUDA) {
+    // A device this library cannot address (another machine's numbering, or no CUDA here) would make a tensor
+    // whose first use faults far from the import: refuse it now.
+    const int n = cuda::device_count();
+    FC_CHECK(d.device.device_id >= 0 && d.device.device_id < n, Value, "from_dlpack: the tensor is on CUDA device ",
+             d.device.device_id, ", but this fastconv sees ", n, n == 1 ? " CUDA device" : " CUDA devices",
+             cuda::compiled() ? "" : " (it was built without CUDA support)");
     dev = {DeviceType::CUDA, d.device.device_id};
-  else
+  } else {
     FC_CHECK(d.device.device_type == kDLCPU || d.device.device_type == kDLCUDAHost, Value,
-             "from_dlpack: unsupported device type ", d.device.device_type, " (cpu and cuda are supported)");
+             "from_dlpack: unsupported device type ", d.device.device_type,
+             " (expected kDLCPU=1, kDLCUDA=2 or kDLCUDAHost=3)");
+  }
   FC_CHECK(d.ndim >= 0, Value, "from_dlpack: ndim must be >= 0, got ", d.ndim);
   FC_CHECK(d.ndim == 0 || d.shape != nullptr, Value, "from_dlpack: shape is null for a ", d.ndim, "-D tensor");
   Shape shape(d.shape, d.shape + d.ndim);

@@ -344,6 +344,12 @@ TEST(PublicApi, FromDlpackRejectsWhatItCannotViewAndLeavesItToTheCaller) {
   m->dl_tensor.device = {7, 0};  // kDLOpenCL
   EXPECT_EQ(kind_of([&] { from_dlpack(m); }, &msg), ErrorKind::Value);
   EXPECT_NE(msg.find("device type 7"), std::string::npos) << msg;
+  for (int id : {-1, 5}) {  // CUDA devices this machine does not have (the CI builds see none or the emulator's one)
+    m = pr.make();
+    m->dl_tensor.device = {kDLCUDA, id};
+    EXPECT_EQ(kind_of([&] { from_dlpack(m); }, &msg), ErrorKind::Value);
+    EXPECT_NE(msg.find("CUDA device " + std::to_string(id) + ","), std::string::npos) << msg;
+  }
   m = pr.make();
   pr.shape[1] = -3;
   EXPECT_EQ(kind_of([&] { from_dlpack(m); }), ErrorKind::Value);
