@@ -22,7 +22,10 @@ needs_mpi = pytest.mark.skipif(not _have, reason="needs mpirun and fastconv buil
 
 
 def _env():
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_btl="self,vader,tcp",
+    # the workers import the same fastconv as the tests (installed, or a development tree on PYTHONPATH)
+    pkg_root = os.path.dirname(os.path.dirname(os.path.abspath(fc.__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([pkg_root, os.environ.get("PYTHONPATH", "")]),
+               OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_btl="self,vader,tcp",
                OMPI_MCA_rmaps_base_oversubscribe="1")
     for k in [k for k in env if k.startswith(("OMPI_COMM_WORLD", "PMIX_", "PMI_"))]:
         del env[k]  # a test run itself under mpirun must not look launched to its children
@@ -114,9 +117,8 @@ def test_bad_arguments_name_themselves():
 
 
 def test_ddp_before_init_says_what_to_do():
-    code = ("import sys; sys.path.insert(0, %r); import fastconv.distributed as d, fastconv.nn as nn\n"
-            "try:\n    d.DistributedDataParallel(nn.Linear(2, 2))\nexcept RuntimeError as e:\n    print(e)\n"
-            % os.path.join(HERE, "..", "python"))
+    code = ("import fastconv.distributed as d, fastconv.nn as nn\n"
+            "try:\n    d.DistributedDataParallel(nn.Linear(2, 2))\nexcept RuntimeError as e:\n    print(e)\n")
     p = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=60)
     assert "call fastconv.distributed.init() first" in p.stdout, p.stdout + p.stderr
 
