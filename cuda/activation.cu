@@ -205,6 +205,25 @@ void prelu_forward__cuda(const ref::PreluParams& p, const float* x, const float*
          p.inner, p.shared);
 }
 
+__global__ void prelu_weight_grad_kernel(const double* part, float* dw, int64_t C, bool shared) {
+  if (shared) {  // one thread: the sum in channel order; C is a layer's channel count
+    if (blockIdx.x == 0 && threadIdx.x == 0) {
+      double s = 0;
+      for (int64_t i = 0; i < C; ++i) s += part[i];
+      dw[0] = float(s);
+    }
+    return;
+  }
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < C; i += stride) dw[i] = float(part[i]);
+}
+
+void prelu_weight_grad__cuda(const double* dw_part, float* dw, int64_t C, bool shared, cudaStream_t stream) {
+  if (C <= 0) return;
+  launch("prelu_weight_grad__cuda", prelu_weight_grad_kernel, shared ? dim3(1) : grid_for(C), dim3(kThreads), 0,
+         stream, dw_part, dw, C, shared);
+}
+
 void prelu_backward__cuda(const ref::PreluParams& p, const float* g, const float* x, const float* w, float* dx,
                           double* dw_part, cudaStream_t stream) {
   if (p.C <= 0) return;

@@ -28,5 +28,8 @@ void prelu_forward__cuda(const ref::PreluParams& p, const float* x, const float*
 // double (the caller sums the parts of a shared weight, as with ref::prelu_backward).
 void prelu_backward__cuda(const ref::PreluParams& p, const float* g, const float* x, const float* w, float* dx,
                           double* dw_part, cudaStream_t stream);
+// The weight gradient from those parts: dw[c] = float(dw_part[c]), or for a shared weight dw[0] = their sum in
+// channel order (the CPU's order, so both backends give the same bits).
+void prelu_weight_grad__cuda(const double* dw_part, float* dw, int64_t C, bool shared, cudaStream_t stream);
 
 }  // namespace fastconv::cuda

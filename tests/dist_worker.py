@@ -35,6 +35,7 @@ def main():
     ap.add_argument("--fault", choices=["hang", "kill"])
     ap.add_argument("--timeout", type=float, default=60)
     ap.add_argument("--bucket-mb", type=float, default=0.001)  # several buckets for this small net
+    ap.add_argument("--fit", action="store_true", help="train with fc.fit (each rank its shard) instead")
     a = ap.parse_args()
     dist.init("auto", timeout=a.timeout)
     r, w = dist.rank(), dist.world_size()
@@ -42,6 +43,8 @@ def main():
     if r == 0:
         fc.manual_seed(0)
     model = dist.DistributedDataParallel(Net(), bucket_cap_mb=a.bucket_mb)
+    if a.fit:
+        return fit(a, model, r, w)
     net = fc.compile(model, (BATCH // w, 1, 7, 7), loss="cross_entropy",
                      optimizer=fc.optim.SGD(model.parameters(), lr=0.05, momentum=0.9))
     rng = np.random.default_rng(1)
@@ -61,6 +64,17 @@ def main():
         np.save(a.out + f".rank{r}.npy", weights)
     dist.barrier()
     print(f"rank {r}/{w}: done, {dist._C.dist_collectives_completed()} collectives", flush=True)
+
+
+def fit(a, model, r, w):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((40, 1, 7, 7)).astype(np.float32)
+    y = rng.integers(0, 3, 40)
+    fc.fit(model, x, y, batch_size=BATCH // w, epochs=2, seed=5, verbose=2,
+           optimizer=fc.optim.SGD(model.parameters(), lr=0.05, momentum=0.9))
+    weights = np.concatenate([p.ravel() for p in model.parameters()])
+    np.save(a.out if r == 0 else a.out + f".rank{r}.npy", weights)
+    dist.barrier()
 
 
 if __name__ == "__main__":

@@ -153,12 +153,16 @@ def test_prelu_weights_are_copied_to_the_device():
 
 
 @needs_device
-def test_an_op_without_a_cuda_kernel_names_the_op_and_layer():
-    # PReLU's weight gradient (prelu_backward) is, for now, the one op a model can reach without a CUDA kernel.
-    m = nn.Sequential(nn.ReLU(), nn.PReLU(), nn.Flatten())
-    x, y = _x((2, 3, 4)), _x((2, 12), 1)
-    with pytest.raises(NotImplementedError, match="in layer '1': prelu_backward: backend 'cuda' has no kernel"):
-        fc.compile(m, x.shape, loss="mse", device="cuda").loss_and_grads(x, y)
+def test_prelu_trains_on_the_device_as_on_the_cpu():
+    # prelu_backward's weight gradient: per-channel double parts, then one per channel or their sum (shared weight)
+    for m in (nn.Sequential(nn.ReLU(), nn.PReLU(3), nn.Flatten()), nn.Sequential(nn.PReLU(), nn.Flatten())):
+        x, y = _x((2, 3, 4)), _x((2, 12), 1)
+        la, ga = fc.compile(m, x.shape, loss="mse").loss_and_grads(x, y)
+        lb, gb = fc.compile(m, x.shape, loss="mse", device="cuda").loss_and_grads(x, y)
+        assert abs(la - lb) <= 1e-6 * abs(la) and set(ga) == set(gb) and ga
+        for k in ga:
+            np.testing.assert_allclose(gb[k], ga[k], rtol=1e-5, atol=1e-7)
+            assert np.abs(ga[k]).max() > 0
 
 
 @needs_device

@@ -56,6 +56,20 @@ def test_two_ranks_with_half_batches_reach_the_weights_of_one_process(tmp_path):
 
 
 @needs_mpi
+def test_fit_shards_the_data_over_the_ranks_and_only_rank_0_reports(tmp_path):
+    one, two = str(tmp_path / "one.npy"), str(tmp_path / "two.npy")
+    p1, _ = _run([one, "--fit"])
+    assert p1.returncode == 0, p1.stderr
+    p2, _ = _run([two, "--fit"], np_=2)
+    assert p2.returncode == 0, p2.stdout + p2.stderr
+    a, b = np.load(one), np.load(two)
+    # one process with batch 8 over the shared order = two ranks with batch 4, each its every-other sample
+    assert np.linalg.norm(a - b) / np.linalg.norm(a) <= 1e-5
+    np.testing.assert_array_equal(b, np.load(two + ".rank1.npy"))
+    assert p1.stderr.count("Epoch 1/2") == 1 and p2.stderr.count("Epoch 1/2") == 1  # rank 0 only
+
+
+@needs_mpi
 def test_a_hung_rank_is_named_within_the_timeout(tmp_path):
     p, took = _run([str(tmp_path / "w.npy"), "--fault", "hang", "--timeout", "3"], np_=2, timeout=90)
     assert p.returncode != 0

@@ -195,6 +195,20 @@ def _compiled(model, x_shape, loss, optimizer) -> Compiled:
     return c
 
 
+def _data_parallel(model, seed):
+    """(world size, rank, seed) for fit: a DistributedDataParallel model under several ranks trains on its shard,
+    with one shuffling seed shared by all ranks (rank 0's when none is given); else (1, 0, seed)."""
+    from .distributed import DistributedDataParallel, _C as _dc
+    m = model.model if isinstance(model, Compiled) else model
+    if not isinstance(m, DistributedDataParallel) or _dc.dist_world_size() == 1:
+        return 1, 0, seed
+    if seed is None:  # float32 holds every integer below 2**24 exactly
+        s = np.array([np.random.default_rng().integers(0, 2 ** 24) if _dc.dist_rank() == 0 else 0], np.float32)
+        _dc.dist_all_reduce_sum(s)
+        seed = int(s[0])
+    return _dc.dist_world_size(), _dc.dist_rank(), seed
+
+
 def _eval_arrays(c: Compiled, x, y, batch_size: int, metrics) -> dict:
     loss_m, ms = _Mean(), [(_Mean(), n, f) for n, f in metrics]
     for i in range(0, len(x), batch_size):
@@ -244,11 +258,19 @@ def fit(model, x, y, batch_size: int = 32, epochs: int = 1, validation_split: fl
                              f"(expected the same, non-zero number)")
     if len(x) == 0:
         raise ValueError("fit: no training samples")
-    c = _compiled(model, (min(batch_size, len(x)),) + x.shape[1:], loss, optimizer)
+    world, rank, seed = _data_parallel(model, seed)
+    if world > 1:  # each rank its shard of one shared order; every rank takes the same number of steps
+        verbose = verbose if rank == 0 else 0
+        per_rank = len(x) // world
+        if per_rank == 0:
+            raise ValueError(f"fit: {len(x)} samples cannot be shared by {world} ranks")
+    else:
+        per_rank = len(x)
+    c = _compiled(model, (min(batch_size, per_rank),) + x.shape[1:], loss, optimizer)
     mets = _resolve_metrics(metrics)
     history = History()
     cbs = [history] + list(callbacks or [])
-    steps = (len(x) + batch_size - 1) // batch_size
+    steps = (per_rank + batch_size - 1) // batch_size
     history.params = dict(batch_size=batch_size, epochs=epochs, steps=steps, verbose=verbose)
     rng = np.random.default_rng(seed)
     for cb in cbs:
@@ -260,6 +282,8 @@ def fit(model, x, y, batch_size: int = 32, epochs: int = 1, validation_split: fl
             sys.stderr.write(f"Epoch {epoch + 1}/{epochs}\n")
         bar = ProgressBar(steps, verbose=verbose) if verbose else None
         order = rng.permutation(len(x)) if shuffle else np.arange(len(x))
+        if world > 1:
+            order = order[rank::world][:per_rank]
         loss_m, ms = _Mean(), [(_Mean(), n, f) for n, f in mets]
         for s in range(steps):
             idx = order[s * batch_size:(s + 1) * batch_size]

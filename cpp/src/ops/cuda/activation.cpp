@@ -46,6 +46,17 @@ void register_activation_kernels(KernelTable& t) {
             },
             0, ""};
   });
+  // The per-channel double parts live in the node's workspace, as on the CPU.
+  add_cuda_kernel(t, "prelu_backward", "activation", "prelu_backward__cuda", [](const KernelCall& c) -> Prepared {
+    const ref::PreluParams p = prelu_params(OpCall{c.op, c.attrs, {c.in[1], c.in[2]}});
+    return {[p](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext& ctx) {
+              double* part = static_cast<double*>(ctx.workspace);
+              cuda::prelu_backward__cuda(p, fptr(in[0]), fptr(in[1]), fptr(in[2]), fptr_mut(out[0]), part,
+                                         stream_of(ctx));
+              cuda::prelu_weight_grad__cuda(part, fptr_mut(out[1]), p.C, p.shared, stream_of(ctx));
+            },
+            size_t(p.C) * sizeof(double), ""};
+  });
 }
 
 }  // namespace fastconv::cuda_ops
