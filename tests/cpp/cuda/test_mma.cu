@@ -160,13 +160,12 @@ TEST(CudaMma, Tf32IgnoresTheLow13BitsAndBf16ProductsAreExact) {
     SCOPED_TRACE(op == Op::tf32 ? "tf32" : "bf16");
     const int K = op == Op::tf32 ? 8 : 16;
     std::vector<float> A(size_t(16 * K)), B(size_t(K * 8)), C(128);
-    auto draw = [&] {
-      const float x = u(rng);
-      return op == Op::tf32 ? x : from_bits(bits(x) & 0xffff0000u);  // bf16 inputs must be bf16 values
-    };
-    for (float& x : A) x = draw();
-    for (float& x : B) x = draw();
+    const bool bf16 = op == Op::bf16;
+    // bf16 inputs must be bf16 values: the top half of the float
+    for (float& x : A) x = bf16 ? from_bits(bits(u(rng)) & 0xffff0000u) : u(rng);
+    for (float& x : B) x = bf16 ? from_bits(bits(u(rng)) & 0xffff0000u) : u(rng);
     for (float& x : C) x = u(rng);
+    for (float x : A) ASSERT_TRUE(!bf16 || (bits(x) & 0xffffu) == 0u) << x;
     const std::vector<float> D = run_mma(op, A, B, C);
     const std::vector<double> want = reference(K, A, B, C, op == Op::tf32 ? tf32_truncated : identity);
     const std::vector<double> fp32 = reference(K, A, B, C, identity);
