@@ -143,6 +143,28 @@ def test_bad_arguments_exit_nonzero_with_a_message(args, message, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"] or args[0] != "train" or "--out" not in args
 
 
+def test_predict_inverts_dark_ink_on_light_paper_and_says_so(trained, tmp_path):
+    Image = pytest.importorskip("PIL.Image")
+    out, _ = trained
+    from fastconv.data import load_digits
+
+    x, y = load_digits("test")
+    paths = []
+    for i in range(12):  # the same digits drawn dark on white, as people draw them
+        p = tmp_path / f"paper{i}.png"
+        Image.fromarray(np.round((1 - x[i, 0]) * 255).astype(np.uint8)).resize((32, 32), Image.NEAREST).save(p)
+        paths.append(p)
+    auto = run("predict", out / "model.safetensors", *paths, "--top-k", 1)
+    assert auto.returncode == 0, auto.stderr
+    assert auto.stderr.count("light background; inverted it") == 12
+    forced = run("predict", out / "model.safetensors", *paths, "--top-k", 1, "--invert")
+    assert forced.stdout == auto.stdout and "inverted it" not in forced.stderr
+    hits = sum(line.split(": ")[1].split(" ")[0] == str(label) for line, label in zip(auto.stdout.splitlines(), y))
+    assert hits >= 9
+    kept = run("predict", out / "model.safetensors", *paths, "--top-k", 1, "--no-invert")
+    assert kept.returncode == 0 and "inverted it" not in kept.stderr and kept.stdout != auto.stdout
+
+
 def test_predict_unreadable_image_and_missing_shape(trained, tmp_path):
     out, _ = trained
     bad = tmp_path / "bad.png"

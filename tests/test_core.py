@@ -67,7 +67,7 @@ def test_tensor_creation_shape_strides():
 
 def test_numpy_round_trip_shares_memory():
     a = np.arange(12, dtype=np.float32).reshape(3, 4)
-    t = fc.from_numpy(a)
+    t = fc._C.from_numpy(a)
     assert t.data_ptr == a.ctypes.data
     b = np.asarray(t)
     assert b.ctypes.data == a.ctypes.data
@@ -77,14 +77,14 @@ def test_numpy_round_trip_shares_memory():
 
 def test_numpy_non_contiguous_keeps_strides():
     a = np.arange(12, dtype=np.float32).reshape(3, 4).T
-    t = fc.from_numpy(a)
+    t = fc._C.from_numpy(a)
     assert t.shape == (4, 3) and t.strides == (1, 4) and not t.is_contiguous()
     assert t.data_ptr == a.ctypes.data
     np.testing.assert_array_equal(np.asarray(t.contiguous()), a)
 
 
 def test_tensor_outlives_source_array():
-    t = fc.from_numpy(np.full((1000,), 7.0, dtype=np.float32))  # the array has no other reference
+    t = fc._C.from_numpy(np.full((1000,), 7.0, dtype=np.float32))  # the array has no other reference
     import gc
 
     gc.collect()
@@ -104,19 +104,19 @@ def test_dlpack_from_torch_and_numpy_without_copy():
 
 
 def test_dlpack_to_torch_and_numpy_without_copy():
-    t = fc.from_numpy(np.linspace(0, 1, 6, dtype=np.float32).reshape(2, 3))
+    t = fc._C.from_numpy(np.linspace(0, 1, 6, dtype=np.float32).reshape(2, 3))
     x = torch.from_dlpack(t)
     assert x.data_ptr() == t.data_ptr
     assert x.shape == (2, 3) and x.dtype == torch.float32
     n = np.from_dlpack(t)
     assert n.ctypes.data == t.data_ptr
-    i = fc.from_numpy(np.arange(4, dtype=np.int64))
+    i = fc._C.from_numpy(np.arange(4, dtype=np.int64))
     assert torch.from_dlpack(i).dtype == torch.int64
 
 
 def test_unsupported_dtype_is_a_type_error():
     with pytest.raises(TypeError, match="complex"):
-        fc.from_numpy(np.zeros(3, dtype=np.complex64))
+        fc._C.from_numpy(np.zeros(3, dtype=np.complex64))
     with pytest.raises(TypeError, match="from_dlpack"):
         fc.from_dlpack(42)
 

@@ -71,7 +71,7 @@ class _Foreign:
 
 def _on_device(shape, seed=0):
     a = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
-    return a, fc.from_numpy(a).to("cuda:0")
+    return a, fc._C.from_numpy(a).to("cuda:0")
 
 
 @needs_device

@@ -51,7 +51,7 @@ def same(a, b):
             same(x, y)
     else:
         y = b.numpy()
-        assert isinstance(a, np.ndarray) and a.dtype == y.dtype and np.array_equal(a, y)
+        assert isinstance(a, fc.Tensor) and a.dtype == y.dtype and np.array_equal(a.numpy(), y)
 
 
 @pytest.mark.parametrize("n,bs,drop,as_dict", [(10, 4, False, False), (10, 4, True, False), (7, 1, False, True),

@@ -235,6 +235,7 @@ TrainSpec spec_from_dict(const py::dict& d) {
   if (d.contains("clip_norm_type")) s.clip_norm_type = d["clip_norm_type"].cast<double>();
   if (d.contains("allreduce_bucket_bytes") && !d["allreduce_bucket_bytes"].is_none())
     s.allreduce_bucket_bytes = d["allreduce_bucket_bytes"].cast<int64_t>();
+  if (d.contains("given_grads")) s.given_grads = d["given_grads"].cast<std::vector<ValueId>>();
   return s;
 }
 

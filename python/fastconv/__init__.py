@@ -7,10 +7,11 @@
 """
 from __future__ import annotations
 
+import builtins as _builtins
 import os as _os
 
 from . import _C
-from ._C import Tensor, from_dlpack, from_numpy
+from ._C import from_dlpack
 from . import backends, cuda
 from ._trace import Symbol, value_and_grad, trace, manual_seed
 from . import functional
@@ -24,10 +25,12 @@ from .io import save, load, register_module
 from . import data, models, utils
 from . import onnx  # fastconv.onnx imports the onnx package only inside its functions
 from ._grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from ._tensor import *  # noqa: F401,F403  (Tensor, tensor, from_numpy, zeros, ..., the dtypes)
+from . import _tensor as _tensor_mod
 
 __version__ = _C.__version__
 
-__all__ = ["Tensor", "from_dlpack", "from_numpy", "tensor", "backends", "cuda", "functional", "value_and_grad", "trace",
+__all__ = list(_tensor_mod.__all__) + ["from_dlpack", "backends", "cuda", "functional", "value_and_grad", "trace",
            "cpu_features", "set_num_threads", "get_num_threads", "set_detect_anomaly", "is_anomaly_enabled",
            "detect_anomaly", "empty_cache", "cached_memory_bytes",
            "memory_allocated", "max_memory_allocated", "reset_peak_memory_stats", "set_isa", "get_isa", "get_cmake_dir",
@@ -35,16 +38,6 @@ __all__ = ["Tensor", "from_dlpack", "from_numpy", "tensor", "backends", "cuda", 
            "set_grad_enabled", "is_grad_enabled", "conv_output_size", "conv_flops", "ConvOutputSize", "nn", "optim",
            "compile", "Compiled", "summary", "fit", "evaluate", "predict", "History", "save",
            "load", "register_module", "data", "models", "onnx"]
-
-
-def tensor(data) -> Tensor:
-    """A fastconv Tensor sharing memory with `data` (a NumPy array or anything np.asarray accepts; DLPack producers
-    such as torch tensors go through fastconv.from_dlpack)."""
-    import numpy as np
-
-    if hasattr(data, "__dlpack__") and not isinstance(data, np.ndarray):
-        return from_dlpack(data)
-    return from_numpy(np.asarray(data))
 
 
 def cpu_features() -> dict:
@@ -67,7 +60,7 @@ def set_num_threads(n: int) -> None:
     """Threads used by CPU kernels (default: FASTCONV_NUM_THREADS, else OMP_NUM_THREADS, else all cores)."""
     import numbers
 
-    if not isinstance(n, numbers.Integral) or isinstance(n, bool) or not 1 <= int(n) <= 1024:
+    if not isinstance(n, numbers.Integral) or isinstance(n, _builtins.bool) or not 1 <= int(n) <= 1024:
         raise ValueError(f"set_num_threads: argument 'n' must be an int between 1 and 1024, got {n!r}")
     _C.set_num_threads(int(n))
 
@@ -77,20 +70,20 @@ def set_detect_anomaly(mode: bool) -> None:
     NaN or infinity, naming the node, its layer and the position (torch.autograd.set_detect_anomaly's role). The
     nodes after it do not run, so a step whose forward or backward goes bad updates no weights. Costs a pass over
     every value: for debugging."""
-    if not isinstance(mode, (bool, int)):
+    if not isinstance(mode, (_builtins.bool, int)):
         raise TypeError(f"set_detect_anomaly: argument 'mode' must be a bool, got {type(mode).__name__}")
-    _C.set_detect_anomaly(bool(mode))
+    _C.set_detect_anomaly(_builtins.bool(mode))
 
 
 def is_anomaly_enabled() -> bool:
-    return bool(_C.is_anomaly_enabled())
+    return _builtins.bool(_C.is_anomaly_enabled())
 
 
 class detect_anomaly:
     """Context manager: anomaly detection on inside the block (see set_detect_anomaly)."""
 
     def __init__(self, mode: bool = True) -> None:
-        self.mode = bool(mode)
+        self.mode = _builtins.bool(mode)
 
     def __enter__(self):
         self.prev = is_anomaly_enabled()

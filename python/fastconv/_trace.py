@@ -52,6 +52,14 @@ class TraceContext:
             self._step = Symbol(self, _C.step_counter(self.graph, self.step_state))
         return self._step
 
+    def positional_seed(self) -> int:
+        """A seed fixed by how many were drawn in this graph before (and fastconv.manual_seed): an eager step that
+        records the same ops draws the same seeds, so its compiled program is reused; the step counter still gives
+        every run fresh masks."""
+        self._positional = getattr(self, "_positional", 0) + 1
+        x = (_base_seed[0] * 0x9E3779B97F4A7C15 + self._positional * 0xD1B54A32D192ED03 + 7) & 0xFFFFFFFFFFFFFFFF
+        return (x ^ (x >> 29)) & 0x7FFFFFFFFFFFFFFF
+
     def constant(self, array: np.ndarray, name: str = "") -> "Symbol":
         self._keep.append(array)
         return Symbol(self, self.graph.constant(array, name))
@@ -83,8 +91,9 @@ class Symbol:
         return len(self.shape)
 
     @property
-    def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+    def size(self) -> "_Size":
+        """The element count (NumPy's `size`), also callable as torch's `size()` / `size(dim)`."""
+        return _Size(int(np.prod(self.shape, dtype=np.int64)), self.shape)
 
     def __repr__(self) -> str:
         return f"Symbol(%{self.id}, shape={self.shape}, dtype={self.dtype})"
@@ -139,6 +148,49 @@ class Symbol:
 
     view = reshape
 
+    # torch's tensor methods that models call in forward, so one forward serves tracing and the eager loop
+    def dim(self) -> int:
+        return self.ndim
+
+    def view_as(self, other):
+        return self.reshape(tuple(other.shape))
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1):
+        return op("flatten", [self], dict(start_dim=int(start_dim), end_dim=int(end_dim)))
+
+    def unsqueeze(self, dim: int):
+        s = self.shape
+        d = dim % (len(s) + 1)
+        return self.reshape(s[:d] + (1,) + s[d:])
+
+    def squeeze(self, dim=None):
+        s = self.shape
+        if dim is None:
+            return self.reshape(tuple(n for n in s if n != 1))
+        d = dim % max(len(s), 1)
+        return self.reshape(s[:d] + s[d + 1:]) if s and s[d] == 1 else self
+
+    def permute(self, *dims):
+        dims = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
+        return op("permute", [self], dict(dims=tuple(int(d) % self.ndim for d in dims)))
+
+    def transpose(self, dim0: int, dim1: int):
+        dims = list(range(self.ndim))
+        dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+        return self.permute(*dims)
+
+
+class _Size(int):
+    """Symbol.size: an int (NumPy's element count) that, called, answers torch's size() and size(dim)."""
+
+    def __new__(cls, n: int, shape: tuple):
+        obj = super().__new__(cls, n)
+        obj.shape = shape
+        return obj
+
+    def __call__(self, dim=None):
+        return self.shape if dim is None else self.shape[dim]
+
 
 def _is_scalar(o) -> bool:
     return isinstance(o, (int, float, np.integer, np.floating)) and not isinstance(o, bool)
@@ -161,10 +213,18 @@ def _as_graph_value(ctx: TraceContext, x) -> int:
     return ctx.constant(np.asarray(arr, order="C")).id  # asarray keeps 0-d arrays 0-d
 
 
+_Tensor = None  # fastconv.Tensor, set when fastconv.tensor is imported (it imports this module)
+
+
 def op(name: str, inputs: Sequence[Any], attrs: dict | None = None, *, multi: bool = False, scope: str = ""):
     """Runs op `name` eagerly on arrays, or records it when an input is a Symbol. Returns one value, or a tuple of
     values when `multi` is set (ops with several outputs)."""
     attrs = attrs or {}
+    if _Tensor is not None and any(isinstance(x, _Tensor) for x in inputs):
+        live = any(isinstance(x, _Tensor) and x._live() for x in inputs)
+        if live or not any(isinstance(x, Symbol) for x in inputs):  # else: a Tensor as a constant of a trace
+            from ._lazy import dispatch
+            return dispatch(name, inputs, attrs, multi, scope)
     ctx = next((x.ctx for x in inputs if isinstance(x, Symbol)), None)
     if ctx is None:
         ctx = current() if any(isinstance(x, Symbol) for x in inputs) else None

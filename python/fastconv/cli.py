@@ -182,9 +182,11 @@ def load_data(spec: str, image_size: int | None = None, seed: int = 0):
     return xtr, ytr, xte, yte, names
 
 
-def _read_image(path: str, shape: tuple, invert: bool = False) -> np.ndarray:
+def _read_image(path: str, shape: tuple, invert=None) -> np.ndarray:
     """An image file as (C, H, W) float32 in [0, 1], converted to the model's channels and resized: area averaging
-    when it shrinks, bilinear (as the training data readers resize) otherwise."""
+    when it shrinks, bilinear (as the training data readers resize) otherwise. invert=None: a greyscale image on a
+    light background (dark ink on paper) is inverted to the light-on-dark polarity of the digit data sets, with a
+    note on stderr."""
     try:
         from PIL import Image
     except ImportError as e:
@@ -209,6 +211,12 @@ def _read_image(path: str, shape: tuple, invert: bool = False) -> np.ndarray:
         from .data.transforms import resize
 
         a = np.clip(resize(a[None], (h, w))[0], 0.0, 1.0)
+    if invert is None:
+        border = np.concatenate([a[:, 0].ravel(), a[:, -1].ravel(), a[:, :, 0].ravel(), a[:, :, -1].ravel()])
+        invert = c == 1 and float(border.mean()) > 0.5
+        if invert:
+            print(f"note: {path} is dark on a light background; inverted it to light on dark, as the digit data "
+                  f"sets are (--no-invert keeps it as it is)", file=sys.stderr)
     return np.ascontiguousarray(1.0 - a if invert else a, dtype=np.float32)
 
 
@@ -495,7 +503,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("images", metavar="IMAGE", nargs="+")
     r.add_argument("--top-k", type=_positive(int, 10 ** 6), default=3)
     r.add_argument("--input-shape", type=_shape_arg, default=None, help="C,H,W if the file does not record it")
-    r.add_argument("--invert", action="store_true", help="use 1 - pixel (dark ink on light paper for digits)")
+    r.add_argument("--invert", action=argparse.BooleanOptionalAction, default=None,
+                   help="use 1 - pixel (default: greyscale images on a light background are inverted, with a note)")
     r.set_defaults(func=cmd_predict)
 
     g = sub.add_parser("gradcam", help="write a Grad-CAM heat-map overlay PNG",
@@ -509,7 +518,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--alpha", type=_unit, default=0.5, help="heat-map opacity in [0, 1]")
     g.add_argument("--scale", type=_positive(int, 64), default=None, help="enlarge the PNG (default: to ~256 px)")
     g.add_argument("--input-shape", type=_shape_arg, default=None, help="C,H,W if the file does not record it")
-    g.add_argument("--invert", action="store_true", help="use 1 - pixel")
+    g.add_argument("--invert", action=argparse.BooleanOptionalAction, default=None,
+                   help="use 1 - pixel (default: greyscale images on a light background are inverted, with a note)")
     g.set_defaults(func=cmd_gradcam)
 
     b = sub.add_parser("bench", help="run the benchmarks of a source tree (bench/)",

@@ -367,6 +367,11 @@ def save(model, path, metadata: dict | None = None, input_shape=None) -> None:
     module when `input_shape` is given or it was compiled before."""
     from .compile import Compiled
     from ._export import graph_document
+    from . import _tree_io
+    if _tree_io.is_tree(model):  # a state_dict, or nested dicts/lists of tensors and numbers (torch.save's use)
+        if metadata is not None or input_shape is not None:
+            raise TypeError("save: metadata and input_shape apply to models, not to a dict or list")
+        return _tree_io.save(model, path)
     target = model
     if isinstance(model, Compiled):
         model = model.model
@@ -396,6 +401,12 @@ def load(path, model: Module | None = None) -> Module:
     if model is not None and not isinstance(model, Module):
         raise TypeError(f"fastconv.load: model must be a fastconv.nn.Module, got {type(model).__name__}")
     tensors, meta = load_safetensors(path)
+    from . import _tree_io
+    if meta.get("format") == _tree_io.FORMAT:
+        if model is not None:
+            model.load_state_dict(_tree_io.load(path, tensors, meta))
+            return model
+        return _tree_io.load(path, tensors, meta)
     tensors = _weights(tensors)
     p = os.fspath(path)
     if model is None:

@@ -62,7 +62,24 @@ class Optimizer:
             raise ValueError(f"Invalid weight_decay value: {g['weight_decay']}")
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Compiled steps compute fresh gradients every step: there is nothing to clear."""
+        """Clears the .grad of every parameter (eager backward() accumulates into it, as torch's does; compiled
+        steps compute fresh gradients inside the step and need no clearing)."""
+        from .nn.module import _zero_grads
+        _zero_grads((p for g in self.param_groups for p in g["params"]), set_to_none)
+
+    def step(self, closure=None):
+        """One update of every parameter that has a .grad (from an eager backward()), by the same C++ update ops
+        a compiled training step runs; parameters without .grad are left alone, as in torch."""
+        from . import _lazy
+        loss = None
+        if closure is not None:
+            from ._grad_mode import enable_grad
+            with enable_grad():
+                loss = closure()
+        ps = [p for g in self.param_groups for p in g["params"] if getattr(p, "grad", None) is not None]
+        if ps:
+            _lazy.run_updates(self, ps, [p.grad.numpy() for p in ps])
+        return loss
 
     # ---- compiled-step support ------------------------------------------------------------------------------------
     def signature(self) -> tuple:

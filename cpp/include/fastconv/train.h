@@ -53,6 +53,9 @@ struct TrainSpec {
   // > 0: data-parallel training (fastconv.distributed): the gradients are averaged over the ranks, in buckets of
   // about this many bytes filled in the order the backward pass completes them, before clipping and updates.
   int64_t allreduce_bucket_bytes = 0;
+  // Non-empty: the gradients are already values of the graph (inputs fed by the eager loop's backward(), one per
+  // parameter in the groups' order); no backward pass is appended and `loss` is not read.
+  std::vector<ValueId> given_grads;
 };
 
 struct TrainGraph {

@@ -123,7 +123,17 @@ TrainGraph build_training(Graph& g, const TrainSpec& spec, OptimizerState* state
   // backward would hold every update (and every gradient buffer) until the end of the step, where the fusion pass
   // can no longer move them next to their gradients (ResNet-18's arena doubled).
   if (!spec.optimizer.empty()) out.step = step_counter(g, state->step());
-  out.grads = wrt.empty() ? std::vector<ValueId>{} : append_backward(g, spec.loss, wrt);
+  if (!spec.given_grads.empty()) {
+    FC_CHECK(spec.given_grads.size() == wrt.size(), Value, "train: ", spec.given_grads.size(),
+             " given gradients for ", wrt.size(), " parameters");
+    for (size_t i = 0; i < wrt.size(); ++i)
+      FC_CHECK(g.value(spec.given_grads[i]).desc.shape == g.value(wrt[i]).desc.shape, Value,
+               "train: the gradient of '", g.value(wrt[i]).name, "' has shape ", shape_str(g.value(spec.given_grads[i]).desc.shape), ", the parameter ",
+               shape_str(g.value(wrt[i]).desc.shape));
+    out.grads = spec.given_grads;
+  } else {
+    out.grads = wrt.empty() ? std::vector<ValueId>{} : append_backward(g, spec.loss, wrt);
+  }
   if (spec.allreduce_bucket_bytes > 0 && !out.grads.empty()) out.buckets = average_over_ranks(g, spec, out.grads);
   if (spec.optimizer.empty()) return out;
   const OptimizerDef& opt = reg.optimizer(spec.optimizer);

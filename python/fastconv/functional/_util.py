@@ -6,13 +6,26 @@ from typing import Any
 
 import numpy as np
 
+from .. import _trace
 from .._trace import Symbol, op
 
-__all__ = ["op", "as_float", "as_index", "Symbol", "is_symbol", "number", "integer"]
+__all__ = ["op", "as_float", "as_index", "Symbol", "is_symbol", "is_tensor", "number", "integer"]
 
 
 def is_symbol(x: Any) -> bool:
-    return isinstance(x, Symbol)
+    """A value with no data yet: a traced Symbol, or a Tensor recorded in an open eager step."""
+    return isinstance(x, Symbol) or (is_tensor(x) and x._live())
+
+
+def is_tensor(x: Any) -> bool:
+    return _trace._Tensor is not None and isinstance(x, _trace._Tensor)
+
+
+def _keep_tensor(x, a: np.ndarray):
+    """A fastconv Tensor stays a Tensor through the argument checks (so ops given Tensors return Tensors)."""
+    if not is_tensor(x):
+        return a
+    return x if a is x._value() else _trace._Tensor(a)
 
 
 def _to_numpy(x: Any, opname: str, arg: str) -> np.ndarray:
@@ -29,27 +42,27 @@ def _to_numpy(x: Any, opname: str, arg: str) -> np.ndarray:
 def as_float(x: Any, opname: str, arg: str = "input"):
     """float32 array (or Symbol). Other floating dtypes are converted; integer, bool and object arrays are rejected,
     as PyTorch rejects them, rather than silently reinterpreted."""
-    if isinstance(x, Symbol):
+    if is_symbol(x):
         if x.dtype != "float32":
             raise TypeError(f"{opname}: argument '{arg}' must be float32, got {x.dtype}")
         return x
-    a = _to_numpy(x, opname, arg)
+    a = x._value() if is_tensor(x) else _to_numpy(x, opname, arg)
     if a.dtype.kind != "f":
         raise TypeError(f"{opname}: argument '{arg}' must be a floating-point array (float32 is computed), "
                         f"got dtype {a.dtype}")
-    return a if a.dtype == np.float32 else a.astype(np.float32)
+    return _keep_tensor(x, a if a.dtype == np.float32 else a.astype(np.float32))
 
 
 def as_index(x: Any, opname: str, arg: str = "target"):
     """int64 array (or Symbol) of indices: class labels, pooling indices."""
-    if isinstance(x, Symbol):
+    if is_symbol(x):
         if x.dtype != "int64":
             raise TypeError(f"{opname}: argument '{arg}' must be int64, got {x.dtype}")
         return x
-    a = _to_numpy(x, opname, arg)
+    a = x._value() if is_tensor(x) else _to_numpy(x, opname, arg)
     if a.dtype.kind not in "iu":
         raise TypeError(f"{opname}: argument '{arg}' must be an integer array (class indices), got dtype {a.dtype}")
-    return a if a.dtype == np.int64 else a.astype(np.int64)
+    return _keep_tensor(x, a if a.dtype == np.int64 else a.astype(np.int64))
 
 
 def number(v: Any, opname: str, arg: str) -> float:

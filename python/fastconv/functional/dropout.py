@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._trace import next_seed
-from ._util import as_float, integer, is_symbol, number, op
+from ._util import Symbol, as_float, integer, is_symbol, number, op
 
 __all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d"]
 
@@ -21,7 +21,10 @@ def _dropout(name: str, input, p, training: bool, inplace: bool, seed):
     x = as_float(input, name)
     if not training:
         return x  # the identity, as torch (no copy)
-    seed = next_seed() if seed is None else integer(seed, name, "seed")
+    if seed is None:  # an eager step records a seed fixed by its place, so its program is cached across steps
+        seed = x.ctx.positional_seed() if is_symbol(x) and not isinstance(x, Symbol) else next_seed()
+    else:
+        seed = integer(seed, name, "seed")
     inputs = [x, x.ctx.step()] if is_symbol(x) else [x]  # traced: a fresh mask every step
     y = op(name, inputs, dict(p=p, seed=seed & 0x7FFFFFFFFFFFFFFF), multi=True)[0]
     if inplace and isinstance(input, np.ndarray) and input.dtype == np.float32 and input.flags.writeable \

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._util import Symbol, as_float, as_index, integer, number, op
+from ._util import Symbol, as_float, as_index, integer, is_symbol, number, op
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "triplet_margin_loss", "cosine_similarity"]
@@ -45,7 +45,7 @@ def _broadcast_to(x, shape: tuple, opname: str, arg: str):
 
 def _class_target(input, target, opname: str, ignore_index: int, allow_prob: bool):
     """int64 class indices (range-checked when concrete) or, where allowed, float32 probabilities."""
-    if isinstance(target, Symbol):
+    if is_symbol(target):
         return target if (target.dtype == "int64" or not allow_prob) else as_float(target, opname, "target")
     t = np.asarray(target.detach().cpu().numpy() if hasattr(target, "detach") else target)
     if allow_prob and t.dtype.kind == "f":

@@ -3,15 +3,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._util import Symbol, as_float, op
+from ._util import Symbol, as_float, is_symbol, is_tensor, op
 
 __all__ = ["reshape", "flatten", "cat", "permute", "transpose"]
 
 
 def _as_tensor(x, opname: str, arg: str):
     """Symbols pass through; floating arrays become float32 and integer arrays int64 (shape ops keep the kind)."""
-    if isinstance(x, Symbol):
+    if is_symbol(x):
         return x
+    if is_tensor(x):
+        return x if x.dtype in (np.float32, np.int64) else as_float(x, opname, arg)
     a = np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x)
     if a.dtype.kind in "iu":
         return a.astype(np.int64, copy=False)

@@ -3,7 +3,8 @@ that seed and the step number, so steps differ and runs are reproducible; eager 
 from __future__ import annotations
 
 from .. import functional as F
-from .._trace import Symbol, next_seed
+from .._trace import next_seed
+from ..functional._util import is_symbol
 from . import _checks
 from .module import Module
 
@@ -21,7 +22,7 @@ class _DropoutNd(Module):
         return f"p={self.p}, inplace={self.inplace}"
 
     def _seed(self, input) -> int:
-        return self.seed if isinstance(input, Symbol) else next_seed()
+        return self.seed if is_symbol(input) else next_seed()
 
 
 class Dropout(_DropoutNd):

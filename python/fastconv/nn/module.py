@@ -37,7 +37,9 @@ def engine_array(a: np.ndarray) -> np.ndarray:
 
 class Parameter(np.ndarray):
     """A trainable float32 array (C-contiguous; updated in place by compiled optimizers). Its memory belongs to the
-    C++ engine; the Parameter is a NumPy view of it."""
+    C++ engine; the Parameter is a NumPy view of it. `.grad` is filled by an eager step's backward()."""
+
+    grad = None
 
     def __new__(cls, data=None, requires_grad: bool = True):
         if data is None:
@@ -103,6 +105,16 @@ class Parameter(np.ndarray):
     def __repr__(self) -> str:
         return "Parameter containing:\n" + repr(self.view(np.ndarray)) + \
             ("" if self.requires_grad else ", requires_grad=False")
+
+
+def _zero_grads(params, set_to_none: bool) -> None:
+    for p in params:
+        if getattr(p, "grad", None) is None:
+            continue
+        if set_to_none:
+            p.grad = None
+        else:
+            p.grad.numpy()[...] = 0
 
 
 # NumPy functions that write into their first argument (Parameter.__array_function__ bumps its version).
@@ -338,7 +350,8 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Gradients live inside compiled steps (they never accumulate across steps): nothing to clear."""
+        """Clears the .grad that eager backward() calls filled (compiled steps keep theirs inside the step)."""
+        _zero_grads(self.parameters(), set_to_none)
 
     def to(self, device="cpu", *args, **kwargs) -> "Module":
         """Where fastconv.compile runs this model when no device is given ('cpu', 'cuda', 'cuda:N'). The arrays

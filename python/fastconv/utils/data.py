@@ -63,18 +63,20 @@ class Subset(Dataset):
 
 
 def default_collate(batch):
-    """torch's default collation, with NumPy arrays where torch makes tensors."""
+    """torch's default collation: arrays, tensors and numbers become fastconv Tensors (float numbers float64, as
+    torch's)."""
+    from .._tensor import Tensor
     first = batch[0]
     if isinstance(first, np.ndarray) or (hasattr(first, "detach") and hasattr(first, "numpy")):
-        return np.stack([_np(b) for b in batch])
+        return Tensor(np.stack([_np(b) for b in batch]))
     if isinstance(first, (bool, np.bool_)):
-        return np.asarray(batch, np.bool_)
+        return Tensor(np.asarray(batch, np.bool_))
     if isinstance(first, numbers.Integral):
-        return np.asarray(batch, np.int64)
+        return Tensor(np.asarray(batch, np.int64))
     if isinstance(first, numbers.Real):
-        return np.asarray(batch, np.float64)
+        return Tensor(np.asarray(batch, np.float64))
     if isinstance(first, np.generic):
-        return np.asarray(batch)
+        return Tensor(np.asarray(batch))
     if isinstance(first, (str, bytes)):
         return list(batch)
     if isinstance(first, collections.abc.Mapping):
