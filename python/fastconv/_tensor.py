@@ -515,6 +515,10 @@ def _record_index(t: Tensor, key) -> Tensor:
 
 
 # ---- factories -------------------------------------------------------------------------------------------------------
+_DTYPE_MSG = ("{who}: can't convert an array of dtype {dtype} (strings, complex and object arrays are not supported); "
+              "expected dtype float64, float32, int64, int32, uint8 or bool")
+
+
 def is_tensor(x) -> builtins.bool:
     return isinstance(x, Tensor)
 
@@ -530,6 +534,8 @@ def tensor(data, dtype=None, device=None, requires_grad: builtins.bool = False) 
     if hasattr(data, "detach") and hasattr(data, "numpy"):
         data = data.detach().cpu().numpy()
     a = np.array(data, dtype=_dtype(dtype), copy=True)
+    if a.dtype.kind not in "fiub":
+        raise TypeError(_DTYPE_MSG.format(who="tensor", dtype=a.dtype))
     if dtype is None and a.dtype == np.float64 and not isinstance(data, np.ndarray):
         a = a.astype(np.float32)  # Python floats are float32 in torch
     if dtype is None and a.dtype.kind in "iu" and not isinstance(data, np.ndarray):
@@ -543,8 +549,7 @@ def from_numpy(a: np.ndarray) -> Tensor:
     if not isinstance(a, np.ndarray):
         raise TypeError(f"from_numpy: expected np.ndarray (got {type(a).__name__})")
     if a.dtype.kind not in "fiub":
-        raise TypeError(f"from_numpy: can't convert np.ndarray of type {a.dtype} (complex and object arrays are not "
-                        f"supported); supported: float64, float32, int64, int32, uint8, bool")
+        raise TypeError(_DTYPE_MSG.format(who="from_numpy", dtype=a.dtype))
     return Tensor(a)
 
 
