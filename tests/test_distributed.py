@@ -86,6 +86,101 @@ def test_a_killed_rank_ends_the_job_naming_it(tmp_path):
     assert took < 60
 
 
+def _collectives(stdout, r=0):
+    return int(stdout.split(f"rank {r}/")[1].split(" done, ")[1].split()[0])
+
+
+@needs_mpi
+def test_sync_batch_norm_two_ranks_with_half_batches_reach_the_weights_of_one_process(tmp_path):
+    one, two, plain = (str(tmp_path / f) for f in ("one.npy", "two.npy", "plain.npy"))
+    p1, _ = _run([one, "--bn", "sync"])  # one rank: SyncBatchNorm is BatchNorm, statistics of the batch of 8
+    assert p1.returncode == 0, p1.stderr
+    p2, _ = _run([two, "--bn", "sync"], np_=2)
+    assert p2.returncode == 0, p2.stdout + p2.stderr
+    p3, _ = _run([plain, "--bn", "plain"], np_=2)
+    assert p3.returncode == 0, p3.stdout + p3.stderr
+    a, b, c = np.load(one), np.load(two), np.load(plain)  # parameters, then running means and variances
+    assert np.linalg.norm(a - b) / np.linalg.norm(a) <= 1e-5
+    np.testing.assert_array_equal(b, np.load(two + ".rank1.npy"))  # running statistics included
+    # per-rank statistics of batches of 4 train another model: the test would see a missing synchronisation
+    assert np.linalg.norm(a - c) / np.linalg.norm(a) > 1e-2
+    # per step and batch norm: two sums in the forward pass, one in the backward pass (2 layers, 20 steps)
+    assert _collectives(p2.stdout) - _collectives(p3.stdout) == 20 * 2 * 3
+
+
+def _bn_net(sync):
+    fc.manual_seed(4)
+    m = nn.Sequential(nn.Conv2d(2, 3, 3), nn.BatchNorm2d(3), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 4 * 4, 2))
+    return nn.SyncBatchNorm.convert_sync_batchnorm(m) if sync else m
+
+
+def test_sync_batch_norm_in_a_world_of_one_is_batch_norm():
+    dist.init("local")
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((5, 2, 6, 6)).astype(np.float32), rng.integers(0, 2, 5)
+    plain, synced = _bn_net(False), _bn_net(True)
+    assert type(synced[1]).__name__ == "SyncBatchNorm" and list(synced.state_dict()) == list(plain.state_dict())
+    nets = [fc.compile(m, x.shape, loss="cross_entropy", optimizer=fc.optim.SGD(m.parameters(), lr=0.1))
+            for m in (plain, synced)]
+    assert "sync_batch_norm" not in nets[1].schedule()
+    for _ in range(3):
+        la, lb = (n.train_step(x, y) for n in nets)
+        assert la == lb
+    for k, v in plain.state_dict().items():
+        np.testing.assert_array_equal(v, synced.state_dict()[k], err_msg=k)
+    plain.eval(), synced.eval()
+    np.testing.assert_array_equal(plain(x), synced(x))
+
+
+def test_sync_batch_norm_kernels_match_torch(monkeypatch):
+    # the synchronised op itself (forced: a world of one would use batch_norm), against torch's BatchNorm2d:
+    # forward output, input and parameter gradients through the conv before it, running statistics
+    torch = pytest.importorskip("torch")
+    dist.init("local")
+    monkeypatch.setattr(dist, "world_size", lambda: 2)
+    rng = np.random.default_rng(5)
+    x, t = rng.standard_normal((4, 2, 6, 6)).astype(np.float32) * 3 + 1, rng.standard_normal((4, 3, 4, 4))
+    fc.manual_seed(4)
+    m = nn.Sequential(nn.Conv2d(2, 3, 3), nn.SyncBatchNorm(3, momentum=0.3))
+    m[1].weight[...] = [0.5, 1.5, -2.0]
+    m[1].bias[...] = [0.1, -0.2, 0.3]
+    tm = torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3), torch.nn.BatchNorm2d(3, momentum=0.3)).double()
+    tm.load_state_dict({k: torch.from_numpy(np.array(v, np.float64)) for k, v in m.state_dict().items()})
+    net = fc.compile(m, x.shape, loss="mse", optimizer=fc.optim.SGD(m.parameters(), lr=0.5))
+    assert "sync_batch_norm_backward" in net.schedule()
+    loss = net.train_step(x, t.astype(np.float32))
+    tl = torch.nn.functional.mse_loss(tm(torch.from_numpy(x.astype(np.float64))), torch.from_numpy(t))
+    tl.backward()
+    with torch.no_grad():
+        for p in tm.parameters():
+            p -= 0.5 * p.grad
+    assert abs(loss - tl.item()) <= 1e-5 * abs(tl.item())
+    for k, v in tm.state_dict().items():
+        if k.endswith("num_batches_tracked"):
+            continue
+        ours = np.asarray(m.state_dict()[k], np.float64)
+        assert np.linalg.norm(ours - v.numpy()) <= 1e-5 * np.linalg.norm(v.numpy()), k
+
+
+def test_convert_sync_batchnorm_shares_parameters_and_buffers():
+    m = nn.Sequential(nn.BatchNorm1d(3), nn.Sequential(nn.Linear(3, 3), nn.BatchNorm2d(3, affine=False)))
+    m[0].running_mean[...] = 2.0
+    m[1].eval()
+    c = nn.SyncBatchNorm.convert_sync_batchnorm(m)
+    assert c is m and isinstance(c[0], nn.SyncBatchNorm) and isinstance(c[1][1], nn.SyncBatchNorm)
+    assert c[0].weight is not None and c[0].running_mean is not None
+    assert np.shares_memory(c[0].running_mean, np.asarray(m.state_dict()["0.running_mean"]))
+    assert c[1][1].weight is None and not c[1][1].training and c[0].training
+    assert list(c.state_dict()) == ["0.weight", "0.bias", "0.running_mean", "0.running_var",
+                                    "0.num_batches_tracked", "1.0.weight", "1.0.bias", "1.1.running_mean",
+                                    "1.1.running_var", "1.1.num_batches_tracked"]
+    bn = nn.BatchNorm2d(4, eps=1e-3, momentum=0.2)
+    s = nn.SyncBatchNorm.convert_sync_batchnorm(bn)
+    assert isinstance(s, nn.SyncBatchNorm) and s.eps == 1e-3 and s.momentum == 0.2 and s.weight is bn.weight
+    with pytest.raises(NotImplementedError, match="process_group"):
+        nn.SyncBatchNorm(3, process_group=object())
+
+
 class _Tiny(nn.Module):
     def __init__(self):
         super().__init__()
