@@ -1,4 +1,5 @@
 """fastconv.distributed: data-parallel training under mpirun (tests/dist_worker.py), faults, the sampler."""
+import json
 import os
 import shutil
 import subprocess
@@ -106,6 +107,30 @@ def test_sync_batch_norm_two_ranks_with_half_batches_reach_the_weights_of_one_pr
     assert np.linalg.norm(a - c) / np.linalg.norm(a) > 1e-2
     # per step and batch norm: two sums in the forward pass, one in the backward pass (2 layers, 20 steps)
     assert _collectives(p2.stdout) - _collectives(p3.stdout) == 20 * 2 * 3
+
+
+@needs_mpi
+def test_cli_train_nproc_2_trains_like_one_process_and_only_rank_0_reports(tmp_path):
+    args = [sys.executable, "-m", "fastconv", "train", "--data", "shapes", "--image-size", "8", "--epochs", "1",
+            "--batch-size", "500", "--optimizer", "sgd", "--lr", "0.005"]  # 3000 images: 6 steps of 500
+    run = lambda extra: subprocess.run(args + extra, env=_env(), capture_output=True, text=True, timeout=120)  # noqa: E731
+    one = run(["--out", str(tmp_path / "one")])
+    assert one.returncode == 0, one.stdout + one.stderr
+    two = run(["--out", str(tmp_path / "two"), "--nproc", "2", "--sync-bn"])
+    assert two.returncode == 0, two.stdout + two.stderr
+    assert "starting 2 processes" in two.stdout and "batch 500 (250 per process x 2 processes, SyncBatchNorm)" in two.stdout
+    for line in ("fastconv train: smallcnn", "test accuracy:", "saved "):  # rank 0 only
+        assert two.stdout.count(line) == 1, two.stdout
+    assert two.stderr.count("Epoch 1/1") == 1
+    a, b = (fc.load(str(tmp_path / d / "model.safetensors")).state_dict() for d in ("one", "two"))
+    assert list(a) == list(b)
+    u, v = (np.concatenate([np.ravel(s[k]).astype(np.float64) for k in s if "num_batches" not in k]) for s in (a, b))
+    # --batch-size is the global batch: the same 6 steps as one process. Not 1e-5 here: on this data a rounding
+    # change alone (FASTCONV_ALGO=norm=ref, one process) moves the weights by 1.7e-5 after 6 steps (max-pool
+    # near-ties); per-rank statistics (no --sync-bn) move them by 9e-4
+    assert np.linalg.norm(u - v) / np.linalg.norm(u) <= 1e-4
+    with open(tmp_path / "two" / "history.json") as f:
+        assert len(json.load(f)["history"]["loss"]) == 1
 
 
 def _bn_net(sync):
