@@ -12,6 +12,7 @@ import pytest
 import fastconv as fc
 import fastconv.distributed as dist
 import fastconv.nn as nn
+from fastconv.io import read_metadata
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKER = os.path.join(HERE, "dist_worker.py")
@@ -131,6 +132,26 @@ def test_cli_train_nproc_2_trains_like_one_process_and_only_rank_0_reports(tmp_p
     assert np.linalg.norm(u - v) / np.linalg.norm(u) <= 1e-4
     with open(tmp_path / "two" / "history.json") as f:
         assert len(json.load(f)["history"]["loss"]) == 1
+
+
+@needs_mpi
+def test_a_checkpoint_of_either_world_size_resumes_on_the_other(tmp_path):
+    f = lambda name: str(tmp_path / name)  # noqa: E731
+    runs = [(["--save-ckpt", f("c1")], None, "u1"), (["--save-ckpt", f("c2")], 2, "u2"),  # uninterrupted
+            (["--resume", f("c2")], None, "r1"), (["--resume", f("c1")], 2, "r2"), (["--resume", f("c2")], 2, "s2")]
+    for args, np_, out in runs:
+        p, _ = _run([f(out + ".npy"), "--bn", "sync"] + args, np_=np_)
+        assert p.returncode == 0, p.stdout + p.stderr
+    w = {out: np.load(f(out + ".npy")) for _, _, out in runs}
+    rel = lambda a, b: np.linalg.norm(w[a] - w[b]) / np.linalg.norm(w[a])  # noqa: E731
+    # written by rank 0 of 2 ranks, finished by one process (and the reverse): the uninterrupted run at the world
+    # size that finished it, to the 1e-5 within which the two world sizes agree anyway
+    assert rel("u1", "r1") <= 1e-5 and rel("u2", "r2") <= 1e-5
+    np.testing.assert_array_equal(w["u2"], w["s2"])  # same world size: bit for bit (weights, statistics, momentum)
+    np.testing.assert_array_equal(w["r2"], np.load(f("r2.npy") + ".rank1.npy"))
+    assert json.loads(read_metadata(f("c2"))["checkpoint"])["info"] == {"next_step": 10, "world_size": 2}
+    assert rel("u1", "u2") > 0  # the two world sizes really differ in rounding: the resumed runs' own check
+    # is against their own world size's run
 
 
 def _bn_net(sync):
