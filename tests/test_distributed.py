@@ -154,6 +154,16 @@ def test_a_checkpoint_of_either_world_size_resumes_on_the_other(tmp_path):
     # is against their own world size's run
 
 
+@needs_mpi
+def test_cli_nproc_refuses_a_global_batch_the_processes_cannot_share(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "fastconv", "train", "--nproc", "2", "--batch-size", "5", "--data",
+                        "shapes", "--out", str(tmp_path / "o")], env=_env(), capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode != 0
+    assert "--batch-size 5 is the global batch: it must be a multiple of the 2 processes" in p.stderr, p.stderr
+    assert not (tmp_path / "o").exists()
+
+
 def _bn_net(sync):
     fc.manual_seed(4)
     m = nn.Sequential(nn.Conv2d(2, 3, 3), nn.BatchNorm2d(3), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 4 * 4, 2))
