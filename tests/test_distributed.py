@@ -188,19 +188,24 @@ def test_sync_batch_norm_in_a_world_of_one_is_batch_norm():
     np.testing.assert_array_equal(plain(x), synced(x))
 
 
-def test_sync_batch_norm_kernels_match_torch(monkeypatch):
-    # the synchronised op itself (forced: a world of one would use batch_norm), against torch's BatchNorm2d:
-    # forward output, input and parameter gradients through the conv before it, running statistics
+@pytest.mark.parametrize("layer", ["conv2d", "linear"])
+def test_sync_batch_norm_kernels_match_torch(monkeypatch, layer):
+    # the synchronised op itself (forced: a world of one would use batch_norm), against torch's BatchNorm2d/1d on
+    # [N, C, H, W] and [N, C]: forward output, input and parameter gradients through the layer before it, running
+    # statistics
     torch = pytest.importorskip("torch")
     dist.init("local")
     monkeypatch.setattr(dist, "world_size", lambda: 2)
     rng = np.random.default_rng(5)
-    x, t = rng.standard_normal((4, 2, 6, 6)).astype(np.float32) * 3 + 1, rng.standard_normal((4, 3, 4, 4))
+    conv = layer == "conv2d"
+    x = (rng.standard_normal((4, 2, 6, 6) if conv else (7, 5)) * 3 + 1).astype(np.float32)
+    t = rng.standard_normal((4, 3, 4, 4) if conv else (7, 3))
     fc.manual_seed(4)
-    m = nn.Sequential(nn.Conv2d(2, 3, 3), nn.SyncBatchNorm(3, momentum=0.3))
+    m = nn.Sequential(nn.Conv2d(2, 3, 3) if conv else nn.Linear(5, 3), nn.SyncBatchNorm(3, momentum=0.3))
     m[1].weight[...] = [0.5, 1.5, -2.0]
     m[1].bias[...] = [0.1, -0.2, 0.3]
-    tm = torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3), torch.nn.BatchNorm2d(3, momentum=0.3)).double()
+    tm = torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3) if conv else torch.nn.Linear(5, 3),
+                             (torch.nn.BatchNorm2d if conv else torch.nn.BatchNorm1d)(3, momentum=0.3)).double()
     tm.load_state_dict({k: torch.from_numpy(np.array(v, np.float64)) for k, v in m.state_dict().items()})
     net = fc.compile(m, x.shape, loss="mse", optimizer=fc.optim.SGD(m.parameters(), lr=0.5))
     assert "sync_batch_norm_backward" in net.schedule()
