@@ -283,18 +283,6 @@ def _writable_file(path: str, what: str) -> None:
         raise CLIError(f"{what} {path!r} is not writable")
 
 
-def _strip_nproc(argv: list[str]) -> list[str]:
-    out, skip = [], False
-    for i, s in enumerate(argv):
-        if skip:
-            skip = False
-        elif s == "--nproc":
-            skip = True
-        elif not s.startswith("--nproc="):
-            out.append(s)
-    return out
-
-
 def _launch(a) -> int:
     """`fastconv train --nproc N`: the same command again as N processes of this machine, through mpirun."""
     from . import distributed as dist
@@ -318,7 +306,7 @@ def _launch(a) -> int:
             env.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
     if "FASTCONV_NUM_THREADS" not in env and "OMP_NUM_THREADS" not in env:
         env["FASTCONV_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // a.nproc))
-    cmd += [sys.executable, "-m", "fastconv"] + _strip_nproc(a._argv)
+    cmd += [sys.executable, "-m", "fastconv"] + a._argv  # --nproc included: each rank checks it got N
     print(f"fastconv train: starting {a.nproc} processes: {' '.join(cmd)}", flush=True)
     return subprocess.run(cmd, env=env).returncode
 
@@ -330,11 +318,7 @@ def cmd_train(a) -> int:
 
     if a.device == "cuda" and not fc.cuda.is_available():
         raise CLIError("--device cuda: no CUDA device is available (fastconv.cuda.is_available() is False)")
-    if dist.launched_by_mpi():
-        if a.nproc is not None:
-            raise CLIError(f"--nproc {a.nproc} under mpirun: mpirun already started the processes; give one or "
-                           f"the other")
-    elif a.nproc is not None and a.nproc > 1:
+    if not dist.launched_by_mpi() and a.nproc is not None and a.nproc > 1:
         if a.device == "cuda":
             raise CLIError("--nproc with --device cuda: data-parallel training runs on CPUs only (no NCCL backend)")
         return _launch(a)
@@ -344,6 +328,9 @@ def cmd_train(a) -> int:
             raise CLIError("--device cuda under mpirun: data-parallel training runs on CPUs only (no NCCL backend)")
         dist.init("mpi")
         world, rank = dist.world_size(), dist.rank()
+        if a.nproc is not None and a.nproc != world:
+            raise CLIError(f"--nproc {a.nproc} under mpirun with {world} processes: mpirun already started them; "
+                           f"give one or the other")
         if a.batch_size % world:
             raise CLIError(f"--batch-size {a.batch_size} is the global batch: it must be a multiple of the {world} "
                            f"processes")
