@@ -4,10 +4,12 @@ B/P) against 1 process x P threads (batch B), the same model, data and global ba
 Each configuration runs `--steps` timed train steps after warm-up (median step time). For the distributed run it
 also reports how long the ranks' MPI thread spent in the gradient allreduces (comm) and how long the steps were
 blocked waiting for them (allreduce_wait kernels, from the step profile): comm - blocked is the communication the
-backward pass hid. ratio = 1-process time / P-process time (> 1: data parallel is faster).
+backward pass hid. ratio = 1-process time / P-process time (> 1: data parallel is faster). --sync-bn adds a
+third run, the P processes with the model's batch norms converted to SyncBatchNorm: sync_ms its step, sync_bn_ms
+the time of its sync_batch_norm kernels (their compute and their blocking collectives).
 
     PYTHONPATH=python python3 bench/bench_dist.py [--model resnet18] [--batch 16] [--size 64] [--procs 2]
-        [--steps 10] [--json out.json]
+        [--steps 10] [--sync-bn] [--json out.json]
 """
 from __future__ import annotations
 
@@ -34,6 +36,8 @@ def worker(a) -> None:
     r, w = dist.rank(), dist.world_size()
     fc.manual_seed(0)
     model = M.get(a.model, num_classes=10)
+    if a.sync:
+        model = fc.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     if a.ddp:
         model = dist.DistributedDataParallel(model)
     net = fc.compile(model, (a.batch // w, 3, a.size, a.size), loss="cross_entropy",
@@ -52,9 +56,10 @@ def worker(a) -> None:
     comm = (dist._C.dist_comm_seconds() - c0) / a.steps
     prof = net.profile(x, y, steps=3, warmup=0)
     blocked = sum(k.ms for k in prof.kernels if k.op == "allreduce_wait") / 1e3
+    sync_bn = sum(k.ms for k in prof.kernels if k.op.startswith("sync_batch_norm")) / 1e3
     if r == 0:
         print(json.dumps(dict(step_ms=1e3 * float(np.median(times)), comm_ms=1e3 * comm, blocked_ms=1e3 * blocked,
-                              buckets=net.schedule().count("allreduce_wait"))), flush=True)
+                              sync_bn_ms=1e3 * sync_bn, buckets=net.schedule().count("allreduce_wait"))), flush=True)
 
 
 def run(cmd: list[str]) -> dict:
@@ -71,8 +76,10 @@ def main() -> None:
     ap.add_argument("--procs", type=int, default=2)
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--sync-bn", action="store_true", help="also time the P processes with SyncBatchNorm")
     ap.add_argument("--json")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--sync", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--ddp", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -83,17 +90,21 @@ def main() -> None:
     mpirun = shutil.which("mpirun")
     if mpirun is None:
         raise SystemExit("bench_dist: needs mpirun (apt-get install openmpi-bin libopenmpi-dev)")
-    res: dict[str, list[dict]] = {"single": [], "ddp": []}
+    res: dict[str, list[dict]] = {"single": [], "ddp": [], "sync": []}
+    ranks = [mpirun, "-np", str(a.procs), "--oversubscribe", "--bind-to", "core"] + me + ["--threads", "1", "--ddp"]
     for _ in range(a.rounds):  # interleaved
         res["single"].append(run(me + ["--threads", str(a.procs)]))
-        res["ddp"].append(run([mpirun, "-np", str(a.procs), "--oversubscribe", "--bind-to", "core"] + me +
-                              ["--threads", "1", "--ddp"]))
+        res["ddp"].append(run(ranks))
+        if a.sync_bn:
+            res["sync"].append(run(ranks + ["--sync"]))
     med = lambda k, key: float(np.median([r[key] for r in res[k]]))  # noqa: E731
     row = dict(model=a.model, batch=a.batch, size=a.size, procs=a.procs,
                single_ms=round(med("single", "step_ms"), 1), ddp_ms=round(med("ddp", "step_ms"), 1),
                ratio=round(med("single", "step_ms") / med("ddp", "step_ms"), 3),
                comm_ms=round(med("ddp", "comm_ms"), 1), blocked_ms=round(med("ddp", "blocked_ms"), 1),
                buckets=res["ddp"][0]["buckets"])
+    if a.sync_bn:
+        row.update(sync_ms=round(med("sync", "step_ms"), 1), sync_bn_ms=round(med("sync", "sync_bn_ms"), 1))
     print(table([row], list(row)))
     save_json(a.json, dict(machine=machine(), rows=[row]))
 

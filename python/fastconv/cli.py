@@ -87,10 +87,13 @@ def build_model(name: str, in_channels: int, num_classes: int, image_size: int):
 # ---- model files ------------------------------------------------------------------------------------------------
 def save_model(model, path, **info) -> None:
     """fastconv.save plus a 'fastconv_cli' metadata entry (JSON: input_shape, class_names, ...). `model` may be the
-    compiled model: its file then holds the traced programs the C++ Model loads."""
+    compiled model: its file then holds the traced programs the C++ Model loads; a module is traced at graph_shape
+    (N, C, H, W) when given."""
     from .io import save
 
-    save(model, path, metadata={"fastconv_cli": json.dumps(info, separators=(",", ":"))})
+    shape = info.pop("graph_shape", None)
+    save(model, path, metadata={"fastconv_cli": json.dumps(info, separators=(",", ":"))},
+         input_shape=None if shape is None else tuple(shape))
 
 
 def load_model(path):
@@ -288,12 +291,58 @@ def _writable_file(path: str, what: str) -> None:
         raise CLIError(f"{what} {path!r} is not writable")
 
 
+def _launch(a) -> int:
+    """`fastconv train --nproc N`: the same command again as N processes of this machine, through mpirun."""
+    from . import distributed as dist
+    import shutil
+
+    mpirun = shutil.which("mpirun") or shutil.which("mpiexec")
+    if mpirun is None:
+        raise CLIError(f"--nproc {a.nproc}: mpirun is not on PATH (install OpenMPI or MPICH: apt-get install "
+                       f"openmpi-bin libopenmpi-dev, then rebuild fastconv)")
+    if not dist.is_available():
+        raise CLIError(f"--nproc {a.nproc}: this fastconv was built without its MPI backend "
+                       f"(fastconv.distributed.is_available() is False; CMake found no MPI)")
+    env = dict(os.environ)
+    cmd = [mpirun, "-np", str(a.nproc)]
+    ver = subprocess.run([mpirun, "--version"], capture_output=True, text=True).stdout
+    if "Open MPI" in ver or "OpenRTE" in ver:
+        # one machine: more processes than cores is the user's call; the thread counts below share the cores
+        cmd += ["--oversubscribe", "--bind-to", "none"]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers: OpenMPI refuses root without both
+            env.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
+            env.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+    if "FASTCONV_NUM_THREADS" not in env and "OMP_NUM_THREADS" not in env:
+        env["FASTCONV_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // a.nproc))
+    cmd += [sys.executable, "-m", "fastconv"] + a._argv  # --nproc included: each rank checks it got N
+    print(f"fastconv train: starting {a.nproc} processes: {' '.join(cmd)}", flush=True)
+    return subprocess.run(cmd, env=env).returncode
+
+
 def cmd_train(a) -> int:
     import fastconv as fc
+    from . import distributed as dist
     from .viz.plots import plot_history
 
     if a.device == "cuda" and not fc.cuda.is_available():
         raise CLIError("--device cuda: no CUDA device is available (fastconv.cuda.is_available() is False)")
+    if not dist.launched_by_mpi() and a.nproc is not None and a.nproc > 1:
+        if a.device == "cuda":
+            raise CLIError("--nproc with --device cuda: data-parallel training runs on CPUs only (no NCCL backend)")
+        return _launch(a)
+    world, rank = 1, 0
+    if dist.launched_by_mpi():  # under mpirun (--nproc or by hand): one rank of a data-parallel run
+        if a.device == "cuda":
+            raise CLIError("--device cuda under mpirun: data-parallel training runs on CPUs only (no NCCL backend)")
+        dist.init("mpi")
+        world, rank = dist.world_size(), dist.rank()
+        if a.nproc is not None and a.nproc != world:
+            raise CLIError(f"--nproc {a.nproc} under mpirun with {world} processes: mpirun already started them; "
+                           f"give one or the other")
+        if a.batch_size % world:
+            raise CLIError(f"--batch-size {a.batch_size} is the global batch: it must be a multiple of the {world} "
+                           f"processes")
+    say = print if rank == 0 else (lambda *args, **kwargs: None)
     # Everything that can be checked without the data is checked before it is loaded and the model trained.
     _parse_data(a.data)
     models = _zoo()
@@ -304,38 +353,51 @@ def cmd_train(a) -> int:
     t0 = time.perf_counter()
     xtr, ytr, xte, yte, names = load_data(a.data, a.image_size, a.seed)
     c, h, w = xtr.shape[1:]
-    model = build_model(a.model, c, len(names), min(h, w))
+    model = inner = build_model(a.model, c, len(names), min(h, w))
+    batch = a.batch_size // world  # per process: fit's batch_size is per rank, the global batch a.batch_size
+    if world > 1:
+        if a.sync_bn:
+            model = inner = fc.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        model = dist.DistributedDataParallel(model)  # rank 0's initial weights everywhere
     lr = a.lr if a.lr is not None else (0.002 if a.optimizer == "adam" else 0.05)
     opt = fc.optim.Adam(model.parameters(), lr=lr) if a.optimizer == "adam" else \
         fc.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
-    print(f"fastconv train: {a.model} on {a.data} ({len(xtr)} train / {len(xte)} test images of {c}x{h}x{w}, "
-          f"{len(names)} classes), {a.optimizer} lr={lr:g}, batch {a.batch_size}, {a.epochs} epochs, "
-          f"{fc.get_isa()} kernels, {fc.get_num_threads()} threads", flush=True)
+    procs = f" ({batch} per process x {world} processes{', SyncBatchNorm' if a.sync_bn else ''})" if world > 1 else ""
+    say(f"fastconv train: {a.model} on {a.data} ({len(xtr)} train / {len(xte)} test images of {c}x{h}x{w}, "
+        f"{len(names)} classes), {a.optimizer} lr={lr:g}, batch {a.batch_size}{procs}, {a.epochs} epochs, "
+        f"{fc.get_isa()} kernels, {fc.get_num_threads()} threads", flush=True)
     try:
-        net = fc.compile(model, (min(a.batch_size, len(xtr)), c, h, w), loss="cross_entropy", optimizer=opt,
+        net = fc.compile(model, (min(batch, len(xtr) // world), c, h, w), loss="cross_entropy", optimizer=opt,
                          device=a.device)
     except NotImplementedError as e:
         raise CLIError(str(e)) from None
     # The test split is shown as 'val_' in the curves: it is never used for training or model selection.
-    hist = fc.fit(net, xtr, ytr, batch_size=a.batch_size, epochs=a.epochs, validation_data=(xte, yte),
+    hist = fc.fit(net, xtr, ytr, batch_size=batch, epochs=a.epochs, validation_data=(xte, yte),
                   seed=a.seed, verbose=0 if a.quiet else 1)
     res = fc.evaluate(net, xte, yte, batch_size=256, return_dict=True)
     correct = int(round(res["accuracy"] * len(yte)))
-    print(f"test accuracy: {res['accuracy']:.4f} ({correct}/{len(yte)}), test loss: {res['loss']:.4f}, "
-          f"{time.perf_counter() - t0:.1f}s")
+    say(f"test accuracy: {res['accuracy']:.4f} ({correct}/{len(yte)}), test loss: {res['loss']:.4f}, "
+        f"{time.perf_counter() - t0:.1f}s")
+    if rank != 0:  # every rank holds the same weights: rank 0 writes the files
+        dist.barrier()
+        return 0
     os.makedirs(a.out, exist_ok=True)
     model_path = os.path.join(a.out, "model.safetensors")
-    save_model(net, model_path, input_shape=[c, h, w], class_names=names, data=a.data, model_name=a.model)
+    # several processes: the unwrapped model with its inference graph (the training program talks to the ranks)
+    save_model(net if world == 1 else inner, model_path, input_shape=[c, h, w], class_names=names, data=a.data,
+               model_name=a.model, **({} if world == 1 else {"graph_shape": [batch, c, h, w]}))
     hist_path = os.path.join(a.out, "history.json")
     with open(hist_path, "w") as f:
         json.dump({"history": hist.history, "test_accuracy": res["accuracy"], "test_loss": res["loss"],
-                   "args": {k: v for k, v in vars(a).items() if k != "func"}}, f, indent=1)
+                   "args": {k: v for k, v in vars(a).items() if k not in ("func", "_argv")}}, f, indent=1)
     curves = os.path.join(a.out, "training_curves.png")
     try:
         plot_history(hist, curves, title=f"{a.model} on {a.data} (val = held-out test split)")
     except ImportError as e:
         curves = f"(not written: {e})"
     print(f"saved {model_path}, {hist_path}, {curves}")
+    if world > 1:
+        dist.barrier()
     return 0
 
 
@@ -487,6 +549,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=_seed, default=0)
     t.add_argument("--out", default="fastconv-run", help="output folder (default ./fastconv-run)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--nproc", type=_positive(int, 4096), default=None,
+                   help="train data-parallel on N processes of this machine, started through mpirun (--batch-size "
+                        "stays the global batch; also works under mpirun without --nproc)")
+    t.add_argument("--sync-bn", action="store_true",
+                   help="with several processes: batch norm statistics of the global batch (SyncBatchNorm) instead "
+                        "of each process's own")
     t.set_defaults(func=cmd_train)
 
     s = sub.add_parser("summary", help="print a model's layer table",
@@ -535,6 +603,7 @@ def main(argv=None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     args, extra = parser.parse_known_args(argv)
+    args._argv = argv
     if args.command != "bench" and extra:
         parser.parse_args(argv)  # reports the unknown arguments and exits 2
     if args.version:

@@ -10,8 +10,9 @@
 A compiled training step of a DistributedDataParallel model averages every gradient over the ranks before
 clipping and updates: allreduce nodes in the training graph, one per bucket of about bucket_cap_mb, started as
 soon as the backward pass has produced the bucket and waited for just before its updates, so the sums travel
-while the backward pass goes on. Batch norm keeps per-rank statistics (torch's default). A collective that waits
-longer than `timeout` seconds for another rank fails with an error naming it, and the job ends (docs/distributed.md).
+while the backward pass goes on. Batch norm keeps per-rank statistics (torch's default; fastconv.nn.SyncBatchNorm
+computes them over all ranks' batches). A collective that waits longer than `timeout` seconds for another rank
+fails with an error naming it, and the job ends (docs/distributed.md).
 """
 from __future__ import annotations
 

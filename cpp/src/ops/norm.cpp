@@ -64,8 +64,6 @@ ref::BatchNormParams bn_params(const OpCall& c, size_t x_index) {
   return p;
 }
 
-namespace {
-
 std::vector<TensorDesc> infer_batch_norm(const OpCall& c) {
   AttrReader a = c.attr();
   const Slots s = slots(a, true);
@@ -89,6 +87,8 @@ std::vector<TensorDesc> infer_batch_norm(const OpCall& c) {
   FC_CHECK(a.get_float("eps", 1e-5) >= 0, Value, c.op, ": argument 'eps' must be >= 0, got ", a.get_float("eps", 1e-5));
   return {c.in[0], {ch, DType::f32}, {ch, DType::f32}};
 }
+
+namespace {
 
 template <bool Ref>
 Prepared prepare_batch_norm(const KernelCall& c) {
@@ -124,6 +124,8 @@ std::vector<ValueId> backward_batch_norm(BackwardCall& b) {
   return grads;
 }
 
+}  // namespace
+
 // inputs: grad, x, [weight], save_mean, save_invstd -> dx, dweight, dbias
 std::vector<TensorDesc> infer_batch_norm_backward(const OpCall& c) {
   const Slots s = slots(c.attr(), false, 2);
@@ -133,6 +135,8 @@ std::vector<TensorDesc> infer_batch_norm_backward(const OpCall& c) {
   const Shape ch{c.in[1].shape[1]};
   return {c.in[1], {ch, DType::f32}, {ch, DType::f32}};
 }
+
+namespace {
 
 template <bool Ref>
 Prepared prepare_batch_norm_backward(const KernelCall& c) {

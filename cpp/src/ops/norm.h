@@ -15,6 +15,9 @@ ref::BatchNormParams bn_params(const OpCall& c, size_t x_index);
 // group_norm / layer_norm as rows; *affine = the shape of weight and bias.
 ref::RowNormParams row_params(const OpCall& c, size_t x_index, Shape* affine);
 ref::LrnParams lrn_params(const OpCall& c);
+// Shape inference of batch_norm and batch_norm_backward, which sync_batch_norm (ops/sync_norm.cpp) shares.
+std::vector<TensorDesc> infer_batch_norm(const OpCall& c);
+std::vector<TensorDesc> infer_batch_norm_backward(const OpCall& c);
 // What batch_norm reads (and batch_norm_backward and the fused batch_norm_relu ops, which take its attributes).
 AttrNames batch_norm_attrs();
 

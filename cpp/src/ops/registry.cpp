@@ -23,6 +23,7 @@ void register_linear_ops(Registry& r, KernelTable& k);
 void register_loss_ops(Registry& r, KernelTable& k);
 void register_optim_ops(Registry& r, KernelTable& k);
 void register_dist_ops(Registry& r, KernelTable& k);
+void register_sync_norm_ops(Registry& r, KernelTable& k);
 void register_fused_ops(Registry& r, KernelTable& k);
 void register_pad_ops(Registry& r, KernelTable& k);
 void register_fold_ops(Registry& r, KernelTable& k);
@@ -52,6 +53,7 @@ void register_all(Registry& r, KernelTable& k) {
   register_fold_ops(r, k);        // unfold (im2col), fold (col2im)
   register_shuffle_ops(r, k);     // pixel_shuffle, pixel_unshuffle, channel_shuffle
   register_dist_ops(r, k);        // allreduce_start/wait: data-parallel gradient averaging
+  register_sync_norm_ops(r, k);   // sync_batch_norm: batch norm over the ranks' batches together
   register_fused_ops(r, k);       // conv*d_fused, conv_bn_fold, batch_norm_relu(_backward): made by graph/fuse.cpp
 #if FASTCONV_WITH_CUDA
   register_cuda_kernels(k);

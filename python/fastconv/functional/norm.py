@@ -41,6 +41,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     """Batch normalisation over [N, C, *] (2-D to 5-D). Training: batch statistics (biased variance) normalise, and
     running_mean / running_var (if given) are updated in place: r = (1 - momentum) r + momentum * stat, with the
     unbiased variance, as in torch. Eval: the running statistics normalise."""
+    return _batch_norm("batch_norm", input, running_mean, running_var, weight, bias, training, momentum, eps)
+
+
+def _batch_norm(name: str, input, running_mean, running_var, weight, bias, training, momentum, eps):
+    # name: "batch_norm", or "sync_batch_norm" (nn.SyncBatchNorm: the same op over every rank's batch together)
     x = as_float(input, "batch_norm")
     rm = _running_stat(running_mean, "running_mean", training)
     rv = _running_stat(running_var, "running_var", training)
@@ -52,7 +57,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         inputs += [rm, rv]
     _optional(inputs, attrs, "has_weight", weight, "batch_norm", "weight")
     _optional(inputs, attrs, "has_bias", bias, "batch_norm", "bias")
-    return op("batch_norm", inputs, attrs, multi=True)[0]
+    return op(name, inputs, attrs, multi=True)[0]
 
 
 def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-05):

@@ -9,7 +9,7 @@ from ..functional._util import as_float
 from . import _checks, init
 from .module import Module, Parameter
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "GroupNorm", "LayerNorm", "LocalResponseNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "GroupNorm", "LayerNorm", "LocalResponseNorm"]
 
 
 def _affine_params(m: Module, affine: bool, bias: bool, shape: tuple) -> None:
@@ -91,9 +91,12 @@ class _BatchNorm(Module):
                     factor = 1.0 / float(nbt)
         bn_training = self.training or (self._buffers["running_mean"] is None)
         use_stats = not self.training or self.track_running_stats
-        return F.batch_norm(input, self.running_mean if use_stats else None,
-                            self.running_var if use_stats else None, self.weight, self.bias, bn_training, factor,
-                            self.eps)
+        return self._batch_norm(input, self.running_mean if use_stats else None,
+                                self.running_var if use_stats else None, self.weight, self.bias, bn_training, factor,
+                                self.eps)
+
+    def _batch_norm(self, *args):
+        return F.batch_norm(*args)
 
 
 class BatchNorm1d(_BatchNorm):
@@ -106,6 +109,49 @@ class BatchNorm2d(_BatchNorm):
 
 class BatchNorm3d(_BatchNorm):
     _ranks = (5,)
+
+
+class SyncBatchNorm(_BatchNorm):
+    """torch.nn.SyncBatchNorm: batch norm whose training statistics are those of the global batch, every rank's
+    batch together (fastconv.distributed), so that N ranks with batch B/N train as one process with batch B. The
+    per-channel sums are added over the ranks in the forward pass (mean, then variance: two passes) and in the
+    backward pass; weight and bias gradients stay per rank for DistributedDataParallel to average. In evaluation
+    mode, or in a world of one rank, it is BatchNorm exactly. Input [N, C, *] of 2 to 5 dimensions."""
+    _ranks = (2, 3, 4, 5)
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, process_group=None, device=None, dtype=None, *,
+                 bias: bool = True) -> None:
+        if process_group is not None:
+            raise NotImplementedError("SyncBatchNorm: process groups are not supported (argument 'process_group' "
+                                      "must be None: the statistics are synchronised over all ranks)")
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, bias=bias)
+
+    def _batch_norm(self, input, running_mean, running_var, weight, bias, training, momentum, eps):
+        from .. import distributed as dist
+        from ..functional import norm as FN
+        sync = self.training and training and dist.is_initialized() and dist.world_size() > 1
+        return FN._batch_norm("sync_batch_norm" if sync else "batch_norm", input, running_mean, running_var, weight,
+                             bias, training, momentum, eps)
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module: Module, process_group=None) -> Module:
+        """torch's: `module` with every BatchNorm1d/2d/3d replaced by a SyncBatchNorm that shares its parameters
+        and buffers (and training mode); a batch norm module given itself comes back converted."""
+        if process_group is not None:
+            raise NotImplementedError("SyncBatchNorm.convert_sync_batchnorm: argument 'process_group' must be None")
+        out = module
+        if isinstance(module, _BatchNorm) and not isinstance(module, SyncBatchNorm):
+            out = cls(module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats,
+                      bias=module.use_bias)
+            for d in ("_parameters", "_buffers"):
+                out.__dict__[d].clear()
+                out.__dict__[d].update(module.__dict__[d])
+            out.__dict__["_non_persistent"] = set(module.__dict__["_non_persistent"])
+            object.__setattr__(out, "training", module.training)
+        for name, child in list(module.named_children()):
+            out.add_module(name, cls.convert_sync_batchnorm(child))
+        return out
 
 
 class GroupNorm(Module):
