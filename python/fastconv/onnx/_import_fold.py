@@ -1,6 +1,6 @@
 """Load-time rewrites of an ONNX graph: a constant zero Pad of the spatial axes whose only reader is a Conv (or an
-AveragePool counting the padding) becomes that node's pads. fastconv has no pad op yet, so a Pad that cannot be
-folded is refused, naming the node."""
+AveragePool counting the padding) becomes that node's pads (one op less); any other Pad stays a node and runs as
+fastconv.functional.pad (_import_pad_pool)."""
 from __future__ import annotations
 
 import numpy as np
@@ -83,8 +83,7 @@ def fold_pads(nodes: list, tensors: dict, opset: int, outputs: list, where) -> l
                     user[2][0] = n[2][0]
                     drop.add(k)
                     continue
-        raise OnnxImportError(f"fastconv.onnx.load: {where(n)}: Pad is supported only when it folds into the "
-                              f"node that reads it (fastconv has no pad op yet): {why}")
+        del why  # (kept for reading: why this Pad stays a node; fastconv.functional.pad runs it)
     return [n for k, n in enumerate(nodes) if k not in drop]
 
 
