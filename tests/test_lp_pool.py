@@ -92,3 +92,21 @@ def test_lp_pool_bad_arguments():
         F.lp_pool2d(x, "2", 2)
     with pytest.raises(ValueError, match="norm_type"):
         fc.nn.LPPool2d(0, 2)
+
+
+@pytest.mark.parametrize("shape,k,s,p,out", [((2, 3, 4, 4, 6), 2, None, 0, None), ((2, 3, 4, 5, 6), 2, None, 0, (4, 5, 6)),
+                                             ((3, 5, 4, 6), (2, 3, 2), (2, 2, 1), 1, (5, 4, 6)),
+                                             ((1, 2, 5, 5, 5), 2, 2, 0, (5, 5, 5))])
+def test_max_unpool3d_matches_torch(shape, k, s, p, out):
+    """max_unpool3d inverts max_pool3d's indices as torch does (values and gradient); nn.MaxUnpool3d too."""
+    x = randn(*shape, seed=4)
+    ty, ti = TF.max_pool3d(t64(x), k, s, p, return_indices=True)
+    y, i = ty.numpy().astype(np.float32), ti.numpy()
+    want = TF.max_unpool3d(t64(y), ti, k, s, p, out)
+    got = F.max_unpool3d(y, i, k, s, p, out)
+    assert got.shape == tuple(want.shape) and rel_err(got, want) <= 1e-7
+    assert rel_err(fc.nn.MaxUnpool3d(k, s, p)(y, i, out), want) <= 1e-7
+    assert repr(fc.nn.MaxUnpool3d(k, s, p)) == repr(torch.nn.MaxUnpool3d(k, s, p))
+    _grad_vs_torch(lambda v: F.max_unpool3d(v, i, k, s, p, out), lambda v: TF.max_unpool3d(v, ti, k, s, p, out), y)
+    with pytest.raises(ValueError, match="output_size"):
+        F.max_unpool3d(y, i, k, s, p, tuple(d + 5 for d in want.shape[-3:]))

@@ -428,3 +428,43 @@ def test_lp_pool_model_exports_as_pow_and_round_trips():
     want = TF.lp_pool2d(TF.lp_pool2d(t64(x), 3, 2, 1), 2, (2, 3))
     assert rel_err(_ort(data, x), want) <= 1e-5
     assert rel_err(fc.compile(fc.onnx.load(data), x.shape).predict(x), want) <= 1e-5
+
+
+def test_dropout_mask_outputs():
+    """Dropout's mask: all true where nothing drops (inference, or ratio 0 in training); in training, eagerly, the
+    kept positions of the same draw (y = x / (1 - ratio) there, 0 elsewhere); tracing a training mask is refused
+    naming the node."""
+    ratio = onnx.numpy_helper.from_array(np.array(0.25, np.float32), "r")
+    on = onnx.numpy_helper.from_array(np.array(True), "t")
+    x = randn(4, 50, seed=6)
+    m = _graph([helper.make_node("Dropout", ["x"], ["y", "mask"], name="d")], [("x", x.shape)], ["y", "mask"])
+    y, mask = fc.onnx.load(m)(x)
+    assert mask.dtype == np.bool_ and mask.all() and np.array_equal(y, x)
+    m = _graph([helper.make_node("Dropout", ["x", "r", "t"], ["y", "mask"], name="d")], [("x", x.shape)],
+               ["y", "mask"], [ratio, on])
+    net = fc.onnx.load(m)
+    y, mask = net(x)
+    assert mask.dtype == np.bool_ and 0.6 < mask.mean() < 0.9
+    np.testing.assert_allclose(y, np.where(mask, x / 0.75, 0.0), rtol=1e-6)
+    m1 = _graph([helper.make_node("Dropout", ["x", "r", "t"], ["y", "mask"], name="d")], [("x", x.shape)], ["mask"],
+                [ratio, on])
+    with pytest.raises(fc.onnx.OnnxImportError, match=r"node 'd' \(Dropout\): attribute 'mask'"):
+        fc.compile(fc.onnx.load(m1), x.shape)
+
+
+@pytest.mark.parametrize("nd", [1, 3])
+def test_max_pool_unpool_1d_3d_equal_torch(nd):
+    """MaxPool (indices read by MaxUnpool only: per plane, as torch) and MaxUnpool in 1-D and 3-D equal torch's
+    max_pool / max_unpool in float64."""
+    shape = (2, 3) + (9, 6, 8)[:nd]
+    k = [2] * nd
+    m = _graph([helper.make_node("MaxPool", ["x"], ["y", "i"], kernel_shape=k, strides=k),
+                helper.make_node("MaxUnpool", ["y", "i"], ["z"], kernel_shape=k, strides=k)],
+               [("x", shape)], ["z"])
+    x = randn(*shape, seed=nd)
+    pool, unpool = getattr(TF, f"max_pool{nd}d"), getattr(TF, f"max_unpool{nd}d")
+    y, i = pool(t64(x), 2, 2, return_indices=True)
+    want = unpool(y, i, 2, 2)
+    net = fc.onnx.load(m)
+    assert rel_err(net(x), want) <= 1e-7
+    assert rel_err(fc.compile(net, shape).predict(x), want) <= 1e-7

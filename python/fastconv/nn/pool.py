@@ -6,7 +6,7 @@ from . import _checks
 from .module import Module
 
 __all__ = ["AdaptiveAvgPool1d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d", "AdaptiveMaxPool3d", "MaxUnpool1d", "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d", "MinPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "MaxUnpool2d",
-           "LPPool1d", "LPPool2d", "LPPool3d", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d"]
+           "MaxUnpool3d", "LPPool1d", "LPPool2d", "LPPool3d", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d"]
 
 
 def _size(owner, name: str, value, lo: int, n: int = 2):
@@ -264,6 +264,22 @@ class MaxUnpool1d(Module):
 
     def forward(self, input, indices, output_size=None):
         return F.max_unpool1d(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+
+class MaxUnpool3d(Module):
+    def __init__(self, kernel_size, stride=None, padding=0) -> None:
+        super().__init__()
+        # torch keeps MaxUnpool3d's sizes as 3-tuples
+        self.kernel_size = tuple(_checks.ints_arg(self, "kernel_size", kernel_size, 3, 1))
+        self.stride = tuple(_checks.ints_arg(self, "stride", stride, 3, 1)) if stride is not None else \
+            self.kernel_size
+        self.padding = tuple(_checks.ints_arg(self, "padding", padding, 3, 0))
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+    def forward(self, input, indices, output_size=None):
+        return F.max_unpool3d(input, indices, self.kernel_size, self.stride, self.padding, output_size)
 
 
 class LPPool2d(Module):

@@ -157,14 +157,15 @@ def global_max_pool(m, a, ins, outs):
 def max_unpool(m, a, ins, outs):
     x, idx = ins[0][0], ins[1][0]
     k = tuple(a["kernel_shape"])
-    _need(len(k) == 2, "kernel_shape", "only 2-D MaxUnpool is supported")
-    pads = list(a.get("pads", [0] * 4))
-    _need(pads[:2] == pads[2:], "pads", f"begin and end pads must be equal, got {pads}")
+    nd = len(k)
+    _need(1 <= nd <= 3, "kernel_shape", f"{nd}-D MaxUnpool is not supported (1-D to 3-D)")
+    pads = list(a.get("pads", [0] * (2 * nd)))
+    _need(pads[:nd] == pads[nd:], "pads", f"begin and end pads must be equal, got {pads}")
     size = None
     if len(ins) > 2 and ins[2][0] is not None:
-        size = tuple(int(v) for v in _static(ins[2], "output_shape"))[-2:]
-    return [(F.max_unpool2d(x, idx, k, stride=_spatial(a, "strides", 2), padding=tuple(pads[:2]),
-                            output_size=size), False)]
+        size = tuple(int(v) for v in _static(ins[2], "output_shape"))[-nd:]
+    f = getattr(F, f"max_unpool{nd}d")
+    return [(f(x, idx, k, _spatial(a, "strides", nd), tuple(pads[:nd]), size), False)]
 
 
 # ---- normalisation -------------------------------------------------------------------------------------------------
