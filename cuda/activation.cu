@@ -39,6 +39,7 @@ __device__ __forceinline__ float act_fwd(float x, float a, float b) {
   else if constexpr (K == ActKind::hardswish) return x * hardsigmoidf_(x);
   else if constexpr (K == ActKind::silu) return x / (1.f + expf(-x));
   else if constexpr (K == ActKind::mish) return x * tanhf(log1pf(expf(x)));
+  else if constexpr (K == ActKind::pow) return powf(x, a);
   else return b * (x > 0.f ? x : a * expm1f(x));  // selu
 }
 
@@ -69,7 +70,8 @@ __device__ __forceinline__ float act_grad(float s, float a, float b) {
   } else if constexpr (K == ActKind::mish) {
     const float t = tanhf(log1pf(expf(s))), sg = 1.f / (1.f + expf(-s));
     return t + s * sg * fmaf(-t, t, 1.f);
-  } else return s > 0.f ? b : b * a * expf(s);  // selu
+  } else if constexpr (K == ActKind::pow) return a == 0.f ? 0.f : a * powf(s, a - 1.f);  // torch: 0 for a = 0
+  else return s > 0.f ? b : b * a * expf(s);  // selu
 }
 
 template <ActKind K>
@@ -173,6 +175,7 @@ void bwd(const ActParams& p, const float* g, const float* sv, float* dx, int64_t
     case ActKind::silu: return FN<ActKind::silu>(__VA_ARGS__);               \
     case ActKind::mish: return FN<ActKind::mish>(__VA_ARGS__);               \
     case ActKind::selu: return FN<ActKind::selu>(__VA_ARGS__);               \
+    case ActKind::pow: return FN<ActKind::pow>(__VA_ARGS__);                 \
   }
 
 }  // namespace

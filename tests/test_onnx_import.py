@@ -21,6 +21,10 @@ from test_models_torch import TBasicBlock, TGoogLeNet, TResNet18, randomize_bn  
 from test_onnx_export import ZOO, _randomize  # noqa: E402
 
 from onnx import helper, TensorProto  # noqa: E402
+import onnx.numpy_helper  # noqa: E402,F401
+
+from conftest import randn, t64  # noqa: E402
+import fastconv.functional as F  # noqa: E402
 
 tnn, TF = torch.nn, torch.nn.functional
 # torch.onnx's TorchScript exporter (the dynamo one needs onnxscript, which is not a dependency) warns that it is old
@@ -234,8 +238,10 @@ def test_unsupported_ops_and_attributes_name_node_op_attribute():
     from onnx import numpy_helper
     w = numpy_helper.from_array(np.ones((2, 2, 3, 3), np.float32), "w")
     cases = [
-        (_model([helper.make_node("LpPool", ["x"], ["y"], name="pool1", kernel_shape=[2, 2])]),
-         r"node 'pool1' \(LpPool\): op 'LpPool' is not supported"),
+        (_model([helper.make_node("NonMaxSuppression", ["x"], ["y"], name="nms")]),
+         r"node 'nms' \(NonMaxSuppression\): op 'NonMaxSuppression' is not supported"),
+        (_model([helper.make_node("LpPool", ["x"], ["y"], name="lp", kernel_shape=[2, 2], foo=1)]),
+         r"node 'lp' \(LpPool\): attribute 'foo' of LpPool is not supported"),
         (_model([helper.make_node("Conv", ["x", "w"], ["y"], name="c1", kernel_shape=[3, 3], foo=1)], [w]),
          r"node 'c1' \(Conv\): attribute 'foo' of Conv is not supported"),
         (_model([helper.make_node("Relu", ["x"], ["y"], name="r", domain="com.example")]),
@@ -247,8 +253,12 @@ def test_unsupported_ops_and_attributes_name_node_op_attribute():
             fc.onnx.load(m.SerializeToString())
     # attribute values that fastconv cannot express surface when the graph is built, naming the node
     net = fc.onnx.load(_model([helper.make_node("MaxPool", ["x"], ["y"], name="mp", kernel_shape=[2, 2],
-                                                storage_order=1)]))
+                                                storage_order=2)]))
     with pytest.raises(fc.onnx.OnnxImportError, match=r"node 'mp' \(MaxPool\): attribute 'storage_order'"):
+        fc.compile(net, (1, 2, 6, 6))
+    net = fc.onnx.load(_model([helper.make_node("Pad", ["x", "pads"], ["y"], name="pd", mode="mirror")],
+                              [onnx.numpy_helper.from_array(np.zeros(8, np.int64), "pads")]))
+    with pytest.raises(fc.onnx.OnnxImportError, match=r"node 'pd' \(Pad\): attribute 'mode': 'mirror'"):
         fc.compile(net, (1, 2, 6, 6))
 
 
@@ -300,7 +310,7 @@ def test_saved_description_is_checked_before_anything_is_built():
 
 def test_zero_pad_folds_into_conv_and_avg_pool():
     """torch's F.pad before a convolution (and before an average pool counting the pads) is exported as Pad; it
-    folds into the reader's pads. Other Pads are refused naming the node."""
+    folds into the reader's pads. Other Pads run as fastconv.functional.pad."""
     class P(tnn.Module):
         def __init__(self):
             super().__init__()
@@ -324,5 +334,137 @@ def test_zero_pad_folds_into_conv_and_avg_pool():
         def forward(self, x):
             return TF.relu(TF.pad(x, (1, 1, 1, 1), value=2.0))
 
-    with pytest.raises(fc.onnx.OnnxImportError, match=r"\(Pad\): Pad is supported only when it folds .*value 2.0"):
-        fc.onnx.load(_torch_export(Q(), (1, 2, 4, 4)))
+    data = _torch_export(Q(), (1, 2, 4, 4))
+    net = fc.onnx.load(data)
+    assert [n[0] for n in net._graph["nodes"]].count("Pad") == 1  # not folded: it pads with 2.0
+    x = randn(1, 2, 4, 4, seed=3)
+    assert rel_err(fc.compile(net, x.shape).predict(x), TF.relu(TF.pad(t64(x), (1, 1, 1, 1), value=2.0))) <= 1e-6
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "constant"])
+def test_torch_pad_modes_run(mode):
+    """torch's F.pad modes export as Pad reflect / edge / constant (with crops: negative pads); loaded and
+    compiled they equal torch in float64, at a second batch size too."""
+    class P(tnn.Module):
+        def forward(self, x):
+            return TF.pad(x, (2, 1, 1, 3), mode=mode) if mode != "constant" else TF.pad(x, (2, -1, 1, 3), value=-.5)
+
+    data = _torch_export(P(), (2, 3, 5, 6))
+    # (torch writes circular padding as Slice + Concat of data; ONNX's wrap mode is replayed in test_onnx_node_cases)
+    assert [n.op_type for n in onnx.load_from_string(data).graph.node].count("Pad") == 1
+    net = fc.onnx.load(data)
+    for n in (2, 3):
+        x = randn(n, 3, 5, 6, seed=n)
+        want = P()(t64(x))
+        assert rel_err(fc.compile(net, x.shape).predict(x), want) <= 1e-6
+
+
+def _ort_all(model, *xs):
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return sess.run(None, {i.name: x for i, x in zip(sess.get_inputs(), xs)})
+
+
+def _graph(nodes, ins, outs, inits=(), opset=18):
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(s)) for n, s in ins],
+                          [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in outs],
+                          initializer=list(inits))
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+
+
+@pytest.mark.parametrize("p,attrs", [(2, dict(kernel_shape=[3, 3], pads=[1, 0, 1, 2], strides=[2, 1])),
+                                     (3, dict(kernel_shape=[2, 2], dilations=[2, 1])),
+                                     (1, dict(kernel_shape=[3], strides=[2], auto_pad="SAME_UPPER")),
+                                     (2, dict(kernel_shape=[2, 2, 2]))])
+def test_lp_pool_compiled_equals_onnxruntime(p, attrs):
+    nd = len(attrs["kernel_shape"])
+    shape = (2, 3) + (7, 6, 5)[:nd]
+    m = _graph([helper.make_node("LpPool", ["x"], ["y"], p=p, **attrs)], [("x", shape)], ["y"])
+    x = randn(*shape, seed=p)
+    want = _ort_all(m, x)[0]
+    net = fc.onnx.load(m)
+    assert rel_err(fc.compile(net, shape).predict(x), want) <= 1e-5
+    assert rel_err(net(x), want) <= 1e-5
+
+
+def test_batched_matmul_and_layer_norm_outputs_compile():
+    """MatMul of two data operands (a @ a^T, batched) and of a batched weight, and LayerNormalization's Mean and
+    InvStdDev, equal onnxruntime eagerly and (the normalised output) compiled; the batched product's gradient
+    equals torch's."""
+    w = onnx.numpy_helper.from_array(randn(4, 5, 3, seed=9), "w")
+    sc = onnx.numpy_helper.from_array(randn(6, 6, seed=4), "s")
+    nodes = [helper.make_node("Transpose", ["a"], ["at"], perm=[0, 1, 3, 2]),
+             helper.make_node("MatMul", ["a", "at"], ["aa"]),
+             helper.make_node("MatMul", ["a", "w"], ["aw"]),
+             helper.make_node("LayerNormalization", ["aa", "s"], ["ln", "mu", "isd"], axis=-2)]
+    a = randn(2, 4, 6, 5, seed=1)
+    for outs in (["ln", "mu", "isd", "aw"], ["ln"], ["aw"]):
+        m = _graph(nodes, [("a", a.shape)], outs, [w, sc], opset=17)
+        want = _ort_all(m, a)
+        net = fc.onnx.load(m)
+        got = net(a)
+        got = got if isinstance(got, tuple) else (got,)
+        for g, e in zip(got, want):
+            assert g.shape == e.shape and rel_err(g, e) <= 1e-5
+        if len(outs) == 1:
+            assert rel_err(fc.compile(net, a.shape).predict(a), want[0]) <= 1e-5
+    from fastconv.onnx._import_ops import matmul  # the data-path composition, differentiated by fastconv
+
+    def mm(x, y):
+        return matmul(None, {}, [(x, False), (y, False)], [""])[0][0]
+
+    ta = t64(a, True)
+    torch.matmul(ta, ta.transpose(2, 3)).pow(2).sum().backward()
+    _, ga = fc.value_and_grad(lambda v: F.sum(F.pow(mm(v, F.permute(v, (0, 1, 3, 2))), 2)))(a)
+    assert rel_err(ga, ta.grad) <= 1e-5
+
+
+def test_lp_pool_model_exports_as_pow_and_round_trips():
+    """nn.LPPool2d (pow, average pool, pow) exports with Pow nodes; onnxruntime and fastconv.onnx.load run the file
+    with torch's values."""
+    net = fc.nn.Sequential(fc.nn.LPPool2d(3, 2, 1), fc.nn.LPPool2d(2, (2, 3)))
+    data = fc.onnx.export(net, (2, 3, 8, 9)).SerializeToString()
+    assert [n.op_type for n in onnx.load_from_string(data).graph.node].count("Pow") == 4
+    x = np.abs(randn(2, 3, 8, 9, seed=5)) + 0.1
+    want = TF.lp_pool2d(TF.lp_pool2d(t64(x), 3, 2, 1), 2, (2, 3))
+    assert rel_err(_ort(data, x), want) <= 1e-5
+    assert rel_err(fc.compile(fc.onnx.load(data), x.shape).predict(x), want) <= 1e-5
+
+
+def test_dropout_mask_outputs():
+    """Dropout's mask: all true where nothing drops (inference, or ratio 0 in training); in training, eagerly, the
+    kept positions of the same draw (y = x / (1 - ratio) there, 0 elsewhere); tracing a training mask is refused
+    naming the node."""
+    ratio = onnx.numpy_helper.from_array(np.array(0.25, np.float32), "r")
+    on = onnx.numpy_helper.from_array(np.array(True), "t")
+    x = randn(4, 50, seed=6)
+    m = _graph([helper.make_node("Dropout", ["x"], ["y", "mask"], name="d")], [("x", x.shape)], ["y", "mask"])
+    y, mask = fc.onnx.load(m)(x)
+    assert mask.dtype == np.bool_ and mask.all() and np.array_equal(y, x)
+    m = _graph([helper.make_node("Dropout", ["x", "r", "t"], ["y", "mask"], name="d")], [("x", x.shape)],
+               ["y", "mask"], [ratio, on])
+    net = fc.onnx.load(m)
+    y, mask = net(x)
+    assert mask.dtype == np.bool_ and 0.6 < mask.mean() < 0.9
+    np.testing.assert_allclose(y, np.where(mask, x / 0.75, 0.0), rtol=1e-6)
+    m1 = _graph([helper.make_node("Dropout", ["x", "r", "t"], ["y", "mask"], name="d")], [("x", x.shape)], ["mask"],
+                [ratio, on])
+    with pytest.raises(fc.onnx.OnnxImportError, match=r"node 'd' \(Dropout\): attribute 'mask'"):
+        fc.compile(fc.onnx.load(m1), x.shape)
+
+
+@pytest.mark.parametrize("nd", [1, 3])
+def test_max_pool_unpool_1d_3d_equal_torch(nd):
+    """MaxPool (indices read by MaxUnpool only: per plane, as torch) and MaxUnpool in 1-D and 3-D equal torch's
+    max_pool / max_unpool in float64."""
+    shape = (2, 3) + (9, 6, 8)[:nd]
+    k = [2] * nd
+    m = _graph([helper.make_node("MaxPool", ["x"], ["y", "i"], kernel_shape=k, strides=k),
+                helper.make_node("MaxUnpool", ["y", "i"], ["z"], kernel_shape=k, strides=k)],
+               [("x", shape)], ["z"])
+    x = randn(*shape, seed=nd)
+    pool, unpool = getattr(TF, f"max_pool{nd}d"), getattr(TF, f"max_unpool{nd}d")
+    y, i = pool(t64(x), 2, 2, return_indices=True)
+    want = unpool(y, i, 2, 2)
+    net = fc.onnx.load(m)
+    assert rel_err(net(x), want) <= 1e-7
+    assert rel_err(fc.compile(net, shape).predict(x), want) <= 1e-7

@@ -21,7 +21,8 @@ using ActBackwardKernel = void (*)(const ref::ActParams& p, const float* grad, c
                                    int64_t n);
 constexpr bool act_is_vectorised(ref::ActKind k) {
   return k != ref::ActKind::gelu && k != ref::ActKind::gelu_tanh && k != ref::ActKind::softplus &&
-         k != ref::ActKind::mish;
+         k != ref::ActKind::mish &&
+         k != ref::ActKind::pow;
 }
 void activation__avx512(const ref::ActParams& p, const float* x, float* y, int64_t n);
 void activation__avx2(const ref::ActParams& p, const float* x, float* y, int64_t n);

@@ -1,4 +1,4 @@
-// Fast 2-D pooling kernels (NCHW, vectorised over output width), one per instruction set; ops/pool.cpp picks one
+// Fast 2-D pooling kernels (NCHW, vectorised over output width), one per instruction set; ops/pool_window.cpp picks one
 // with pick_isa and falls back to the reference kernel for shapes they do not take (see pool2d_fast_ok).
 #pragma once
 #include <cstdint>

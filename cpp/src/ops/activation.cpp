@@ -2,7 +2,8 @@
 // reference fallback, and a backward rule that emits a dedicated relu_backward node reading the saved output.
 // The parameterised point-wise activations share one kernel entry per ISA (ref::ActParams says which), each with
 // a `<name>_backward` op; softmax / log_softmax reduce along `dim`; prelu has a learnable weight (one per channel or
-// one shared) and a backward op giving both gradients.
+// one shared) and a backward op giving both gradients. pow (torch.pow with a scalar exponent) is a point-wise
+// activation here too: LpPool and the normalisations' inverse standard deviation compose it.
 #include <algorithm>
 
 #include "cpu/activation.h"
@@ -105,6 +106,9 @@ ref::ActParams act_params(const OpCall& c) {
     p.kind = ref::ActKind::silu;
   } else if (name == "mish") {
     p.kind = ref::ActKind::mish;
+  } else if (name == "pow") {  // torch.pow with a scalar exponent
+    p.kind = ref::ActKind::pow;
+    p.a = float(a.get_float("exponent"));
   } else if (name == "selu") {  // torch's fixed constants (Klambauer et al. 2017)
     p.kind = ref::ActKind::selu;
     p.a = 1.6732632423543772848170429916717f;
@@ -296,6 +300,7 @@ static AttrNames act_attrs(const std::string& name) {
   if (name == "hardtanh") return {"max_val", "min_val"};
   if (name == "gelu") return {"approximate"};
   if (name == "softplus") return {"beta", "threshold"};
+  if (name == "pow") return {"exponent"};
   return {};
 }
 
@@ -312,7 +317,7 @@ void register_activation_ops(Registry& r, KernelTable& k) {
 
   for (const char* name :
        {"leaky_relu", "elu", "sigmoid", "tanh", "threshold", "hardtanh", "relu6", "gelu", "softplus", "hardsigmoid",
-        "hardswish", "silu", "mish", "selu"}) {
+        "hardswish", "silu", "mish", "selu", "pow"}) {
     const std::string bwd = std::string(name) + "_backward";
     r.add({name, 1, 1, infer_act, backward_act, false, 0}, act_attrs(name));
     r.add({bwd, 2, 2, infer_act, nullptr, false, 0}, act_attrs(name));  // the forward's attributes

@@ -1,4 +1,4 @@
-// Attribute parsing of the class losses, shared by every backend's kernels (ops/loss.cpp, ops/cuda/loss.cpp).
+// Attribute parsing of the class losses, shared by every backend's kernels (ops/loss_*.cpp, ops/cuda/loss.cpp).
 #pragma once
 #include "cpu/ref/loss_ref.h"
 #include <string>

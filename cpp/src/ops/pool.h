@@ -1,4 +1,4 @@
-// Attribute parsing of the pooling ops, shared by every backend's kernels (ops/pool.cpp, ops/cuda/pool.cpp).
+// Attribute parsing of the pooling ops, shared by every backend's kernels (ops/pool_*.cpp, ops/cuda/pool.cpp).
 #pragma once
 #include <string>
 

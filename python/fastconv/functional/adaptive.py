@@ -14,7 +14,8 @@ from ._util import as_float
 from .pool import adaptive_avg_pool2d, adaptive_max_pool2d, max_unpool2d
 from .shape import reshape
 
-__all__ = ["adaptive_avg_pool1d", "adaptive_max_pool1d", "adaptive_avg_pool3d", "adaptive_max_pool3d", "max_unpool1d"]
+__all__ = ["adaptive_avg_pool1d", "adaptive_max_pool1d", "adaptive_avg_pool3d", "adaptive_max_pool3d", "max_unpool1d",
+           "max_unpool3d"]
 
 
 def _sizes(name: str, output_size, spatial: tuple) -> tuple:
@@ -102,3 +103,41 @@ def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_siz
                        if not isinstance(indices, np.ndarray) else indices.reshape(shape[:-1] + (1, shape[-1])),
                        (1, k), (1, s), (0, p), output_size)
     return reshape(out, shape[:-1] + (out.shape[-1],))
+
+
+def _three(name: str, arg: str, v):
+    if v is None:
+        return None
+    t = tuple(int(a) for a in v) if isinstance(v, (list, tuple)) else (int(v),) * 3
+    if len(t) != 3:
+        raise ValueError(f"{name}: argument '{arg}' must be an int or a 3-tuple, got {v!r}")
+    return t
+
+
+def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """max_pool3d's inverse (torch's arguments and output_size rule). It runs as max_unpool2d on [1, d*h*w] planes
+    (a 3-D plane's flat indices are positions in the flattened plane): a (1, K) window at stride 1 with
+    K = D*H*W - d*h*w + 1 gives exactly the [1, D*H*W] output plane."""
+    name = "max_unpool3d"
+    x = as_float(input, name)
+    shape = _check_rank(name, x, 4)
+    k, s, p = (_three(name, a, v) for a, v in (("kernel_size", kernel_size), ("stride", stride),
+                                                ("padding", padding)))
+    s = k if s is None else s
+    lead, sp = shape[:-3], shape[-3:]
+    default = tuple((i - 1) * si - 2 * pi + ki for i, si, pi, ki in zip(sp, s, p, k))
+    out = default
+    if output_size is not None:
+        out = tuple(int(v) for v in output_size)[-3:]
+        for o, d, si in zip(out, default, s):
+            if not d - si < o < d + si:
+                raise ValueError(f"{name}: argument 'output_size' {tuple(output_size)} must be within one stride "
+                                 f"{s} of the default size {default}")
+    if any(o <= 0 for o in out):
+        raise ValueError(f"{name}: output size {out} for input {shape} (kernel {k}, stride {s}, padding {p}) is "
+                         f"empty")
+    n_in, n_out = math.prod(sp), math.prod(out)
+    flat = lead + (1, n_in)
+    idx = indices.reshape(flat) if isinstance(indices, np.ndarray) else reshape(indices, flat)
+    y = max_unpool2d(reshape(x, flat), idx, (1, max(1, n_out - n_in + 1)), (1, 1), 0, (1, n_out))
+    return reshape(y, lead + out)

@@ -17,7 +17,8 @@ from ._util import as_float, as_index, is_symbol, op
 from .conv import padding_attrs
 
 __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "min_pool2d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
-           "adaptive_avg_pool2d", "adaptive_max_pool2d", "global_avg_pool2d", "max_unpool2d"]
+           "adaptive_avg_pool2d", "adaptive_max_pool2d", "global_avg_pool2d", "max_unpool2d",
+           "lp_pool1d", "lp_pool2d", "lp_pool3d"]
 
 
 def _ints(v):
@@ -132,3 +133,38 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
             raise IndexError(f"{name}: index {bad} in 'indices' is out of range for an output plane of "
                              f"{out.shape[-2]}x{out.shape[-1]} = {plane} elements")
     return out
+
+
+def _lp_pool(nd, input, norm_type, kernel_size, stride, ceil_mode):
+    """torch's composition: (sum over the window of x ** p) ** (1 / p), the sum being the average times the kernel
+    volume (so, as torch, a ceil_mode window that runs off the input is scaled by the full volume); p = +-inf is
+    the max (min) of |x|. As torch, x ** p (not |x| ** p): odd p on negative inputs is signed."""
+    name = f"lp_pool{nd}d"
+    if isinstance(norm_type, bool) or not isinstance(norm_type, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}: argument 'norm_type' must be a number, got {type(norm_type).__name__}")
+    p = float(norm_type)
+    if p == 0.0 or np.isnan(p):
+        raise ValueError(f"{name}: argument 'norm_type' must be non-zero, got {norm_type}")
+    x = as_float(input, name)
+    if np.isinf(p):
+        from .activation import relu
+        a = relu(x) * 2.0 - x  # |x|, exactly
+        pool = (max_pool1d, max_pool2d, max_pool3d)[nd - 1]
+        return pool(a, kernel_size, stride, 0, 1, ceil_mode) if p > 0 else -pool(-a, kernel_size, stride, 0, 1,
+                                                                                      ceil_mode)
+    from .eltwise import pow as pow_
+    k = (kernel_size,) * nd if isinstance(kernel_size, (int, np.integer)) else tuple(kernel_size)
+    out = _avg_pool(f"avg_pool{nd}d", pow_(x, p), kernel_size, stride, 0, ceil_mode, True)
+    return pow_(out * float(np.prod(k)), 1.0 / p)
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    return _lp_pool(1, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    return _lp_pool(2, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    return _lp_pool(3, input, norm_type, kernel_size, stride, ceil_mode)

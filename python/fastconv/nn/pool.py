@@ -6,7 +6,7 @@ from . import _checks
 from .module import Module
 
 __all__ = ["AdaptiveAvgPool1d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d", "AdaptiveMaxPool3d", "MaxUnpool1d", "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d", "MinPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "MaxUnpool2d",
-           "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d"]
+           "MaxUnpool3d", "LPPool1d", "LPPool2d", "LPPool3d", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d"]
 
 
 def _size(owner, name: str, value, lo: int, n: int = 2):
@@ -264,3 +264,50 @@ class MaxUnpool1d(Module):
 
     def forward(self, input, indices, output_size=None):
         return F.max_unpool1d(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+
+class MaxUnpool3d(Module):
+    def __init__(self, kernel_size, stride=None, padding=0) -> None:
+        super().__init__()
+        # torch keeps MaxUnpool3d's sizes as 3-tuples
+        self.kernel_size = tuple(_checks.ints_arg(self, "kernel_size", kernel_size, 3, 1))
+        self.stride = tuple(_checks.ints_arg(self, "stride", stride, 3, 1)) if stride is not None else \
+            self.kernel_size
+        self.padding = tuple(_checks.ints_arg(self, "padding", padding, 3, 0))
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+    def forward(self, input, indices, output_size=None):
+        return F.max_unpool3d(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+
+class LPPool2d(Module):
+    """Power-average pooling, torch.nn.LPPool2d (see fastconv.functional.lp_pool2d)."""
+    dims = 2
+
+    def __init__(self, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False) -> None:
+        super().__init__()
+        if isinstance(norm_type, bool) or not isinstance(norm_type, (int, float)) or norm_type == 0:
+            raise ValueError(f"{type(self).__name__}: argument 'norm_type' must be a non-zero number, got "
+                             f"{norm_type!r}")
+        self.norm_type = norm_type
+        self.kernel_size = _size(self, "kernel_size", kernel_size, 1, self.dims)
+        self.stride = None if stride is None else _size(self, "stride", stride, 1, self.dims)
+        self.ceil_mode = _checks.bool_arg(self, "ceil_mode", ceil_mode)
+
+    def extra_repr(self) -> str:
+        return (f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"ceil_mode={self.ceil_mode}")
+
+    def forward(self, input):
+        f = (F.lp_pool1d, F.lp_pool2d, F.lp_pool3d)[self.dims - 1]
+        return f(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+
+
+class LPPool1d(LPPool2d):
+    dims = 1
+
+
+class LPPool3d(LPPool2d):
+    dims = 3

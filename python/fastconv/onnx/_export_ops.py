@@ -113,6 +113,11 @@ def _clip(b: Builder, n: _Node) -> None:
                        b.const(np.float32(hi), b.tmp(n, "max"))])
 
 
+@_reg("pow")
+def _pow(b: Builder, n: _Node) -> None:
+    b.emit(n, "Pow", [b.name(n.inputs[0]), b.const(np.float32(n.attrs["exponent"]), b.tmp(n, "exponent"))])
+
+
 @_reg("softplus")
 def _softplus(b: Builder, n: _Node) -> None:
     # ONNX's Softplus has no beta and no threshold; torch's switch to x above the threshold differs from

@@ -125,7 +125,7 @@ def describe(model):
             tensors[n.output[0]] = _constant(n, attrs, where)
             constants.add(n.output[0])
             continue
-        if n.op_type not in ok and n.op_type != "Pad":  # (Pad: folded below, or refused)
+        if n.op_type not in ok:
             raise OnnxImportError(f"fastconv.onnx.load: {where}: op '{n.op_type}' is not supported")
         allowed = OPS[n.op_type][1] if n.op_type in OPS else None
         for k in attrs:

@@ -1,6 +1,6 @@
 """Load-time rewrites of an ONNX graph: a constant zero Pad of the spatial axes whose only reader is a Conv (or an
-AveragePool counting the padding) becomes that node's pads. fastconv has no pad op yet, so a Pad that cannot be
-folded is refused, naming the node."""
+AveragePool counting the padding) becomes that node's pads (one op less); any other Pad stays a node and runs as
+fastconv.functional.pad (_import_pad_pool)."""
 from __future__ import annotations
 
 import numpy as np
@@ -42,21 +42,20 @@ def fold_pads(nodes: list, tensors: dict, opset: int, outputs: list, where) -> l
         spec = _pad_spec(n, tensors, opset)
         out = n[3][0]
         users = readers.get(out, [])
-        why = None
         if spec is None:
-            why = "its pads, constant_value and axes must be constants"
+            pass  # stays a node: its pads, constant_value and axes must be constants
         else:
             pads, value, mode, axes = spec
             user = users[0] if len(users) == 1 else None
             if mode != "constant" or value != 0.0:
-                why = f"only zero constant padding folds (mode '{mode}', value {value})"
+                pass  # stays a node: only zero constant padding folds (not another mode or value)
             elif out in outputs or user is None or user[2][0] != out:
-                why = "its output must be read by one Conv or AveragePool alone"
+                pass  # stays a node: its output must be read by one Conv or AveragePool alone
             elif user[0] not in ("Conv", "AveragePool") or \
                     (user[0] == "AveragePool" and not int(user[4].get("count_include_pad", 0))):
-                why = f"it feeds {user[0]}, not a Conv or an AveragePool with count_include_pad=1"
+                pass  # stays a node: it feeds neither a Conv nor an AveragePool with count_include_pad=1
             elif user[4].get("auto_pad", "NOTSET") != "NOTSET":
-                why = "the Conv/AveragePool it feeds uses auto_pad"
+                pass  # stays a node: the Conv/AveragePool it feeds uses auto_pad
             else:
                 if "kernel_shape" in user[4]:
                     r = len(user[4]["kernel_shape"]) + 2
@@ -75,7 +74,7 @@ def fold_pads(nodes: list, tensors: dict, opset: int, outputs: list, where) -> l
                                           f"of the {user[0]} input")
                 nd = r - 2
                 if any(p < 0 for p in pads) or pads[0] or pads[1] or pads[r] or pads[r + 1]:
-                    why = f"only non-negative padding of the spatial axes folds, got pads {pads}"
+                    pass  # stays a node: only non-negative padding of the spatial axes folds
                 else:
                     cur = list(user[4].get("pads", [0] * (2 * nd)))
                     user[4]["pads"] = [cur[i] + pads[2 + i] for i in range(nd)] + \
@@ -83,8 +82,7 @@ def fold_pads(nodes: list, tensors: dict, opset: int, outputs: list, where) -> l
                     user[2][0] = n[2][0]
                     drop.add(k)
                     continue
-        raise OnnxImportError(f"fastconv.onnx.load: {where(n)}: Pad is supported only when it folds into the "
-                              f"node that reads it (fastconv has no pad op yet): {why}")
+        # (a Pad that does not fold stays a node: fastconv.functional.pad runs it)
     return [n for k, n in enumerate(nodes) if k not in drop]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
+from . import _import_pad_pool as _pp
 from ._errors import OnnxImportError
 from ._import_static import SHAPE_ONLY, STATIC_OPS
 
@@ -108,7 +109,8 @@ def max_pool(m, a, ins, outs):
     k = tuple(a["kernel_shape"])
     nd = len(k)
     _need(1 <= nd <= 3, "kernel_shape", f"{nd}-D pooling is not supported")
-    _need(int(a.get("storage_order", 0)) == 0, "storage_order", "only 0 (row major) is supported")
+    order = int(a.get("storage_order", 0))
+    _need(order in (0, 1), "storage_order", f"must be 0 (row major) or 1 (column major), got {order}")
     f = getattr(F, f"max_pool{nd}d")
     want_idx = len(outs) > 1 and bool(outs[1])
     if want_idx:
@@ -116,8 +118,17 @@ def max_pool(m, a, ins, outs):
         _need(n_planes == 1 or a.get("_fc_local_indices"), "Indices",
               "indices over the whole tensor (ONNX's flattening across batch and channels) are supported only for "
               "one plane or when they feed MaxUnpool")
-    r = f(x, k, stride=_spatial(a, "strides", nd), padding=_padding(a, nd), dilation=_spatial(a, "dilations", nd),
-          ceil_mode=bool(a.get("ceil_mode", 0)), return_indices=want_idx)
+    stride, dil, pad = _spatial(a, "strides", nd), _spatial(a, "dilations", nd), _padding(a, nd)
+    flip = want_idx and order == 1 and nd > 1
+    if flip:  # column-major indices = row-major indices of the input with its spatial axes reversed
+        lead = len(x.shape) - nd
+        perm = tuple(range(lead)) + tuple(range(len(x.shape) - 1, lead - 1, -1))
+        x, k, stride, dil = F.permute(x, perm), k[::-1], stride[::-1], dil[::-1]
+        pad = pad[::-1] if isinstance(pad, tuple) else pad
+    r = f(x, k, stride=stride, padding=pad, dilation=dil, ceil_mode=bool(a.get("ceil_mode", 0)),
+          return_indices=want_idx)
+    if flip:
+        r = tuple(F.permute(v, perm) for v in r)
     return [(r[0], False), (r[1], False)] if want_idx else [(r, False)]
 
 
@@ -146,24 +157,34 @@ def global_max_pool(m, a, ins, outs):
 def max_unpool(m, a, ins, outs):
     x, idx = ins[0][0], ins[1][0]
     k = tuple(a["kernel_shape"])
-    _need(len(k) == 2, "kernel_shape", "only 2-D MaxUnpool is supported")
-    pads = list(a.get("pads", [0] * 4))
-    _need(pads[:2] == pads[2:], "pads", f"begin and end pads must be equal, got {pads}")
+    nd = len(k)
+    _need(1 <= nd <= 3, "kernel_shape", f"{nd}-D MaxUnpool is not supported (1-D to 3-D)")
+    pads = list(a.get("pads", [0] * (2 * nd)))
+    _need(pads[:nd] == pads[nd:], "pads", f"begin and end pads must be equal, got {pads}")
     size = None
     if len(ins) > 2 and ins[2][0] is not None:
-        size = tuple(int(v) for v in _static(ins[2], "output_shape"))[-2:]
-    return [(F.max_unpool2d(x, idx, k, stride=_spatial(a, "strides", 2), padding=tuple(pads[:2]),
-                            output_size=size), False)]
+        size = tuple(int(v) for v in _static(ins[2], "output_shape"))[-nd:]
+    f = getattr(F, f"max_unpool{nd}d")
+    return [(f(x, idx, k, _spatial(a, "strides", nd), tuple(pads[:nd]), size), False)]
 
 
 # ---- normalisation -------------------------------------------------------------------------------------------------
 def batch_norm(m, a, ins, outs):
     _need(int(a.get("spatial", 1)) == 1, "spatial", "only spatial=1 is supported")
-    _need(not any(outs[1:]), "training outputs", "running_mean/running_var outputs are not supported")
     x, scale, bias, mean, var = (v[0] for v in ins[:5])
     train = m.training or bool(a.get("training_mode", 0))
-    return [(F.batch_norm(x, mean, var, scale, bias, training=train, momentum=1.0 - float(a.get("momentum", 0.9)),
-                          eps=float(a.get("epsilon", 1e-5))), False)]
+    mom, eps = float(a.get("momentum", 0.9)), float(a.get("epsilon", 1e-5))
+    if not any(outs[1:]):
+        return [(F.batch_norm(x, mean, var, scale, bias, training=train, momentum=1.0 - mom, eps=eps), False)]
+    # The training outputs (opset 14+): the updated statistics are graph values, as ONNX defines them, with the
+    # biased batch variance; the input statistics are not updated in place.
+    _need(train, "training_mode", "the running_mean/running_var outputs exist only in training mode")
+    r = len(x.shape)
+    dims, keep = tuple(i for i in range(r) if i != 1), tuple(-1 if i == 1 else 1 for i in range(r))
+    bm = F.mean(x, dim=dims)
+    bv = F.mean(F.mul(F.sub(x, F.reshape(bm, keep)), F.sub(x, F.reshape(bm, keep))), dim=dims)
+    y = F.batch_norm(x, None, None, scale, bias, training=True, eps=eps)
+    return [(y, False), (F.add(mean * mom, bm * (1.0 - mom)), False), (F.add(var * mom, bv * (1.0 - mom)), False)]
 
 
 def instance_norm(m, a, ins, outs):
@@ -181,7 +202,6 @@ def group_norm(m, a, ins, outs):
 
 
 def layer_norm(m, a, ins, outs):
-    _need(not any(outs[1:]), "Mean/InvStdDev", "the statistics outputs are not supported")
     x = ins[0][0]
     axis = int(a.get("axis", -1)) % len(x.shape)
     ns = _shape(x)[axis:]
@@ -189,7 +209,15 @@ def layer_norm(m, a, ins, outs):
     bias = ins[2][0] if len(ins) > 2 else None
     for v, nm in ((scale, "Scale"), (bias, "B")):
         _need(v is None or _shape(v) == ns, nm, f"shape {None if v is None else _shape(v)} must be {ns}")
-    return [(F.layer_norm(x, ns, scale, bias, eps=float(a.get("epsilon", 1e-5))), False)]
+    eps = float(a.get("epsilon", 1e-5))
+    y = (F.layer_norm(x, ns, scale, bias, eps=eps), False)
+    if not any(outs[1:]):
+        return [y]
+    # Mean and InvStdDev (biased variance), of shape x.shape[:axis] + (1,) * (rank - axis)
+    dims = tuple(range(axis, len(x.shape)))
+    mu = F.mean(x, dim=dims, keepdim=True)
+    d = F.sub(x, mu)
+    return [y, (mu, False), (F.pow(F.mean(F.mul(d, d), dim=dims, keepdim=True) + eps, -0.5), False)]
 
 
 def lrn(m, a, ins, outs):
@@ -219,17 +247,35 @@ def gemm(m, a, ins, outs):
 
 
 def matmul(m, a, ins, outs):
-    """A @ B where one operand is a matrix: linear over the last axis (B 2-D), or over the second-to-last axis of
-    B (A 2-D: (B^T A^T)^T, as fastconv.onnx.export writes uneven adaptive pooling)."""
+    """A @ B (numpy.matmul): linear over the last axis where B is a matrix (or a vector), over the second-to-last
+    axis of B where A is a matrix ((B^T A^T)^T, as fastconv.onnx.export writes uneven adaptive pooling), else
+    (two batched operands) the broadcast product A[..., m, k, 1] * B[..., 1, k, n] summed over k, which holds
+    m * k * n values per batch."""
     x, w = ins[0][0], ins[1][0]
-    if len(w.shape) == 2 and len(x.shape) >= 2:
-        return [(F.linear(x, F.permute(w, (1, 0))), False)]
-    if len(x.shape) == 2 and len(w.shape) > 2:
-        r = len(w.shape)
+    xs, ws = _shape(x), _shape(w)
+    _need(len(xs) >= 1 and len(ws) >= 1, "A/B", "MatMul needs operands of rank 1 or more")
+    if len(xs) == 1:
+        x = F.reshape(x, (1,) + xs)
+    if len(ws) == 1:
+        w = F.reshape(w, ws + (1,))
+    xr, wr = _shape(x), _shape(w)
+    if len(wr) == 2:
+        y = F.linear(x, F.permute(w, (1, 0)))
+    elif len(xr) == 2:
+        r = len(wr)
         swap = tuple(range(r - 2)) + (r - 1, r - 2)
-        return [(F.permute(F.linear(F.permute(w, swap), x), swap), False)]
-    raise Unsupported(f"inputs 'A' and 'B': MatMul of a {len(x.shape)}-D by a {len(w.shape)}-D operand is not "
-                      f"supported (one operand must be a matrix, the other at least 2-D)")
+        y = F.permute(F.linear(F.permute(w, swap), x), swap)
+    else:
+        y = F.sum(F.mul(F.reshape(x, xr + (1,)), F.reshape(w, wr[:-2] + (1,) + wr[-2:])), dim=-2)
+    if len(xs) == 1 and len(ws) == 1:
+        ys = ()
+    elif len(xs) == 1:
+        ys = ws[:-2] + ws[-1:]
+    elif len(ws) == 1:
+        ys = xs[:-1]
+    else:
+        ys = tuple(np.broadcast_shapes(xs[:-2], ws[:-2])) + (xs[-2], ws[-1])
+    return [(F.reshape(y, ys) if ys != _shape(y) else y, False)]
 
 
 # ---- activations ---------------------------------------------------------------------------------------------------
@@ -256,6 +302,18 @@ def _softmax(fn):
         y = fn(F.reshape(x, (int(np.prod(sh[:axis])), int(np.prod(sh[axis:])))), -1)
         return [(F.reshape(y, sh), False)]
     return run
+
+
+def pow_(m, a, ins, outs):
+    """Pow with a constant exponent that is one value (broadcast or not): fastconv.functional.pow."""
+    x = ins[0][0]
+    e = np.asarray(_static(ins[1], "Y"))
+    if not (e.dtype.kind in "fiu" and e.size >= 1 and np.all(e == e.reshape(-1)[0])):
+        raise Unsupported(f"input 'Y': the exponent must be one number (a scalar, or an array of equal values; "
+                          f"fastconv's pow has a scalar exponent), got a {e.dtype} array of shape {e.shape}")
+    y = F.pow(x, float(e.reshape(-1)[0]))
+    want = tuple(np.broadcast_shapes(_shape(x), e.shape))
+    return [(F.reshape(y, want) if want != _shape(x) else y, False)]
 
 
 def clip(m, a, ins, outs):
@@ -366,14 +424,22 @@ def cast(m, a, ins, outs):
 
 
 def dropout(m, a, ins, outs):
-    _need(not any(outs[1:]), "mask", "the mask output is not supported")
     ratio = float(a.get("ratio", 0.5))
     if len(ins) > 1 and ins[1][0] is not None:
         ratio = float(_static(ins[1], "ratio"))
     train = m.training
     if len(ins) > 2 and ins[2][0] is not None:
         train = bool(_static(ins[2], "training_mode"))
-    return [(F.dropout(ins[0][0], ratio, training=train), False)]
+    x = ins[0][0]
+    if not (len(outs) > 1 and outs[1]):
+        return [(F.dropout(x, ratio, training=train), False)]
+    if not train or ratio == 0.0:  # nothing is dropped: the mask is all true, known while tracing
+        return [ins[0], (np.ones(_shape(x), dtype=bool), True)]
+    # The mask is the kept positions of a dropout of ones (bool: a NumPy value, so eager calls only).
+    _need(isinstance(x, np.ndarray), "mask", "a training-mode mask (bool) is not a value fastconv graphs "
+          "compute; call the module eagerly on arrays, or do not read the mask")
+    keep = F.dropout(np.ones(_shape(x), np.float32), ratio, training=True)
+    return [(F.mul(x, keep), False), (np.asarray(keep) != 0, True)]
 
 
 def resize(m, a, ins, outs):
@@ -410,6 +476,10 @@ OPS = {
     "LRN": (lrn, {"alpha", "beta", "bias", "size"}, set()),
     "Gemm": (gemm, {"alpha", "beta", "transA", "transB"}, set()),
     "MatMul": (matmul, set(), set()),
+    "LpPool": (lambda m, a, ins, outs: _pp.lp_pool(m, a, ins, outs, _need, _spatial, _padding),
+               _CONV_POOL | {"p", "ceil_mode"}, set()),
+    "Pad": (lambda m, a, ins, outs: _pp.pad(m, a, ins, outs, _need, _static), {"mode", "pads", "value"},
+            {1, 2, 3}),
     "Relu": (_unary(lambda x, a: F.relu(x)), set(), set()),
     "LeakyRelu": (_unary(lambda x, a: F.leaky_relu(x, float(a.get("alpha", 0.01)))), {"alpha"}, set()),
     "PRelu": (prelu, set(), set()),
@@ -425,6 +495,7 @@ OPS = {
     "Gelu": (_unary(lambda x, a: F.gelu(x, a.get("approximate", "none"))), {"approximate"}, set()),
     "Softplus": (_unary(lambda x, a: F.softplus(x)), set(), set()),
     "Clip": (clip, {"min", "max"}, {1, 2}),
+    "Pow": (pow_, set(), {1}),
     "Add": (_binary("add"), set(), set()),
     "Sub": (_binary("sub"), set(), set()),
     "Mul": (_binary("mul"), set(), set()),

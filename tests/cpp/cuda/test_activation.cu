@@ -46,6 +46,9 @@ std::vector<Case> cases() {
       {"hardsigmoid", {ActKind::hardsigmoid, 0.f, 0.f}},    {"hardswish", {ActKind::hardswish, 0.f, 0.f}},
       {"silu", {ActKind::silu, 0.f, 0.f}},                  {"mish", {ActKind::mish, 0.f, 0.f}},
       {"selu", {ActKind::selu, 1.6732632423543772f, 1.0507009873554805f}},
+      {"pow2", {ActKind::pow, 2.f, 0.f}},                   {"pow3", {ActKind::pow, 3.f, 0.f}},
+      {"pow_half", {ActKind::pow, 0.5f, 0.f}},              {"pow_m1.5", {ActKind::pow, -1.5f, 0.f}},
+      {"pow0", {ActKind::pow, 0.f, 0.f}},
   };
 }
 
@@ -122,7 +125,7 @@ TEST(CudaActivation, ForwardAndBackwardMatchReference) {
 }
 
 TEST(CudaActivation, EveryKindIsCovered) {
-  std::vector<bool> seen(int(ActKind::selu) + 1, false);
+  std::vector<bool> seen(int(ActKind::pow) + 1, false);
   for (const Case& c : cases()) seen[size_t(c.p.kind)] = true;
   for (size_t k = 0; k < seen.size(); ++k) EXPECT_TRUE(seen[k]) << "ActKind " << k << " untested";
 }

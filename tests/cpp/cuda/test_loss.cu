@@ -341,7 +341,7 @@ void check_pointwise(const PwCase& c, int64_t n, Reduction r, bool weighted, boo
   const float* w = weighted ? d.w.data() : nullptr;
   const float* pw = with_pw ? d.pw.data() : nullptr;
   const bool none = r == Reduction::none;
-  // the op layer's reduction (ops/loss.cpp): double sums, 'mean' by n or by sum(w)
+  // the op layer's reduction (ops/loss_pointwise.cpp): double sums, 'mean' by n or by sum(w)
   std::vector<float> per(static_cast<size_t>(n)), out_ref;
   fastconv::ref::pointwise_loss(c.p, d.x.data(), d.t.data(), w, pw, n, per.data());
   double s = 0, sw = 0;

@@ -30,6 +30,7 @@ double act1(const ActParams& p, double x) {
     case ActKind::silu: return x / (1.0 + std::exp(-x));
     case ActKind::mish: return x * std::tanh(std::log1p(std::exp(x)));  // torch's mish: no softplus threshold
     case ActKind::selu: return p.b * (x > 0 ? x : p.a * std::expm1(x));
+    case ActKind::pow: return std::pow(x, double(p.a));
   }
   return x;
 }
@@ -67,6 +68,8 @@ double grad1(const ActParams& p, double s) {  // s = y or x, see act_backward_us
       return t + s * sg * (1.0 - t * t);
     }
     case ActKind::selu: return s > 0 ? double(p.b) : double(p.b) * p.a * std::exp(s);
+    // torch: exponent 0 has gradient 0 everywhere (not 0 * 0^-1 = NaN at 0).
+    case ActKind::pow: return p.a == 0.f ? 0.0 : double(p.a) * std::pow(s, double(p.a) - 1.0);
   }
   return 1.0;
 }

@@ -7,11 +7,12 @@ namespace fastconv::ref {
 
 enum class ActKind : int32_t {
   leaky_relu, elu, sigmoid, tanh, threshold, hardtanh, gelu, gelu_tanh, softplus,
-  hardsigmoid, hardswish, silu, mish, selu
+  hardsigmoid, hardswish, silu, mish, selu, pow
 };
 
 // a, b: the op's scalars. leaky_relu: a=negative_slope. elu: a=alpha. threshold: a=threshold, b=value.
 // hardtanh: a=min_val, b=max_val. softplus: a=beta, b=threshold. selu: a=alpha, b=scale (torch's constants).
+// pow: a=exponent (torch.pow(x, exponent): NaN for a negative x and a non-integer exponent).
 struct ActParams {
   ActKind kind = ActKind::sigmoid;
   float a = 0.f, b = 0.f;

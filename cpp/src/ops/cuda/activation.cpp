@@ -20,7 +20,7 @@ void register_activation_kernels(KernelTable& t) {
             0, ""};
   });
   for (const char* name : {"leaky_relu", "elu", "sigmoid", "tanh", "threshold", "hardtanh", "relu6", "gelu",
-                           "softplus", "hardsigmoid", "hardswish", "silu", "mish", "selu"}) {
+                           "softplus", "hardsigmoid", "hardswish", "silu", "mish", "selu", "pow"}) {
     add_cuda_kernel(t, name, "activation", "activation__cuda", [](const KernelCall& c) -> Prepared {
       const ref::ActParams p = act_params(c);
       return {[p](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext& ctx) {

@@ -1,4 +1,6 @@
-// Pooling: max/min/avg pooling (1-D, 2-D, 3-D), adaptive avg/max pooling, global average pooling, max unpooling.
+// Fixed-window pooling: max/min/avg pooling (1-D, 2-D, 3-D) and the max/min pools' backward, which scatters the
+// gradient through the saved indices; register_pool_ops registers every pooling op (the adaptive and unpooling
+// families live in pool_adaptive.cpp and pool_unpool.cpp).
 // Max pooling always produces int64 indices (flat, per input plane, as PyTorch) as its second output; its
 // backward scatters the gradient through them, so the forward input need not stay alive.
 #include <algorithm>
@@ -7,40 +9,10 @@
 
 #include "cpu/pool.h"
 #include "fastconv/cpu_features.h"
-#include "fastconv/parallel.h"
-#include "ops/common.h"
-#include "ops/pool.h"
-#include "ops/shape_check.h"
+#include "ops/pool_common.h"
 
 namespace fastconv {
-namespace {
-
-std::string join_x(const int64_t* v, int n) {
-  std::ostringstream os;
-  for (int i = 0; i < n; ++i) os << (i ? "x" : "") << v[i];
-  return os.str();
-}
-std::string tuple_str(const std::vector<int64_t>& v) {
-  std::ostringstream os;
-  os << "(";
-  for (size_t i = 0; i < v.size(); ++i) os << (i ? ", " : "") << v[i];
-  os << ")";
-  return os.str();
-}
-
-// Rank check shared by every pooling op: nd spatial dims, optionally one channel dim and one batch dim in front.
-void expect_pool_rank(const std::string& op, const Shape& s, int nd) {
-  const size_t r = s.size();
-  FC_CHECK(r == size_t(nd + 1) || r == size_t(nd + 2), Value, op, ": expected ", nd + 1, "-D or ", nd + 2,
-           "-D input (unbatched or batched), got ", r, "-D input of shape ", shape_str(s));
-  for (size_t i = (r == size_t(nd + 2) ? 1 : 0); i < r; ++i)
-    FC_CHECK(s[i] > 0, Value, op, ": input of shape ", shape_str(s),
-             " has an empty non-batch dimension (only the batch dimension may be 0)");
-}
-
-// ---------------------------------------------------------------- fixed-window pooling (max, min, avg)
-
-}  // namespace
+using namespace pool_detail;
 
 // Parses and validates the attributes of a fixed-window pooling call on input shape `in`.
 PoolCfg pool_cfg(const std::string& op, const Attrs& attrs, const Shape& in, int nd, bool is_max) {
@@ -153,36 +125,6 @@ PoolCfg pool_cfg(const std::string& op, const Attrs& attrs, const Shape& in, int
   checked_numel(op, c.out_shape, "the output shape", because);
   return c;
 }
-
-namespace {
-
-// Splits planes across the pool in chunks of roughly 64K output elements.
-template <class F>
-void over_planes(int64_t planes, int64_t per_plane, const F& f) {
-  parallel_for(planes, std::max<int64_t>(1, 65536 / std::max<int64_t>(1, per_plane)), f);
-}
-
-// A pool op and its CPU kernels, registered together: "ref", plus "vec" for the ops with a vectorised 2-D path
-// (prepare then gets vec = true and falls back to the reference where the path does not apply).
-struct PoolOp {
-  std::string name;
-  int min_inputs, max_inputs;
-  std::function<std::vector<TensorDesc>(const OpCall&)> infer;
-  std::function<Prepared(const KernelCall&, bool vec)> prepare;
-  std::function<std::vector<ValueId>(BackwardCall&)> backward;
-  bool side_effects;
-  int inplace_input;
-};
-
-void add_op(Registry& r, KernelTable& k, AttrNames attrs, PoolOp d, bool vec_path = false) {
-  r.add({d.name, d.min_inputs, d.max_inputs, d.infer, d.backward, d.side_effects, d.inplace_input}, std::move(attrs));
-  auto prep = d.prepare;
-  if (vec_path) add_cpu_kernel(k, d.name, "pool", "vec", 10, [prep](const KernelCall& c) { return prep(c, true); });
-  add_cpu_kernel(k, d.name, "pool", "ref", 0, [prep](const KernelCall& c) { return prep(c, false); });
-}
-
-
-}  // namespace
 
 // The backward ops' input_shape is the shape of their output: checked like any size before it is allocated.
 Shape input_shape_attr(const OpCall& c) {
@@ -313,10 +255,9 @@ void register_fixed_pool(Registry& r, KernelTable& k, const std::string& name, i
   }
 }
 
-// ---------------------------------------------------------------- index scatter (max pool backward, unpool)
-
 }  // namespace
 
+namespace pool_detail {
 // Leading (plane) dims of `s` when its last nd dims are spatial: checked equal between two shapes.
 void expect_same_planes(const std::string& op, const Shape& a, const char* an, const Shape& b, const char* bn, int nd) {
   bool ok = a.size() == b.size() && a.size() >= size_t(nd);
@@ -324,13 +265,14 @@ void expect_same_planes(const std::string& op, const Shape& a, const char* an, c
   FC_CHECK(ok, Value, op, ": ", an, " has shape ", shape_str(a), " but ", bn, " has shape ", shape_str(b),
            " (expected the same rank and the same leading dimensions before the last ", nd, ")");
 }
+}  // namespace pool_detail
 int64_t spatial_numel(const Shape& s, int nd) {
   int64_t n = 1;
   for (size_t i = s.size() - size_t(nd); i < s.size(); ++i) n *= s[i];
   return n;
 }
 
-namespace {
+namespace pool_detail {
 
 // <max pool>_backward(grad_out, indices; input_shape) -> grad_input: grad scattered (summed) to the argmax.
 void register_index_backward(Registry& r, KernelTable& k, const std::string& name, int nd) {
@@ -362,267 +304,7 @@ void register_index_backward(Registry& r, KernelTable& k, const std::string& nam
          nullptr, false, -1});
 }
 
-// ---------------------------------------------------------------- adaptive and global pooling
-
-}  // namespace
-
-ref::AdaptiveParams adaptive_cfg(const OpCall& c, const Shape& in, Shape* out_shape) {
-  expect_pool_rank(c.op, in, 2);
-  auto os = c.attr().get_ints("output_size", 2);
-  const size_t lead = in.size() - 2;
-  ref::AdaptiveParams p;
-  p.in_h = in[lead];
-  p.in_w = in[lead + 1];
-  for (int i = 0; i < 2; ++i) {
-    if (os[size_t(i)] == -1) os[size_t(i)] = in[lead + size_t(i)];  // None: keep the input size
-    FC_CHECK(os[size_t(i)] > 0, Value, c.op, ": argument 'output_size' must contain positive sizes (or None), got ",
-             tuple_str(c.attr().get_ints("output_size", 2)));
-    // The kernels compute window bounds as out_index * in_size: that product must fit.
-    FC_CHECK(wide(os[size_t(i)]) * in[lead + size_t(i)] <= kMaxElements, Value, c.op, ": argument 'output_size'=",
-             tuple_str(os), " is too large for input ", shape_str(in), " (no tensor can be that large)");
-  }
-  p.out_h = os[0];
-  p.out_w = os[1];
-  out_shape->assign(in.begin(), in.begin() + std::ptrdiff_t(lead));
-  out_shape->push_back(p.out_h);
-  out_shape->push_back(p.out_w);
-  checked_numel(c.op, *out_shape, "the output shape", "argument 'output_size'=" + tuple_str(os) + ", input " +
-                                                    shape_str(in));
-  return p;
-}
-
-namespace {
-
-void register_adaptive(Registry& r, KernelTable& k) {
-  add_op(r, k, {"output_size"}, {"adaptive_avg_pool2d", 1, 1,
-         [](const OpCall& c) -> std::vector<TensorDesc> {
-           expect_dtype(c, 0, DType::f32, "input");
-           Shape os;
-           adaptive_cfg(c, c.in[0].shape, &os);
-           return {{os, DType::f32}};
-         },
-         [](const KernelCall& c, bool) -> Prepared {
-                      Shape os;
-           ref::AdaptiveParams p = adaptive_cfg(c, c.in[0].shape, &os);
-           const int64_t planes = shape_numel(os) / (p.out_h * p.out_w);
-           return {[p, planes](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
-                     const float* x = fptr(in[0]);
-                     float* y = fptr_mut(out[0]);
-                     over_planes(planes, p.in_h * p.in_w,
-                                 [&](int64_t b, int64_t e) { ref::adaptive_avg_pool2d(p, x, y, b, e); });
-                   },
-                   0, "ref"};
-         },
-         [](BackwardCall& b) -> std::vector<ValueId> {
-           if (b.grad_out[0] == kNoValue || !b.needs_grad[0]) return {kNoValue};
-           Attrs a = b.node.attrs;
-           a.set("input_shape", b.desc(b.in(0)).shape);
-           return {b.g.add1("adaptive_avg_pool2d_backward", {b.grad_out[0]}, a)};
-         },
-         false, -1});
-  add_op(r, k, {"input_shape", "output_size"}, {"adaptive_avg_pool2d_backward", 1, 1,
-         [](const OpCall& c) -> std::vector<TensorDesc> {
-           expect_dtype(c, 0, DType::f32, "grad_output");
-           Shape in = input_shape_attr(c), os;
-           adaptive_cfg(c, in, &os);
-           FC_CHECK(c.in[0].shape == os, Value, c.op, ": grad_output has shape ", shape_str(c.in[0].shape),
-                    " but the forward output has shape ", shape_str(os));
-           return {{in, DType::f32}};
-         },
-         [](const KernelCall& c, bool) -> Prepared {
-                      Shape os;
-           ref::AdaptiveParams p = adaptive_cfg(c, input_shape_attr(c), &os);
-           const int64_t planes = shape_numel(os) / (p.out_h * p.out_w);
-           return {[p, planes](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
-                     const float* g = fptr(in[0]);
-                     float* gx = fptr_mut(out[0]);
-                     over_planes(planes, p.in_h * p.in_w,
-                                 [&](int64_t b, int64_t e) { ref::adaptive_avg_pool2d_backward(p, g, gx, b, e); });
-                   },
-                   0, "ref"};
-         },
-         nullptr, false, -1});
-  add_op(r, k, {"output_size"}, {"adaptive_max_pool2d", 1, 1,
-         [](const OpCall& c) -> std::vector<TensorDesc> {
-           expect_dtype(c, 0, DType::f32, "input");
-           Shape os;
-           adaptive_cfg(c, c.in[0].shape, &os);
-           return {{os, DType::f32}, {os, DType::i64}};
-         },
-         [](const KernelCall& c, bool) -> Prepared {
-                      Shape os;
-           ref::AdaptiveParams p = adaptive_cfg(c, c.in[0].shape, &os);
-           const int64_t planes = shape_numel(os) / (p.out_h * p.out_w);
-           return {[p, planes](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
-                     const float* x = fptr(in[0]);
-                     float* y = fptr_mut(out[0]);
-                     int64_t* idx = out[1].data<int64_t>();
-                     over_planes(planes, p.in_h * p.in_w,
-                                 [&](int64_t b, int64_t e) { ref::adaptive_max_pool2d(p, x, y, idx, b, e); });
-                   },
-                   0, "ref"};
-         },
-         [](BackwardCall& b) -> std::vector<ValueId> {
-           if (b.grad_out[0] == kNoValue || !b.needs_grad[0]) return {kNoValue};
-           return {b.g.add1("adaptive_max_pool2d_backward", {b.grad_out[0], b.out(1)},
-                            {{"input_shape", b.desc(b.in(0)).shape}})};
-         },
-         false, -1});
-  register_index_backward(r, k, "adaptive_max_pool2d_backward", 2);
-
-  // Keras GlobalAveragePooling2D: [N, C, H, W] -> [N, C] (adaptive_avg_pool2d(x, 1) keeps [N, C, 1, 1]).
-  auto global_in = [](const OpCall& c, const Shape& s) {
-    FC_CHECK(s.size() == 4, Value, c.op, ": expected a 4-D input [N, C, H, W], got ", s.size(), "-D input of shape ",
-             shape_str(s));
-    FC_CHECK(s[2] > 0 && s[3] > 0, Value, c.op, ": input of shape ", shape_str(s), " has an empty spatial dimension");
-  };
-  add_op(r, k, {}, {"global_avg_pool2d", 1, 1,
-         [global_in](const OpCall& c) -> std::vector<TensorDesc> {
-           expect_dtype(c, 0, DType::f32, "input");
-           global_in(c, c.in[0].shape);
-           return {{{c.in[0].shape[0], c.in[0].shape[1]}, DType::f32}};
-         },
-         [](const KernelCall& c, bool) -> Prepared {
-                      const int64_t hw = c.in[0].shape[2] * c.in[0].shape[3], planes = c.in[0].shape[0] * c.in[0].shape[1];
-           return {[hw, planes](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
-                     const float* x = fptr(in[0]);
-                     float* y = fptr_mut(out[0]);
-                     over_planes(planes, hw, [&](int64_t b, int64_t e) {
-                       for (int64_t pl = b; pl < e; ++pl) {
-                         double s = 0;
-                         for (int64_t i = 0; i < hw; ++i) s += x[pl * hw + i];
-                         y[pl] = float(s / double(hw));
-                       }
-                     });
-                   },
-                   0, "ref"};
-         },
-         [](BackwardCall& b) -> std::vector<ValueId> {
-           if (b.grad_out[0] == kNoValue || !b.needs_grad[0]) return {kNoValue};
-           return {b.g.add1("global_avg_pool2d_backward", {b.grad_out[0]}, {{"input_shape", b.desc(b.in(0)).shape}})};
-         },
-         false, -1});
-  add_op(r, k, {"input_shape"}, {"global_avg_pool2d_backward", 1, 1,
-         [global_in](const OpCall& c) -> std::vector<TensorDesc> {
-           expect_dtype(c, 0, DType::f32, "grad_output");
-           Shape in = input_shape_attr(c);
-           global_in(c, in);
-           FC_CHECK(c.in[0].shape == Shape({in[0], in[1]}), Value, c.op, ": grad_output has shape ",
-                    shape_str(c.in[0].shape), " but the forward output has shape ", shape_str({in[0], in[1]}));
-           return {{in, DType::f32}};
-         },
-         [](const KernelCall& c, bool) -> Prepared {
-           const std::vector<TensorDesc>& o = c.out;
-           const int64_t hw = o[0].shape[2] * o[0].shape[3], planes = o[0].shape[0] * o[0].shape[1];
-           return {[hw, planes](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
-                     const float* g = fptr(in[0]);
-                     float* gx = fptr_mut(out[0]);
-                     over_planes(planes, hw, [&](int64_t b, int64_t e) {
-                       for (int64_t pl = b; pl < e; ++pl) std::fill(gx + pl * hw, gx + (pl + 1) * hw, g[pl] / float(hw));
-                     });
-                   },
-                   0, "ref"};
-         },
-         nullptr, false, -1});
-}
-
-// ---------------------------------------------------------------- max_unpool2d
-
-Shape unpool_out_shape(const OpCall& c) {
-  const Shape& in = c.in[0].shape;
-  expect_pool_rank(c.op, in, 2);
-  AttrReader a = c.attr();
-  auto k = a.get_ints("kernel_size", 2);
-  auto s = a.has("stride") ? a.get_ints("stride", 2) : k;
-  auto p = a.get_ints("padding", 2, 0);
-  for (int i = 0; i < 2; ++i) {
-    FC_CHECK(k[size_t(i)] > 0, Value, c.op, ": argument 'kernel_size' must be positive, got ", tuple_str(k));
-    FC_CHECK(s[size_t(i)] > 0, Value, c.op, ": argument 'stride' must be positive, got ", tuple_str(s));
-    FC_CHECK(p[size_t(i)] >= 0, Value, c.op, ": argument 'padding' must be non-negative, got ", tuple_str(p));
-  }
-  const size_t lead = in.size() - 2;
-  const std::string because = "argument 'kernel_size'=" + tuple_str(k) + ", 'stride'=" + tuple_str(s) +
-                              ", 'padding'=" + tuple_str(p) + ", input " + shape_str(in);
-  std::vector<wide> dflt(2);
-  for (size_t i = 0; i < 2; ++i) dflt[i] = wide(in[lead + i] - 1) * s[i] + k[i] - wide(2) * p[i];
-  std::vector<wide> os = dflt;
-  if (a.has("output_size")) {
-    std::vector<int64_t> given = a.get_int_list("output_size");
-    if (given.size() == 4) given.erase(given.begin(), given.begin() + 2);
-    FC_CHECK(given.size() == 2, Value, c.op, ": argument 'output_size' should have 2 or 4 elements, got ",
-             tuple_str(given));
-    for (size_t i = 0; i < 2; ++i) {
-      os[i] = given[i];
-      FC_CHECK(dflt[i] - s[i] < os[i] && os[i] < dflt[i] + s[i], Value, c.op, ": invalid output_size ",
-               tuple_str(given), " (dim ", i, " must be between ", wide_str(dflt[i] - s[i]), " and ",
-               wide_str(dflt[i] + s[i]), ", exclusive)");
-    }
-  }
-  for (size_t i = 0; i < 2; ++i)
-    FC_CHECK(os[i] > 0, Value, c.op, ": output size would be ", wide_str(os[0]), "x", wide_str(os[1]), " for input ",
-             in[lead], "x", in[lead + 1], " with kernel ", tuple_str(k), " (stride ", tuple_str(s), ", padding ",
-             tuple_str(p), ")");
-  Shape out(in.begin(), in.begin() + std::ptrdiff_t(lead));
-  out.push_back(checked_extent(c.op, os[0], "the output height", because));
-  out.push_back(checked_extent(c.op, os[1], "the output width", because));
-  checked_numel(c.op, out, "the output shape", because);
-  return out;
-}
-
-void register_unpool(Registry& r, KernelTable& k) {
-  add_op(r, k, {"kernel_size", "output_size", "padding", "stride"}, {"max_unpool2d", 2, 2,
-         [](const OpCall& c) -> std::vector<TensorDesc> {
-           expect_dtype(c, 0, DType::f32, "input");
-           expect_dtype(c, 1, DType::i64, "indices");
-           FC_CHECK(c.in[0].shape == c.in[1].shape, Value, c.op, ": input has shape ", shape_str(c.in[0].shape),
-                    " but indices have shape ", shape_str(c.in[1].shape), " (expected the same)");
-           return {{unpool_out_shape(c), DType::f32}};
-         },
-         [](const KernelCall& c, bool) -> Prepared {
-           const std::vector<TensorDesc>& o = c.out;
-           const int64_t src = spatial_numel(c.in[0].shape, 2), dst = spatial_numel(o[0].shape, 2);
-           const int64_t planes = shape_numel(o[0].shape) / dst;
-           return {[src, dst, planes](const std::vector<Tensor>& in, const std::vector<Tensor>& out,
-                                      const RunContext&) {
-                     const float* x = fptr(in[0]);
-                     const int64_t* idx = in[1].data<const int64_t>();
-                     float* y = fptr_mut(out[0]);
-                     over_planes(planes, src + dst,
-                                 [&](int64_t b, int64_t e) { ref::index_scatter(src, dst, x, idx, y, false, b, e); });
-                   },
-                   0, "index_scatter"};
-         },
-         [](BackwardCall& b) -> std::vector<ValueId> {
-           if (b.grad_out[0] == kNoValue || !b.needs_grad[0]) return {kNoValue, kNoValue};
-           return {b.g.add1("max_unpool2d_backward", {b.grad_out[0], b.in(1)}), kNoValue};
-         },
-         false, -1});
-  // max_unpool2d_backward(grad_out, indices) -> grad_input[i] = grad_out[plane, indices[i]]
-  add_op(r, k, {}, {"max_unpool2d_backward", 2, 2,
-         [](const OpCall& c) -> std::vector<TensorDesc> {
-           expect_dtype(c, 0, DType::f32, "grad_output");
-           expect_dtype(c, 1, DType::i64, "indices");
-           expect_pool_rank(c.op, c.in[1].shape, 2);
-           expect_same_planes(c.op, c.in[0].shape, "grad_output", c.in[1].shape, "indices", 2);
-           return {{c.in[1].shape, DType::f32}};
-         },
-         [](const KernelCall& c, bool) -> Prepared {
-           const std::vector<TensorDesc>& o = c.out;
-           const int64_t src = spatial_numel(c.in[0].shape, 2), ip = spatial_numel(o[0].shape, 2);
-           const int64_t planes = shape_numel(o[0].shape) / ip;
-           return {[src, ip, planes](const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&) {
-                     const float* g = fptr(in[0]);
-                     const int64_t* idx = in[1].data<const int64_t>();
-                     float* gx = fptr_mut(out[0]);
-                     over_planes(planes, src + ip,
-                                 [&](int64_t b, int64_t e) { ref::index_gather(ip, src, g, idx, gx, b, e); });
-                   },
-                   0, "index_gather"};
-         },
-         nullptr, false, -1});
-}
-
-}  // namespace
+}  // namespace pool_detail
 
 void register_pool_ops(Registry& r, KernelTable& k) {
   for (int nd = 1; nd <= 3; ++nd) {
