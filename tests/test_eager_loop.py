@@ -229,3 +229,21 @@ def test_optimizers_follow_torch_in_the_eager_loop():
             F.cross_entropy(fm(fc.from_numpy(xa)), fc.from_numpy(ya)).backward()
             fo.step()
         np.testing.assert_allclose(np.asarray(fm.weight), tm.weight.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_recorded_arithmetic_gives_torch_gradients():
+    rng = np.random.default_rng(7)
+    xa = rng.standard_normal((4, 5)).astype(np.float32)
+    tm = torch.nn.Linear(5, 3)
+    fm = nn.Linear(5, 3)
+    fm.load_state_dict({k: v.detach().numpy().copy() for k, v in tm.state_dict().items()})
+
+    def loss(out, x):  # the arithmetic a hand-written loss uses: powers, scalars, views, sums, slices
+        return ((out ** 2).mean() * 3 - out[:, 1:].sum() / 4 + (1 - out).view(-1)[2:5].sum() * 0.5
+                + (out.unsqueeze(0).transpose(1, 2).flatten(1) * 2).mean())
+
+    loss(tm(torch.from_numpy(xa)), None).backward()
+    fl = loss(fm(fc.from_numpy(xa)), None)
+    fl.backward()
+    np.testing.assert_allclose(fm.weight.grad.numpy(), tm.weight.grad.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fm.bias.grad.numpy(), tm.bias.grad.numpy(), rtol=1e-5, atol=1e-6)

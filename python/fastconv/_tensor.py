@@ -419,6 +419,8 @@ class Tensor:
         return Tensor(np.sqrt(self._value()))
 
     def __pow__(self, p):
+        if self._live() and isinstance(p, numbers.Real) and not isinstance(p, builtins.bool):
+            return self._op("pow", [self], dict(exponent=float(p)))
         return Tensor(np.power(self._value(), _arr(p)))
 
     # ---- arithmetic (recorded when live) ---------------------------------------------------------------------------
