@@ -303,9 +303,10 @@ def test_cat_and_permute_match_the_cpu():
 # narrow variants (widths/hidden, width_mult, widths: the same layers, 8x fewer channels), whose full widths (4096-wide
 # classifier, 1024/2048 channels) take minutes each under the emulator; their full-width forward is in ZOO_CASES.
 # ResNet-50's 16 bottlenecks at init are chaotic: on the CPU alone a 1e-6 relative change of the input moves the
-# second loss by 3-25% (any batch, width or input size tried), so it starts from zero_init_residual=True (torchvision's
-# option: every block an identity at first; 1e-6 in, 1e-6 out), and bottleneck_resnet, one bottleneck per stage with
-# the default initialisation (as well-conditioned as ResNet-18), trains every bottleneck layer from the first step.
+# second loss by 0.4-25% (every batch, width and input size tried), so it starts from zero_init_residual=True
+# (torchvision's option: every block an identity at first; 1e-6 in, 1e-6 out), and bottleneck_resnet, one bottleneck
+# per stage with the default initialisation (as well-conditioned as ResNet-18), trains every bottleneck layer from
+# the first step.
 ZOO_TRAIN = [
     ("lenet5", dict(num_classes=10, in_channels=1), 2, 32),
     ("lenet5_modern", dict(num_classes=10, in_channels=1), 2, 28),
