@@ -596,6 +596,18 @@ def test_googlenet_width_mult(no_init):
     assert n_params(M.googlenet(width_mult=1.0)) == 13_004_888
 
 
+def test_narrow_variants_save_and_load(tmp_path):
+    fc.manual_seed(0)
+    x = np.random.default_rng(1).standard_normal((2, 3, 32, 32)).astype(np.float32)
+    for i, m in enumerate([M.alexnet(5, small_input=True, widths=[4, 6, 8, 6, 4], hidden=8),
+                           M.googlenet(5, width_mult=0.0625), M.resnet50(5, widths=(2, 4, 4, 8))]):
+        m.eval()
+        fc.save(m, tmp_path / f"m{i}.safetensors")
+        back = fc.load(tmp_path / f"m{i}.safetensors").eval()
+        assert back.state_dict().keys() == m.state_dict().keys()
+        np.testing.assert_array_equal(back(x), m(x))
+
+
 def test_narrow_variant_arguments_are_checked():
     with pytest.raises(ValueError, match="AlexNet: give either widths or original=True"):
         M.alexnet(original=True, widths=(8, 8, 8, 8, 8))
