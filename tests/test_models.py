@@ -60,12 +60,13 @@ def lin_p(i, o):
     return i * o + o
 
 
-def resnet_formula(block: str, layers, num_classes: int, shortcut: str, in_channels: int = 3) -> int:
+def resnet_formula(block: str, layers, num_classes: int, shortcut: str, in_channels: int = 3,
+                   widths=(64, 128, 256, 512)) -> int:
     """Parameter count of a torchvision-layout ResNet, written out from the paper's tables."""
     exp = 1 if block == "basic" else 4
-    total = conv_p(in_channels, 64, 7, bias=False) + bn_p(64)
-    inpl = 64
-    for stage, (planes, n) in enumerate(zip((64, 128, 256, 512), layers)):
+    total = conv_p(in_channels, widths[0], 7, bias=False) + bn_p(widths[0])
+    inpl = widths[0]
+    for stage, (planes, n) in enumerate(zip(widths, layers)):
         for j in range(n):
             stride = 2 if stage > 0 and j == 0 else 1
             out = planes * exp
@@ -554,6 +555,80 @@ def test_triplet_training_reduces_loss():
         net(np.zeros((4, 1, 16, 16), np.float32))
     with pytest.raises(ValueError, match="pass anchor, positive and negative"):
         net(a, p)
+
+
+# ---- narrow variants (widths / hidden / width_mult; the defaults are the published counts above) -----------------
+@pytest.mark.parametrize("shortcut", ["A", "B", "C"])
+def test_resnet_widths(no_init, shortcut):
+    m = M.resnet50(10, 2, shortcut, widths=(8, 16, 32, 64))
+    assert n_params(m) == resnet_formula("bottleneck", (3, 4, 6, 3), 10, shortcut, 2, (8, 16, 32, 64))
+    assert m.state_dict().keys() == M.resnet50(10, 2, shortcut).state_dict().keys()
+    assert m.layer4[2].conv3.out_channels == 256 and m.fc.in_features == 256
+    r18 = M.resnet18(10, widths=[4, 8, 8, 16])
+    assert n_params(r18) == resnet_formula("basic", (2, 2, 2, 2), 10, "B", 3, (4, 8, 8, 16))
+    assert traced_shapes(m, (2, 2, 32, 32)) == (2, 10)
+
+
+def test_alexnet_widths_and_hidden(no_init):
+    c, h = (8, 16, 12, 10, 6), 32
+    m = M.alexnet(10, 2, small_input=True, widths=c, hidden=h)
+    expect = (conv_p(2, c[0], 11) + conv_p(c[0], c[1], 5) + conv_p(c[1], c[2], 3) + conv_p(c[2], c[3], 3)
+              + conv_p(c[3], c[4], 3) + lin_p(c[4] * 36, h) + lin_p(h, h) + lin_p(h, 10))
+    assert n_params(m) == expect
+    assert m.state_dict().keys() == M.alexnet(10, 2).state_dict().keys()
+    assert traced_shapes(m, (2, 2, 32, 32)) == (2, 10)
+    assert n_params(M.alexnet(widths=(64, 192, 384, 256, 256), hidden=4096)) == 61_100_840  # the defaults
+
+
+def test_googlenet_width_mult(no_init):
+    g = M.googlenet(10, 3, width_mult=0.125)
+    full = M.googlenet(10, 3)
+    assert g.state_dict().keys() == full.state_dict().keys()
+    # every convolution's map count scaled and rounded (half up), inputs chained from the previous outputs
+    for (k, a), (_, b) in zip(g.state_dict().items(), full.state_dict().items()):
+        if k.endswith("conv.weight"):
+            assert a.shape[0] == max(1, int(b.shape[0] / 8 + 0.5)), k
+    assert g.conv1.conv.weight.shape == (8, 3, 7, 7) and g.conv3.conv.weight.shape == (24, 8, 3, 3)
+    assert g.inception3a.out_channels == 8 + 16 + 4 + 4 == g.inception3b.branch1.conv.in_channels
+    assert g.aux1.conv.conv.in_channels == g.inception4a.out_channels
+    assert g.aux1.fc1.weight.shape == (128, 16 * 16) and g.fc.in_features == g.inception5b.out_channels == 128
+    assert traced_shapes(g, (2, 3, 32, 32)) == ((2, 10),) * 3
+    assert n_params(M.googlenet(width_mult=1.0)) == 13_004_888
+
+
+def test_narrow_variants_save_and_load(tmp_path):
+    fc.manual_seed(0)
+    x = np.random.default_rng(1).standard_normal((2, 3, 32, 32)).astype(np.float32)
+    for i, m in enumerate([M.alexnet(5, small_input=True, widths=[4, 6, 8, 6, 4], hidden=8),
+                           M.googlenet(5, width_mult=0.0625), M.resnet50(5, widths=(2, 4, 4, 8))]):
+        m.eval()
+        fc.save(m, tmp_path / f"m{i}.safetensors")
+        back = fc.load(tmp_path / f"m{i}.safetensors").eval()
+        assert back.state_dict().keys() == m.state_dict().keys()
+        np.testing.assert_array_equal(back(x), m(x))
+
+
+def test_narrow_variant_arguments_are_checked():
+    with pytest.raises(ValueError, match="AlexNet: give either widths or original=True"):
+        M.alexnet(original=True, widths=(8, 8, 8, 8, 8))
+    with pytest.raises(ValueError, match=r"AlexNet: argument 'widths' must be a list of 5 .*got \(8, 8\)"):
+        M.alexnet(widths=(8, 8))
+    with pytest.raises(TypeError, match="AlexNet: argument 'widths' must be a list of 5 positive ints"):
+        M.alexnet(widths=8)
+    with pytest.raises(ValueError, match="AlexNet: argument 'widths' must hold positive ints"):
+        M.alexnet(widths=(8, 8, 0, 8, 8))
+    with pytest.raises(ValueError, match="AlexNet: argument 'hidden' must be a positive int, got 0"):
+        M.alexnet(hidden=0)
+    with pytest.raises(ValueError, match=r"GoogLeNet: argument 'width_mult' must be > 0.0, got -0.5"):
+        M.googlenet(width_mult=-0.5)
+    with pytest.raises(TypeError, match="GoogLeNet: argument 'width_mult' must be a number"):
+        M.googlenet(width_mult="half")
+    with pytest.raises(TypeError, match="ResNet: argument 'widths' must be a list of 4 positive ints"):
+        M.resnet50(widths=16)
+    with pytest.raises(ValueError, match=r"ResNet: argument 'widths' must be a list of 4 .*got \(8, 16, 32\)"):
+        M.resnet50(widths=(8, 16, 32))
+    with pytest.raises(TypeError, match="ResNet: argument 'widths' must be an int or a 4-tuple"):
+        M.resnet18(widths=(8, 16, 32, 6.5))
 
 
 # ---- misc -----------------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import numpy as np
 from ..nn import _checks
 
 __all__ = ["register", "get", "list_models", "trunc_normal_", "bilinear_kernel", "count_parameters",
-           "check_common"]
+           "check_common", "widths_arg"]
 
 _MODELS: dict[str, Callable] = {}
 
@@ -38,6 +38,14 @@ def check_common(owner: str, num_classes=None, in_channels=None, dropout=None, *
         _checks.prob_arg(owner, "dropout", dropout)
     for k, v in sizes.items():
         _checks.int_arg(owner, k, v, 1)
+
+
+def widths_arg(owner: str, name: str, value, n: int, what: str) -> tuple:
+    """A list or tuple of exactly n positive ints (a narrow variant's channel counts), as a tuple."""
+    if not isinstance(value, (list, tuple)) or len(value) != n:
+        err = ValueError if isinstance(value, (list, tuple)) else TypeError
+        raise err(f"{owner}: argument '{name}' must be a list of {n} positive ints ({what}), got {value!r}")
+    return _checks.ints_arg(owner, name, tuple(value), n, 1)
 
 
 def get(name: str, **kwargs):

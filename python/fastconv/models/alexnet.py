@@ -14,13 +14,18 @@ n, so the layer is built with alpha = 5e-4 to compute the paper's formula.
 Minimum input: 63x63 (three 3x3/2 max pools after a stride-4 convolution). `small_input=True` makes the first
 convolution stride 1 with padding 5 (same weights, so the same state_dict and parameter count) so that 32x32 inputs
 work: 32 -> pools 15, 7, 3 -> avgpool 6x6.
+
+Narrow variants (not torchvision's; for tests and small data): `widths` gives the five convolutions' map counts
+(default None: torchvision's 64, 192, 384, 256, 256, or the paper's with original=True, which it cannot be combined
+with) and `hidden` the two hidden classifier layers' width (default 4096). The layer layout and state_dict keys stay
+the same, e.g. alexnet(10, small_input=True, widths=(8, 16, 16, 16, 16), hidden=32) for 32x32 images.
 """
 from __future__ import annotations
 
 from .. import functional as F
 from .. import nn
 from ..nn import _checks
-from ._registry import check_common, register
+from ._registry import check_common, register, widths_arg
 
 __all__ = ["AlexNet", "alexnet", "PAPER_LRN"]
 
@@ -30,14 +35,20 @@ PAPER_LRN = dict(size=5, alpha=5e-4, beta=0.75, k=2.0)
 
 class AlexNet(nn.Module):
     def __init__(self, num_classes: int = 1000, in_channels: int = 3, lrn: bool = False, original: bool = False,
-                 grouped: bool = False, small_input: bool = False, dropout: float = 0.5) -> None:
+                 grouped: bool = False, small_input: bool = False, dropout: float = 0.5, widths=None,
+                 hidden: int = 4096) -> None:
         super().__init__()
-        check_common("AlexNet", num_classes, in_channels, dropout)
+        check_common("AlexNet", num_classes, in_channels, dropout, hidden=hidden)
         lrn, original, grouped, small_input = (_checks.bool_arg("AlexNet", k, v) for k, v in (
             ("lrn", lrn), ("original", original), ("grouped", grouped), ("small_input", small_input)))
         if grouped and not original:
             raise ValueError("AlexNet: grouped=True (the paper's two-GPU split) needs original=True (96-map widths)")
-        c = (96, 256, 384, 384, 256) if original else (64, 192, 384, 256, 256)
+        if widths is None:
+            c = (96, 256, 384, 384, 256) if original else (64, 192, 384, 256, 256)
+        elif original:
+            raise ValueError("AlexNet: give either widths or original=True (the paper's widths), not both")
+        else:
+            c = widths_arg("AlexNet", "widths", widths, 5, "the convolutions' map counts, or None")
         g = 2 if grouped else 1
         stride, pad = (1, 5) if small_input else (4, 2)
         layers: list[nn.Module] = [nn.Conv2d(in_channels, c[0], 11, stride=stride, padding=pad), nn.ReLU(inplace=True)]
@@ -54,9 +65,9 @@ class AlexNet(nn.Module):
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
         self.classifier = nn.Sequential(
-            nn.Dropout(dropout), nn.Linear(c[4] * 6 * 6, 4096), nn.ReLU(inplace=True),
-            nn.Dropout(dropout), nn.Linear(4096, 4096), nn.ReLU(inplace=True),
-            nn.Linear(4096, num_classes))
+            nn.Dropout(dropout), nn.Linear(c[4] * 6 * 6, hidden), nn.ReLU(inplace=True),
+            nn.Dropout(dropout), nn.Linear(hidden, hidden), nn.ReLU(inplace=True),
+            nn.Linear(hidden, num_classes))
 
     def forward(self, x):
         h, w = x.shape[-2:]
@@ -69,6 +80,8 @@ class AlexNet(nn.Module):
 
 @register
 def alexnet(num_classes: int = 1000, in_channels: int = 3, lrn: bool = False, original: bool = False,
-            grouped: bool = False, small_input: bool = False, dropout: float = 0.5) -> AlexNet:
-    """AlexNet (torchvision's layout; see the module docstring for lrn/original/grouped/small_input)."""
-    return AlexNet(num_classes, in_channels, lrn, original, grouped, small_input, dropout)
+            grouped: bool = False, small_input: bool = False, dropout: float = 0.5, widths=None,
+            hidden: int = 4096) -> AlexNet:
+    """AlexNet (torchvision's layout; see the module docstring for lrn/original/grouped/small_input and the
+    narrow variants' widths/hidden)."""
+    return AlexNet(num_classes, in_channels, lrn, original, grouped, small_input, dropout, widths, hidden)

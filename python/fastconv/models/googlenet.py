@@ -17,6 +17,11 @@ into the objective; 0.3 is the paper's weight).
 
 Sizes: the stem and three ceil-mode pools take 32x32 to 2x2 at inception4a..4e and 1x1 at inception5; the
 auxiliary heads adaptive-pool their input to 4x4, so 32x32 and larger inputs work (the minimum is 16x16).
+
+`width_mult` (not torchvision's; default 1.0, the exact layout above) scales every channel count -- the stem, each
+Inception branch, the auxiliary heads' 128-map convolution and 1024-wide hidden layer -- to
+max(1, round(c * width_mult)) (halves rounded up), keeping the layers and state_dict keys: e.g. width_mult=0.125
+gives 8, 8, 24 stem maps and a 128-channel inception5b, for tests and small data.
 """
 from __future__ import annotations
 
@@ -68,12 +73,13 @@ class Inception(nn.Module):
 
 
 class InceptionAux(nn.Module):
-    def __init__(self, in_channels: int, num_classes: int, dropout: float = 0.7) -> None:
+    def __init__(self, in_channels: int, num_classes: int, dropout: float = 0.7, conv_channels: int = 128,
+                 hidden: int = 1024) -> None:
         super().__init__()
-        check_common("InceptionAux", num_classes, in_channels, dropout)
-        self.conv = BasicConv2d(in_channels, 128, kernel_size=1)
-        self.fc1 = nn.Linear(2048, 1024)
-        self.fc2 = nn.Linear(1024, num_classes)
+        check_common("InceptionAux", num_classes, in_channels, dropout, conv_channels=conv_channels, hidden=hidden)
+        self.conv = BasicConv2d(in_channels, conv_channels, kernel_size=1)
+        self.fc1 = nn.Linear(conv_channels * 16, hidden)  # the 4x4 pooled maps, flattened
+        self.fc2 = nn.Linear(hidden, num_classes)
         self.dropout = nn.Dropout(p=dropout)
 
     def forward(self, x):
@@ -84,37 +90,46 @@ class InceptionAux(nn.Module):
 
 class GoogLeNet(nn.Module):
     def __init__(self, num_classes: int = 1000, in_channels: int = 3, aux_logits: bool = True,
-                 init_weights: bool = True, dropout: float = 0.2, dropout_aux: float = 0.7) -> None:
+                 init_weights: bool = True, dropout: float = 0.2, dropout_aux: float = 0.7,
+                 width_mult: float = 1.0) -> None:
         super().__init__()
         check_common("GoogLeNet", num_classes, in_channels, dropout)
         _checks.prob_arg("GoogLeNet", "dropout_aux", dropout_aux)
         self.aux_logits = aux_logits = _checks.bool_arg("GoogLeNet", "aux_logits", aux_logits)
         init_weights = _checks.bool_arg("GoogLeNet", "init_weights", init_weights)
-        self.conv1 = BasicConv2d(in_channels, 64, kernel_size=7, stride=2, padding=3)
+        m = _checks.float_arg("GoogLeNet", "width_mult", width_mult, 0.0, lo_open=True)
+
+        def w(c: int) -> int:
+            return max(1, int(c * m + 0.5))
+
+        def inception(cin: int, *branches: int) -> Inception:
+            return Inception(cin, *(w(c) for c in branches))
+
+        self.conv1 = BasicConv2d(in_channels, w(64), kernel_size=7, stride=2, padding=3)
         self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
-        self.conv2 = BasicConv2d(64, 64, kernel_size=1)
-        self.conv3 = BasicConv2d(64, 192, kernel_size=3, padding=1)
+        self.conv2 = BasicConv2d(w(64), w(64), kernel_size=1)
+        self.conv3 = BasicConv2d(w(64), w(192), kernel_size=3, padding=1)
         self.maxpool2 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
-        self.inception3a = Inception(192, 64, 96, 128, 16, 32, 32)
-        self.inception3b = Inception(256, 128, 128, 192, 32, 96, 64)
+        self.inception3a = inception(w(192), 64, 96, 128, 16, 32, 32)
+        self.inception3b = inception(self.inception3a.out_channels, 128, 128, 192, 32, 96, 64)
         self.maxpool3 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
-        self.inception4a = Inception(480, 192, 96, 208, 16, 48, 64)
-        self.inception4b = Inception(512, 160, 112, 224, 24, 64, 64)
-        self.inception4c = Inception(512, 128, 128, 256, 24, 64, 64)
-        self.inception4d = Inception(512, 112, 144, 288, 32, 64, 64)
-        self.inception4e = Inception(528, 256, 160, 320, 32, 128, 128)
+        self.inception4a = inception(self.inception3b.out_channels, 192, 96, 208, 16, 48, 64)
+        self.inception4b = inception(self.inception4a.out_channels, 160, 112, 224, 24, 64, 64)
+        self.inception4c = inception(self.inception4b.out_channels, 128, 128, 256, 24, 64, 64)
+        self.inception4d = inception(self.inception4c.out_channels, 112, 144, 288, 32, 64, 64)
+        self.inception4e = inception(self.inception4d.out_channels, 256, 160, 320, 32, 128, 128)
         self.maxpool4 = nn.MaxPool2d(2, stride=2, ceil_mode=True)
-        self.inception5a = Inception(832, 256, 160, 320, 32, 128, 128)
-        self.inception5b = Inception(832, 384, 192, 384, 48, 128, 128)
+        self.inception5a = inception(self.inception4e.out_channels, 256, 160, 320, 32, 128, 128)
+        self.inception5b = inception(self.inception5a.out_channels, 384, 192, 384, 48, 128, 128)
         if aux_logits:
-            self.aux1 = InceptionAux(512, num_classes, dropout=dropout_aux)
-            self.aux2 = InceptionAux(528, num_classes, dropout=dropout_aux)
+            self.aux1 = InceptionAux(self.inception4a.out_channels, num_classes, dropout_aux, w(128), w(1024))
+            self.aux2 = InceptionAux(self.inception4d.out_channels, num_classes, dropout_aux, w(128), w(1024))
         else:
             self.aux1 = None
             self.aux2 = None
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.dropout = nn.Dropout(p=dropout)
-        self.fc = nn.Linear(1024, num_classes)
+        self.fc = nn.Linear(self.inception5b.out_channels, num_classes)
         if init_weights:  # torchvision's initialisation
             for m in self.modules():
                 if isinstance(m, (nn.Conv2d, nn.Linear)):
@@ -142,7 +157,7 @@ class GoogLeNet(nn.Module):
 
 @register
 def googlenet(num_classes: int = 1000, in_channels: int = 3, aux_logits: bool = True, **kw) -> GoogLeNet:
-    """GoogLeNet (torchvision's layout). kw: init_weights, dropout, dropout_aux."""
+    """GoogLeNet (torchvision's layout). kw: init_weights, dropout, dropout_aux, width_mult (module docstring)."""
     return GoogLeNet(num_classes, in_channels, aux_logits, **kw)
 
 

@@ -12,6 +12,11 @@ Shortcut options (the paper's Sec. 4.1, the course notes' options A/B/C):
   'C'  every block has a projection shortcut.
 The stem (7x7/2 convolution and 3x3/2 max pool) and four stages take 32x32 inputs to 1x1 before the adaptive average
 pool, so 32x32 and larger inputs work.
+
+`widths` (not torchvision's; default (64, 128, 256, 512)) sets the four stages' planes (a bottleneck stage outputs
+4x its planes) and the stem's maps (widths[0]), keeping the layers and state_dict keys: e.g.
+resnet50(10, widths=(8, 16, 32, 64)) is ResNet-50's 3-4-6-3 bottleneck layout, 8x narrower, for tests and small data.
+Every constructor passes it on (resnet18(widths=...), ...).
 """
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ from .. import functional as F
 from .. import nn
 from ..nn import init
 from ..nn import _checks
-from ._registry import check_common, register
+from ._registry import check_common, register, widths_arg
 
 __all__ = ["ResNet", "BasicBlock", "Bottleneck", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
 
@@ -120,30 +125,31 @@ _BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
 
 class ResNet(nn.Module):
     def __init__(self, block: str = "basic", layers=(2, 2, 2, 2), num_classes: int = 1000, in_channels: int = 3,
-                 shortcut: str = "B", zero_init_residual: bool = False) -> None:
+                 shortcut: str = "B", zero_init_residual: bool = False, widths=(64, 128, 256, 512)) -> None:
         super().__init__()
         check_common("ResNet", num_classes, in_channels)
         if not isinstance(layers, (list, tuple)) or len(layers) != 4:
             raise ValueError(f"ResNet: argument 'layers' must list 4 block counts (one per stage), got {layers!r}")
         layers = [_checks.int_arg("ResNet", "layers", n, 1) for n in layers]
         zero_init_residual = _checks.bool_arg("ResNet", "zero_init_residual", zero_init_residual)
+        widths = widths_arg("ResNet", "widths", widths, 4, "the stages' planes")
         if not isinstance(block, str) or block not in _BLOCKS:
             raise ValueError(f"ResNet: block must be 'basic' or 'bottleneck', got {block!r}")
         if not isinstance(shortcut, str) or shortcut.upper() not in _SHORTCUTS:
             raise ValueError(f"ResNet: shortcut must be 'A' (zero-padding identity), 'B' (projection where the "
                              f"dimensions change) or 'C' (all projections), got {shortcut!r}")
         self.block_type, self.shortcut = _BLOCKS[block], shortcut.upper()
-        self.inplanes = 64
-        self.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
+        self.inplanes = widths[0]
+        self.conv1 = nn.Conv2d(in_channels, widths[0], kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(widths[0])
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        self.layer1 = self._make_layer(64, layers[0])
-        self.layer2 = self._make_layer(128, layers[1], stride=2)
-        self.layer3 = self._make_layer(256, layers[2], stride=2)
-        self.layer4 = self._make_layer(512, layers[3], stride=2)
+        self.layer1 = self._make_layer(widths[0], layers[0])
+        self.layer2 = self._make_layer(widths[1], layers[1], stride=2)
+        self.layer3 = self._make_layer(widths[2], layers[2], stride=2)
+        self.layer4 = self._make_layer(widths[3], layers[3], stride=2)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(512 * self.block_type.expansion, num_classes)
+        self.fc = nn.Linear(widths[3] * self.block_type.expansion, num_classes)
         for m in self.modules():  # torchvision's initialisation
             if isinstance(m, nn.Conv2d):
                 init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -197,7 +203,7 @@ def resnet34(num_classes: int = 1000, in_channels: int = 3, shortcut: str = "B",
 
 @register
 def resnet50(num_classes: int = 1000, in_channels: int = 3, shortcut: str = "B", **kw) -> ResNet:
-    """ResNet-50 (bottleneck blocks 3-4-6-3)."""
+    """ResNet-50 (bottleneck blocks 3-4-6-3). kw: zero_init_residual, widths (module docstring)."""
     return _resnet("bottleneck", (3, 4, 6, 3), num_classes, in_channels, shortcut, **kw)
 
 

@@ -1,5 +1,6 @@
-// Shared by the convolution kernel tests (test_conv_implicit_gemm.cu, test_conv_winograd.cu): geometries built
-// per axis, deterministic random data, and the check against the CPU reference (cpu/ref/conv_ref.h).
+// Shared by the convolution kernel tests (test_conv.cu, test_conv_depthwise.cu, test_conv_implicit_gemm.cu,
+// test_conv_winograd.cu): geometries built per axis, deterministic random data (uniform_data, which test_fold.cu and
+// test_resize.cu draw from too), and the check against the CPU reference (cpu/ref/conv_ref.h).
 //
 // Tolerance: |got - ref| <= tol * bound elementwise, bound being the same reference pass run on the absolute
 // values of the inputs (sum of |a| |b| over the terms, plus |bias|): rounding error scales with that sum, while a

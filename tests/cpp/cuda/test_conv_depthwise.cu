@@ -10,15 +10,13 @@
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
-#include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <random>
-#include <string>
 #include <vector>
 
-#include "device_buffer.cuh"
+#include "conv_check.cuh"
 #include "conv_depthwise.cuh"
+#include "device_buffer.cuh"
 #include "cpu/conv_params.h"
 #include "cpu/ref/conv_ref.h"
 #include "fastconv/error.h"
@@ -30,22 +28,19 @@ using fastconv::cpu::ConvParams;
 
 using fc_test::DeviceBuffer;
 
-struct Axis {
-  int64_t in, k, stride = 1, pad = 0, dil = 1, extra = 0;  // out = natural + extra
-};
+using fc_test::Axis;
+using fc_test::abs_of;
+using fc_test::describe;
+using fc_test::w_elems;
+using fc_test::x_elems;
+using fc_test::y_elems;
 
+// Depthwise: one group per input channel, `mult` output channels each.
 ConvParams make(int64_t N, int64_t C, int64_t mult, Axis d, Axis h, Axis w) {
-  ConvParams p;
-  p.N = N, p.C = C, p.K = C * mult, p.groups = C;
-  const Axis ax[3] = {d, h, w};
-  for (int i = 0; i < 3; ++i) {
-    p.in[i] = ax[i].in, p.k[i] = ax[i].k, p.stride[i] = ax[i].stride, p.pad[i] = ax[i].pad, p.dil[i] = ax[i].dil;
-    p.out[i] = (ax[i].in + 2 * ax[i].pad - ax[i].dil * (ax[i].k - 1) - 1) / ax[i].stride + 1 + ax[i].extra;
-  }
-  return p;
+  return fc_test::conv_params(N, C, C * mult, C, d, h, w);
 }
 
-const Axis kOne{1, 1};
+const Axis kOne = fc_test::kUnit;
 
 std::vector<ConvParams> geometries() {
   return {
@@ -67,42 +62,11 @@ std::vector<ConvParams> geometries() {
   };
 }
 
-std::string describe(const ConvParams& p) {
-  std::string s = "N" + std::to_string(p.N) + " C" + std::to_string(p.C) + " K" + std::to_string(p.K);
-  for (int i = 0; i < 3; ++i)
-    s += " [in " + std::to_string(p.in[i]) + " k " + std::to_string(p.k[i]) + " s " + std::to_string(p.stride[i]) +
-         " p " + std::to_string(p.pad[i]) + " d " + std::to_string(p.dil[i]) + " out " + std::to_string(p.out[i]) +
-         "]";
-  return s;
-}
-
-size_t x_elems(const ConvParams& p) { return size_t(p.N * p.C * p.in[0] * p.in[1] * p.in[2]); }
-size_t y_elems(const ConvParams& p) { return size_t(p.N * p.K * p.out[0] * p.out[1] * p.out[2]); }
-size_t w_elems(const ConvParams& p) { return size_t(p.K * p.k[0] * p.k[1] * p.k[2]); }
-
-std::vector<float> random(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-1.f, 1.f);
-  std::vector<float> v(n);
-  for (float& x : v) x = u(rng);
-  return v;
-}
-
-std::vector<float> abs_of(std::vector<float> v) {
-  for (float& x : v) x = std::fabs(x);
-  return v;
-}
+std::vector<float> random(size_t n, uint32_t seed) { return fc_test::uniform_data(n, seed); }
 
 ::testing::AssertionResult close(const std::vector<float>& got, const std::vector<float>& want,
                                  const std::vector<float>& bound) {
-  if (got.size() != want.size()) return ::testing::AssertionFailure() << "size " << got.size() << " vs " << want.size();
-  for (size_t i = 0; i < want.size(); ++i) {
-    const double err = std::fabs(double(got[i]) - double(want[i]));
-    if (!(err <= 1e-5 * double(bound[i])))
-      return ::testing::AssertionFailure() << "at " << i << ": got " << got[i] << ", want " << want[i] << " (err "
-                                           << err << ", bound " << bound[i] << ")";
-  }
-  return ::testing::AssertionSuccess();
+  return fc_test::close(got, want, bound, 1e-5);
 }
 
 void sync() { fastconv::cuda::check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }

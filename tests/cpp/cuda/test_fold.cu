@@ -9,12 +9,12 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
-#include <random>
 #include <string>
 #include <vector>
 
-#include "device_buffer.cuh"
+#include "conv_check.cuh"
 #include "cpu/ref/fold_ref.h"
+#include "device_buffer.cuh"
 #include "fold.cuh"
 #include "launch.cuh"
 
@@ -62,13 +62,7 @@ std::string describe(const FoldParams& p) {
          std::to_string(p.dh) + "x" + std::to_string(p.dw) + " o" + std::to_string(p.oh) + "x" + std::to_string(p.ow);
 }
 
-std::vector<float> random(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-1.f, 1.f);
-  std::vector<float> v(n);
-  for (float& x : v) x = u(rng);
-  return v;
-}
+std::vector<float> random(size_t n, uint32_t seed) { return fc_test::uniform_data(n, seed); }
 
 ::testing::AssertionResult same_bits(const std::vector<float>& got, const std::vector<float>& want) {
   for (size_t i = 0; i < want.size(); ++i)

@@ -10,10 +10,10 @@
 
 #include <cmath>
 #include <cstdint>
-#include <random>
 #include <string>
 #include <vector>
 
+#include "conv_check.cuh"
 #include "cpu/ref/resize_ref.h"
 #include "device_buffer.cuh"
 #include "launch.cuh"
@@ -27,13 +27,7 @@ using M = ref::ResizeMode;
 using C = ref::ResizeCoord;
 using R = ref::ResizeNearest;
 
-std::vector<float> random(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-1.f, 1.f);
-  std::vector<float> v(n);
-  for (float& x : v) x = u(rng);
-  return v;
-}
+std::vector<float> random(size_t n, uint32_t seed) { return fc_test::uniform_data(n, seed); }
 
 // ||got - want|| <= 1e-5 ||want||, and every element finite where the reference is.
 ::testing::AssertionResult close(const std::vector<float>& got, const std::vector<float>& want) {
