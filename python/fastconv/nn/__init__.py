@@ -13,6 +13,8 @@ from .conv import *  # noqa: F401,F403
 from .conv import __all__ as _conv
 from .dropout import *  # noqa: F401,F403
 from .dropout import __all__ as _drop
+from .embedding import *  # noqa: F401,F403
+from .embedding import __all__ as _emb
 from .linear import *  # noqa: F401,F403
 from .linear import __all__ as _lin
 from .loss import *  # noqa: F401,F403
@@ -30,5 +32,5 @@ from .shuffle import __all__ as _shuffle
 # torch's import path: `import fastconv.nn.functional as F` and `fastconv.functional` are one module object.
 _sys.modules[__name__ + ".functional"] = functional
 
-__all__ = (["Module", "Parameter", "functional", "init"] + _act + _cont + _conv + _drop + _lin + _loss + _norm
+__all__ = (["Module", "Parameter", "functional", "init"] + _act + _cont + _conv + _drop + _emb + _lin + _loss + _norm
            + _padding + _pool + _shuffle)
