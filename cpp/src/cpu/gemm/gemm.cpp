@@ -178,14 +178,13 @@ void run_short(const Problem& P, const Config& cfg, Slot slot, int64_t m0, int64
 // C[m0:m1, n0:n1] (over depth k0:k1, first block using `beta`) with the loop nest described at the top.
 void run_region(const Problem& P, const Config& cfg, Slot slot, int64_t m0, int64_t m1, int64_t n0, int64_t n1,
                 int64_t k0, int64_t k1, float beta) {
-  // A packed ahead of time (sgemm_pack_a): its depth blocks are cut from [0, K) exactly as below, and regions start
-  // on whole strips, so every (pc, ic) block is a slice of it and nothing of A is read or packed here.
-  const bool pre = P.packed_a && k0 == 0 && k1 == P.K;
-  if (!pre && cfg.short_fn && use_short(m1 - m0, n1 - n0, k1 - k0, P.tb))
+  // Short regions keep their own path (B read in place, not packed), which beats the packed one there even with A
+  // packed ahead of time.
+  if (cfg.short_fn && use_short(m1 - m0, n1 - n0, k1 - k0, P.tb))
     return run_short(P, cfg, slot, m0, m1, n0, n1, k0, k1, beta);
   // Narrow C with A stored transposed (a weight's W^T against a few columns): C^T = op(B)^T A is short, reads A
   // in place along its rows and writes C^T by columns, i.e. C by rows.
-  if (!pre && cfg.short_fn && P.ta && use_short(n1 - n0, m1 - m0, k1 - k0, false)) {
+  if (cfg.short_fn && P.ta && use_short(n1 - n0, m1 - m0, k1 - k0, false)) {
     const Problem T{!P.tb, false, P.N, P.M, P.K, P.alpha, P.B, P.ldb, P.A, P.lda, P.beta, P.C, P.ldc};
     return run_short(T, cfg, slot, n0, n1, m0, m1, k0, k1, beta, true);
   }
@@ -194,6 +193,9 @@ void run_region(const Problem& P, const Config& cfg, Slot slot, int64_t m0, int6
   // gradient dW^T = X dY^T (N = 64) spent ~15% of its time packing X. Such products read A in place and pack
   // only B. (Reading a wide B in place instead measured 2x slower: rows ld apart map its panels onto a few L1
   // sets.)
+  // A packed ahead of time (sgemm_pack_a): its depth blocks are cut from [0, K) exactly as below, and regions start
+  // on whole strips, so every (pc, ic) block is a slice of it and nothing of A is read or packed here.
+  const bool pre = P.packed_a && k0 == 0 && k1 == P.K;
   const bool direct = !pre && cfg.direct && !P.ta && n1 - n0 <= kDirectMaxN &&
                       rows_spread_over_l1_sets(P.lda * int64_t(sizeof(float)), cfg.mr);
   const int64_t kc_step = even_step(k1 - k0, cfg.kc, 1);
