@@ -29,6 +29,10 @@ struct RunContext {
   void* workspace = nullptr;  // the planned scratch of this node (64-byte aligned), workspace_bytes long
   size_t workspace_bytes = 0;
   void* stream = nullptr;  // device kernels: the cudaStream_t to launch on (capture-safe: no allocation, no sync)
+  // Bit i: input i is stable between calls, i.e. its storage's version moves whenever its bytes do (a parameter or
+  // constant that no step of the program writes, or a folded constant). Kernels may then keep data derived from it
+  // by version (ops/conv_weight_cache.h). 0 for eager calls and the fold prologue.
+  uint32_t stable_inputs = 0;
 };
 
 using KernelFn = std::function<void(const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext&)>;

@@ -46,15 +46,22 @@ struct ConvEpilogue {
   bool relu = false;
 };
 
+// Forward weights packed once for the plan's GEMMs (sgemm_pack_a, per group), for callers that keep them across
+// calls (ops/conv_weight_cache.h): `wpack` in the forward kernels, null to pack per call as before. The layout
+// depends on the plan's ISA only.
+int64_t conv_packed_weight_floats(const ConvParams& p, const GemmPlan& plan);
+void conv_pack_weight(const ConvParams& p, const GemmPlan& plan, const float* w, float* wpack);
+
 void conv_im2col_gemm_forward(const ConvParams& p, const float* x, const float* w, const float* bias, float* y,
-                              float* ws, const GemmPlan& plan, const ConvEpilogue& ep = {});
+                              float* ws, const GemmPlan& plan, const ConvEpilogue& ep = {},
+                              const float* wpack = nullptr);
 void conv_im2col_gemm_backward_data(const ConvParams& p, const float* dy, const float* w, float* dx, float* ws,
                                     const GemmPlan& plan);
 void conv_im2col_gemm_backward_weight(const ConvParams& p, const float* dy, const float* x, float* dw, float* ws,
                                       const GemmPlan& plan);
 
 void conv_gemm_1x1_forward(const ConvParams& p, const float* x, const float* w, const float* bias, float* y,
-                           float* ws, const GemmPlan& plan, const ConvEpilogue& ep = {});
+                           float* ws, const GemmPlan& plan, const ConvEpilogue& ep = {}, const float* wpack = nullptr);
 void conv_gemm_1x1_backward_data(const ConvParams& p, const float* dy, const float* w, float* dx, float* ws,
                                  const GemmPlan& plan);
 void conv_gemm_1x1_backward_weight(const ConvParams& p, const float* dy, const float* x, float* dw, float* ws,

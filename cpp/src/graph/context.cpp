@@ -240,6 +240,7 @@ void Executable::execute(Context& c) const {
       if (s.folded) continue;  // fold_acquire ran it, or its result is current
       ctx.workspace = s.prepared.workspace_bytes ? arena + s.ws_offset : nullptr;
       ctx.workspace_bytes = s.prepared.workspace_bytes;
+      ctx.stable_inputs = s.stable_in;
       if (!prof) {
         s.prepared.run(c.in[i], c.out[i], ctx);
         if (anomaly) check_finite(c, i);
@@ -347,6 +348,11 @@ void Executable::fold_acquire(Context& c, bool prof, bool anomaly) const {
     f.cv.notify_all();
     throw;
   }
+  // The recomputed constants have new bytes: a new version, so that what kernels derived from them (packed
+  // weights, RunContext::stable_inputs) is derived again.
+  for (size_t i : f.steps)
+    for (const Tensor& t : c.out[i])
+      if (t.defined()) t.storage()->bump_version();
   lock.lock();
   f.valid = true;
   f.writing = false;

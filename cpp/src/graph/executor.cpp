@@ -97,6 +97,18 @@ Executable::Executable(std::shared_ptr<Graph> graph, std::vector<ValueId> output
         s.folded = true;
         for (ValueId o : n.outputs) folded[size_t(o)] = 1;
       }
+    // Inputs whose versions track their bytes (RunContext::stable_inputs): what a fold may read. Device programs
+    // have no fold and leave them 0.
+    if (opts_.device.is_cpu())
+      for (Step& s : steps_) {
+        const Node& n = g.node(s.node);
+        for (size_t j = 0; j < n.inputs.size() && j < 32; ++j) {
+          const ValueId v = n.inputs[j];
+          const ValueKind k = g.value(v).kind;
+          if (((k == ValueKind::Param || k == ValueKind::Const) && !written[size_t(v)]) || folded[size_t(v)])
+            s.stable_in |= uint32_t(1) << j;
+        }
+      }
   }
 
   // Buffer sharing (planned mode only): a value joins the buffer of another ("root") when

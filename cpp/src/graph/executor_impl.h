@@ -18,6 +18,7 @@ struct Executable::Step {
   std::vector<ValueId> in, out;
   size_t ws_offset = 0;
   bool folded = false;  // runs in the fold prologue (FoldCache), not in the step loop
+  uint32_t stable_in = 0;  // RunContext::stable_inputs of this step
   double prof_ms = 0;  // written only while profiling, when calls run one at a time
   uint64_t prof_calls = 0;
 };

@@ -29,6 +29,7 @@ struct KernelConfig {
   Isa isa;
   int threads;
   int64_t winograd_fused_tiles;
+  bool packed_weights = true;  // conv.packed_weights=0 packs forward weights per call again (A/B measurements)
 };
 KernelConfig kernel_config(const KernelCall& c);
 

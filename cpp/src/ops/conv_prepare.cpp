@@ -17,6 +17,7 @@
 #include "fastconv/parallel.h"
 #include "ops/common.h"
 #include "ops/conv_common.h"
+#include "ops/conv_weight_cache.h"
 
 namespace fastconv::conv {
 namespace {
@@ -60,7 +61,8 @@ bool winograd_pays(const ConvParams& p) {
 }  // namespace
 
 KernelConfig kernel_config(const KernelCall& c) {
-  return {active_isa(), get_num_threads(), c.options.get_int("conv.winograd_fused_tiles", 0)};
+  return {active_isa(), get_num_threads(), c.options.get_int("conv.winograd_fused_tiles", 0),
+          c.options.get_int("conv.packed_weights", 1) != 0};
 }
 
 const char* algo_name(Algo a) {
@@ -120,7 +122,10 @@ Prepared prepare_pass(ConvPass pass, const ConvParams& p, bool has_bias, Algo al
     }
     case Algo::ref: algo_bytes = ref::conv_ref_workspace_bytes(p); break;
   }
-  auto run = [p, pass, algo, has_bias, flip_kernel, flip_input, flip_bytes, slots, dk, wino, wfloats](
+  // Packed forward weights kept across calls (not for a flipped kernel: its flipped copy is made per call).
+  const bool gemm_fwd = cfg.packed_weights && pass == ConvPass::forward && !flip_input && (algo == Algo::im2col_gemm || algo == Algo::gemm_1x1);
+  const ForwardWeights pw = gemm_fwd ? forward_weights(p, slots) : ForwardWeights{p, slots, nullptr};
+  auto run = [p, pass, algo, has_bias, flip_kernel, flip_input, flip_bytes, slots, dk, wino, wfloats, pw](
                  const std::vector<Tensor>& in, const std::vector<Tensor>& out, const RunContext& ctx) {
     const float* a = fptr(in[0]);
     const float* w = fptr(in[1]);
@@ -137,8 +142,12 @@ Prepared prepare_pass(ConvPass pass, const ConvParams& p, bool has_bias, Algo al
     switch (pass) {
       case ConvPass::forward:
         switch (algo) {
-          case Algo::im2col_gemm: cpu::conv_im2col_gemm_forward(p, a, w, bias, y, ws, slots); return;
-          case Algo::gemm_1x1: cpu::conv_gemm_1x1_forward(p, a, w, bias, y, ws, slots); return;
+          case Algo::im2col_gemm:
+            cpu::conv_im2col_gemm_forward(p, a, w, bias, y, ws, slots, {}, pw.get(in[1], ctx).get());
+            return;
+          case Algo::gemm_1x1:
+            cpu::conv_gemm_1x1_forward(p, a, w, bias, y, ws, slots, {}, pw.get(in[1], ctx).get());
+            return;
           case Algo::depthwise_direct: cpu::conv_depthwise_forward(dk, p, a, w, bias, y); return;
           case Algo::winograd_f4x3: cpu::winograd_f4x3_forward(wino, a, w, bias, y, ws); return;
           default: ref::conv_forward(p, a, w, bias, y, reinterpret_cast<double*>(ws)); return;

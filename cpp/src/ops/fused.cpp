@@ -24,6 +24,7 @@
 #include "fastconv/parallel.h"
 #include "ops/common.h"
 #include "ops/conv_common.h"
+#include "ops/conv_weight_cache.h"
 #include "ops/norm.h"
 
 namespace fastconv {
@@ -113,17 +114,20 @@ bool prepare_gemm_epilogue(const ConvFusedCall& f, const Shape& ys, conv::Algo a
   const size_t ws = i2c ? cpu::conv_im2col_gemm_workspace(p, cpu::ConvPass::forward, slots)
                         : cpu::conv_gemm_1x1_workspace(p, cpu::ConvPass::forward, slots);
   const bool bias = f.bias, residual = f.residual, relu = f.relu;
-  out->run = [p, i2c, slots, bias, residual, relu](const std::vector<Tensor>& in, const std::vector<Tensor>& o,
-                                                   const RunContext& ctx) {
+  const conv::ForwardWeights pw =
+      cfg.packed_weights ? conv::forward_weights(p, slots) : conv::ForwardWeights{p, slots, nullptr};
+  out->run = [p, i2c, slots, bias, residual, relu, pw](const std::vector<Tensor>& in, const std::vector<Tensor>& o,
+                                                       const RunContext& ctx) {
     cpu::ConvEpilogue ep;
     ep.residual = residual ? fptr(in[bias ? 3 : 2]) : nullptr;
     ep.relu = relu;
     const float* b = bias ? fptr(in[2]) : nullptr;
     float* ws_f = static_cast<float*>(ctx.workspace);
+    const std::shared_ptr<const float> wp = pw.get(in[1], ctx);
     if (i2c)
-      cpu::conv_im2col_gemm_forward(p, fptr(in[0]), fptr(in[1]), b, fptr_mut(o[0]), ws_f, slots, ep);
+      cpu::conv_im2col_gemm_forward(p, fptr(in[0]), fptr(in[1]), b, fptr_mut(o[0]), ws_f, slots, ep, wp.get());
     else
-      cpu::conv_gemm_1x1_forward(p, fptr(in[0]), fptr(in[1]), b, fptr_mut(o[0]), ws_f, slots, ep);
+      cpu::conv_gemm_1x1_forward(p, fptr(in[0]), fptr(in[1]), b, fptr_mut(o[0]), ws_f, slots, ep, wp.get());
   };
   out->workspace_bytes = ws;
   out->algo = std::string(conv::algo_name(algo)) + " +";

@@ -98,6 +98,7 @@ struct Problem {
   float beta;
   float* C;
   int64_t ldc;
+  const float* packed_a = nullptr;  // A packed whole by sgemm_pack_a (no trans_a), or null
   const float* a_at(int64_t i, int64_t k) const { return ta ? A + k * lda + i : A + i * lda + k; }
   const float* b_at(int64_t k, int64_t j) const { return tb ? B + j * ldb + k : B + k * ldb + j; }
 };
@@ -177,6 +178,8 @@ void run_short(const Problem& P, const Config& cfg, Slot slot, int64_t m0, int64
 // C[m0:m1, n0:n1] (over depth k0:k1, first block using `beta`) with the loop nest described at the top.
 void run_region(const Problem& P, const Config& cfg, Slot slot, int64_t m0, int64_t m1, int64_t n0, int64_t n1,
                 int64_t k0, int64_t k1, float beta) {
+  // Short regions keep their own path (B read in place, not packed), which beats the packed one there even with A
+  // packed ahead of time.
   if (cfg.short_fn && use_short(m1 - m0, n1 - n0, k1 - k0, P.tb))
     return run_short(P, cfg, slot, m0, m1, n0, n1, k0, k1, beta);
   // Narrow C with A stored transposed (a weight's W^T against a few columns): C^T = op(B)^T A is short, reads A
@@ -190,12 +193,24 @@ void run_region(const Problem& P, const Config& cfg, Slot slot, int64_t m0, int6
   // gradient dW^T = X dY^T (N = 64) spent ~15% of its time packing X. Such products read A in place and pack
   // only B. (Reading a wide B in place instead measured 2x slower: rows ld apart map its panels onto a few L1
   // sets.)
-  const bool direct = cfg.direct && !P.ta && n1 - n0 <= kDirectMaxN &&
+  // A packed ahead of time (sgemm_pack_a): its depth blocks are cut from [0, K) exactly as below, and regions start
+  // on whole strips, so every (pc, ic) block is a slice of it and nothing of A is read or packed here.
+  const bool pre = P.packed_a && k0 == 0 && k1 == P.K;
+  const bool direct = !pre && cfg.direct && !P.ta && n1 - n0 <= kDirectMaxN &&
                       rows_spread_over_l1_sets(P.lda * int64_t(sizeof(float)), cfg.mr);
   const int64_t kc_step = even_step(k1 - k0, cfg.kc, 1);
   const int64_t mc_step = even_step(m1 - m0, cfg.mc, cfg.mr);
   const int64_t nc_step = even_step(n1 - n0, cfg.nc, cfg.nr);
   const int64_t lda = direct ? P.lda : 0;
+  const int64_t m_pad = round_up(P.M, cfg.mr);  // rows of each packed depth block
+  // The source of an A block: rows of A, or one contiguous run of the packed copy.
+  auto next_a = [&](int64_t i0, int64_t m, int64_t p0, int64_t k) {
+    if (!pre) return a_region(P, i0, m, p0, k);
+    if (m <= 0 || k <= 0) return gemm::PrefetchRegion{};
+    const char* s = reinterpret_cast<const char*>(P.packed_a + p0 * m_pad + i0 * k);
+    const int64_t bytes = round_up(m, cfg.mr) * k * int64_t(sizeof(float));
+    return gemm::PrefetchRegion{s, 1, bytes, bytes};
+  };
   for (int64_t jc = n0; jc < n1; jc += nc_step) {
     const int64_t nc = std::min(nc_step, n1 - jc);
     for (int64_t pc = k0; pc < k1; pc += kc_step) {
@@ -215,12 +230,12 @@ void run_region(const Problem& P, const Config& cfg, Slot slot, int64_t m0, int6
         const bool last_m = ic + mc >= m1;
         const int64_t fm = std::min(mc_step, m1 - m0);
         const gemm::PrefetchRegion next[2] = {
-            !last_m ? a_region(P, ic + mc, std::min(mc_step, m1 - ic - mc), pc, kc)
-            : (more_k || more_n) ? a_region(P, m0, fm, more_k ? pc + kc : k0, nk) : gemm::PrefetchRegion{},
+            !last_m ? next_a(ic + mc, std::min(mc_step, m1 - ic - mc), pc, kc)
+            : (more_k || more_n) ? next_a(m0, fm, more_k ? pc + kc : k0, nk) : gemm::PrefetchRegion{},
             last_m ? next_b : gemm::PrefetchRegion{}};
-        const float* a = direct ? P.a_at(ic, pc) : abuf;
+        const float* a = direct ? P.a_at(ic, pc) : pre ? P.packed_a + pc * m_pad + ic * kc : abuf;
         const int64_t a_step = direct ? P.lda : kc;  // floats from row r to r+1
-        if (!direct) {
+        if (!direct && !pre) {
           const PackAArgs pa{P.a_at(ic, pc), P.lda, mc, kc, P.ta, abuf};
           cfg.pack_a(&pa);
         }
@@ -439,6 +454,27 @@ void sgemm(const GemmContext& g, bool trans_a, bool trans_b, int64_t M, int64_t 
            const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   sgemm_impl(Problem{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc}, g.cfg, g.threads, g.scratch,
              g.scratch_bytes);
+}
+
+int64_t sgemm_packed_a_floats(const GemmContext& g, int64_t M, int64_t K) {
+  return round_up(std::max<int64_t>(M, 0), g.cfg->mr) * std::max<int64_t>(K, 0);
+}
+
+void sgemm_pack_a(const GemmContext& g, int64_t M, int64_t K, const float* A, int64_t lda, float* dst) {
+  if (M <= 0 || K <= 0) return;
+  const int64_t kc_step = even_step(K, g.cfg->kc, 1), m_pad = round_up(M, g.cfg->mr);
+  for (int64_t pc = 0; pc < K; pc += kc_step) {
+    const int64_t kc = std::min(kc_step, K - pc);
+    const PackAArgs pa{A + pc, lda, M, kc, false, dst + pc * m_pad};
+    g.cfg->pack_a(&pa);
+  }
+}
+
+void sgemm_prepacked_a(const GemmContext& g, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+                       const float* packed_a, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  Problem P{false, false, M, N, K, 1.f, A, lda, B, ldb, beta, C, ldc};
+  P.packed_a = packed_a;
+  sgemm_impl(P, g.cfg, g.threads, g.scratch, g.scratch_bytes);
 }
 
 void sgemm_batched(const GemmContext& g, int64_t batch, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,

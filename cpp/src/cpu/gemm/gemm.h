@@ -44,6 +44,17 @@ size_t sgemm_batched_scratch_bytes(const GemmContext& g, int64_t batch, bool tra
 void sgemm(const GemmContext& g, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
            const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
+// A weight packed once for many products (inference: the packed copy is cached by weight version, ops/
+// conv_weight_cache.h): sgemm_pack_a lays out A [M,K] (row stride lda) in the register tile's strips, one block
+// per depth block of the driver, so the products read it straight and never pack A (at batch 1 packing a
+// 2048x1024 weight for 49 columns cost about as much as the product). The layout depends on the context's ISA
+// only, not on its thread count. sgemm_prepacked_a computes C = A B + beta C (no transposes, alpha 1) like sgemm
+// from the same scratch; `A` must still be the unpacked weight (a k-split product reads it instead).
+int64_t sgemm_packed_a_floats(const GemmContext& g, int64_t M, int64_t K);
+void sgemm_pack_a(const GemmContext& g, int64_t M, int64_t K, const float* A, int64_t lda, float* dst);
+void sgemm_prepacked_a(const GemmContext& g, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+                       const float* packed_a, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+
 // `batch` independent GEMMs with fixed element strides between consecutive A, B and C matrices
 // (Winograd transform-domain products, grouped convolution).
 void sgemm_batched(const GemmContext& g, int64_t batch, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
