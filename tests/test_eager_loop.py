@@ -247,3 +247,28 @@ def test_recorded_arithmetic_gives_torch_gradients():
     fl.backward()
     np.testing.assert_allclose(fm.weight.grad.numpy(), tm.weight.grad.numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(fm.bias.grad.numpy(), tm.bias.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_wide_convs_see_each_steps_new_weights():
+    # convolutions with > 64 output channels cache their packed weights by weight version (docs/inference.md):
+    # the eager loop's update program must bump the versions so the next recorded step packs the new weights
+    rng = np.random.default_rng(8)
+    xa = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
+    ya = rng.integers(0, 4, 2)
+    tm = torch.nn.Sequential(torch.nn.Conv2d(3, 80, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(1280, 4))
+    fm = nn.Sequential(nn.Conv2d(3, 80, 3), nn.ReLU(), nn.Flatten(), nn.Linear(1280, 4))
+    fm.load_state_dict({k: v.detach().numpy().copy() for k, v in tm.state_dict().items()})
+    to, fo = torch.optim.SGD(tm.parameters(), lr=0.05), fc.optim.SGD(fm.parameters(), lr=0.05)
+    for _ in range(3):
+        to.zero_grad()
+        tl = torch.nn.functional.cross_entropy(tm(torch.from_numpy(xa)), torch.from_numpy(ya))
+        tl.backward()
+        to.step()
+        fo.zero_grad()
+        fl = F.cross_entropy(fm(fc.from_numpy(xa)), fc.from_numpy(ya))
+        fl.backward()
+        fo.step()
+        assert fl.item() == pytest.approx(tl.item(), rel=1e-5)
+    with fc.no_grad():
+        got = fm(fc.from_numpy(xa)).numpy()
+    np.testing.assert_allclose(got, tm(torch.from_numpy(xa)).detach().numpy(), rtol=1e-4, atol=1e-5)
