@@ -272,3 +272,16 @@ def test_wide_convs_see_each_steps_new_weights():
     with fc.no_grad():
         got = fm(fc.from_numpy(xa)).numpy()
     np.testing.assert_allclose(got, tm(torch.from_numpy(xa)).detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_numbers_given_as_op_inputs_are_fed_each_step():
+    # a program is reused when the recorded graph's text matches; values that are not in that text (numbers passed
+    # as op inputs, not attributes) must be fed at each run, not frozen into the first step's program
+    lin = nn.Linear(3, 2)
+    x = fc.from_numpy(np.ones((1, 3), np.float32))
+    got = []
+    for c in (1.0, 5.0):
+        out = F.mul(lin(x), c)  # mul's second operand arrives as a Python number
+        out.sum().backward()
+        got.append(out.numpy().copy())
+    np.testing.assert_allclose(got[1], 5 * got[0], rtol=1e-6)

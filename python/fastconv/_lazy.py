@@ -19,7 +19,7 @@ from collections import OrderedDict
 import numpy as np
 
 from . import _C
-from ._trace import Symbol, TraceContext, _as_graph_value, _convert_input, _input_dtype
+from ._trace import Symbol, TraceContext, _convert_input, _input_dtype
 
 _local = threading.local()
 _programs: "OrderedDict[tuple, object]" = OrderedDict()  # key -> _C.Executable, least recently used first
@@ -82,7 +82,9 @@ class LazyTrace:
                 if x.flags.c_contiguous and x.flags.writeable:
                     return self._bind(x, x, trainable, x)
             return self._input(x, x)
-        return _as_graph_value(self.ctx, x)  # Python numbers and lists: constants of the graph
+        # Python numbers and lists: inputs too (a graph constant's value is not part of the cache key)
+        arr = np.asarray(x)
+        return self._input(arr, arr.astype(np.float32) if arr.dtype.kind == "f" else arr)
 
     def _bind(self, key_obj, arr: np.ndarray, trainable: bool, owner) -> int:
         vid = self.ctx.param(f"p{len(self.params)}", arr, requires_grad=trainable).id
