@@ -285,3 +285,25 @@ def test_numbers_given_as_op_inputs_are_fed_each_step():
         out.sum().backward()
         got.append(out.numpy().copy())
     np.testing.assert_allclose(got[1], 5 * got[0], rtol=1e-6)
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, float("inf")])
+def test_clip_grad_norm_between_backward_and_step_follows_torch(norm_type):
+    rng = np.random.default_rng(9)
+    xa = (rng.standard_normal((8, 5)) * 10).astype(np.float32)
+    ya = rng.integers(0, 3, 8)
+    tm = torch.nn.Linear(5, 3)
+    fm = nn.Linear(5, 3)
+    fm.load_state_dict({k: v.detach().numpy().copy() for k, v in tm.state_dict().items()})
+    to, fo = torch.optim.SGD(tm.parameters(), lr=0.1), fc.optim.SGD(fm.parameters(), lr=0.1)
+    for _ in range(3):
+        to.zero_grad()
+        torch.nn.functional.cross_entropy(tm(torch.from_numpy(xa)), torch.from_numpy(ya)).backward()
+        tn = torch.nn.utils.clip_grad_norm_(tm.parameters(), 0.5, norm_type)
+        to.step()
+        fo.zero_grad()
+        F.cross_entropy(fm(fc.from_numpy(xa)), fc.from_numpy(ya)).backward()
+        fn = nn.utils.clip_grad_norm_(fm.parameters(), 0.5, norm_type)
+        fo.step()
+        assert fn.item() == pytest.approx(tn.item(), rel=1e-5) and tn.item() > 0.5  # it did clip
+    np.testing.assert_allclose(np.asarray(fm.weight), tm.weight.detach().numpy(), rtol=1e-5, atol=1e-6)

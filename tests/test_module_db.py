@@ -23,8 +23,6 @@ OUT_OF_SCOPE = {
                                "TransformerEncoderLayer")},
     **{n: _LAZY for n in ("LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d",
                           "LazyConvTranspose3d")},
-    **{n: "not yet built (issue 15's remaining module list)" for n in (
-        "Embedding",)},
     **{n: "not in issue 15's list (losses and activations outside CNN training)" for n in (
         "Bilinear", "CELU", "CTCLoss", "FractionalMaxPool2d", "FractionalMaxPool3d", "GLU", "GaussianNLLLoss",
         "Hardshrink", "HingeEmbeddingLoss", "KLDivLoss", "LinearCrossEntropyLoss", "LogSigmoid",

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys as _sys
 
 from .. import functional
-from . import init
+from . import init, utils
 from .activation import *  # noqa: F401,F403
 from .activation import __all__ as _act
 from .container import *  # noqa: F401,F403
@@ -32,5 +32,5 @@ from .shuffle import __all__ as _shuffle
 # torch's import path: `import fastconv.nn.functional as F` and `fastconv.functional` are one module object.
 _sys.modules[__name__ + ".functional"] = functional
 
-__all__ = (["Module", "Parameter", "functional", "init"] + _act + _cont + _conv + _drop + _emb + _lin + _loss + _norm
+__all__ = (["Module", "Parameter", "functional", "init", "utils"] + _act + _cont + _conv + _drop + _emb + _lin + _loss + _norm
            + _padding + _pool + _shuffle)
