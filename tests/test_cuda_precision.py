@@ -59,14 +59,14 @@ def test_the_executable_checks_precision_too():
 # ---- training on the device -----------------------------------------------------------------------------------------
 
 # A subset of tests/test_cuda.py's ZOO_TRAIN that keeps the emulator time near a minute (the emulated mma.sync is
-# far slower than the SIMT kernels: vgg11_bn alone took minutes per precision) and still reaches every GEMM path the
-# option touches: linear and im2col convolutions (forward, backward data, backward weight) after tanh / average
-# pooling and ReLU / max pooling (lenet5, lenet5_modern), and padded 3x3 convolutions, 1x1 convolutions,
-# transposed convolutions and concatenation (unet).
+# far slower than the SIMT kernels: vgg11_bn took minutes per precision, unet at depth 3 and 32x32 a minute) and
+# still reaches every GEMM path the option touches: linear and im2col convolutions (forward, backward data,
+# backward weight) after tanh / average pooling and ReLU / max pooling (lenet5, lenet5_modern), and padded 3x3,
+# 1x1 and transposed convolutions with concatenation (unet).
 ZOO = [
     ("lenet5", dict(num_classes=10, in_channels=1), 2, 32),
     ("lenet5_modern", dict(num_classes=10, in_channels=1), 2, 28),
-    ("unet", dict(num_classes=3, in_channels=1, base=8, depth=3), 2, 32),
+    ("unet", dict(num_classes=3, in_channels=1, base=8, depth=2), 2, 16),  # test_cuda.py's: depth 3 at 32x32
 ]
 STEPS = 2
 U = {"fp32": 2.0 ** -24, "tf32": 2.0 ** -11, "bf16": 2.0 ** -8}  # unit roundoff of the GEMM operands
@@ -122,6 +122,19 @@ def _bound(name, precision, gemms_per_layer):
     return gemms_per_layer * _gemm_layers(name) * KAPPA * 2 * U[precision]
 
 
+SMOOTH = {"lenet5"}  # tanh and average pooling: the step is a smooth function of the GEMMs' results
+
+
+def _update_bound(name, precision):
+    # ReLU and max pooling are continuous, so the losses keep _bound's forward bound, but their derivatives jump:
+    # where a rounding moves a pre-activation across 0 or changes a pooling window's maximum, that gradient entry
+    # changes by O(1), not O(u). About a fraction u of the entries are that close to a kink, so the relative L2
+    # error of the updates grows like sqrt(u) (measured: 0.03-0.05 for tf32, up to 0.13 for bf16 on unet, while
+    # the smooth lenet5 shows 3e-4 and 2.4e-3, 8x apart as the mantissas are). Bound: 4 sqrt(2u).
+    step = _bound(name, precision, 3)
+    return step if name in SMOOTH else max(step, 4 * np.sqrt(2 * U[precision]))
+
+
 def _rel_l2(a, b, keys):
     num = np.sqrt(sum(np.sum((a[k] - b[k]) ** 2) for k in keys))
     den = np.sqrt(sum(np.sum(b[k] ** 2) for k in keys))
@@ -147,7 +160,7 @@ def test_reduced_precision_trains_within_its_bound(name, precision):
     lc, uc, sc, _ = _trained(name, None)
     l32, u32, s32, _ = _trained(name, "fp32")
     lr, ur, sr, sched = _trained(name, precision)
-    fwd, step = _bound(name, precision, 1), _bound(name, precision, 3)
+    fwd, step = _bound(name, precision, 1), _update_bound(name, precision)
     keys = sorted(uc)
     # the tensor-core path ran: the schedule says so for every linear layer and GEMM convolution, and the result
     # is not fp32's (fp32 on the device is within ~1e-6 of the CPU; the rounded operands move it by ~u)
@@ -171,10 +184,11 @@ def test_reduced_precision_trains_within_its_bound(name, precision):
 
 @needs_device
 def test_bf16_is_coarser_than_tf32():
-    # 3 mantissa bits fewer: the update's distance to the CPU's grows (by ~8x in expectation; we ask for 2x)
-    name = ZOO[0][0]
+    # 3 mantissa bits fewer: on the smooth model the update's distance to the CPU's grows by ~8x (measured 8.2x;
+    # we ask for 4x)
+    name = "lenet5"
     _, uc, _, _ = _trained(name, None)
     _, ut, _, _ = _trained(name, "tf32")
     _, ub, _, _ = _trained(name, "bf16")
     keys = sorted(uc)
-    assert _rel_l2(ub, uc, keys) > 2 * _rel_l2(ut, uc, keys)
+    assert _rel_l2(ub, uc, keys) > 4 * _rel_l2(ut, uc, keys)
