@@ -192,3 +192,22 @@ def test_bf16_is_coarser_than_tf32():
     _, ub, _, _ = _trained(name, "bf16")
     keys = sorted(uc)
     assert _rel_l2(ub, uc, keys) > 4 * _rel_l2(ut, uc, keys)
+
+
+@needs_device
+def test_forced_fp32_kernels_stay_fp32():
+    # implicit GEMM has no tensor-core version: forced under bf16 it runs, unlabelled, with fp32's exact bits;
+    # unforced, bf16 picks im2col_gemm__cuda on the tensor cores and the result moves by about u
+    fc.manual_seed(0)
+    m = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1))
+    x = np.random.default_rng(1).standard_normal((2, 3, 8, 8)).astype(np.float32)
+    forced = dict(device="cuda", algo={"conv": "implicit_gemm"})
+    y32 = np.asarray(fc.compile(m, x.shape, precision="fp32", **forced).forward(x))
+    net = fc.compile(m, x.shape, precision="bf16", **forced)
+    assert "<implicit_gemm__cuda>" in net.schedule() and "bf16>" not in net.schedule()
+    assert np.array_equal(np.asarray(net.forward(x)), y32)
+    free = fc.compile(m, x.shape, device="cuda", precision="bf16")
+    assert "<im2col_gemm__cuda bf16>" in free.schedule()
+    yb = np.asarray(free.forward(x))
+    rel = np.abs(yb - y32).max() / np.abs(y32).max()
+    assert 0 < rel <= 2 * 2 * 2.0 ** -8, rel  # one GEMM: within 2 * 2u of fp32
