@@ -65,7 +65,7 @@ void flip_taps__cuda(const float* w, float* w_out, int64_t kernels, int64_t kv, 
 }
 
 void conv_gemm_forward__cuda(const cpu::ConvParams& p, const float* x, const float* w, const float* bias, float* y,
-                             void* workspace, cudaStream_t stream) {
+                             void* workspace, cudaStream_t stream, GemmPrecision precision) {
   const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, kk = Cg * kvol(p), L = out_len(p);
   const bool direct = pointwise(p);
   float* col = static_cast<float*>(workspace);
@@ -74,13 +74,14 @@ void conv_gemm_forward__cuda(const cpu::ConvParams& p, const float* x, const flo
     if (!direct) conv_unfold__cuda(p, xn, col, stream);
     // Y_n[g] [Kg, L] = W[g] [Kg, kk] * col[g] [kk, L]
     sgemm_strided_batched__cuda(G, false, false, Kg, L, kk, 1.f, w, kk, Kg * kk, direct ? xn : col, L, kk * L, 0.f,
-                                y + n * p.K * L, L, Kg * L, stream);
+                                y + n * p.K * L, L, Kg * L, stream, precision);
   }
   if (bias) bias_add__cuda(y, bias, p.N, p.K, L, stream);
 }
 
 void conv_gemm_backward_data__cuda(const cpu::ConvParams& p, const float* dy, const float* w, const float* bias_after,
-                                   float* dx, void* workspace, cudaStream_t stream) {
+                                   float* dx, void* workspace, cudaStream_t stream,
+                                   GemmPrecision precision) {
   const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, kk = Cg * kvol(p), L = out_len(p);
   const bool direct = pointwise(p);
   float* col = static_cast<float*>(workspace);
@@ -88,14 +89,14 @@ void conv_gemm_backward_data__cuda(const cpu::ConvParams& p, const float* dy, co
     float* dxn = dx + n * p.C * in_len(p);
     // col[g] [kk, L] = W[g]^T [kk, Kg] * dY_n[g] [Kg, L]
     sgemm_strided_batched__cuda(G, true, false, kk, L, Kg, 1.f, w, kk, Kg * kk, dy + n * p.K * L, L, Kg * L, 0.f,
-                                direct ? dxn : col, L, kk * L, stream);
+                                direct ? dxn : col, L, kk * L, stream, precision);
     if (!direct) conv_fold__cuda(p, col, dxn, stream);
   }
   if (bias_after) bias_add__cuda(dx, bias_after, p.N, p.C, in_len(p), stream);
 }
 
 void conv_gemm_backward_weight__cuda(const cpu::ConvParams& p, const float* dy, const float* x, float* dw,
-                                     void* workspace, cudaStream_t stream) {
+                                     void* workspace, cudaStream_t stream, GemmPrecision precision) {
   const int64_t G = p.groups, Cg = p.C / G, Kg = p.K / G, kk = Cg * kvol(p), L = out_len(p);
   const bool direct = pointwise(p);
   float* col = static_cast<float*>(workspace);
@@ -108,7 +109,7 @@ void conv_gemm_backward_weight__cuda(const cpu::ConvParams& p, const float* dy, 
     if (!direct) conv_unfold__cuda(p, xn, col, stream);
     // dW[g] [Kg, kk] (+)= dY_n[g] [Kg, L] * col[g]^T [L, kk]
     sgemm_strided_batched__cuda(G, false, true, Kg, kk, L, 1.f, dy + n * p.K * L, L, Kg * L, direct ? xn : col, L,
-                                kk * L, n == 0 ? 0.f : 1.f, dw, kk, Kg * kk, stream);
+                                kk * L, n == 0 ? 0.f : 1.f, dw, kk, Kg * kk, stream, precision);
   }
 }
 

@@ -4,7 +4,8 @@
 // three spatial axes, any groups); depthwise convolutions also have direct kernels (cuda/conv_depthwise.cuh).
 // Layouts: x [N, C, in], w [K, C / groups, k], y / dy [N, K, out]. Pointers are device pointers; the work is
 // queued on `stream`; `workspace` is conv_gemm_workspace_bytes(p) bytes of device memory (the column matrix of one
-// image).
+// image). `precision` is the GEMM's (gemm.cuh): tf32 / bf16 round the weights and the column matrix (or dy) on the
+// tensor cores; the fold, unfold, bias and the images' sum in backward weight (beta = 1, FP32 C) stay FP32.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -12,6 +13,7 @@
 #include <cstdint>
 
 #include "cpu/conv_params.h"
+#include "gemm.cuh"
 
 namespace fastconv::cuda {
 
@@ -20,13 +22,15 @@ size_t conv_gemm_workspace_bytes(const cpu::ConvParams& p);
 
 // y = x (*) w (+ bias[k]).
 void conv_gemm_forward__cuda(const cpu::ConvParams& p, const float* x, const float* w, const float* bias, float* y,
-                             void* workspace, cudaStream_t stream);
+                             void* workspace, cudaStream_t stream, GemmPrecision precision = GemmPrecision::fp32);
 // dx (overwritten) = the transposed convolution of dy with w (+ bias_after[c]: conv_transpose's bias).
 void conv_gemm_backward_data__cuda(const cpu::ConvParams& p, const float* dy, const float* w, const float* bias_after,
-                                   float* dx, void* workspace, cudaStream_t stream);
+                                   float* dx, void* workspace, cudaStream_t stream,
+                                   GemmPrecision precision = GemmPrecision::fp32);
 // dw (overwritten) = sum over the batch of dy_n x col(x_n)^T, images added in order (reproducible).
 void conv_gemm_backward_weight__cuda(const cpu::ConvParams& p, const float* dy, const float* x, float* dw,
-                                     void* workspace, cudaStream_t stream);
+                                     void* workspace, cudaStream_t stream,
+                                     GemmPrecision precision = GemmPrecision::fp32);
 
 // w_out[q, t] = w[q, kv - 1 - t] for `kernels` kernels of kv taps each (w_out distinct from w): a true
 // convolution (convolve2d, the flipped kernel) runs as the correlation with the flipped weights, and the weight

@@ -229,7 +229,7 @@ def test_plan_memory_switch_gives_same_results():
 
 def test_compile_errors():
     m = Affine()
-    with pytest.raises(NotImplementedError, match="precision='fp16'"):
+    with pytest.raises(ValueError, match="argument 'precision' is 'fp16'; expected 'fp32', 'tf32' or 'bf16'"):
         fc.compile(m, (2, 8), precision="fp16")
     with pytest.raises(ValueError, match="unknown loss 'hinge'"):
         fc.compile(m, (2, 8), loss="hinge")

@@ -131,7 +131,8 @@ void bind_graph(py::module_& m) {
   py::class_<Executable>(m, "Executable")
       .def(py::init([](std::shared_ptr<Graph> g, std::vector<ValueId> outputs, const std::string& device,
                        bool plan_memory, bool fuse, const std::string& backend,
-                       std::map<std::string, std::string> algo, int fixed_io, bool fold_constants) {
+                       std::map<std::string, std::string> algo, int fixed_io, bool fold_constants,
+                       const std::string& precision) {
              CompileOptions o;
              o.device = Device::parse(device);
              o.plan_memory = plan_memory;
@@ -140,12 +141,14 @@ void bind_graph(py::module_& m) {
              o.algo = std::move(algo);
              o.fixed_io = fixed_io;
              o.fold_constants = fold_constants;
+             o.precision = precision;
              return new Executable(std::move(g), std::move(outputs), o);
            }),
            py::arg("graph"), py::arg("outputs"), py::arg("device") = "cpu", py::arg("plan_memory") = true,
            py::arg("fuse") = false, py::arg("backend") = "", py::arg("algo") = std::map<std::string, std::string>(),
-           py::arg("fixed_io") = -1, py::arg("fold_constants") = true)
+           py::arg("fixed_io") = -1, py::arg("fold_constants") = true, py::arg("precision") = "fp32")
       .def_property_readonly("backend", &Executable::backend)
+      .def_property_readonly("precision", [](const Executable& e) { return e.precision(); })
       .def_property_readonly("fuse_stats", [](const Executable& e) { return e.fuse_stats().counts; })
       .def("call",
            [](Executable& e, const py::dict& inputs, const std::vector<ValueId>& outputs) {

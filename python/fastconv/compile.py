@@ -119,6 +119,21 @@ def _device_arg(device, who: str = "compile") -> str:
     return f"cuda:{int(index or 0)}"
 
 
+_PRECISIONS = {"fp32": "fp32", "float32": "fp32", "tf32": "tf32", "bf16": "bf16", "bfloat16": "bf16"}
+
+
+def _precision_arg(precision, device: str) -> str:
+    """compile's precision (docs/cuda.md, "Precision"): 'fp32' (exact; the default), or on device='cuda' 'tf32' /
+    'bf16', the GEMMs of linear and im2col convolutions on tensor cores with FP32 accumulation."""
+    if not isinstance(precision, str) or precision not in _PRECISIONS:
+        raise ValueError(f"compile: argument 'precision' is {precision!r}; expected 'fp32', 'tf32' or 'bf16'")
+    p = _PRECISIONS[precision]
+    if p != "fp32" and not device.startswith("cuda"):
+        raise NotImplementedError(f"compile: precision={precision!r} needs device='cuda' (tensor-core GEMMs); on "
+                                  f"device={device!r} only precision='fp32' is supported")
+    return p
+
+
 class Compiled:
     max_programs = 8  # programs kept per compiled model (one per input shape and kind); see _program
 
@@ -129,9 +144,8 @@ class Compiled:
                  algo: dict | None = None) -> None:
         if not isinstance(model, Module):
             raise TypeError(f"compile: model must be a fastconv.nn.Module, got {type(model).__name__}")
-        if precision not in ("fp32", "float32"):
-            raise NotImplementedError(f"compile: precision={precision!r} is not supported yet (only 'fp32')")
         device = _device_arg(model.device if device is None else device)  # model.to('cuda') sets the default
+        precision = _precision_arg(precision, device)
         if clip_grad_norm is not None and not clip_grad_norm > 0:
             raise ValueError(f"compile: clip_grad_norm must be a positive number, got {clip_grad_norm}")
         self.model, self.optimizer, self.device, self.precision = model, optimizer, str(device), precision
@@ -204,7 +218,8 @@ class Compiled:
     def _executable(self, graph, outputs):
         if self.device != "cpu":
             _C.params_to_device(graph, self.device, self._device_params)
-        return _C.Executable(graph, outputs, self.device, self.plan_memory, self.fuse, self.backend, self.algo)
+        return _C.Executable(graph, outputs, self.device, self.plan_memory, self.fuse, self.backend, self.algo,
+                             precision=self.precision)
 
     def _build(self, kind: str, x_shape, y_shape, y_dtype) -> _Program:
         """Traces the model (and for train/evalloss/grads the loss); the C++ builder appends the training program:
@@ -459,6 +474,11 @@ def memory_report(model: Module, input_shape: Sequence[int], loss=None, optimize
 
 def compile(model: Module, input_shape: Sequence[int], loss=None, optimizer=None, device: str | None = None,
             precision: str = "fp32", **kwargs) -> Compiled:  # noqa: A001 - the API's name
-    """Traces and compiles `model` for inputs of `input_shape` (batch dimension included). See Compiled."""
+    """Traces and compiles `model` for inputs of `input_shape` (batch dimension included). See Compiled.
+
+    precision: 'fp32' (the default: exact FP32 everywhere, no tensor cores; PyTorch by default runs cuDNN
+    convolutions in TF32 on Ampere and later but matmuls in FP32), or on device='cuda' 'tf32' / 'bf16': the GEMMs
+    of linear layers and of im2col convolutions on tensor cores, operands rounded to TF32 / BF16, FP32
+    accumulation, with FP32 weights, activations and optimizer state (docs/cuda.md, "Precision")."""
     return Compiled(model, input_shape, loss=loss, optimizer=optimizer, device=device, precision=precision,
                     **kwargs)

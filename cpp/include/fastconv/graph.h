@@ -102,6 +102,11 @@ struct CompileOptions {
   // {"conv": "winograd_f4x3"} forces an algorithm of an op family (or of one op, or "*" for all) where it
   // applies; {"conv.winograd_fused_tiles": "64"} sets a family's tuning value. See docs/design.md.
   std::map<std::string, std::string> algo;
+  // What GEMM products are computed from (docs/cuda.md, "Precision"): "fp32" (exact FP32, the default), "tf32" or
+  // "bf16" (tensor cores: operands rounded to TF32 / BF16, FP32 accumulation; activations, weights, optimizer
+  // state and every other op stay FP32). Only device='cuda' has the reduced precisions: on the CPU they are a
+  // NotImplementedError, an unknown name a ValueError.
+  std::string precision = "fp32";
 };
 
 // What the fusion passes did: rewrites per pattern name ("bn_fold", "conv_epilogue", "bn_relu", ...: the patterns
@@ -183,6 +188,7 @@ class FASTCONV_API Executable {
   const FuseStats& fuse_stats() const { return fuse_stats_; }
   std::string schedule_str() const;
   const std::string& backend() const { return backend_; }
+  const std::string& precision() const { return opts_.precision; }  // CompileOptions::precision
   uint64_t steps_run() const { return step_.load(); }
   // Per-step wall time, accumulated over runs while profiling is on (off by default: no clock reads; while on,
   // calls run one at a time).

@@ -62,6 +62,9 @@ class KernelOptions {
   std::string str() const;  // "conv=ref, norm=ref": stable, for cache keys and messages
   bool empty() const { return m_.empty(); }
   std::string source;       // where the entries came from, for error messages
+  // CompileOptions::precision ("fp32", "tf32", "bf16"; checked by the Executable): the GEMM-based kernels that have
+  // tensor-core paths read it in prepare and say so in their schedule label; every other kernel ignores it.
+  std::string precision = "fp32";
 
  private:
   std::map<std::string, std::string> m_;

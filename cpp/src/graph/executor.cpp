@@ -30,6 +30,12 @@ Executable::Executable(std::shared_ptr<Graph> graph, std::vector<ValueId> output
   for (const auto& [k, v] : opts_.algo) given.set(k, v);
   kopts.merge(given);
   if (!kopts.empty()) KernelTable::global().validate(kopts);
+  FC_CHECK(opts_.precision == "fp32" || opts_.precision == "tf32" || opts_.precision == "bf16", Value,
+           "compile: argument 'precision' is '", opts_.precision, "'; expected 'fp32', 'tf32' or 'bf16'");
+  FC_CHECK(opts_.precision == "fp32" || backend.device_type() == DeviceType::CUDA, NotImplemented,
+           "compile: precision='", opts_.precision, "' needs device='cuda' (tensor-core GEMMs); on ",
+           opts_.device.str(), " only precision='fp32' is supported");
+  kopts.precision = opts_.precision;
   fuse_stats_ = empty_fuse_stats();
   if (opts_.fuse) graph_ = fuse_graph(*graph_, outputs_, &fuse_stats_, backend_);
   Graph& g = *graph_;
@@ -274,6 +280,7 @@ std::string Executable::schedule_str() const {
   std::ostringstream os;
   os << "schedule: " << steps_.size() << " steps, arena " << peak_bytes_ << " bytes on " << opts_.device.str();
   if (backend_ != Backend::default_for(opts_.device)) os << " (backend " << backend_ << ")";
+  if (opts_.precision != "fp32") os << ", precision " << opts_.precision;
   os << "\n";
   int i = 0;
   const Registry& reg = Registry::global();

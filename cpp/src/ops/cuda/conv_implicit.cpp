@@ -13,7 +13,8 @@
 //                            of the taps as nonzero; im2col_gemm's col2im does not)
 //   im2col_gemm__cuda    10  at most two spatial axes (ops/cuda/conv.cpp): pointwise convolutions, strided dgrad
 // FASTCONV_ALGO=conv=implicit_gemm (or winograd_f2x3, im2col_gemm, with or without the __cuda suffix) forces one
-// where it applies. Flipped kernels (convolve2d) go to im2col_gemm__cuda, which flips them.
+// where it applies. Under CompileOptions::precision tf32 / bf16 neither entry here is preferred: both are FP32 SIMT
+// kernels, and im2col_gemm__cuda's GEMM is the one with tensor-core paths (forced, they still run, in FP32). Flipped kernels (convolve2d) go to im2col_gemm__cuda, which flips them.
 #if FASTCONV_WITH_CUDA
 #include "conv_implicit_gemm.cuh"
 #include "conv_winograd.cuh"
@@ -70,7 +71,9 @@ void register_pass_cuda_implicit_kernels(KernelTable& k, const std::string& op, 
     const PassCall g = geometry(c);
     return !g.flip && cuda::conv_implicit_gemm_applies(g.p);
   };
-  ig.preferred = [geometry, pass](const KernelCall& c) { return implicit_pays(geometry(c).p, pass); };
+  ig.preferred = [geometry, pass](const KernelCall& c) {
+    return c.options.precision == "fp32" && implicit_pays(geometry(c).p, pass);
+  };
   ig.prepare = [geometry, pass](const KernelCall& c) -> Prepared {
     const PassCall g = geometry(c);
     const ConvParams p = g.p;
@@ -98,7 +101,9 @@ void register_pass_cuda_implicit_kernels(KernelTable& k, const std::string& op, 
     const PassCall g = geometry(c);
     return !g.flip && cuda::conv_winograd_f2x3_applies(g.p);
   };
-  wg.preferred = [geometry, pass](const KernelCall& c) { return winograd_pays(geometry(c).p, pass); };
+  wg.preferred = [geometry, pass](const KernelCall& c) {
+    return c.options.precision == "fp32" && winograd_pays(geometry(c).p, pass);
+  };
   wg.prepare = [geometry, pass](const KernelCall& c) -> Prepared {
     const PassCall g = geometry(c);
     const ConvParams p = g.p;
