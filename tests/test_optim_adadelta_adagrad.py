@@ -158,6 +158,29 @@ def test_defaults_are_torchs():
         assert set(theirs) - set(ours) <= {"foreach", "capturable", "differentiable", "fused"}, name
 
 
+@pytest.mark.parametrize("name,kw", [("Adadelta", dict(lr=0.8, rho=0.85)),
+                                     ("Adagrad", dict(lr=0.05, lr_decay=0.2, initial_accumulator_value=0.2))])
+def test_checkpoint_resumes_as_if_uninterrupted(tmp_path, name, kw):
+    r = np.random.default_rng(4)
+    data = [(r.standard_normal((6, 2, 6, 6)).astype(np.float32), r.integers(0, 5, 6)) for _ in range(6)]
+    runs = []
+    for resume in (False, True):
+        m, _ = twins()
+        opt = getattr(fc.optim, name)(m.parameters(), **kw)
+        net = fc.compile(m, (6, 2, 6, 6), loss="cross_entropy", optimizer=opt)
+        for i, (x, y) in enumerate(data):
+            if resume and i == 3:
+                fc.io.save_checkpoint(tmp_path / "ck.safetensors", m, opt)
+                m = build(nn)
+                opt = getattr(fc.optim, name)(m.parameters(), lr=9.0)
+                m, _ = fc.io.load_checkpoint(tmp_path / "ck.safetensors", model=m, optimizer=opt)
+                net = fc.compile(m, (6, 2, 6, 6), loss="cross_entropy", optimizer=opt)
+            net.train_step(x, y)
+        runs.append(m.state_dict())
+    for k, v in runs[0].items():
+        assert np.array_equal(runs[1][k], v), k
+
+
 def test_fit_knows_the_names():
     from fastconv.training import _make_optimizer
     m = build(nn)
