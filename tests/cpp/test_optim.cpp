@@ -1,6 +1,7 @@
 // The vectorised optimizer updates (SGD, Adam/AdamW, RMSprop, Adadelta, Adagrad) against the reference formulas:
 // bit-identical parameters and state buffers for every configuration (weight decay, momentum, dampening, nesterov,
-// first step, AdamW, amsgrad, centered, Adagrad's first step, clipping and maximize scale), on a length that leaves a vector tail and on sub-ranges as the thread pool hands them out.
+// first step, AdamW, amsgrad, centered, Adagrad's first step, clipping and maximize scale), on a length that leaves
+// a vector tail and on sub-ranges as the thread pool hands them out.
 #include <gtest/gtest.h>
 
 #include <cmath>

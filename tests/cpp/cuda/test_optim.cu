@@ -1,7 +1,8 @@
 // The optimizer kernels (cuda/optim.cu) against cpu/ref/optim_ref.h over three successive steps (so the state
 // buffers are exercised), every option combination, sizes around the block size, the device grad-scale pointer
-// (with SGD's maximize sign too), the device lr and step index (Adagrad's lr_decay and first step); and sum_squares / max_abs against the reference, including NaN (skipped by
-// max_abs), sizes around the 4096-value chunk and more chunks than the final block has threads.
+// (with the maximize sign too), the device lr and step index (Adagrad's lr_decay and first step); and
+// sum_squares / max_abs against the reference, including NaN (skipped by max_abs), sizes around the 4096-value
+// chunk and more chunks than the final block has threads.
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
