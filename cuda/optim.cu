@@ -120,6 +120,42 @@ __global__ void rmsprop_kernel(float* param, const float* grad, float* sq, float
   }
 }
 
+__global__ void adadelta_kernel(float* param, const float* grad, float* sq, float* acc, int64_t n, float rho,
+                                float rc, float wd, float eps, float lr, bool has_wd, float gs, const float* d_gs,
+                                StepScalars dev) {
+  const float scale = device_scale(gs, d_gs);
+  if (dev.lr) lr = float(*dev.lr);
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    float g = mul(grad[i], scale);
+    if (has_wd) g = add(g, mul(wd, param[i]));
+    const float si = add(mul(sq[i], rho), mul(mul(rc, g), g));
+    sq[i] = si;
+    const float delta = mul(sqrtf(add(acc[i], eps)) / sqrtf(add(si, eps)), g);
+    acc[i] = add(mul(acc[i], rho), mul(mul(rc, delta), delta));
+    param[i] = sub(param[i], mul(lr, delta));
+  }
+}
+
+// step: -clr as a float; with dev.step, clr = lr / (1 + step_index * lr_decay) in double, as on the host.
+__global__ void adagrad_kernel(float* param, const float* grad, float* sum, int64_t n, float wd, float eps,
+                               float init, float step, bool first, double lr_decay, bool has_wd, float gs,
+                               const float* d_gs, StepScalars dev) {
+  const float scale = device_scale(gs, d_gs);
+  if (dev.lr && dev.step) {
+    step = float(-(*dev.lr / (1.0 + double(*dev.step) * lr_decay)));
+    first = *dev.step == 0;
+  }
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    float g = mul(grad[i], scale);
+    if (has_wd) g = add(g, mul(wd, param[i]));
+    const float s = add(first ? init : sum[i], mul(g, g));
+    sum[i] = s;
+    param[i] = add(param[i], mul(step, g) / add(sqrtf(s), eps));
+  }
+}
+
 // kMax: part[q] = max of |x| over chunk q (NaN skipped); else the sum of x^2 in double.
 template <bool kMax>
 __global__ void reduce_partial_kernel(const float* x, int64_t n, int64_t nchunk, double* part) {
@@ -229,6 +265,23 @@ void rmsprop_update__cuda(const ref::RmspropParams& p, float* param, const float
   launch("rmsprop_update__cuda", rmsprop_kernel, grid_for(n), dim3(kThreads), 0, stream, param, grad, square_avg, buf,
          grad_avg, n, float(p.alpha), float(1.0 - p.alpha), float(p.weight_decay), float(p.eps), float(p.lr),
          float(p.momentum), p.weight_decay != 0, p.centered, p.momentum > 0, p.grad_scale, d_grad_scale, dev);
+}
+
+void adadelta_update__cuda(const ref::AdadeltaParams& p, float* param, const float* grad, float* square_avg,
+                           float* acc_delta, int64_t n, cudaStream_t stream, const float* d_grad_scale,
+                           StepScalars dev) {
+  if (n <= 0) return;
+  launch("adadelta_update__cuda", adadelta_kernel, grid_for(n), dim3(kThreads), 0, stream, param, grad, square_avg,
+         acc_delta, n, float(p.rho), float(1.0 - p.rho), float(p.weight_decay), float(p.eps), float(p.lr),
+         p.weight_decay != 0, p.grad_scale, d_grad_scale, dev);
+}
+
+void adagrad_update__cuda(const ref::AdagradParams& p, float* param, const float* grad, float* sum, int64_t n,
+                          cudaStream_t stream, const float* d_grad_scale, StepScalars dev) {
+  if (n <= 0) return;
+  launch("adagrad_update__cuda", adagrad_kernel, grid_for(n), dim3(kThreads), 0, stream, param, grad, sum, n,
+         float(p.weight_decay), float(p.eps), float(p.initial_accumulator_value), float(-p.clr), p.first_step,
+         p.lr_decay, p.weight_decay != 0, p.grad_scale, d_grad_scale, dev);
 }
 
 size_t sum_squares_workspace_bytes(int64_t n) { return size_t(chunks(n)) * sizeof(double); }

@@ -4,7 +4,7 @@
 // The Params carry host scalars (lr, bias corrections, first_step); the launchers take them by value (they are
 // kernel arguments, so a captured graph bakes them in). d_grad_scale, when not null, replaces the magnitude of
 // p.grad_scale by a float the device computed (a clipping coefficient from clip_coef__cuda), read inside the kernel;
-// p.grad_scale's sign stays (-1: SGD's maximize), so the scale is sign * coefficient as on the CPU.
+// p.grad_scale's sign stays (-1: maximize), so the scale is sign * coefficient as on the CPU.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -34,6 +34,13 @@ void adam_update__cuda(const ref::AdamParams& p, float* param, const float* grad
 void rmsprop_update__cuda(const ref::RmspropParams& p, float* param, const float* grad, float* square_avg, float* buf,
                           float* grad_avg, int64_t n, cudaStream_t stream, const float* d_grad_scale = nullptr,
                           StepScalars dev = {});
+// ref::adadelta_update.
+void adadelta_update__cuda(const ref::AdadeltaParams& p, float* param, const float* grad, float* square_avg,
+                           float* acc_delta, int64_t n, cudaStream_t stream, const float* d_grad_scale = nullptr,
+                           StepScalars dev = {});
+// ref::adagrad_update; with dev.step the kernel computes clr and first_step from the device step index.
+void adagrad_update__cuda(const ref::AdagradParams& p, float* param, const float* grad, float* sum, int64_t n,
+                          cudaStream_t stream, const float* d_grad_scale = nullptr, StepScalars dev = {});
 
 // The clipping coefficient of torch.nn.utils.clip_grad_norm_ from per-gradient parts (count doubles: sums of squares,
 // or maxima of |x| when inf): *coef = min(1, max_norm / (total + 1e-6)), total summed (or maxed) in part order.

@@ -33,14 +33,20 @@ def _python(which):
         return m, (3, 3, 9, 7), "mse", opt, dict(clip_grad_norm=1.5)
     features = nn.Sequential(nn.Conv2d(2, 3, 3), nn.ReLU())
     m = nn.Sequential(features, nn.Flatten(), nn.Linear(48, 2))
-    return m, (4, 2, 6, 6), "nll", fc.optim.RMSprop(m.parameters(), 0.01, 0.9, 1e-6, 0.0, 0.5, True), {}
+    if which == "nested_adadelta":
+        opt = fc.optim.Adadelta(m.parameters(), 0.5, 0.8, 1e-5, 0.01, maximize=True)
+    elif which == "nested_adagrad":
+        opt = fc.optim.Adagrad(m.parameters(), 0.02, 0.1, 0.01, 0.3, 1e-8, maximize=True)
+    else:
+        opt = fc.optim.RMSprop(m.parameters(), 0.01, 0.9, 1e-6, 0.0, 0.5, True)
+    return m, (4, 2, 6, 6), "nll", opt, {}
 
 
 def _norm(dump: str) -> str:
     return re.sub(r"seed=\d+", "seed=S", dump).strip()
 
 
-@pytest.mark.parametrize("which", ["all_layers", "variants", "nested"])
+@pytest.mark.parametrize("which", ["all_layers", "variants", "nested", "nested_adadelta", "nested_adagrad"])
 def test_cpp_layers_record_pythons_graphs(nn_graphs, which):
     predict, train, arch, state = run(nn_graphs, which).stdout.split("----\n")
     m, shape, loss, opt, kw = _python(which)

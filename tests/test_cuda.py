@@ -70,6 +70,8 @@ OPTIMIZERS = {
     "adam": lambda p: fc.optim.Adam(p, lr=1e-2),
     "adamw_amsgrad": lambda p: fc.optim.AdamW(p, lr=1e-2, amsgrad=True),
     "rmsprop_centered": lambda p: fc.optim.RMSprop(p, lr=1e-3, momentum=0.5, centered=True),
+    "adadelta_maximize": lambda p: fc.optim.Adadelta(p, lr=0.5, weight_decay=1e-3, maximize=True),
+    "adagrad_decay": lambda p: fc.optim.Adagrad(p, lr=1e-2, lr_decay=0.1, initial_accumulator_value=0.1),
 }
 
 

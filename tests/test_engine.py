@@ -131,7 +131,8 @@ def test_train_spec_errors():
     w = g.param("w", np.ones((3, 3), np.float32))
     (y,) = g.add("linear", [x, w])
     (loss,) = g.add("sum", [y])
-    with pytest.raises(ValueError, match="unknown optimizer 'sgdd' \\(known: sgd, adam, adamw, rmsprop\\)"):
+    with pytest.raises(ValueError,
+                       match="unknown optimizer 'sgdd' \\(known: sgd, adam, adamw, rmsprop, adadelta, adagrad\\)"):
         fc._C.build_training(g, dict(loss=loss, optimizer="sgdd", groups=[dict(params=[(w, "0")], hyper={})]),
                              fc._C.OptimizerState())
     with pytest.raises(ValueError, match="is not a parameter of the graph"):

@@ -25,10 +25,10 @@ def trained(opt_name, path, steps=3, seed=0):
     """A small CNN trained `steps` steps in Python and saved; returns (compiled net, rng for more batches)."""
     fc.manual_seed(seed)
     model = small_cnn()
-    if opt_name == "adam":
-        opt = fc.optim.Adam(model.parameters(), lr=1e-2)
-    else:
-        opt = fc.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    opt = {"adam": lambda p: fc.optim.Adam(p, lr=1e-2),
+           "adagrad": lambda p: fc.optim.Adagrad(p, lr=0.05, lr_decay=0.1, initial_accumulator_value=0.1),
+           "adadelta": lambda p: fc.optim.Adadelta(p, lr=0.7, weight_decay=0.01),
+           "sgd": lambda p: fc.optim.SGD(p, lr=0.05, momentum=0.9)}[opt_name](model.parameters())
     net = fc.compile(model, (4, 1, 8, 8), loss="cross_entropy", optimizer=opt)
     rng = np.random.default_rng(seed)
     for _ in range(steps):
@@ -79,13 +79,13 @@ def test_predict_matches_pytorch_with_the_loaded_weights(adam_file):
     assert np.allclose(m.predict(x), ref, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("opt_name", ["adam", "sgd"])
+@pytest.mark.parametrize("opt_name", ["adam", "sgd", "adagrad", "adadelta"])
 def test_train_steps_continue_as_python_does(tmp_path, opt_name):
     path = str(tmp_path / "m.safetensors")
     net, rng = trained(opt_name, path)
     m = _C.Model.load(path)
     assert m.steps == 3
-    assert m.lr() == pytest.approx(1e-2 if opt_name == "adam" else 0.05)
+    assert m.lr() == pytest.approx(dict(adam=1e-2, adadelta=0.7).get(opt_name, 0.05))
     for k in range(4):
         x, y = batch(rng, 4 if k % 2 == 0 else 6)  # a second batch size replays the train graph
         ref = net.train_step(x, y)

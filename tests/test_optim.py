@@ -94,6 +94,10 @@ CONFIGS = [
     ("RMSprop", dict(lr=0.01, alpha=0.9, weight_decay=0.01, momentum=0.5)),
     ("RMSprop", dict(lr=0.005, centered=True, momentum=0.9)),
     ("RMSprop", dict(lr=0.005, centered=True)),
+    ("Adadelta", dict()),
+    ("Adadelta", dict(lr=0.5, rho=0.8, weight_decay=0.02, maximize=True)),
+    ("Adagrad", dict()),
+    ("Adagrad", dict(lr=0.05, lr_decay=0.2, initial_accumulator_value=0.1, weight_decay=0.01, maximize=True)),
 ]
 
 
@@ -102,7 +106,8 @@ def test_optimizer_matches_torch(name, kw):
     run_both(lambda p: getattr(fc.optim, name)(p, **kw), lambda p: getattr(torch.optim, name)(p, **kw))
 
 
-@pytest.mark.parametrize("name,kw", [("SGD", dict(lr=0.1, momentum=0.9)), ("Adam", dict(lr=0.05))])
+@pytest.mark.parametrize("name,kw", [("SGD", dict(lr=0.1, momentum=0.9)), ("Adam", dict(lr=0.05)),
+                                     ("Adagrad", dict(lr=0.05, lr_decay=0.1, maximize=True))])
 def test_clip_grad_norm_matches_torch(name, kw):
     run_both(lambda p: getattr(fc.optim, name)(p, **kw), lambda p: getattr(torch.optim, name)(p, **kw), clip=0.5)
 

@@ -102,8 +102,9 @@ def test_fit_errors():
         fc.fit(Affine(), x, y[:3], loss=mse)
     with pytest.raises(ValueError, match="unknown metric 'f1'"):
         fc.fit(Affine(), x, y, loss=mse, metrics=["f1"], verbose=0)
-    with pytest.raises(ValueError, match="unknown optimizer 'adagrad'"):
-        fc.fit(Affine(), x, y, loss=mse, optimizer="adagrad", verbose=0)
+    with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'; expected one of \\['adadelta', 'adagrad', 'adam', "
+                                         "'adamw', 'rmsprop', 'sgd'\\]"):
+        fc.fit(Affine(), x, y, loss=mse, optimizer="lbfgs", verbose=0)
     with pytest.raises(ValueError, match="argument 'validation_split' must be in"):
         fc.fit(Affine(), x, y, loss=mse, validation_split=1.5)
 

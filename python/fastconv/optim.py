@@ -2,7 +2,8 @@
 
 They do not run on their own: `fastconv.compile(model, ..., optimizer=opt)` hands the parameter groups and
 hyperparameters to the C++ training-program builder, which appends one update node per trainable parameter after
-the backward pass (ops sgd_update / adam_update / rmsprop_update in cpp/src/ops/optim.cpp). The optimizer's state
+the backward pass (ops sgd_update / adam_update / rmsprop_update / adadelta_update / adagrad_update in
+cpp/src/ops/optim.cpp). The optimizer's state
 lives in C++ (`_C.OptimizerState`, one per optimizer, shared by every program it drives): the step counter, one
 learning-rate tensor per param group, and the per-parameter slots (momentum buffers, Adam moments). `opt.state` and
 `opt.state_dict()` show NumPy views of them. Changing `param_groups[i]["lr"]` (by hand or through lr_scheduler) is
@@ -15,7 +16,7 @@ import numpy as np
 
 from . import _C
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adadelta", "Adagrad", "lr_scheduler"]
 
 
 class Optimizer:
@@ -211,6 +212,37 @@ class RMSprop(Optimizer):
             raise ValueError(f"Invalid alpha value: {alpha}")
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
                                       centered=centered))
+
+
+class Adadelta(Optimizer):
+    """torch.optim.Adadelta (foreach, capturable and differentiable are not taken: they change nothing here)."""
+    _kind = "adadelta"
+
+    def __init__(self, params, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6, weight_decay: float = 0, *,
+                 maximize: bool = False) -> None:
+        if not 0.0 <= rho <= 1.0:
+            raise ValueError(f"Invalid rho value: {rho}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=bool(maximize)))
+
+
+class Adagrad(Optimizer):
+    """torch.optim.Adagrad (dense gradients; foreach, differentiable and fused are not taken). The state's sum
+    starts at initial_accumulator_value on the first compiled step; before it, state_dict() has no entries."""
+    _kind = "adagrad"
+
+    def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0, weight_decay: float = 0,
+                 initial_accumulator_value: float = 0, eps: float = 1e-10, *, maximize: bool = False) -> None:
+        if not 0.0 <= lr_decay:
+            raise ValueError(f"Invalid lr_decay value: {lr_decay}")
+        if not 0.0 <= initial_accumulator_value:
+            raise ValueError(f"Invalid initial_accumulator_value value: {initial_accumulator_value}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                                      initial_accumulator_value=initial_accumulator_value, eps=eps,
+                                      maximize=bool(maximize)))
 
 
 from . import lr_scheduler  # noqa: E402  (torch.optim.lr_scheduler's place)

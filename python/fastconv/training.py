@@ -169,7 +169,8 @@ def _count(fn: str, name: str, value, lo: int = 1) -> int:
 def _make_optimizer(optimizer, model: Module):
     if optimizer is None or isinstance(optimizer, str):
         name = (optimizer or "adam").lower()
-        table = {"adam": _optim.Adam, "adamw": _optim.AdamW, "sgd": _optim.SGD, "rmsprop": _optim.RMSprop}
+        table = {"adam": _optim.Adam, "adamw": _optim.AdamW, "sgd": _optim.SGD, "rmsprop": _optim.RMSprop,
+                 "adadelta": _optim.Adadelta, "adagrad": _optim.Adagrad}
         if name not in table:
             raise ValueError(f"fit: unknown optimizer {optimizer!r}; expected one of {sorted(table)} or an "
                              f"optimizer object")

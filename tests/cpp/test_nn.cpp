@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "fastconv/error.h"
 #include "fastconv/nn.h"
@@ -81,6 +82,35 @@ TEST(Nn, BadArgumentsNameTheLayerAndArgument) {
   EXPECT_NE(error_of([&] { nn::compile(net, {2, 5}, "hinge", nn::SGD(0.1)); }).find("unknown loss 'hinge'"),
             std::string::npos);
   EXPECT_NE(error_of([&] { nn::compile(net, {2, 5}, "mse"); }).find("a loss needs an optimizer"), std::string::npos);
+}
+
+TEST(Nn, AdadeltaAndAdagradTakeTorchsArguments) {
+  EXPECT_NE(error_of([] { nn::Adadelta(1.0, 1.5); }).find("Adadelta: Invalid rho value: 1.5"), std::string::npos);
+  EXPECT_NE(error_of([] { nn::Adadelta(-1); }).find("Invalid learning rate"), std::string::npos);
+  EXPECT_NE(error_of([] { nn::Adagrad(0.1, -0.5); }).find("Adagrad: Invalid lr_decay value: -0.5"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { nn::Adagrad(0.1, 0, 0, -1); }).find("Invalid initial_accumulator_value value: -1"),
+            std::string::npos);
+  const nn::Optimizer d = nn::Adadelta();
+  EXPECT_EQ(d.kind, "adadelta");
+  EXPECT_EQ(d.lr, 1.0);
+  EXPECT_EQ(AttrReader("t", d.hyper).get_float("rho"), 0.9);
+  EXPECT_EQ(AttrReader("t", d.hyper).get_float("eps"), 1e-6);
+  // Adagrad's first step from a zero sum moves every weight by lr * g / (|g| + eps): lr against the gradient's sign
+  // (maximize: along it), whatever the gradient's size.
+  for (bool maximize : {false, true}) {
+    nn::manual_seed(5);
+    nn::Linear lin(3, 2);
+    nn::Sequential net{lin};
+    Model m = nn::compile(net, {4, 3}, "mse", nn::Adagrad(0.05, 0, 0, 0, 1e-10, maximize));
+    Tensor x = Tensor::empty({4, 3});
+    for (int i = 0; i < 12; ++i) x.data<float>()[i] = float(i % 5) - 2.2f;
+    std::vector<float> w0(lin.weight.data<float>(), lin.weight.data<float>() + 6);
+    const float loss0 = m.train_step(x, Tensor::full({4, 2}, 3.f));
+    for (int i = 0; i < 6; ++i) EXPECT_NEAR(std::fabs(lin.weight.data<float>()[i] - w0[i]), 0.05, 1e-6) << i;
+    const float loss1 = m.train_step(x, Tensor::full({4, 2}, 3.f));
+    EXPECT_EQ(loss1 < loss0, !maximize);
+  }
 }
 
 TEST(Nn, CompiledModelPredictsTheReferenceAndTrains) {

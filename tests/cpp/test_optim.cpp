@@ -1,6 +1,7 @@
-// The vectorised optimizer updates (SGD, Adam/AdamW, RMSprop) against the reference formulas: bit-identical parameters and momentum buffers for
-// every configuration (weight decay, momentum, dampening, nesterov, first step, AdamW, amsgrad, centered, clipping
-// scale), on a length that leaves a vector tail and on sub-ranges as the thread pool hands them out.
+// The vectorised optimizer updates (SGD, Adam/AdamW, RMSprop, Adadelta, Adagrad) against the reference formulas:
+// bit-identical parameters and state buffers for every configuration (weight decay, momentum, dampening, nesterov,
+// first step, AdamW, amsgrad, centered, Adagrad's first step, clipping and maximize scale), on a length that leaves
+// a vector tail and on sub-ranges as the thread pool hands them out.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -95,6 +96,38 @@ TEST(Optim, RmspropVectorisedMatchesReferenceBitForBit) {
           EXPECT_TRUE(r == f) << "wd " << wd << " momentum " << mom << " centered " << centered << " scale "
                               << scale;
         }
+}
+
+TEST(Optim, AdadeltaVectorisedMatchesReferenceBitForBit) {
+  const int64_t n = 1037;
+  for (double wd : {0.0, 0.05})
+    for (float scale : {1.0f, 0.37f, -1.0f}) {
+      const ref::AdadeltaParams p{0.9, 0.8, 1e-6, wd, scale};
+      State r(n), f(n);
+      ref::adadelta_update(p, r.w.data(), r.g.data(), r.s2.data(), r.s3.data(), 0, n);
+      cpu::adadelta_update(p, f.w.data(), f.g.data(), f.s2.data(), f.s3.data(), 0, 333);
+      cpu::adadelta_update(p, f.w.data(), f.g.data(), f.s2.data(), f.s3.data(), 333, n);
+      EXPECT_TRUE(r == f) << "wd " << wd << " scale " << scale;
+      EXPECT_FALSE(r == State(n)) << "the update changed nothing";
+    }
+}
+
+TEST(Optim, AdagradVectorisedMatchesReferenceBitForBit) {
+  const int64_t n = 1037;
+  for (double wd : {0.0, 0.05})
+    for (bool first : {false, true})
+      for (float scale : {1.0f, 0.37f, -1.0f}) {
+        const ref::AdagradParams p{0.05, 0.1, wd, 1e-10, 0.3, 0.05 / (1 + 2 * 0.1), first, scale};
+        State r(n), f(n);
+        ref::adagrad_update(p, r.w.data(), r.g.data(), r.s2.data(), 0, n);
+        cpu::adagrad_update(p, f.w.data(), f.g.data(), f.s2.data(), 0, 333);
+        cpu::adagrad_update(p, f.w.data(), f.g.data(), f.s2.data(), 333, n);
+        EXPECT_TRUE(r == f) << "wd " << wd << " first " << first << " scale " << scale;
+        // the first step starts the sum from initial_accumulator_value, later ones from the state
+        const State s0(n);
+        const float g0 = s0.g[0] * scale + float(wd) * s0.w[0];
+        EXPECT_EQ(r.s2[0], (first ? 0.3f : s0.s2[0]) + g0 * g0);
+      }
 }
 
 }  // namespace

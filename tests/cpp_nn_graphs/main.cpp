@@ -38,14 +38,19 @@ int main(int argc, char** argv) {
     loss = "mse";
     opt = nn::Adam(1e-3, {0.8, 0.9}, 1e-7, 0.01);
     topt.clip_grad_norm = 1.5;
-  } else if (which == "nested") {
+  } else if (which == "nested" || which == "nested_adadelta" || which == "nested_adagrad") {
     nn::Sequential features{nn::Conv2d(2, 3, 3), nn::ReLU()};
     net = nn::Sequential{features, nn::Flatten(), nn::Linear(3 * 4 * 4, 2)};
     shape = {4, 2, 6, 6};
     loss = "nll";
-    opt = nn::RMSprop(0.01, 0.9, 1e-6, 0.0, 0.5, true);
+    if (which == "nested_adadelta")
+      opt = nn::Adadelta(0.5, 0.8, 1e-5, 0.01, true);
+    else if (which == "nested_adagrad")
+      opt = nn::Adagrad(0.02, 0.1, 0.01, 0.3, 1e-8, true);
+    else
+      opt = nn::RMSprop(0.01, 0.9, 1e-6, 0.0, 0.5, true);
   } else {
-    std::fprintf(stderr, "usage: nn_graphs all_layers|variants|nested\n");
+    std::fprintf(stderr, "usage: nn_graphs all_layers|variants|nested|nested_adadelta|nested_adagrad\n");
     return 2;
   }
   nn::Traced tr = nn::trace(net, shape, loss, opt, topt);

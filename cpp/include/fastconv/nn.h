@@ -257,7 +257,8 @@ class FASTCONV_API Dropout : public Module {
   double p_;
 };
 
-// An optimizer by torch's names and defaults: its kind ("sgd", "adam", "adamw", "rmsprop"), learning rate and the
+// An optimizer by torch's names and defaults: its kind ("sgd", "adam", "adamw", "rmsprop", "adadelta", "adagrad"),
+// learning rate and the
 // other hyper-parameters by torch's names.
 struct Optimizer {
   std::string kind;
@@ -272,6 +273,10 @@ FASTCONV_API Optimizer AdamW(double lr = 1e-3, std::pair<double, double> betas =
                              double weight_decay = 1e-2, bool amsgrad = false);
 FASTCONV_API Optimizer RMSprop(double lr = 1e-2, double alpha = 0.99, double eps = 1e-8, double weight_decay = 0,
                                double momentum = 0, bool centered = false);
+FASTCONV_API Optimizer Adadelta(double lr = 1.0, double rho = 0.9, double eps = 1e-6, double weight_decay = 0,
+                                bool maximize = false);
+FASTCONV_API Optimizer Adagrad(double lr = 1e-2, double lr_decay = 0, double weight_decay = 0,
+                               double initial_accumulator_value = 0, double eps = 1e-10, bool maximize = false);
 
 struct TrainOptions {
   double clip_grad_norm = 0;  // > 0: clip the gradients' total norm to this (torch.nn.utils.clip_grad_norm_)

@@ -98,6 +98,26 @@ Optimizer RMSprop(double lr, double alpha, double eps, double weight_decay, doub
                 {"centered", centered}}};
 }
 
+Optimizer Adadelta(double lr, double rho, double eps, double weight_decay, bool maximize) {
+  check_lr("Adadelta", lr);
+  FC_CHECK(rho >= 0 && rho <= 1, Value, "Adadelta: Invalid rho value: ", rho);
+  check_nonneg("Adadelta", "epsilon", eps);
+  check_nonneg("Adadelta", "weight_decay", weight_decay);
+  return {"adadelta", lr, Attrs{{"rho", rho}, {"eps", eps}, {"weight_decay", weight_decay}, {"maximize", maximize}}};
+}
+
+Optimizer Adagrad(double lr, double lr_decay, double weight_decay, double initial_accumulator_value, double eps,
+                  bool maximize) {
+  check_lr("Adagrad", lr);
+  check_nonneg("Adagrad", "lr_decay", lr_decay);
+  check_nonneg("Adagrad", "weight_decay", weight_decay);
+  check_nonneg("Adagrad", "initial_accumulator_value", initial_accumulator_value);
+  check_nonneg("Adagrad", "epsilon", eps);
+  return {"adagrad", lr,
+          Attrs{{"lr_decay", lr_decay}, {"weight_decay", weight_decay},
+                {"initial_accumulator_value", initial_accumulator_value}, {"eps", eps}, {"maximize", maximize}}};
+}
+
 Traced trace(Module& module, const Shape& input_shape, const std::string& loss,
              const std::optional<Optimizer>& optimizer, const TrainOptions& train) {
   FC_CHECK(!input_shape.empty(), Value, "compile: argument 'input_shape' needs a batch dimension, got []");

@@ -89,7 +89,51 @@ void rmsprop_loop(const ref::RmspropParams& p, float* __restrict w, const float*
   }
 }
 
+template <bool kDecay>
+void adadelta_loop(const ref::AdadeltaParams& p, float* __restrict w, const float* __restrict grad,
+                   float* __restrict sq, float* __restrict acc, int64_t b, int64_t e) {
+  const float rho = float(p.rho), rc = float(1.0 - p.rho), wd = float(p.weight_decay), eps = float(p.eps),
+              lr = float(p.lr), scale = p.grad_scale;
+  for (int64_t i = b; i < e; ++i) {
+    float g = grad[i] * scale;
+    if (kDecay) g = g + wd * w[i];
+    const float s = sq[i] * rho + rc * g * g;
+    sq[i] = s;
+    const float std_ = std::sqrt(s + eps);
+    const float delta = std::sqrt(acc[i] + eps) / std_ * g;
+    acc[i] = acc[i] * rho + rc * delta * delta;
+    w[i] = w[i] - lr * delta;
+  }
+}
+
+template <bool kDecay, bool kFirst>
+void adagrad_loop(const ref::AdagradParams& p, float* __restrict w, const float* __restrict grad,
+                  float* __restrict sum, int64_t b, int64_t e) {
+  const float wd = float(p.weight_decay), eps = float(p.eps), init = float(p.initial_accumulator_value),
+              step = float(-p.clr), scale = p.grad_scale;
+  for (int64_t i = b; i < e; ++i) {
+    float g = grad[i] * scale;
+    if (kDecay) g = g + wd * w[i];
+    const float s = (kFirst ? init : sum[i]) + g * g;
+    sum[i] = s;
+    const float std_ = std::sqrt(s) + eps;
+    w[i] = w[i] + step * g / std_;
+  }
+}
+
 }  // namespace
+
+void adadelta_update(const ref::AdadeltaParams& p, float* w, const float* g, float* sq, float* acc, int64_t b,
+                     int64_t e) {
+  if (p.weight_decay != 0) return adadelta_loop<true>(p, w, g, sq, acc, b, e);
+  return adadelta_loop<false>(p, w, g, sq, acc, b, e);
+}
+
+void adagrad_update(const ref::AdagradParams& p, float* w, const float* g, float* sum, int64_t b, int64_t e) {
+  if (p.weight_decay != 0)
+    return p.first_step ? adagrad_loop<true, true>(p, w, g, sum, b, e) : adagrad_loop<true, false>(p, w, g, sum, b, e);
+  return p.first_step ? adagrad_loop<false, true>(p, w, g, sum, b, e) : adagrad_loop<false, false>(p, w, g, sum, b, e);
+}
 
 void adam_update(const ref::AdamParams& p, float* w, const float* g, float* m, float* v, float* vmax, int64_t b,
                  int64_t e) {

@@ -13,5 +13,8 @@ void adam_update(const ref::AdamParams& p, float* param, const float* grad, floa
                  float* max_exp_avg_sq, int64_t b, int64_t e);
 void rmsprop_update(const ref::RmspropParams& p, float* param, const float* grad, float* square_avg, float* buf,
                     float* grad_avg, int64_t b, int64_t e);
+void adadelta_update(const ref::AdadeltaParams& p, float* param, const float* grad, float* square_avg,
+                     float* acc_delta, int64_t b, int64_t e);
+void adagrad_update(const ref::AdagradParams& p, float* param, const float* grad, float* sum, int64_t b, int64_t e);
 
 }  // namespace fastconv::cpu

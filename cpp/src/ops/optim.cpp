@@ -4,7 +4,9 @@
 // set from the host only when a schedule changes it) and the step index (int64 [1], 0 on the first step, from the
 // program's own counter_increment node), from which Adam's bias corrections are computed in the kernel. With gradient clipping
 // one more input (last) holds the 1-element coefficient from `clip_grad_coef`. Also here: counter_increment, and
-// the optimizers' descriptions (which update op, which state slots).
+// the optimizers' descriptions (which update op, which state slots). Adagrad's sum starts at
+// initial_accumulator_value: its update reads the slot as that value on step index 0 (the slots are made as zeros),
+// which is torch's result whenever the state at step 0 is torch's initial one.
 #include <cmath>
 
 #include "cpu/optim.h"
@@ -43,7 +45,8 @@ void check_update(const OpCall& c, size_t n_state) {
 }
 
 void check_hyper(const OpCall& c) {
-  for (const char* k : {"momentum", "dampening", "weight_decay", "alpha", "eps"})
+  for (const char* k :
+       {"momentum", "dampening", "weight_decay", "alpha", "eps", "lr_decay", "initial_accumulator_value"})
     if (c.attr().has(k))
       FC_CHECK(c.attr().get_float(k) >= 0, Value, c.op, ": argument '", k, "' must be >= 0, got ",
                c.attr().get_float(k));
@@ -88,6 +91,25 @@ ref::RmspropParams rmsprop_params(const OpCall& c) {
   p.momentum = c.attr().get_float("momentum", 0.0);
   p.centered = c.attr().get_bool("centered", false);
   p.grad_scale = 1.f;
+  return p;
+}
+
+ref::AdadeltaParams adadelta_params(const OpCall& c) {
+  ref::AdadeltaParams p{};
+  p.rho = c.attr().get_float("rho", 0.9);
+  p.eps = c.attr().get_float("eps", 1e-6);
+  p.weight_decay = c.attr().get_float("weight_decay", 0.0);
+  p.grad_scale = c.attr().get_bool("maximize", false) ? -1.f : 1.f;
+  return p;
+}
+
+ref::AdagradParams adagrad_params(const OpCall& c) {
+  ref::AdagradParams p{};
+  p.lr_decay = c.attr().get_float("lr_decay", 0.0);
+  p.weight_decay = c.attr().get_float("weight_decay", 0.0);
+  p.initial_accumulator_value = c.attr().get_float("initial_accumulator_value", 0.0);
+  p.eps = c.attr().get_float("eps", 1e-10);
+  p.grad_scale = c.attr().get_bool("maximize", false) ? -1.f : 1.f;
   return p;
 }
 
@@ -165,6 +187,54 @@ Prepared prepare_rmsprop(const KernelCall& c) {
           0, "rmsprop_vec"};
 }
 
+std::vector<TensorDesc> infer_adadelta(const OpCall& c) {
+  check_hyper(c);
+  const double rho = c.attr().get_float("rho", 0.9);
+  FC_CHECK(rho >= 0 && rho <= 1, Value, c.op, ": argument 'rho' must be in [0, 1], got ", rho);
+  check_update(c, 2);
+  return {};
+}
+
+Prepared prepare_adadelta(const KernelCall& c) {
+  const ref::AdadeltaParams p = adadelta_params(c);
+  const bool clipped = c.attr().get_bool("clipped", false);
+  const float sign = p.grad_scale;
+  return {[base = p, clipped, sign](const std::vector<Tensor>& in, const std::vector<Tensor>&, const RunContext&) {
+            ref::AdadeltaParams p = base;
+            p.lr = in[2].data<const double>()[0];
+            p.grad_scale = sign * (clipped ? fptr(in.back())[0] : 1.f);
+            float *w = fptr_mut(in[0]), *sq = fptr_mut(in[kFirstSlot]), *acc = fptr_mut(in[kFirstSlot + 1]);
+            const float* g = fptr(in[1]);
+            parallel_for(in[0].numel(), kGrain,
+                         [&](int64_t b, int64_t e) { cpu::adadelta_update(p, w, g, sq, acc, b, e); });
+          },
+          0, "adadelta_vec"};
+}
+
+std::vector<TensorDesc> infer_adagrad(const OpCall& c) {
+  check_hyper(c);
+  check_update(c, 1);
+  return {};
+}
+
+Prepared prepare_adagrad(const KernelCall& c) {
+  const ref::AdagradParams p = adagrad_params(c);
+  const bool clipped = c.attr().get_bool("clipped", false);
+  const float sign = p.grad_scale;
+  return {[base = p, clipped, sign](const std::vector<Tensor>& in, const std::vector<Tensor>&, const RunContext&) {
+            ref::AdagradParams p = base;
+            p.lr = in[2].data<const double>()[0];
+            const int64_t step = in[3].data<const int64_t>()[0];  // torch's step - 1
+            p.clr = p.lr / (1.0 + double(step) * p.lr_decay);
+            p.first_step = step == 0;
+            p.grad_scale = sign * (clipped ? fptr(in.back())[0] : 1.f);
+            float *w = fptr_mut(in[0]), *sum = fptr_mut(in[kFirstSlot]);
+            const float* g = fptr(in[1]);
+            parallel_for(in[0].numel(), kGrain, [&](int64_t b, int64_t e) { cpu::adagrad_update(p, w, g, sum, b, e); });
+          },
+          0, "adagrad_vec"};
+}
+
 // torch.nn.utils.clip_grad_norm_: coef = min(1, max_norm / (total_norm + 1e-6)) over all gradients.
 std::vector<TensorDesc> infer_clip(const OpCall& c) {
   FC_CHECK(!c.in.empty(), Value, c.op, ": needs at least one gradient");
@@ -237,6 +307,20 @@ Attrs rmsprop_attrs(const AttrReader& h) {
           {"centered", h.get_bool("centered", false)}};
 }
 
+Attrs adadelta_attrs(const AttrReader& h) {
+  return {{"rho", h.get_float("rho", 0.9)},
+          {"eps", h.get_float("eps", 1e-6)},
+          {"weight_decay", h.get_float("weight_decay", 0.0)},
+          {"maximize", h.get_bool("maximize", false)}};
+}
+Attrs adagrad_attrs(const AttrReader& h) {
+  return {{"lr_decay", h.get_float("lr_decay", 0.0)},
+          {"weight_decay", h.get_float("weight_decay", 0.0)},
+          {"initial_accumulator_value", h.get_float("initial_accumulator_value", 0.0)},
+          {"eps", h.get_float("eps", 1e-10)},
+          {"maximize", h.get_bool("maximize", false)}};
+}
+
 }  // namespace
 
 void register_optim_ops(Registry& r, KernelTable& k) {
@@ -246,11 +330,17 @@ void register_optim_ops(Registry& r, KernelTable& k) {
         {"amsgrad", "beta1", "beta2", "clipped", "decoupled", "eps", "weight_decay"});
   r.add({"rmsprop_update", kFirstSlot + 1, kFirstSlot + 4, infer_rmsprop, nullptr, true, -1},
         {"alpha", "centered", "clipped", "eps", "momentum", "weight_decay"});
+  r.add({"adadelta_update", kFirstSlot + 2, kFirstSlot + 3, infer_adadelta, nullptr, true, -1},
+        {"clipped", "eps", "maximize", "rho", "weight_decay"});
+  r.add({"adagrad_update", kFirstSlot + 1, kFirstSlot + 2, infer_adagrad, nullptr, true, -1},
+        {"clipped", "eps", "initial_accumulator_value", "lr_decay", "maximize", "weight_decay"});
   r.add({"clip_grad_coef", 1, -1, infer_clip, nullptr, false, -1}, {"max_norm", "norm_type"});
   r.add({"counter_increment", 1, 1, infer_counter, nullptr, true, -1}, {});
   add_cpu_kernel(k, "sgd_update", "optim", "vec", 10, prepare_sgd);
   add_cpu_kernel(k, "adam_update", "optim", "vec", 10, prepare_adam);
   add_cpu_kernel(k, "rmsprop_update", "optim", "vec", 10, prepare_rmsprop);
+  add_cpu_kernel(k, "adadelta_update", "optim", "vec", 10, prepare_adadelta);
+  add_cpu_kernel(k, "adagrad_update", "optim", "vec", 10, prepare_adagrad);
   add_cpu_kernel(k, "clip_grad_coef", "optim", "ref", 0, prepare_clip);
   add_cpu_kernel(k, "counter_increment", "optim", "ref", 0, prepare_counter);
   r.set_role(Role::clip_grad_coef, "clip_grad_coef");
@@ -278,6 +368,12 @@ void register_optim_ops(Registry& r, KernelTable& k) {
                      return s;
                    },
                    rmsprop_attrs});
+  // torch's state names: Adadelta keeps square_avg and acc_delta, Adagrad the running sum of squares.
+  r.add_optimizer({"adadelta", "adadelta_update",
+                   [](const AttrReader&) { return std::vector<std::string>{"square_avg", "acc_delta"}; },
+                   adadelta_attrs});
+  r.add_optimizer({"adagrad", "adagrad_update", [](const AttrReader&) { return std::vector<std::string>{"sum"}; },
+                   adagrad_attrs});
 }
 
 }  // namespace fastconv

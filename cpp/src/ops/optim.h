@@ -15,5 +15,7 @@ constexpr size_t kFirstSlot = 4;  // param, grad, lr, step, slots...
 ref::SgdParams sgd_params(const OpCall& c);
 ref::AdamParams adam_params(const OpCall& c);
 ref::RmspropParams rmsprop_params(const OpCall& c);
+ref::AdadeltaParams adadelta_params(const OpCall& c);
+ref::AdagradParams adagrad_params(const OpCall& c);
 
 }  // namespace fastconv

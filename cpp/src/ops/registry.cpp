@@ -48,7 +48,7 @@ void register_all(Registry& r, KernelTable& k) {
   register_dropout_ops(r, k);     // dropout, dropout2d
   register_linear_ops(r, k);      // linear
   register_loss_ops(r, k);        // cross_entropy, nll, mse, bce, triplet margin, cosine similarity
-  register_optim_ops(r, k);       // sgd/adam/rmsprop updates, gradient clipping
+  register_optim_ops(r, k);       // sgd/adam/rmsprop/adadelta/adagrad updates, gradient clipping
   register_pad_ops(r, k);         // pad (constant, reflect, replicate, circular)
   register_fold_ops(r, k);        // unfold (im2col), fold (col2im)
   register_shuffle_ops(r, k);     // pixel_shuffle, pixel_unshuffle, channel_shuffle

@@ -1,7 +1,8 @@
 // The optimizer kernels (cuda/optim.cu) against cpu/ref/optim_ref.h over three successive steps (so the state
 // buffers are exercised), every option combination, sizes around the block size, the device grad-scale pointer
-// (with SGD's maximize sign too); and sum_squares / max_abs against the reference, including NaN (skipped by
-// max_abs), sizes around the 4096-value chunk and more chunks than the final block has threads.
+// (with the maximize sign too), the device lr and step index (Adagrad's lr_decay and first step); and
+// sum_squares / max_abs against the reference, including NaN (skipped by max_abs), sizes around the 4096-value
+// chunk and more chunks than the final block has threads.
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
@@ -120,6 +121,66 @@ TEST(CudaOptim, RmspropMatchesReference) {
       EXPECT_TRUE(close(dsq.download(), sq)) << "square_avg";
       EXPECT_TRUE(close(dbuf.download(), buf)) << "buf";
       EXPECT_TRUE(close(dgavg.download(), gavg)) << "grad_avg";
+    }
+}
+
+TEST(CudaOptim, AdadeltaMatchesReference) {
+  for (int64_t n : kSizes)
+    for (int cfg = 0; cfg < 8; ++cfg) {
+      const bool dev_gs = cfg & 1, dev_lr = cfg & 4;
+      const double wd = (cfg & 2) ? 1e-2 : 0.0;
+      const float sign = (cfg & 4) ? -1.f : 1.f;  // maximize
+      SCOPED_TRACE("n=" + std::to_string(n) + " cfg=" + std::to_string(cfg));
+      std::vector<float> w = randv(n, 4u), sq(static_cast<size_t>(n), 0.f), acc(sq);
+      DeviceBuffer<float> dw(w), dsq(sq), dacc(acc), dg(static_cast<size_t>(n)), dgs(std::vector<float>{0.75f});
+      DeviceBuffer<double> dlr(std::vector<double>{0.7});
+      for (int step = 0; step < 3; ++step) {
+        const std::vector<float> g = randv(n, 50u + uint32_t(step), -2.f, 2.f);
+        ref::AdadeltaParams p{0.7, 0.9, 1e-6, wd, sign * (dev_gs ? 0.75f : (step == 1 ? 0.5f : 1.f))};
+        ref::adadelta_update(p, w.data(), g.data(), sq.data(), acc.data(), 0, n);
+        dg.upload(g);
+        ref::AdadeltaParams q = p;
+        if (dev_lr) q.lr = 99.0;  // the device value wins
+        fc::StepScalars dev;
+        dev.lr = dev_lr ? dlr.p : nullptr;
+        fc::adadelta_update__cuda(q, dw.p, dg.p, dsq.p, dacc.p, n, nullptr, dev_gs ? dgs.p : nullptr, dev);
+      }
+      sync();
+      EXPECT_TRUE(close(dw.download(), w)) << "param";
+      EXPECT_TRUE(close(dsq.download(), sq)) << "square_avg";
+      EXPECT_TRUE(close(dacc.download(), acc)) << "acc_delta";
+    }
+}
+
+TEST(CudaOptim, AdagradMatchesReference) {
+  for (int64_t n : kSizes)
+    for (int cfg = 0; cfg < 16; ++cfg) {
+      const bool dev_gs = cfg & 1, dev_step = cfg & 8;
+      const double wd = (cfg & 2) ? 1e-2 : 0.0, lr = 0.05, lr_decay = 0.3, init = (cfg & 4) ? 0.2 : 0.0;
+      const float sign = (cfg & 4) ? -1.f : 1.f;
+      SCOPED_TRACE("n=" + std::to_string(n) + " cfg=" + std::to_string(cfg));
+      std::vector<float> w = randv(n, 5u), sum(static_cast<size_t>(n), 0.f);
+      DeviceBuffer<float> dw(w), dsum(sum), dg(static_cast<size_t>(n)), dgs(std::vector<float>{0.75f});
+      DeviceBuffer<double> dlr(std::vector<double>{lr});
+      DeviceBuffer<int64_t> dstep(std::vector<int64_t>{0});
+      for (int step = 0; step < 3; ++step) {
+        const std::vector<float> g = randv(n, 60u + uint32_t(step), -2.f, 2.f);
+        ref::AdagradParams p{lr, lr_decay, wd, 1e-10, init, lr / (1 + step * lr_decay), step == 0,
+                             sign * (dev_gs ? 0.75f : (step == 1 ? 0.5f : 1.f))};
+        ref::adagrad_update(p, w.data(), g.data(), sum.data(), 0, n);
+        dg.upload(g);
+        ref::AdagradParams q = p;
+        fc::StepScalars dev;
+        if (dev_step) {  // the kernel computes clr and first_step from the device scalars, not q's
+          q.clr = 99.0, q.first_step = false;
+          dstep.upload(std::vector<int64_t>{step});
+          dev.lr = dlr.p, dev.step = dstep.p;
+        }
+        fc::adagrad_update__cuda(q, dw.p, dg.p, dsum.p, n, nullptr, dev_gs ? dgs.p : nullptr, dev);
+      }
+      sync();
+      EXPECT_TRUE(close(dw.download(), w)) << "param";
+      EXPECT_TRUE(close(dsum.download(), sum)) << "sum";
     }
 }
 

@@ -66,6 +66,33 @@ void rmsprop_update(const RmspropParams& p, float* param, const float* grad, flo
   }
 }
 
+void adadelta_update(const AdadeltaParams& p, float* param, const float* grad, float* sq, float* acc, int64_t b,
+                     int64_t e) {
+  const float rho = float(p.rho), rc = float(1.0 - p.rho), wd = float(p.weight_decay), eps = float(p.eps),
+              lr = float(p.lr);
+  for (int64_t i = b; i < e; ++i) {
+    float g = grad[i] * p.grad_scale;
+    if (p.weight_decay != 0) g = g + wd * param[i];
+    sq[i] = sq[i] * rho + rc * g * g;
+    const float std_ = std::sqrt(sq[i] + eps);
+    const float delta = std::sqrt(acc[i] + eps) / std_ * g;
+    acc[i] = acc[i] * rho + rc * delta * delta;
+    param[i] = param[i] - lr * delta;
+  }
+}
+
+void adagrad_update(const AdagradParams& p, float* param, const float* grad, float* sum, int64_t b, int64_t e) {
+  const float wd = float(p.weight_decay), eps = float(p.eps), init = float(p.initial_accumulator_value),
+              step = float(-p.clr);
+  for (int64_t i = b; i < e; ++i) {
+    float g = grad[i] * p.grad_scale;
+    if (p.weight_decay != 0) g = g + wd * param[i];
+    sum[i] = (p.first_step ? init : sum[i]) + g * g;
+    const float std_ = std::sqrt(sum[i]) + eps;
+    param[i] = param[i] + step * g / std_;  // addcdiv_: (value * grad) / std
+  }
+}
+
 double sum_squares(const float* x, int64_t b, int64_t e) {
   double s = 0;
   for (int64_t i = b; i < e; ++i) s += double(x[i]) * double(x[i]);

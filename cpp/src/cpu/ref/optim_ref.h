@@ -31,6 +31,21 @@ struct RmspropParams {
 void rmsprop_update(const RmspropParams& p, float* param, const float* grad, float* square_avg, float* buf,
                     float* grad_avg, int64_t b, int64_t e);
 
+struct AdadeltaParams {
+  double lr, rho, eps, weight_decay;
+  float grad_scale;  // clipping coefficient, negated with maximize
+};
+void adadelta_update(const AdadeltaParams& p, float* param, const float* grad, float* square_avg, float* acc_delta,
+                     int64_t b, int64_t e);
+
+struct AdagradParams {
+  double lr, lr_decay, weight_decay, eps, initial_accumulator_value;
+  double clr;       // this step's lr / (1 + step_index * lr_decay), in double as torch computes it
+  bool first_step;  // the sum starts from initial_accumulator_value (torch fills it when it makes the state)
+  float grad_scale;
+};
+void adagrad_update(const AdagradParams& p, float* param, const float* grad, float* sum, int64_t b, int64_t e);
+
 // Sum of squares (in double) or max of |x| of x[b, e).
 double sum_squares(const float* x, int64_t b, int64_t e);
 double max_abs(const float* x, int64_t b, int64_t e);

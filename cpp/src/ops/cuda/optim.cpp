@@ -52,6 +52,25 @@ void register_optim_kernels(KernelTable& t) {
             },
             0, ""};
   });
+  add_cuda_kernel(t, "adadelta_update", "optim", "adadelta__cuda", [](const KernelCall& c) -> Prepared {
+    const ref::AdadeltaParams p = adadelta_params(c);
+    const bool clipped = c.attr().get_bool("clipped", false);
+    return {[p, clipped](Args in, Args, const RunContext& ctx) {
+              cuda::adadelta_update__cuda(p, fptr_mut(in[0]), fptr(in[1]), fptr_mut(in[kFirstSlot]),
+                                          fptr_mut(in[kFirstSlot + 1]), in[0].numel(), stream_of(ctx),
+                                          clipped ? fptr(in.back()) : nullptr, step_scalars(in));
+            },
+            0, ""};
+  });
+  add_cuda_kernel(t, "adagrad_update", "optim", "adagrad__cuda", [](const KernelCall& c) -> Prepared {
+    const ref::AdagradParams p = adagrad_params(c);
+    const bool clipped = c.attr().get_bool("clipped", false);
+    return {[p, clipped](Args in, Args, const RunContext& ctx) {
+              cuda::adagrad_update__cuda(p, fptr_mut(in[0]), fptr(in[1]), fptr_mut(in[kFirstSlot]), in[0].numel(),
+                                         stream_of(ctx), clipped ? fptr(in.back()) : nullptr, step_scalars(in));
+            },
+            0, ""};
+  });
   // Workspace: one double per gradient, then the largest gradient's reduction scratch.
   add_cuda_kernel(t, "clip_grad_coef", "optim", "clip__cuda", [](const KernelCall& c) -> Prepared {
     const double max_norm = c.attr().get_float("max_norm");

@@ -28,7 +28,7 @@ void register_cuda_kernels(KernelTable& t) {
   cuda_ops::register_linear_kernels(t);      // linear, linear_grad_input, linear_grad_weight
   cuda_ops::register_eltwise_kernels(t);     // add, sub, mul, div, scale, fill_like, broadcast_to, sum_to, sum, mean
   cuda_ops::register_norm_kernels(t);        // batch/group/layer/local response norm, softmax, log_softmax
-  cuda_ops::register_optim_kernels(t);       // sgd/adam/rmsprop updates, clip_grad_coef, counter_increment
+  cuda_ops::register_optim_kernels(t);       // optimizer updates, clip_grad_coef, counter_increment
   cuda_ops::register_loss_kernels(t);        // cross_entropy, nll_loss and their backwards, dropout, dropout2d
   cuda_ops::register_pool_kernels(t);        // max/min/avg/adaptive/global pooling, max_unpool2d, interpolate
   cuda_ops::register_fold_kernels(t);        // unfold, fold
