@@ -27,7 +27,8 @@ from fastconv.utils.data import DataLoader, TensorDataset
 from fastconv.optim.lr_scheduler import StepLR
 """
 
-# pytorch/examples mnist/main.py, smaller (no dropout: its masks come from each library's own random stream).
+# pytorch/examples mnist/main.py (Adadelta, StepLR), smaller and without its dropout layers (their masks come from
+# each library's own random stream).
 MNIST = """
 class Net(nn.Module):
     def __init__(self):
@@ -81,7 +82,7 @@ model = Net()
 model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in W0.items()})
 train_loader = DataLoader(TensorDataset(torch.from_numpy(X), torch.from_numpy(Y)), batch_size=16)
 test_loader = DataLoader(TensorDataset(torch.from_numpy(Xt), torch.from_numpy(Yt)), batch_size=32)
-optimizer = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+optimizer = optim.Adadelta(model.parameters(), lr=1.0)
 scheduler = StepLR(optimizer, step_size=1, gamma=0.7)
 for epoch in range(1, epochs + 1):
     train(model, train_loader, optimizer, epoch)

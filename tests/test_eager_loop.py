@@ -216,7 +216,9 @@ def test_optimizers_follow_torch_in_the_eager_loop():
     ya = rng.integers(0, 3, 8)
     for make in (lambda ps, lib: lib.optim.Adam(ps, lr=0.01, weight_decay=0.01),
                  lambda ps, lib: lib.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True),
-                 lambda ps, lib: lib.optim.RMSprop(ps, lr=0.01, momentum=0.5)):
+                 lambda ps, lib: lib.optim.RMSprop(ps, lr=0.01, momentum=0.5),
+                 lambda ps, lib: lib.optim.Adadelta(ps, lr=1.0, weight_decay=0.01),
+                 lambda ps, lib: lib.optim.Adagrad(ps, lr=0.1, lr_decay=0.01)):
         tm = torch.nn.Linear(5, 3)
         fm = nn.Linear(5, 3)
         fm.load_state_dict({k: v.detach().numpy().copy() for k, v in tm.state_dict().items()})
