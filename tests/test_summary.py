@@ -92,13 +92,16 @@ def test_non_trainable_counts_truncation_and_user_modules():
     m.stem.requires_grad_(False)
     text = fc.summary(m, (1, 5, 5), print_fn=lambda s: None)
     lines = text.split("\n")
-    # Keras cuts a long "name (Type)" at the column edge and keeps one space before the next column
-    assert lines[4] == "very_long_named_convolution_ (None, 4, 5, 5)           40        "
-    assert row("conv2d (Conv2d)", "(None, 4, 5, 5)", "144") in lines
-    assert row("batch_norm2d (BatchNorm2d)", "(None, 4, 5, 5)", "16") in lines
-    assert row("net (Net)", "(None, 4, 5, 5)", "1") in lines
+    # Keras would cut a long "name (Type)" at the column edge; the first column widens to hold it instead
+    label = "very_long_named_convolution_layer (VeryLongNamedConvolutionLayer)"
+    w = len(label) + 1
+    wide = lambda a, b, c: f"{a:<{w}}{b:<26}{c:<10}"  # noqa: E731
+    assert lines[4] == wide(label, "(None, 4, 5, 5)", "40")
+    assert wide("conv2d (Conv2d)", "(None, 4, 5, 5)", "144") in lines
+    assert wide("batch_norm2d (BatchNorm2d)", "(None, 4, 5, 5)", "16") in lines
+    assert wide("net (Net)", "(None, 4, 5, 5)", "1") in lines
     # trainable: conv 144 + bn 8 + gain 1; non-trainable: frozen stem 40 + bn moving stats 8
-    assert lines[-4:] == ["Total params: 201", "Trainable params: 153", "Non-trainable params: 48", "_" * 65]
+    assert lines[-4:] == ["Total params: 201", "Trainable params: 153", "Non-trainable params: 48", "_" * (w + 36)]
 
 
 def test_summary_restores_training_mode_and_names_shape_errors():
@@ -109,3 +112,15 @@ def test_summary_restores_training_mode_and_names_shape_errors():
     assert m.training and m[0].training
     with pytest.raises(ValueError, match="in layer '0'"):
         fc.summary(m, (2, 8, 8), print_fn=lambda s: None)
+
+
+def test_long_layer_names_widen_the_table_instead_of_being_cut():
+    m = fc.nn.Sequential(fc.nn.Conv2d(3, 8, 3), fc.nn.AdaptiveAvgPool2d(1), fc.nn.Flatten())
+    text = fc.summary(m, (3, 16, 16), print_fn=lambda s: None)
+    rows = text.splitlines()
+    assert any(r.startswith("adaptive_avg_pool2d (AdaptiveAvgPool2d) ") for r in rows)
+    width = len(rows[1])
+    assert width > 65 and all(len(r) <= width for r in rows)
+    header = next(r for r in rows if r.startswith("Layer (type)"))
+    row = next(r for r in rows if r.startswith("adaptive"))
+    assert row.index("(None, 8, 1, 1)") == header.index("Output Shape")  # columns stay aligned

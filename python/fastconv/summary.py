@@ -88,6 +88,14 @@ def summary(model: Module, input_shape: Sequence[int], print_fn: Callable[[str],
                              if b is not None and b.dtype.kind == "f" and k not in mod._non_persistent)
 
     pos = [int(line_length * p) for p in positions] if positions[-1] <= 1 else list(positions)
+    # Keras cuts labels that do not fit ("adaptive_avg_pool2d (Adaptiv"); widen the columns instead, so the table
+    # keeps Keras's exact layout whenever everything fits
+    widths = [b - a for a, b in zip([0] + pos[:-1], pos)]
+    for col in range(3):
+        need = max([len(str(r[col])) + 1 for r in rows] + [widths[col]])
+        widths[col] = need
+    pos = [sum(widths[:i + 1]) for i in range(3)]
+    line_length = max(line_length, pos[-1])
     lines = [f'Model: "{name or keras_name(type(model).__name__)}"', "_" * line_length,
              _print_row(["Layer (type)", "Output Shape", "Param #"], pos), "=" * line_length]
     for i, (label, shp, n) in enumerate(rows):
