@@ -122,8 +122,8 @@ void launch_partial(const char* name, const ref::BatchNormParams& p, const float
 // One thread a channel: the statistics, the running-stat update (the reference's float/double mix, term by term),
 // save_mean/save_invstd, and stats[2c] = mean, stats[2c + 1] = invstd in double for the normalisation.
 __global__ void bn_stats_kernel(const double* part, int64_t nchunk, const float* x, int64_t N, int64_t C, int64_t S,
-                                bool training, float momentum, float eps, float* running_mean, float* running_var,
-                                float* save_mean, float* save_invstd, double* stats) {
+                                bool training, bool unbiased, float momentum, float eps, float* running_mean,
+                                float* running_var, float* save_mean, float* save_invstd, double* stats) {
   const int64_t M = N * S;
   for (int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; c < C; c += int64_t(gridDim.x) * blockDim.x) {
     double mean, invstd;
@@ -141,8 +141,9 @@ __global__ void bn_stats_kernel(const double* part, int64_t nchunk, const float*
       invstd = 1.0 / sqrt(var + double(eps));
       if (running_mean && M > 0)
         running_mean[c] = float(double((1.f - momentum) * running_mean[c]) + double(momentum) * mean);
-      if (running_var && M > 1)
-        running_var[c] = float(double((1.f - momentum) * running_var[c]) + double(momentum) * ss / double(M - 1));
+      const int64_t dof = unbiased ? M - 1 : M;
+      if (running_var && dof > 0)
+        running_var[c] = float(double((1.f - momentum) * running_var[c]) + double(momentum) * ss / double(dof));
     } else {
       mean = running_mean[c];
       invstd = 1.0 / sqrt(double(running_var[c]) + double(eps));
@@ -211,8 +212,8 @@ void batch_norm_forward__cuda(const ref::BatchNormParams& p, const float* x, con
   if (nchunk > 0)
     launch_partial<false>("batch_norm_forward__cuda(partial)", p, x, nullptr, nullptr, nullptr, part, nchunk, stream);
   launch("batch_norm_forward__cuda(stats)", bn_stats_kernel, dim3(capped((p.C + kThreads - 1) / kThreads)),
-         dim3(kThreads), 0, stream, part, nchunk, x, p.N, p.C, p.S, p.training, p.momentum, p.eps, running_mean,
-         running_var, save_mean, save_invstd, stats);
+         dim3(kThreads), 0, stream, part, nchunk, x, p.N, p.C, p.S, p.training, p.running_var_unbiased, p.momentum,
+         p.eps, running_mean, running_var, save_mean, save_invstd, stats);
   const int64_t n = p.N * p.C * p.S;
   if (n > 0)
     launch("batch_norm_forward__cuda(normalize)", bn_normalize_kernel, dim3(capped((n + kThreads - 1) / kThreads)),

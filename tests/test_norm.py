@@ -247,3 +247,20 @@ def test_schedule_shows_the_forced_algorithm():
             f(x, w)
             sched = next(iter(f.cache.values())).exe.schedule()
         assert fwd in sched and bwd in sched, sched
+
+
+@pytest.mark.parametrize("isa", ["ref", "fast"])
+def test_batch_norm_biased_running_variance_option(isa):
+    # ONNX's BatchNormalization updates running_var with the biased batch variance; torch (the default) unbiased
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((3, 4, 5, 2)).astype(np.float32)
+    xs = x.astype(np.float64).transpose(1, 0, 2, 3).reshape(4, -1)
+    for unbiased in (True, False):
+        rm, rv = np.zeros(4, np.float32), np.ones(4, np.float32)
+        with forced_algo("norm=ref" if isa == "ref" else ""):
+            F.batch_norm(x, rm, rv, training=True, momentum=0.3, running_var_unbiased=unbiased)
+        want = 0.7 * 1.0 + 0.3 * xs.var(1, ddof=1 if unbiased else 0)
+        np.testing.assert_allclose(rv, want, rtol=1e-6)
+        np.testing.assert_allclose(rm, 0.3 * xs.mean(1), rtol=1e-5, atol=1e-7)
+    with pytest.raises(TypeError, match="running_var_unbiased"):
+        F.batch_norm(x, rm, rv, training=True, running_var_unbiased=0)

@@ -468,3 +468,22 @@ def test_max_pool_unpool_1d_3d_equal_torch(nd):
     net = fc.onnx.load(m)
     assert rel_err(net(x), want) <= 1e-7
     assert rel_err(fc.compile(net, shape).predict(x), want) <= 1e-7
+
+
+def test_batch_norm_node_in_training_mode_updates_stats_with_the_biased_variance():
+    # ONNX: running_var = momentum * var + (1 - momentum) * biased batch variance, also when the node does not
+    # output the statistics (then the model's buffers are updated in place)
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((4, 3, 2, 2)).astype(np.float32)
+    inits = [onnx.numpy_helper.from_array(v, n) for n, v in
+             (("s", np.ones(3, np.float32)), ("b", np.zeros(3, np.float32)), ("m", np.zeros(3, np.float32)),
+              ("v", np.ones(3, np.float32)))]
+    node = helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"], momentum=0.8, training_mode=1)
+    g = helper.make_graph([node], "bn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 3, 2, 2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 3, 2, 2])], inits)
+    model = fc.onnx.load(helper.make_model(g, opset_imports=[helper.make_opsetid("", 15)]))
+    model(x)
+    xs = x.astype(np.float64).transpose(1, 0, 2, 3).reshape(3, -1)
+    buffers = dict(model.named_buffers())
+    var = next(v for k, v in buffers.items() if k.endswith("v"))
+    np.testing.assert_allclose(var, 0.8 + 0.2 * xs.var(1), rtol=1e-6)  # ddof=0: biased

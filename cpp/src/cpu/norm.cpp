@@ -26,7 +26,8 @@ void finish_stats(const ref::BatchNormParams& p, int64_t c, double mean, double 
   save_mean[c] = float(mean);
   save_invstd[c] = float(1.0 / std::sqrt((M ? ss / double(M) : 0.0) + p.eps));
   if (running_mean && M > 0) running_mean[c] = float((1 - p.momentum) * running_mean[c] + p.momentum * mean);
-  if (running_var && M > 1) running_var[c] = float((1 - p.momentum) * running_var[c] + p.momentum * ss / double(M - 1));
+  const int64_t dof = p.running_var_unbiased ? M - 1 : M;
+  if (running_var && dof > 0) running_var[c] = float((1 - p.momentum) * running_var[c] + p.momentum * ss / double(dof));
 }
 
 }  // namespace

@@ -245,6 +245,7 @@ ref::BatchNormParams bn_params(const AttrReader& a, const Shape& s) {
   for (size_t i = 2; i < s.size(); ++i) p.S *= s[i];
   p.training = a.get_bool("training", false);
   p.momentum = float(a.get_float("momentum", 0.1));
+  p.running_var_unbiased = a.get_bool("running_var_unbiased", true);
   p.eps = float(a.get_float("eps", 1e-5));
   return p;
 }

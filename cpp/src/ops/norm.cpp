@@ -60,6 +60,7 @@ ref::BatchNormParams bn_params(const OpCall& c, size_t x_index) {
   for (size_t i = 2; i < s.size(); ++i) p.S *= s[i];
   p.training = a.get_bool("training", false);
   p.momentum = float(a.get_float("momentum", 0.1));
+  p.running_var_unbiased = a.get_bool("running_var_unbiased", true);
   p.eps = float(a.get_float("eps", 1e-5));
   return p;
 }
@@ -333,7 +334,9 @@ Prepared prepare_lrn_backward(const OpCall& c) {
 
 }  // namespace
 
-AttrNames batch_norm_attrs() { return {"eps", "has_bias", "has_running", "has_weight", "momentum", "training"}; }
+AttrNames batch_norm_attrs() {
+  return {"eps", "has_bias", "has_running", "has_weight", "momentum", "running_var_unbiased", "training"};
+}
 
 namespace {
 AttrNames row_norm_attrs(const std::string& op) {

@@ -75,7 +75,8 @@ Prepared prepare_sync_batch_norm(const KernelCall& c) {
               const double ss = buf[size_t(ch)];
               si[ch] = float(1.0 / std::sqrt(ss / M + p.eps));
               if (rm) rm[ch] = float((1 - p.momentum) * rm[ch] + p.momentum * double(sm[ch]));
-              if (rv && M > 1) rv[ch] = float((1 - p.momentum) * rv[ch] + p.momentum * ss / (M - 1));
+              const double dof = p.running_var_unbiased ? M - 1 : M;
+              if (rv && dof > 0) rv[ch] = float((1 - p.momentum) * rv[ch] + p.momentum * ss / dof);
             }
             parallel_for(p.N * C, grain, [&](int64_t r0, int64_t r1) {
               for (int64_t r = r0; r < r1; ++r) {

@@ -37,14 +37,17 @@ def _optional(inputs: list, attrs: dict, key: str, value, opname: str, arg: str)
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training: bool = False,
-               momentum: float = 0.1, eps: float = 1e-05):
+               momentum: float = 0.1, eps: float = 1e-05, *, running_var_unbiased: bool = True):
     """Batch normalisation over [N, C, *] (2-D to 5-D). Training: batch statistics (biased variance) normalise, and
     running_mean / running_var (if given) are updated in place: r = (1 - momentum) r + momentum * stat, with the
-    unbiased variance, as in torch. Eval: the running statistics normalise."""
-    return _batch_norm("batch_norm", input, running_mean, running_var, weight, bias, training, momentum, eps)
+    unbiased variance, as in torch (running_var_unbiased=False: the biased one, as ONNX's BatchNormalization).
+    Eval: the running statistics normalise."""
+    return _batch_norm("batch_norm", input, running_mean, running_var, weight, bias, training, momentum, eps,
+                       running_var_unbiased)
 
 
-def _batch_norm(name: str, input, running_mean, running_var, weight, bias, training, momentum, eps):
+def _batch_norm(name: str, input, running_mean, running_var, weight, bias, training, momentum, eps,
+                running_var_unbiased: bool = True):
     # name: "batch_norm", or "sync_batch_norm" (nn.SyncBatchNorm: the same op over every rank's batch together)
     x = as_float(input, "batch_norm")
     rm = _running_stat(running_mean, "running_mean", training)
@@ -53,6 +56,11 @@ def _batch_norm(name: str, input, running_mean, running_var, weight, bias, train
         raise ValueError("batch_norm: running_mean and running_var must both be given or both be None")
     inputs = [x]
     attrs = dict(training=bool(training), momentum=float(momentum), eps=float(eps), has_running=rm is not None)
+    if not running_var_unbiased:
+        if not isinstance(running_var_unbiased, bool):
+            raise TypeError(f"batch_norm: argument 'running_var_unbiased' must be a bool, got "
+                            f"{type(running_var_unbiased).__name__}")
+        attrs["running_var_unbiased"] = False
     if rm is not None:
         inputs += [rm, rv]
     _optional(inputs, attrs, "has_weight", weight, "batch_norm", "weight")

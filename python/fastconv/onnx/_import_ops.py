@@ -175,7 +175,11 @@ def batch_norm(m, a, ins, outs):
     train = m.training or bool(a.get("training_mode", 0))
     mom, eps = float(a.get("momentum", 0.9)), float(a.get("epsilon", 1e-5))
     if not any(outs[1:]):
-        return [(F.batch_norm(x, mean, var, scale, bias, training=train, momentum=1.0 - mom, eps=eps), False)]
+        # a node in training mode updates the statistics as ONNX defines (biased batch variance); a model put into
+        # train() here trains as torch's BatchNorm does (unbiased)
+        onnx_train = bool(a.get("training_mode", 0))
+        return [(F.batch_norm(x, mean, var, scale, bias, training=train, momentum=1.0 - mom, eps=eps,
+                              running_var_unbiased=not onnx_train), False)]
     # The training outputs (opset 14+): the updated statistics are graph values, as ONNX defines them, with the
     # biased batch variance; the input statistics are not updated in place.
     _need(train, "training_mode", "the running_mean/running_var outputs exist only in training mode")

@@ -24,8 +24,9 @@ void batch_norm(const BatchNormParams& p, const float* x, const float* weight, c
       const double var = M ? ss / double(M) : 0.0;
       invstd = 1.0 / std::sqrt(var + p.eps);
       if (running_mean && M > 0) running_mean[c] = float((1 - p.momentum) * running_mean[c] + p.momentum * mean);
-      if (running_var && M > 1)
-        running_var[c] = float((1 - p.momentum) * running_var[c] + p.momentum * ss / double(M - 1));
+      const int64_t dof = p.running_var_unbiased ? M - 1 : M;
+      if (running_var && dof > 0)
+        running_var[c] = float((1 - p.momentum) * running_var[c] + p.momentum * ss / double(dof));
     } else {
       mean = running_mean[c];
       invstd = 1.0 / std::sqrt(double(running_var[c]) + p.eps);

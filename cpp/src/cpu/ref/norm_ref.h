@@ -8,10 +8,11 @@ namespace fastconv::ref {
 struct BatchNormParams {
   int64_t N = 0, C = 0, S = 1;
   bool training = false;
+  bool running_var_unbiased = true;  // false: ONNX's running-variance update, with the biased batch variance
   float momentum = 0.1f, eps = 1e-5f;
 };
 // Training: batch mean / biased variance normalise; running stats (when given) move by `momentum` towards the
-// batch mean and the UNBIASED variance. Eval: running stats normalise. save_mean / save_invstd receive the
+// batch mean and the UNBIASED variance (torch; the biased one with running_var_unbiased = false, as ONNX). Eval: running stats normalise. save_mean / save_invstd receive the
 // statistics used (mean and 1/sqrt(var + eps)) for the backward. weight/bias/running_* may be null.
 void batch_norm(const BatchNormParams& p, const float* x, const float* weight, const float* bias, float* running_mean,
                 float* running_var, float* y, float* save_mean, float* save_invstd);
