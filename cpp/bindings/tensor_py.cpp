@@ -41,7 +41,7 @@ Tensor tensor_from_dlpack(const py::object& obj) {
   PyObject* cap = cap_obj.ptr();
   FC_CHECK(PyCapsule_CheckExact(cap) && PyCapsule_IsValid(cap, "dltensor"), Type,
            "from_dlpack: expected an object with __dlpack__ or an unused 'dltensor' capsule, got ",
-           std::string(py::str(obj.get_type())));
+           std::string(py::str(py::type::handle_of(obj))));
   auto* m = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(cap, "dltensor"));
   Tensor t = from_dlpack(m);  // throws before taking m: the capsule then still frees it
   PyCapsule_SetName(cap, "used_dltensor");

@@ -109,7 +109,11 @@ Prepared prepare_batch_norm(const KernelCall& c) {
           0, r ? "ref" : "batch_norm__channels"};
 }
 
-std::vector<ValueId> backward_batch_norm(BackwardCall& b) {
+std::vector<ValueId> backward_batch_norm(BackwardCall& b) { return batch_norm_backward_rule(b, "batch_norm_backward"); }
+
+}  // namespace
+
+std::vector<ValueId> batch_norm_backward_rule(BackwardCall& b, const std::string& backward_op) {
   const Slots s = slots(b.attr(), true);
   Attrs at = b.node.attrs;
   at.set("has_running", false).set("has_bias", false);
@@ -117,15 +121,13 @@ std::vector<ValueId> backward_batch_norm(BackwardCall& b) {
   if (s.weight >= 0) in.push_back(b.in(size_t(s.weight)));
   in.push_back(b.out(1));
   in.push_back(b.out(2));
-  std::vector<ValueId> o = b.g.add("batch_norm_backward", in, at);
+  std::vector<ValueId> o = b.g.add(backward_op, in, at);
   std::vector<ValueId> grads(b.node.inputs.size(), kNoValue);
   grads[0] = o[0];
   if (s.weight >= 0) grads[size_t(s.weight)] = o[1];
   if (s.bias >= 0) grads[size_t(s.bias)] = o[2];
   return grads;
 }
-
-}  // namespace
 
 // inputs: grad, x, [weight], save_mean, save_invstd -> dx, dweight, dbias
 std::vector<TensorDesc> infer_batch_norm_backward(const OpCall& c) {

@@ -18,6 +18,9 @@ ref::LrnParams lrn_params(const OpCall& c);
 // Shape inference of batch_norm and batch_norm_backward, which sync_batch_norm (ops/sync_norm.cpp) shares.
 std::vector<TensorDesc> infer_batch_norm(const OpCall& c);
 std::vector<TensorDesc> infer_batch_norm_backward(const OpCall& c);
+// The backward rule of batch_norm and sync_batch_norm: `backward_op` (their backward ops take the same inputs) gives
+// dx, dweight, dbias.
+std::vector<ValueId> batch_norm_backward_rule(BackwardCall& b, const std::string& backward_op);
 // What batch_norm reads (and batch_norm_backward and the fused batch_norm_relu ops, which take its attributes).
 AttrNames batch_norm_attrs();
 

@@ -131,19 +131,7 @@ Prepared prepare_sync_batch_norm_backward(const KernelCall& c) {
 }
 
 std::vector<ValueId> backward_sync_batch_norm(BackwardCall& b) {
-  const Slots s = slots(b.attr(), true);
-  Attrs at = b.node.attrs;
-  at.set("has_running", false).set("has_bias", false);
-  std::vector<ValueId> in{b.grad_out[0], b.in(0)};
-  if (s.weight >= 0) in.push_back(b.in(size_t(s.weight)));
-  in.push_back(b.out(1));
-  in.push_back(b.out(2));
-  std::vector<ValueId> o = b.g.add("sync_batch_norm_backward", in, at);
-  std::vector<ValueId> grads(b.node.inputs.size(), kNoValue);
-  grads[0] = o[0];
-  if (s.weight >= 0) grads[size_t(s.weight)] = o[1];
-  if (s.bias >= 0) grads[size_t(s.bias)] = o[2];
-  return grads;
+  return batch_norm_backward_rule(b, "sync_batch_norm_backward");
 }
 
 }  // namespace
